@@ -722,7 +722,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await other.close();
     }
   }, NEW_PAGE_MS);
-  it('opens a GPT-2 model on a Hugging Face hub of another origin by its id (a mock, with CORS): its commit first, its weights a range per tensor at the commit; greedy text as float64 GPT-2 gives it; a model the hub lacks is one line; the same weights in 3 shards give the same logits bit for bit', async () => {
+  it("opens a GPT-2 model on a Hugging Face hub of another origin by its id (a mock, with CORS): its commit first, its weights a range per tensor at the commit; greedy text as float64 GPT-2 gives it; a model the hub lacks is one line; the same weights in 3 shards (their page's URL pasted, as a user would) give the same logits bit for bit", async () => {
     usePage();
     const hub = await startMockHub({ cors: true });
     const other = await context!.newPage();
@@ -776,9 +776,9 @@ describe('the demo page in Chromium (WebGPU)', () => {
       const shardFiles = readdirSync(shardedDir);
       hub.repos.set('org/tiny-gpt2-sharded', mockRepo(Object.fromEntries(shardFiles.map((f) => [f, readFileSync(join(shardedDir, f))])), shardFiles.filter((f) => f.endsWith('.safetensors'))));
       const before = hub.requests.length;
-      await other.fill('#hub-id', 'org/tiny-gpt2-sharded');
+      await other.fill('#hub-id', `${hub.endpoint}/org/tiny-gpt2-sharded/tree/main`); // its page's URL, pasted: the model is named by its id
       await other.click('#load-hub');
-      await expect.poll(() => other.evaluate(() => window.__gpt.summary().source), { timeout: 30_000 }).toBe('org/tiny-gpt2-sharded');
+      await expect.poll(() => other.evaluate(() => window.__gpt.summary().source), { timeout: 30_000 }).toBe('org/tiny-gpt2-sharded@main');
       const shardBytes = shardFiles.filter((f) => f.endsWith('.safetensors')).reduce((n, f) => n + statSync(join(shardedDir, f)).size, 0);
       expect(await other.locator('#model-info').textContent()).toMatch(new RegExp(` · ${(shardBytes / 2 ** 20).toFixed(2)} MiB · org/tiny-gpt2-sharded at commit ${commit.slice(0, 7)} on ${hub.endpoint}$`));
       expect(await other.evaluate((p) => window.__gpt.logitsFor(p), prompt)).toEqual(single);

@@ -23,7 +23,7 @@ import { readUtf8 } from './picked-file.js';
 import { openPickedModel } from './picked-model.js';
 import { describeRun, ReplaceDeclined, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 import { readUrl } from './url-source.js';
-import { hubEndpoint, openHubModel, readHubModel } from './hub-source.js';
+import { hubEndpoint, hubModelName, openHubModel, readHubModel } from './hub-source.js';
 
 /** Served next to the page by `gpt serve --checkpoint PATH`. */
 const CHECKPOINT_URL = 'checkpoint.safetensors';
@@ -344,19 +344,20 @@ async function loadHF(hf: HFModelSources, source: string, signal: AbortSignal, n
 }
 
 /**
- * The model `value` names on the Hugging Face hub (an id: hub-source.ts), its small files fetched
- * first (each named on the model line), its weights (one file, or every shard) then read a range
- * per tensor at the commit its revision named; its Cancel button stops it.
+ * The model `value` names on the Hugging Face hub (an id, or its page's URL: hub-source.ts), its
+ * small files fetched first (each named on the model line), its weights (one file, or every shard)
+ * then read a range per tensor at the commit its revision named; its Cancel button stops it.
  */
 const loadFromHub = (value: string): Promise<ModelSummary> =>
   exclusive('loading', () =>
     withCancelButton((signal) =>
       restoringModelLine(async () => {
         const endpoint = hubEndpoint(HUB_PARAM);
-        const hub = await openHubModel(value, endpoint, { signal, onFile: (file) => showLoading(`loading ${value}: ${file}…`) });
+        const name = hubModelName(value, endpoint); // a URL's model is named by its id
+        const hub = await openHubModel(name, endpoint, { signal, onFile: (file) => showLoading(`loading ${name}: ${file}…`) });
         // a mirror named by the page's URL (a link may carry one) is said: its model is no other's
         const note = `${hub.repo} at commit ${hub.commit.slice(0, 7)}${endpoint === HUB_ENDPOINT ? '' : ` on ${endpoint}`}`;
-        return readHubModel(hub, (files) => loadHF(files, value, signal, note), { signal });
+        return readHubModel(hub, (files) => loadHF(files, name, signal, note), { signal });
       }),
     ),
   );
