@@ -823,6 +823,10 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await page.click('#new-model');
     await expect.poll(() => page.locator('#error').textContent(), { timeout: 10_000 }).toBe("layers must be an integer in [1, 1000], got '1e9'");
     await page.fill('#n-layer', '2');
+    await page.fill('#max-tokens', '1e9'); // past the field's max, which the browser marks but does not refuse
+    await page.click('#generate');
+    await expect.poll(() => page.locator('#error').textContent(), { timeout: 10_000 }).toBe("tokens must be an integer in [1, 5000], got '1e9'");
+    await page.fill('#max-tokens', '200');
 
     page.once('dialog', (d) => void d.accept()); // an earlier test's run, not saved: replace it all the same
     const { said, pickerWhileBusy } = await page.evaluate(async () => {

@@ -50,6 +50,8 @@ const FIRST_TOKEN = 'generating the first token (it compiles the GPU kernels)…
 
 /** The most layers of a new model: its memory plan and its model are made a layer at a time, and layers 1e9 froze the tab (GPT-3 has 96). */
 const MAX_LAYERS = 1000;
+/** The most tokens one generation asks for (the field's max): a typo of 1e9 would run until Stop. */
+const MAX_NEW_TOKENS = 5000;
 
 // ---- elements ---------------------------------------------------------------------------------
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
@@ -429,7 +431,7 @@ function samplingFromUi(): Parameters<GptHook['generate']>[1] {
   const topK = num(ui.topK, 'top-k', { int: true, min: 0 });
   const topP = num(ui.topP, 'top-p', { min: 0, max: 1 });
   return {
-    maxNewTokens: num(ui.maxTokens, 'tokens', { int: true, min: 1 }),
+    maxNewTokens: num(ui.maxTokens, 'tokens', { int: true, min: 1, max: MAX_NEW_TOKENS }),
     temperature: num(ui.temperature, 'temperature', { min: 0 }),
     ...(topK > 0 && { topK }),
     ...(topP < 1 && { topP }),
@@ -617,6 +619,9 @@ ui.train.onclick = action(() =>
   }),
 );
 
+// the fields' bounds as the page checks them (a browser marks a value past them, and refuses none)
+ui.nLayer.max = String(MAX_LAYERS);
+ui.maxTokens.max = String(MAX_NEW_TOKENS);
 ui.text.value = DEFAULT_TEXT;
 showTextInfo();
 refresh();
