@@ -27,6 +27,8 @@ import { hubEndpoint, hubModelName, openHubModel, readHubModel } from './hub-sou
 
 /** Served next to the page by `gpt serve --checkpoint PATH`. */
 const CHECKPOINT_URL = 'checkpoint.safetensors';
+/** The header of gpt serve's answers that says whether it serves CHECKPOINT_URL ('yes' or 'no'; src/cli/serve.ts's). */
+const CHECKPOINT_HEADER = 'Gpt-Checkpoint';
 
 /** The page's `?hub=`: a mirror of the Hugging Face hub (a test's mock) for the model field to read from (hubEndpoint's), or null. */
 const HUB_PARAM = new URLSearchParams(location.search).get('hub');
@@ -579,6 +581,21 @@ function showTextInfo(): void {
   ui.textInfo.textContent = `${count.toLocaleString('en-US')} characters, ${distinct.size} distinct`;
 }
 
+/**
+ * Whether the page's server serves a checkpoint next to it. gpt serve says so on its answers (the
+ * page's own address asked: always there), so that one without is not asked for it, a 404 the
+ * browser's console shows as an error. A server that does not say (another static one) is asked
+ * for the checkpoint itself, only a 404 meaning none: one served but failing (damaged since the
+ * server started) is loaded, and its error shown.
+ */
+async function serverHasCheckpoint(): Promise<boolean> {
+  const head = (url: string) => fetch(url, { method: 'HEAD', cache: 'no-store' }).catch(() => null);
+  const said = (await head(location.pathname))?.headers.get(CHECKPOINT_HEADER);
+  if (said === 'yes' || said === 'no') return said === 'yes';
+  const answer = await head(CHECKPOINT_URL);
+  return answer !== null && answer.status !== 404;
+}
+
 // ---- wiring -----------------------------------------------------------------------------------
 // each load checks what it can before it asks to replace the model (Session's confirmReplace)
 ui.loadUrl.onclick = action(() => loadFromUrl(CHECKPOINT_URL));
@@ -641,9 +658,7 @@ const ready: Promise<ReadyState> = (async (): Promise<ReadyState> => {
   ui.adapter.textContent = describeAdapter(adapter);
   void device().lost.then(gpuLost);
   let checkpoint: ModelSummary | null = null;
-  // only a 404 means no checkpoint: one served but failing (damaged since the server started) is loaded, and its error shown
-  const head = await fetch(CHECKPOINT_URL, { method: 'HEAD', cache: 'no-store' }).catch(() => null);
-  serverCheckpoint = head !== null && head.status !== 404;
+  serverCheckpoint = await serverHasCheckpoint();
   refresh();
   if (serverCheckpoint) checkpoint = await loadFromUrl(CHECKPOINT_URL).catch((e) => (showError(e), null));
   return { ok: true, adapter, checkpoint };
