@@ -175,9 +175,11 @@ describe('the demo page in Chromium (WebGPU)', () => {
     usePage();
     const loads = () => served.filter((r) => r.url === '/checkpoint.safetensors').map((r) => `${r.status} ${r.method}`);
     const tensors = Object.values(parseSafetensors(readFileSync(ckptFile)).tensors).filter((t) => t.data.byteLength > 0);
-    // HEAD (is there one?), then its first byte, the header's length, the header, and each tensor;
+    // its first byte, the header's length, the header, and each tensor (whether there is one: the
+    // page's own address asked, gpt serve's header says);
     // polled: the server logs an answer once its last byte is flushed, a moment after the page has it
-    await expect.poll(loads).toEqual(['200 HEAD', ...Array(3 + tensors.length).fill('206 GET')]);
+    await expect.poll(loads).toEqual(Array(3 + tensors.length).fill('206 GET'));
+    expect(served.filter((r) => r.method === 'HEAD').map((r) => `${r.status} ${r.url}`)).toEqual(['200 /']);
   });
 
   it('computes the same logits as Node', async () => {
@@ -595,6 +597,42 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await page.fill('#steps', '500');
   });
 
+  it("a run that diverges is said once: Generate and Save then disabled, saying why (title); Train offers a new model (no good weights are left to resume)", async () => {
+    usePage();
+    const text = 'a run whose learning rate is far too high.\n'.repeat(30);
+    page.once('dialog', (d) => void d.accept()); // the earlier test's run is not saved: replace it all the same
+    await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }), text);
+    await page.fill('#text', text);
+    await page.fill('#lr', '1e30');
+    await page.fill('#steps', '5');
+    await page.click('#train');
+    const diverged = /^training diverged at step \d+ \(the loss or the gradient norm is not finite\), so the model's weights are no longer usable: start a new model/;
+    await expect.poll(() => page.locator('#error').textContent(), { timeout: 60_000 }).toMatch(diverged);
+    await expect.poll(() => page.locator('#new-model').isEnabled()).toBe(true);
+    expect(await page.locator('#train-stats').textContent()).toMatch(/^step \d+\/5 · .* · diverged$/);
+    expect(await page.locator('#train').textContent(), 'not Resume: its weights hold NaN').toBe('Train a new model');
+    for (const button of ['#generate', '#save']) {
+      expect(await page.locator(button).isDisabled(), button).toBe(true);
+      expect(await page.locator(button).getAttribute('title'), button).toMatch(diverged);
+    }
+    // Train: a new model of the fields' shape, trained
+    const [lr, layers, embd, block] = await Promise.all(['#lr', '#n-layer', '#n-embd', '#block-size'].map((f) => page.inputValue(f)));
+    await page.fill('#lr', '0.003');
+    await page.fill('#n-layer', '1');
+    await page.fill('#n-embd', '16');
+    await page.fill('#block-size', '16');
+    await page.fill('#steps', '1');
+    await page.click('#train');
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().step), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => page.locator('#new-model').isEnabled(), { timeout: 60_000 }).toBe(true); // the run's end
+    expect(await page.evaluate(() => window.__gpt.summary())).toMatchObject({ source: 'new model', config: { nLayer: 1, nEmbd: 16 } });
+    expect(await page.locator('#train').textContent()).toBe('Train');
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    expect(await page.locator('#generate').isEnabled()).toBe(true);
+    expect((await page.locator('#generate').getAttribute('title')) ?? '').toBe('');
+    for (const [field, value] of [['#lr', lr], ['#n-layer', layers], ['#n-embd', embd], ['#block-size', block], ['#steps', '500']] as const) await page.fill(field, value!);
+  });
+
   it('a run and a generation go on in a background tab (its timers throttled, as Chrome does), and GPU memory stays flat round after round', async () => {
     usePage();
     page.once('dialog', (d) => void d.accept()); // the earlier test's run is not saved: replace it all the same
@@ -686,7 +724,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await other.close();
     }
   }, NEW_PAGE_MS);
-  it('opens a GPT-2 model on a Hugging Face hub of another origin by its id (a mock, with CORS): its commit first, its weights a range per tensor at the commit; greedy text as float64 GPT-2 gives it; a model the hub lacks is one line; the same weights in 3 shards give the same logits bit for bit', async () => {
+  it("opens a GPT-2 model on a Hugging Face hub of another origin by its id (a mock, with CORS): its commit first, its weights a range per tensor at the commit; greedy text as float64 GPT-2 gives it; a model the hub lacks is one line; the same weights in 3 shards (their page's URL pasted, as a user would) give the same logits bit for bit", async () => {
     usePage();
     const hub = await startMockHub({ cors: true });
     const other = await context!.newPage();
@@ -740,9 +778,9 @@ describe('the demo page in Chromium (WebGPU)', () => {
       const shardFiles = readdirSync(shardedDir);
       hub.repos.set('org/tiny-gpt2-sharded', mockRepo(Object.fromEntries(shardFiles.map((f) => [f, readFileSync(join(shardedDir, f))])), shardFiles.filter((f) => f.endsWith('.safetensors'))));
       const before = hub.requests.length;
-      await other.fill('#hub-id', 'org/tiny-gpt2-sharded');
+      await other.fill('#hub-id', `${hub.endpoint}/org/tiny-gpt2-sharded/tree/main`); // its page's URL, pasted: the model is named by its id
       await other.click('#load-hub');
-      await expect.poll(() => other.evaluate(() => window.__gpt.summary().source), { timeout: 30_000 }).toBe('org/tiny-gpt2-sharded');
+      await expect.poll(() => other.evaluate(() => window.__gpt.summary().source), { timeout: 30_000 }).toBe('org/tiny-gpt2-sharded@main');
       const shardBytes = shardFiles.filter((f) => f.endsWith('.safetensors')).reduce((n, f) => n + statSync(join(shardedDir, f)).size, 0);
       expect(await other.locator('#model-info').textContent()).toMatch(new RegExp(` · ${(shardBytes / 2 ** 20).toFixed(2)} MiB · org/tiny-gpt2-sharded at commit ${commit.slice(0, 7)} on ${hub.endpoint}$`));
       expect(await other.evaluate((p) => window.__gpt.logitsFor(p), prompt)).toEqual(single);
@@ -756,7 +794,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
     }
   });
 
-  it("by keyboard and in a laptop's window: the file pickers take focus and look disabled when they are, the text boxes and the chart are named, an error stays in view whatever button failed; a run's first step and a generation's first token are said while they compile; layers 1e9 is one line (it froze the tab)", async () => {
+  it("by keyboard and in a laptop's window: the file pickers take focus and look disabled when they are, the text boxes and the chart are named, an error stays in view whatever button failed; a run's first step and a generation's first token are said while they compile; layers 1e9 is one line (it froze the tab), tokens 1e9 too; a server without a checkpoint is not asked for one (no 404 in the console)", async () => {
     usePage();
     // the pickers were display: none, out of the keyboard's reach
     for (const [from, key, picker] of [['#hub-id', 'Shift+Tab', 'load-file'], ['#text', 'Tab', 'text-file']] as const) {
@@ -787,6 +825,10 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await page.click('#new-model');
     await expect.poll(() => page.locator('#error').textContent(), { timeout: 10_000 }).toBe("layers must be an integer in [1, 1000], got '1e9'");
     await page.fill('#n-layer', '2');
+    await page.fill('#max-tokens', '1e9'); // past the field's max, which the browser marks but does not refuse
+    await page.click('#generate');
+    await expect.poll(() => page.locator('#error').textContent(), { timeout: 10_000 }).toBe("tokens must be an integer in [1, 5000], got '1e9'");
+    await page.fill('#max-tokens', '200');
 
     page.once('dialog', (d) => void d.accept()); // an earlier test's run, not saved: replace it all the same
     const { said, pickerWhileBusy } = await page.evaluate(async () => {
@@ -823,13 +865,17 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await page.setViewportSize({ width: 1000, height: 900 });
     }
     expect(await page.locator('#load-url').isVisible(), "this server's checkpoint").toBe(true);
-    // a server without one: no button to load it (it stood disabled for good, saying nothing why)
+    // a server without one: no button to load it (it stood disabled for good, saying nothing why), and
+    // no request for it (its 404 was an error in the browser's console)
     const bare = await startServer({ root: join(dir, 'web'), port: 0 });
     const other = await context!.newPage();
+    const consoleErrors: string[] = [];
+    other.on('console', (m) => void (m.type() === 'error' && consoleErrors.push(m.text())));
     try {
       await other.goto(bare.url);
       expect(await other.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true, checkpoint: null });
       expect(await other.locator('#load-url').isHidden()).toBe(true);
+      expect(consoleErrors).toEqual([]);
     } finally {
       await other.close();
       await bare.close();

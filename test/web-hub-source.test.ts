@@ -20,7 +20,7 @@ import type { HFWeightsSource } from '../src/gpt/hf/index.js';
 import { isMaskBuffer } from '../src/gpt/hf/weights.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { countingReads, openSafetensors } from '../src/io/safetensors-source.js';
-import { hubEndpoint, openHubModel, readHubModel } from '../src/web/hub-source.js';
+import { hubEndpoint, hubModelName, openHubModel, readHubModel } from '../src/web/hub-source.js';
 import { Session } from '../src/web/session.js';
 import { readUrl } from '../src/web/url-source.js';
 import { tempDir } from './cli-helpers.js';
@@ -125,7 +125,7 @@ describe('a model on the Hugging Face hub, opened by the page', () => {
   });
 
   it('refuses, in one line each: not an id, no such model, a revision it lacks, gated (a page holds no token), no config, not GPT-2 (before any weights), no weights, an index that names no shard', async () => {
-    expect(await refusal('a/b/c')).toBe("'a/b/c': not a Hugging Face model id ([org/]name[@revision], e.g. gpt2 or openai-community/gpt2@main)");
+    expect(await refusal('a/b/c')).toBe("'a/b/c': not a Hugging Face model id ([org/]name[@revision], e.g. gpt2 or openai-community/gpt2@main) nor a model's page (https://huggingface.co/[org/]name)");
     expect(await refusal('')).toMatch(/^an empty id: not a Hugging Face model id/);
     expect(sent).toEqual([]);
     expect(await refusal('org/none')).toBe(`org/none: the Hugging Face hub (${hub.endpoint}) has no model org/none, or it is private (this page cannot hold a token: download its files with one that may read them (\`huggingface-cli download org/none\`) and open them here with Open a checkpoint…)`);
@@ -147,6 +147,44 @@ describe('a model on the Hugging Face hub, opened by the page', () => {
     // an index that names no shard (read as the CLI reads it)
     hub.repos.set('org/sharded', mockRepo({ ...noWeights, 'model.safetensors.index.json': '{}' }, []));
     expect(await refusal('org/sharded')).toBe('org/sharded/model.safetensors.index.json: expected an object whose weight_map maps tensor names to shard files, got weight_map undefined');
+  });
+
+  it("takes a model's page as pasted from the address bar (the hub's, or the mirror's): its repo, at the revision the URL names; a dataset's, a Space's, a folder's or another site's page is one line", async () => {
+    const HF = 'https://huggingface.co';
+    const pasted: [string, string][] = [
+      ['https://huggingface.co/gpt2', 'gpt2'],
+      ['https://huggingface.co/openai-community/gpt2', 'openai-community/gpt2'],
+      ['https://huggingface.co/openai-community/gpt2/tree/main', 'openai-community/gpt2@main'],
+      ['https://huggingface.co/gpt2/tree/main', 'gpt2@main'],
+      ['https://huggingface.co/openai-community/gpt2/blob/607a30d783dfa663caf39e06633721c8d4cfcd7e/config.json', 'openai-community/gpt2@607a30d783dfa663caf39e06633721c8d4cfcd7e'],
+      ['https://huggingface.co/openai-community/gpt2/tree/refs%2Fpr%2F1', 'openai-community/gpt2@refs/pr/1'],
+      ['https://huggingface.co/openai-community/gpt2/commit/607a30d783dfa663caf39e06633721c8d4cfcd7e', 'openai-community/gpt2@607a30d783dfa663caf39e06633721c8d4cfcd7e'],
+      ['https://huggingface.co/openai-community/gpt2?library=transformers#files', 'openai-community/gpt2'],
+      ['https://www.huggingface.co/distilgpt2/', 'distilgpt2'],
+      ['https://hf.co/openai-community/gpt2', 'openai-community/gpt2'],
+      ['huggingface.co/openai-community/gpt2', 'openai-community/gpt2'],
+      ['gpt2', 'gpt2'],
+      ['openai-community/gpt2@main', 'openai-community/gpt2@main'],
+    ];
+    for (const [value, name] of pasted) expect(hubModelName(value, HF), value).toBe(name);
+    const refused = (value: string) => {
+      try {
+        hubModelName(value, HF);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return null;
+    };
+    expect(refused('https://huggingface.co/datasets/karpathy/tiny_shakespeare')).toBe("'https://huggingface.co/datasets/karpathy/tiny_shakespeare': a dataset's page on the Hugging Face hub, not a model's: the page opens a GPT-2 model (https://huggingface.co/[org/]name)");
+    expect(refused('https://huggingface.co/spaces/org/demo')).toMatch(/^'https:\/\/huggingface\.co\/spaces\/org\/demo': a Space's page on the Hugging Face hub, not a model's/);
+    expect(refused('https://huggingface.co/org/models/tree/main/small')).toBe("'https://huggingface.co/org/models/tree/main/small': the folder small of a model's repo: the page opens the model at a repo's top (https://huggingface.co/[org/]name/tree/revision)");
+    for (const other of ['https://github.com/openai/gpt-2', 'https://huggingface.co/', 'https://huggingface.co/org/na--me', 'https://huggingface.co/org/%E0%A4%A']) {
+      expect(refused(other), other).toBe(`'${other}': not a Hugging Face model's page (https://huggingface.co/[org/]name, or its /tree/revision)`);
+    }
+    // the mirror the page reads from (?hub=): its own pages' URLs, opened there
+    const model = await open(`${hub.endpoint}/org/tiny/tree/main`);
+    expect(model.repo).toBe('org/tiny');
+    expect(paths()[0]).toBe('/api/models/org/tiny/revision/main');
   });
 
   it('no answer (the network down, or a hub that does not allow this page by CORS) is one line naming the hub', async () => {

@@ -708,8 +708,10 @@ describe('Session after a diverged run', () => {
     await expect(joinPieces(session.save())).rejects.toThrow(broken);
     expect(() => session.trainerFor(text, { learningRate: 1e-3, minLr: 1e-3 })).toThrow(broken);
     expect(session.summary().step).toBeGreaterThan(0);
+    expect(session.diverged, 'why, for the page to say on what it disables').toMatch(broken);
 
     session.newModel(text, shape, { batchSize: 2 });
+    expect(session.diverged).toBe('');
     expect(Number.isFinite(await session.trainStep(session.trainerFor(text)))).toBe(true);
     release(session);
   });
@@ -773,8 +775,8 @@ describe('LossChart', () => {
       expect(labels.every(([text]) => /^\d+$/.test(text)), `whole steps: ${labels.map(([t]) => t)}`).toBe(true);
       expect(new Set(labels.map(([text]) => text)).size, `each once: ${labels.map(([t]) => t)}`).toBe(labels.length);
       if (steps.length < 2) continue;
-      // where step s is drawn, from two drawn steps (a label is drawn 8 px left of its place)
-      const xOf = (step: number) => xs[0]! + ((step - steps[0]!) * (xs[1]! - xs[0]!)) / (steps[1]! - steps[0]!);
+      // where step s is drawn, from two drawn steps (a label is drawn 8 px left of its place; a step's loss at the step before it, its weights')
+      const xOf = (step: number) => xs[0]! + ((step - steps[0]! + 1) * (xs[1]! - xs[0]!)) / (steps[1]! - steps[0]!);
       for (const [text, x] of labels) expect(x + 8, `label ${text}`).toBeCloseTo(xOf(Number(text)), 6);
     }
   });
@@ -804,6 +806,64 @@ describe('LossChart', () => {
       expect(Math.min(...yLabels.map(({ y }) => y)) - 11, `W ${W}`).toBeGreaterThan(Math.max(...legend.map(({ y }) => y)));
       expect(texts.some(({ text, y }) => text === 'step' && y === H - 6), `W ${W}: the step axis named`).toBe(true);
     }
+  });
+
+  type Stroke = { color: string; width: number; alpha: number; points: [number, number][] };
+  /** The lines (each with its style) and dots `fill` has the chart draw on a stand-in context of 600 x 300 px. */
+  function drawn(fill: (chart: LossChart) => void): { raw: Stroke; smooth: Stroke; dots: { x: number; y: number; color: string }[] } {
+    const lines: Stroke[] = [];
+    const dots: { x: number; y: number; color: string }[] = [];
+    const style = { strokeStyle: '', lineWidth: 1, globalAlpha: 1, fillStyle: '' };
+    let points: [number, number][] = [];
+    let arc: [number, number] | null = null;
+    const g = new Proxy(style, {
+      get: (target, key) =>
+        key in target ? target[key as keyof typeof style]
+        : key === 'measureText' ? () => ({ width: 50 })
+        : key === 'beginPath' ? () => void ((points = []), (arc = null))
+        : key === 'moveTo' || key === 'lineTo' ? (x: number, y: number) => void points.push([x, y])
+        : key === 'stroke' ? () => void lines.push({ color: style.strokeStyle, width: style.lineWidth, alpha: style.globalAlpha, points })
+        : key === 'arc' ? (x: number, y: number) => void (arc = [x, y])
+        : key === 'fill' ? () => void (arc && dots.push({ x: arc[0], y: arc[1], color: style.fillStyle }))
+        : () => undefined,
+      set: (target, key, value) => ((target as Record<string | symbol, unknown>)[key] = value, true),
+    });
+    onStandIn(600, 300, g, (chart) => {
+      fill(chart);
+      chart.draw();
+    });
+    const train = lines.filter((l) => l.points.length > 2 && l.color === lines.find((m) => m.alpha < 1)!.color);
+    return { raw: train.find((l) => l.alpha < 1)!, smooth: train.find((l) => l.alpha === 1 && l.width === 2)!, dots };
+  }
+
+  it("draws a step's loss at the step its weights had reached, where their evaluation is drawn, and smooths it without lag: a short run's falling loss was drawn ~9 steps late, above its val line", () => {
+    const { raw, smooth, dots } = drawn((chart) => {
+      chart.addEval(0, 4, 4.2);
+      // the loss of each step, computed with the weights of the step before (a Trainer's step after it is `step`)
+      for (let step = 1; step <= 200; step++) chart.addStep(step, 4 - (step - 1) / 100);
+    });
+    expect(raw.points).toHaveLength(200);
+    const evalTrain = dots.find((d) => d.color === raw.color)!;
+    expect(raw.points[0]![0], "step 1's loss, of the weights at step 0, where their evaluation is").toBeCloseTo(evalTrain.x, 9);
+    expect(raw.points[0]![1], 'the same loss').toBeCloseTo(evalTrain.y, 9);
+    // a straight fall smoothed is itself, at every step: no lag
+    expect(smooth.points).toHaveLength(raw.points.length);
+    const off = smooth.points.map(([x, y], i) => Math.max(Math.abs(x - raw.points[i]![0]), Math.abs(y - raw.points[i]![1])));
+    expect(Math.max(...off), 'px between the smoothed and the raw line').toBeLessThan(1e-6);
+  });
+
+  it("smooths a long run's noise over a window its length sets, level where the loss is level", () => {
+    let seed = 1;
+    const noise = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5); // uniform in (-0.5, 0.5)
+    const { raw, smooth } = drawn((chart) => {
+      for (let step = 1; step <= 5000; step++) chart.addStep(step, 2 + noise());
+    });
+    const spread = (s: Stroke, from: number) => {
+      const ys = s.points.slice(from, -from).map(([, y]) => y);
+      return Math.max(...ys) - Math.min(...ys);
+    };
+    // away from the ends (where the window narrows to stay centred): 201 steps averaged
+    expect(spread(smooth, 100)).toBeLessThan(spread(raw, 100) / 5);
   });
 });
 

@@ -46,6 +46,12 @@ import { answeringSignals } from './ending-signals.js';
 /** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
 export const WEB_DIST = fileURLToPath(new URL('../../web-dist/', import.meta.url));
 const CHECKPOINT_URL = '/checkpoint.safetensors';
+/**
+ * Says on every answer whether CHECKPOINT_URL serves a checkpoint ('yes' or 'no'): the page asks
+ * its own address and reads it, so that without one it asks for none (the browser's console shows
+ * a 404 as an error). src/web/main.ts reads it by this name.
+ */
+const CHECKPOINT_HEADER = 'Gpt-Checkpoint';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -180,6 +186,7 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
       res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(RETRY_AFTER_S) }).end('gpt serve is loading its checkpoint: try again in a few seconds\n');
       return 503;
     }
+    res.setHeader(CHECKPOINT_HEADER, checkpoint ? 'yes' : 'no');
     let file: string | null;
     if (rawPath.split(/[?#]/, 1)[0] === CHECKPOINT_URL) {
       if (!checkpoint) return notFound(res);

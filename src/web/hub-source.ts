@@ -1,5 +1,5 @@
 // A GPT-2 model on the Hugging Face hub, opened by the page from its id (`gpt2`,
-// `openai-community/gpt2@main`). A browser's fetch follows an LFS file's redirect to its CDN itself
+// `openai-community/gpt2@main`) or its page's URL (https://huggingface.co/gpt2). A browser's fetch follows an LFS file's redirect to its CDN itself
 // and shows the page none of the redirect's headers (no X-Repo-Commit, no X-Linked-Etag to pin a
 // read to), so the revision is pinned first: the hub's API names the commit it points at (JSON a
 // page may read: what huggingface.js's modelInfo asks in a browser), and every file is then read at
@@ -33,14 +33,68 @@ export interface HubOpenOptions extends UrlReadOptions {
 /** HF_FILES' names of the tokenizer's files, as HFTokenizerFiles' keys. */
 const TOKENIZER_KEYS: Record<string, keyof HFTokenizerFiles> = { [HF_FILES.tokenizer]: 'tokenizer', [HF_FILES.vocab]: 'vocab', [HF_FILES.merges]: 'merges' };
 
+/** The hub's own hosts, whose pages' URLs a user may paste for a model (hf.co: its short links). */
+const HUB_HOSTS = ['huggingface.co', 'www.huggingface.co', 'hf.co'];
+/** A repo page's sections whose next segment is a revision: /tree/{revision}, /blob/{revision}/{file}, /commit/{sha}... */
+const AT_REVISION = new Set(['tree', 'blob', 'resolve', 'raw', 'edit', 'commits', 'commit']);
+/** What a pasted URL names where it names no model: the hub's other kinds of repo. */
+const NOT_MODELS: Record<string, string> = { datasets: 'a dataset', spaces: 'a Space' };
+
 /**
- * The model `value` names on the hub at `endpoint`: its commit, config.json (checked to be a GPT-2
- * model's), a sharded model's index (each shard it names checked to be in the repo), its tokenizer's
- * files and its weights files' URLs. Errors are one line starting with `value`.
+ * The model id `value` names, as the model field takes it: an id (`[org/]name[@revision]`), or a
+ * model's page on the hub (or on the mirror at `endpoint`) as copied from the address bar
+ * (https://huggingface.co/gpt2, .../openai-community/gpt2/tree/main, a file's .../blob/{revision}/config.json):
+ * its repo, at the revision the URL names. Anything else is one line saying what is taken.
+ */
+export function hubModelName(value: string, endpoint: string): string {
+  const path = hubPagePath(value, endpoint);
+  if (path === null) {
+    if (parseHubId(value)) return value;
+    throw new Error(`${value ? `'${value}'` : 'an empty id'}: not a Hugging Face model id ([org/]name[@revision], e.g. gpt2 or openai-community/gpt2@main) nor a model's page (https://huggingface.co/[org/]name)`);
+  }
+  const notModel = NOT_MODELS[path[0] ?? ''];
+  if (notModel) throw new Error(`'${value}': ${notModel}'s page on the Hugging Face hub, not a model's: the page opens a GPT-2 model (https://huggingface.co/[org/]name)`);
+  const repoParts = path.length > 1 && !AT_REVISION.has(path[1]!) ? 2 : 1; // gpt2/tree/main: the repo gpt2
+  const [section = '', revision, ...rest] = path.slice(repoParts);
+  const atRevision = AT_REVISION.has(section) && revision !== undefined;
+  if (atRevision && section === 'tree' && rest.length) {
+    throw new Error(`'${value}': the folder ${rest.join('/')} of a model's repo: the page opens the model at a repo's top (https://huggingface.co/[org/]name/tree/revision)`);
+  }
+  const name = path.slice(0, repoParts).join('/') + (atRevision ? `@${revision}` : '');
+  if (!path.length || !parseHubId(name)) throw new Error(`'${value}': not a Hugging Face model's page (https://huggingface.co/[org/]name, or its /tree/revision)`);
+  return name;
+}
+
+/**
+ * The path segments (decoded: a revision with '/', refs/pr/1, is one) of `value` as the URL of a
+ * page of the hub (its hosts, or the mirror at `endpoint`); none where it is another URL, or one that
+ * cannot be read; null where `value` is no URL (an id).
+ */
+function hubPagePath(value: string, endpoint: string): string[] | null {
+  const given = /^(www\.)?(huggingface|hf)\.co\//i.test(value) ? `https://${value}` : value; // pasted without its scheme
+  if (!/^[a-z][a-z\d+.-]*:\/\//i.test(given)) return null;
+  try {
+    const url = new URL(given);
+    const mirror = new URL(endpoint);
+    const under = mirror.pathname.replace(/\/+$/, ''); // a mirror may be served under a path
+    let path: string;
+    if (HUB_HOSTS.includes(url.hostname.toLowerCase())) path = url.pathname;
+    else if (url.origin === mirror.origin && url.pathname.startsWith(`${under}/`)) path = url.pathname.slice(under.length);
+    else return [];
+    return path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return []; // not a URL after all, or a path of bad %-escapes
+  }
+}
+
+/**
+ * The model `value` names on the hub at `endpoint` (an id, or its page's URL: hubModelName's): its
+ * commit, config.json (checked to be a GPT-2 model's), a sharded model's index (each shard it names
+ * checked to be in the repo), its tokenizer's files and its weights files' URLs. Errors are one
+ * line starting with `value`.
  */
 export async function openHubModel(value: string, endpoint: string, opts: HubOpenOptions = {}): Promise<HubModel> {
-  const id = parseHubId(value);
-  if (!id) throw new Error(`${value ? `'${value}'` : 'an empty id'}: not a Hugging Face model id ([org/]name[@revision], e.g. gpt2 or openai-community/gpt2@main)`);
+  const id = parseHubId(hubModelName(value, endpoint))!;
   const get = (url: string, file: string) => {
     opts.onFile?.(file);
     return hubText(url, value, id, file, endpoint, opts);

@@ -23,10 +23,12 @@ import { readUtf8 } from './picked-file.js';
 import { openPickedModel } from './picked-model.js';
 import { describeRun, ReplaceDeclined, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 import { readUrl } from './url-source.js';
-import { hubEndpoint, openHubModel, readHubModel } from './hub-source.js';
+import { hubEndpoint, hubModelName, openHubModel, readHubModel } from './hub-source.js';
 
 /** Served next to the page by `gpt serve --checkpoint PATH`. */
 const CHECKPOINT_URL = 'checkpoint.safetensors';
+/** The header of gpt serve's answers that says whether it serves CHECKPOINT_URL ('yes' or 'no'; src/cli/serve.ts's). */
+const CHECKPOINT_HEADER = 'Gpt-Checkpoint';
 
 /** The page's `?hub=`: a mirror of the Hugging Face hub (a test's mock) for the model field to read from (hubEndpoint's), or null. */
 const HUB_PARAM = new URLSearchParams(location.search).get('hub');
@@ -50,6 +52,8 @@ const FIRST_TOKEN = 'generating the first token (it compiles the GPU kernels)…
 
 /** The most layers of a new model: its memory plan and its model are made a layer at a time, and layers 1e9 froze the tab (GPT-3 has 96). */
 const MAX_LAYERS = 1000;
+/** The most tokens one generation asks for (the field's max): a typo of 1e9 would run until Stop. */
+const MAX_NEW_TOKENS = 5000;
 
 // ---- elements ---------------------------------------------------------------------------------
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
@@ -152,20 +156,24 @@ function showError(e: unknown): void {
   ui.error.hidden = false;
 }
 
+/** Whether the page has a model to generate with, save or train on: not one whose training diverged (its weights hold NaN or Inf, and nothing earlier is kept). */
+const usableModel = () => session.model !== null && !session.diverged;
+
 function refresh(): void {
-  const hasModel = session.model !== null;
+  const usable = usableModel();
   const idle = gpuReady && busy === null;
   ui.loadUrl.disabled = !idle || !serverCheckpoint;
   ui.loadUrl.hidden = !serverCheckpoint; // a server without one (gpt serve without --checkpoint) never has one: not a button disabled for good, saying nothing why
   ui.loadFile.disabled = !idle;
   ui.loadHub.disabled = !idle;
   ui.cancelLoad.disabled = loadInProgress === null;
-  ui.save.disabled = !idle || !hasModel;
-  ui.generate.disabled = !idle || !hasModel;
+  ui.save.disabled = !idle || !usable;
+  ui.generate.disabled = !idle || !usable;
+  ui.save.title = ui.generate.title = session.diverged; // said once as the run's error; why they stay off, after it
   ui.stopGen.disabled = busy !== 'generating';
   ui.newModel.disabled = !idle;
   ui.train.disabled = !idle;
-  ui.train.textContent = runStart !== null ? 'Resume' : hasModel ? 'Train' : 'Train a new model';
+  ui.train.textContent = runStart !== null ? 'Resume' : usable ? 'Train' : 'Train a new model'; // a diverged model's run cannot be resumed
   ui.stopTrain.disabled = busy !== 'training';
   guardUnload();
 }
@@ -340,19 +348,20 @@ async function loadHF(hf: HFModelSources, source: string, signal: AbortSignal, n
 }
 
 /**
- * The model `value` names on the Hugging Face hub (an id: hub-source.ts), its small files fetched
- * first (each named on the model line), its weights (one file, or every shard) then read a range
- * per tensor at the commit its revision named; its Cancel button stops it.
+ * The model `value` names on the Hugging Face hub (an id, or its page's URL: hub-source.ts), its
+ * small files fetched first (each named on the model line), its weights (one file, or every shard)
+ * then read a range per tensor at the commit its revision named; its Cancel button stops it.
  */
 const loadFromHub = (value: string): Promise<ModelSummary> =>
   exclusive('loading', () =>
     withCancelButton((signal) =>
       restoringModelLine(async () => {
         const endpoint = hubEndpoint(HUB_PARAM);
-        const hub = await openHubModel(value, endpoint, { signal, onFile: (file) => showLoading(`loading ${value}: ${file}…`) });
+        const name = hubModelName(value, endpoint); // a URL's model is named by its id
+        const hub = await openHubModel(name, endpoint, { signal, onFile: (file) => showLoading(`loading ${name}: ${file}…`) });
         // a mirror named by the page's URL (a link may carry one) is said: its model is no other's
         const note = `${hub.repo} at commit ${hub.commit.slice(0, 7)}${endpoint === HUB_ENDPOINT ? '' : ` on ${endpoint}`}`;
-        return readHubModel(hub, (files) => loadHF(files, value, signal, note), { signal });
+        return readHubModel(hub, (files) => loadHF(files, name, signal, note), { signal });
       }),
     ),
   );
@@ -424,7 +433,7 @@ function samplingFromUi(): Parameters<GptHook['generate']>[1] {
   const topK = num(ui.topK, 'top-k', { int: true, min: 0 });
   const topP = num(ui.topP, 'top-p', { min: 0, max: 1 });
   return {
-    maxNewTokens: num(ui.maxTokens, 'tokens', { int: true, min: 1 }),
+    maxNewTokens: num(ui.maxTokens, 'tokens', { int: true, min: 1, max: MAX_NEW_TOKENS }),
     temperature: num(ui.temperature, 'temperature', { min: 0 }),
     ...(topK > 0 && { topK }),
     ...(topP < 1 && { topP }),
@@ -483,7 +492,7 @@ function loraFromUi(): TrainSettings {
 }
 
 /** Settings for training the model on the page: a loaded one's with the LoRA fields. */
-const trainSettingsFromUi = (): TrainSettings => ({ ...settingsFromUi(), ...(session.model && session.summary().loaded && loraFromUi()) });
+const trainSettingsFromUi = (): TrainSettings => ({ ...settingsFromUi(), ...(usableModel() && session.summary().loaded && loraFromUi()) });
 
 /**
  * Trains `steps` steps (or until Stop), drawing each step's loss and evaluating every
@@ -524,7 +533,14 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
     // a run's first step waits on its kernels' compiles (half a minute on a software adapter), which 'evaluating…' was left to explain
     show(losses.length ? '' : ` · ${FIRST_STEP}`);
     const t0 = performance.now();
-    const loss = await session.trainStep(trainer);
+    const loss = await session.trainStep(trainer).catch((e: unknown) => {
+      if (session.diverged) {
+        runStart = null; // nothing to resume: Train makes a new model (refresh)
+        ui.loraRow.hidden = true; // nor a loaded model to fine-tune
+        show(' · diverged');
+      }
+      throw e;
+    });
     const rate = (batchSize * blockSize * gradAccum * 1000) / (performance.now() - t0);
     tokensPerSec = tokensPerSec ? 0.8 * tokensPerSec + 0.2 * rate : rate;
     losses.push(loss);
@@ -565,6 +581,21 @@ function showTextInfo(): void {
   ui.textInfo.textContent = `${count.toLocaleString('en-US')} characters, ${distinct.size} distinct`;
 }
 
+/**
+ * Whether the page's server serves a checkpoint next to it. gpt serve says so on its answers (the
+ * page's own address asked: always there), so that one without is not asked for it, a 404 the
+ * browser's console shows as an error. A server that does not say (another static one) is asked
+ * for the checkpoint itself, only a 404 meaning none: one served but failing (damaged since the
+ * server started) is loaded, and its error shown.
+ */
+async function serverHasCheckpoint(): Promise<boolean> {
+  const head = (url: string) => fetch(url, { method: 'HEAD', cache: 'no-store' }).catch(() => null);
+  const said = (await head(location.pathname))?.headers.get(CHECKPOINT_HEADER);
+  if (said === 'yes' || said === 'no') return said === 'yes';
+  const answer = await head(CHECKPOINT_URL);
+  return answer !== null && answer.status !== 404;
+}
+
 // ---- wiring -----------------------------------------------------------------------------------
 // each load checks what it can before it asks to replace the model (Session's confirmReplace)
 ui.loadUrl.onclick = action(() => loadFromUrl(CHECKPOINT_URL));
@@ -599,12 +630,15 @@ ui.newModel.onclick = action(() =>
 );
 ui.train.onclick = action(() =>
   exclusive('training', async () => {
-    const [shape, settings, steps] = [session.model ? null : shapeFromUi(), trainSettingsFromUi(), stepsFromUi()];
+    const [shape, settings, steps] = [usableModel() ? null : shapeFromUi(), trainSettingsFromUi(), stepsFromUi()];
     if (shape) newModel(ui.text.value, shape, settings);
     await trainRun(steps, ui.text.value, settings);
   }),
 );
 
+// the fields' bounds as the page checks them (a browser marks a value past them, and refuses none)
+ui.nLayer.max = String(MAX_LAYERS);
+ui.maxTokens.max = String(MAX_NEW_TOKENS);
 ui.text.value = DEFAULT_TEXT;
 showTextInfo();
 refresh();
@@ -624,9 +658,7 @@ const ready: Promise<ReadyState> = (async (): Promise<ReadyState> => {
   ui.adapter.textContent = describeAdapter(adapter);
   void device().lost.then(gpuLost);
   let checkpoint: ModelSummary | null = null;
-  // only a 404 means no checkpoint: one served but failing (damaged since the server started) is loaded, and its error shown
-  const head = await fetch(CHECKPOINT_URL, { method: 'HEAD', cache: 'no-store' }).catch(() => null);
-  serverCheckpoint = head !== null && head.status !== 404;
+  serverCheckpoint = await serverHasCheckpoint();
   refresh();
   if (serverCheckpoint) checkpoint = await loadFromUrl(CHECKPOINT_URL).catch((e) => (showError(e), null));
   return { ok: true, adapter, checkpoint };

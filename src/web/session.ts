@@ -72,6 +72,10 @@ export class Session {
   private trainText: string | null = null;
   /** Why the model cannot be used any more (its training diverged), or ''. */
   private broken = '';
+  /** Why the model's weights are no longer usable (its training diverged: NaN or Inf in them, and the session keeps no earlier copy), or '': the page offers a new model in its place. */
+  get diverged(): string {
+    return this.broken;
+  }
   /** The loaded checkpoint's run and trainer state, applied when training starts. */
   private loaded: Checkpoint | null = null;
   /** The loaded checkpoint's optimizer moments, on the GPU (the session's to free), until training starts with them. */
