@@ -115,7 +115,19 @@ export interface Running {
  * a pipe read into `out`, or the file descriptor `stdout` (then `out` stays empty).
  */
 export async function spawnGpt(args: string[], timeoutMs = 60_000, via: 'main' | 'launcher' = 'main', stdout: 'pipe' | number = 'pipe'): Promise<Running> {
-  const script = await (via === 'launcher' ? launcherBundle() : cliBundle());
+  return spawnScript(await (via === 'launcher' ? launcherBundle() : cliBundle()), args, timeoutMs, stdout);
+}
+
+/**
+ * Runs `contents` (TypeScript at the repository root, its imports from ./src/...) as a real
+ * process given `args`, SIGKILLed after `timeoutMs`: code that may hang synchronously, which no test timeout
+ * can interrupt in-process. `name` tells its bundle apart from the test file's others.
+ */
+export async function runScript(name: string, contents: string, args: string[] = [], timeoutMs = 60_000) {
+  return (await spawnScript(await bundled(name, contents), args, timeoutMs, 'pipe')).done;
+}
+
+function spawnScript(script: string, args: string[], timeoutMs: number, stdout: 'pipe' | number): Running {
   const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', stdout, 'pipe'] });
   let out = '';
   let err = '';

@@ -24,6 +24,9 @@ beforeAll(async () => {
 });
 afterAll(() => model.dispose());
 
+/** An adapter with these limits and the device's memory. */
+const room = (limits: Record<string, number>) => ({ limits, memoryBound: device().memoryBound });
+
 const promptsOf = (P: number) => Array.from({ length: B }, (_, b) => Array.from({ length: P }, (_, i) => (i * 7 + b * 5) % CFG.vocabSize));
 
 /**
@@ -91,16 +94,16 @@ describe('a batch whose KV cache cannot fit', () => {
   it('in float32 but would in float16: refused in float32, taken with --dtype float16', () => {
     const half = B * 32 * 3 * 64 * 2; // a layer's float16 cache [B, 32 slots, 3·n-embd]: half the float32 one
     const limits = { maxStorageBufferBindingSize: half, maxBufferSize: 2 ** 31 };
-    expect(() => checkInferenceFits(CFG, B, 32, '--num-samples', limits, { kvCache: true, dtype: 'float16' })).not.toThrow();
-    expect(() => checkInferenceFits(CFG, B, 32, '--num-samples', limits, { kvCache: true, dtype: 'float32' })).toThrow(/^flag --num-samples 8: .* a layer's KV cache .* takes 0\.188 MiB, over its maxStorageBufferBindingSize of 0\.0938 MiB; /);
-    expect(() => checkInferenceFits(CFG, B, 32, '--num-samples', { ...limits, maxStorageBufferBindingSize: half - 4 }, { kvCache: true, dtype: 'float16' })).toThrow(/KV cache .* takes 0\.0938 MiB/);
+    expect(() => checkInferenceFits(CFG, B, 32, '--num-samples', room(limits), { kvCache: true, dtype: 'float16' })).not.toThrow();
+    expect(() => checkInferenceFits(CFG, B, 32, '--num-samples', room(limits), { kvCache: true, dtype: 'float32' })).toThrow(/^flag --num-samples 8: .* a layer's KV cache .* takes 0\.188 MiB, over its maxStorageBufferBindingSize of 0\.0938 MiB; /);
+    expect(() => checkInferenceFits(CFG, B, 32, '--num-samples', room({ ...limits, maxStorageBufferBindingSize: half - 4 }), { kvCache: true, dtype: 'float16' })).toThrow(/KV cache .* takes 0\.0938 MiB/);
   });
 
 
   it('is refused in one line naming a layer\'s cache, its size and the adapter\'s limit, and the flag that set the batch', () => {
     const cache = B * 32 * 3 * 64 * 4; // float32 [B, 32 slots, 3·n-embd]
     const limits = { maxStorageBufferBindingSize: cache - 4, maxBufferSize: 2 ** 31 };
-    expect(() => checkInferenceFits(CFG, B, 32, '--batch', limits, { kvCache: true })).toThrow(
+    expect(() => checkInferenceFits(CFG, B, 32, '--batch', room(limits), { kvCache: true })).toThrow(
       /^flag --batch 8: the model does not fit this adapter: a layer's KV cache \(batch 8 x block 32 x 3·n-embd 64\) takes 0\.188 MiB, over its maxStorageBufferBindingSize of 0\.187 MiB; a smaller --batch fits$/,
     );
   });
@@ -112,7 +115,7 @@ describe("a generation's forwards", () => {
     const { positions, forwardPositions } = generationExtent(CFG.blockSize, P, N); // 32 slots of cache, forwards of at most 16
     const cache = B * positions * 3 * 64 * 4; // a layer's float32 cache: 0.1875 MiB; the MLP activations over all 32 positions would be 0.25 MiB
     const limits = { maxStorageBufferBindingSize: cache, maxBufferSize: cache }; // an adapter whose largest buffer is a binding
-    expect(() => checkInferenceFits(CFG, B, positions, '--num-samples', limits, { kvCache: true, forwardPositions })).not.toThrow();
+    expect(() => checkInferenceFits(CFG, B, positions, '--num-samples', room(limits), { kvCache: true, forwardPositions })).not.toThrow();
     // the generation runs on a device holding it to those limits (every buffer within maxBufferSize, every binding within the other)
     const drawn = await withLimits(limits, async () => {
       let n = 0;
@@ -121,6 +124,6 @@ describe("a generation's forwards", () => {
     });
     expect(drawn).toBe(B * N);
     // twice the batch does not fit (its forwards' MLP activations, listed first, nor its caches)
-    expect(() => checkInferenceFits(CFG, 2 * B, positions, '--num-samples', limits, { kvCache: true, forwardPositions })).toThrow(/^flag --num-samples 16: the model does not fit this adapter: the MLP activations \(batch 16 x 16 positions x 4·n-embd 64\) takes 0\.250 MiB, over its maxBufferSize of 0\.188 MiB; /);
+    expect(() => checkInferenceFits(CFG, 2 * B, positions, '--num-samples', room(limits), { kvCache: true, forwardPositions })).toThrow(/^flag --num-samples 16: the model does not fit this adapter: the MLP activations \(batch 16 x 16 positions x 4·n-embd 64\) takes 0\.250 MiB, over its maxBufferSize of 0\.188 MiB; /);
   });
 });

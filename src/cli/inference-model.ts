@@ -4,7 +4,7 @@
 // float16 copies, cast once rather than at every token.
 import { initDevice } from '../device/device.js';
 import type { Checkpoint } from '../gpt/checkpoint.js';
-import type { GPT, GPTConfig } from '../gpt/model.js';
+import { deviceRoom, type GPT, type GPTConfig } from '../gpt/model.js';
 import type { TrainDtype } from '../gpt/trainer.js';
 import { CastCache, type ComputeDtype } from '../nn/autocast.js';
 import { loadHeadModel, type CheckpointHead } from '../node/checkpoint-head.js';
@@ -26,9 +26,9 @@ export interface InferenceBatch {
 
 /** Opens the device and returns --dtype resolved on it, once `config` at `run`'s batch fits the adapter in that dtype. */
 export async function checkOnDevice(config: GPTConfig, run: InferenceBatch): Promise<ComputeDtype> {
-  const dev = await initDevice();
+  await initDevice();
   const dtype = dtypeFlag(run.dtype);
-  checkInferenceFits(config, run.batch, run.positions ?? config.blockSize, run.flag, dev.info.limits, { kvCache: run.kvCache, forwardPositions: run.forwardPositions, dtype });
+  checkInferenceFits(config, run.batch, run.positions ?? config.blockSize, run.flag, deviceRoom(), { kvCache: run.kvCache, forwardPositions: run.forwardPositions, dtype });
   return dtype;
 }
 

@@ -3,7 +3,7 @@
 // PyTorch user prints torch.load(ckpt)'s model_args, iter_num and best_val_loss: the model, its
 // parameter count checked against the header's shapes, the weights' dtypes and size, compression,
 // tokenizer, training state (can it resume exactly?), data, files.
-import { formatBytes } from '../gpt/memory-plan.js';
+import { formatBytes } from '../gpt/buffer-fit.js';
 import { configParameterCount, type GPTConfig } from '../gpt/model.js';
 import { configWeightsProblem, type DistillMeta } from '../gpt/checkpoint.js';
 import { isLoRAName } from '../nn/lora.js';

@@ -5,7 +5,7 @@
 import { initDevice } from '../device/device.js';
 import { CHECKPOINT_KEY } from '../gpt/checkpoint.js';
 import { safetensorsSize } from '../io/safetensors.js';
-import { formatBytes } from '../gpt/memory-plan.js';
+import { formatBytes } from '../gpt/buffer-fit.js';
 import { quantizeModel } from '../gpt/quantize.js';
 import { maskedCount } from '../nn/prune.js';
 import { manifestHeld } from '../node/checkpoint-files.js';

@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { device } from '../device/device.js';
 import type { DeviceLostError } from '../device/lost.js';
 import { generateBatch, LogitsNotFiniteError } from '../gpt/generate.js';
+import { deviceRoom } from '../gpt/model.js';
 import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { TrainDtype } from '../gpt/trainer.js';
 import { autocast } from '../nn/autocast.js';
@@ -116,7 +117,7 @@ export function completionsApi({ modelId, apiKey, maxQueue = MAX_QUEUE, stallMs 
     const { positions, forwardPositions } = generationExtent(model.config.blockSize, longest, r.maxTokens);
     try {
       // generateBatch decodes with KV caches
-      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, limits: device().info.limits, kvCache: true, forwardPositions, dtype });
+      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, ...deviceRoom(), kvCache: true, forwardPositions, dtype });
     } catch (e) {
       throw new ApiError(400, `n ${r.n} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, 'n');
     }

@@ -11,7 +11,7 @@ import { disposeUploaded } from '../gpt/checkpoint-upload.js';
 import { loraOf, resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
-import type { GPT } from '../gpt/model.js';
+import { deviceRoom, type GPT } from '../gpt/model.js';
 import { tokenizerFromJSON } from '../gpt/tokenizer/index.js';
 import { manifestHeld, MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
@@ -101,7 +101,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
       checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
       const maskSizes = (ckpt?.tensors ?? []).filter(({ name }) => isMaskName(name)).map(({ shape }) => shape.reduce((a, b) => a * b, 1));
-      const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskSizes, teacher: teacher ? teacherModel(teacher) : undefined, recompute: cfg.recompute, gradAccum: cfg.gradAccum };
+      const fits = { training: true, ...deviceRoom(), dtype: resolveTrainDtype(cfg.dtype), maskSizes, teacher: teacher ? teacherModel(teacher) : undefined, recompute: cfg.recompute, gradAccum: cfg.gradAccum };
       const lora = loraOf(cfg);
       const maskedWeights = maskSizes.reduce((a, b) => a + b, 0);
       if (lora && maskedWeights) throw new UsageError(`flag --lora-rank ${cfg.loraRank}: a pruned checkpoint (${maskedWeights.toLocaleString('en-US')} masked weights) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense checkpoint, or --lora-rank 0`);

@@ -108,6 +108,25 @@ export function adapterInfo(adapter: GPUAdapter, platform: Platform, granted: GP
   };
 }
 
+/** The most memory an adapter's buffers can take in all, and what that figure is (a phrase after it: "23.5 GiB, the host's memory"). */
+export interface MemoryBound {
+  bytes: number;
+  what: string;
+}
+
+/** More than any GPU has (the largest held 288 GB in 2026): a GPU adapter's bound, since WebGPU tells no adapter's memory. */
+const GPU_MEMORY_BOUND = 2 ** 40;
+
+/**
+ * What an adapter can hold at most: a CPU (fallback) adapter's buffers live in the host's memory,
+ * where the platform tells its size (`hostMemory`); a GPU's, or where the host's is unknown, less
+ * than GPU_MEMORY_BOUND. A model whose weights alone are larger cannot be made there.
+ */
+export function memoryBound(info: Pick<DeviceInfo, 'isFallbackAdapter'>, hostMemory: number | null): MemoryBound {
+  if (info.isFallbackAdapter && hostMemory !== null) return { bytes: hostMemory, what: `the host's memory, where this CPU adapter keeps its buffers` };
+  return { bytes: GPU_MEMORY_BOUND, what: "a bound past any GPU's memory (WebGPU does not tell this adapter's)" };
+}
+
 /** The adapter name of Dawn's null backend (`backend=null`), which executes nothing. */
 export const NULL_BACKEND_DEVICE = 'null-backend';
 

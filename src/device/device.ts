@@ -3,7 +3,7 @@
 // pools buffers by size class, caches pipelines by their WGSL text and bind groups by what they
 // bind, batches dispatches into one encoder and turns GPU errors (and faults kernels report) into
 // JS errors that name the kernel.
-import { adapterInfo, describeAdapter, limitChoice, NULL_BACKEND_DEVICE, requestDevice, type DeviceInfo, type DeviceOptions, type LimitChoice } from './adapter.js';
+import { adapterInfo, describeAdapter, limitChoice, memoryBound, NULL_BACKEND_DEVICE, requestDevice, type DeviceInfo, type DeviceOptions, type LimitChoice, type MemoryBound } from './adapter.js';
 import { BindGroupCache, type BufferWindow, type Resource } from './bind-groups.js';
 import { describeFaults } from './faults.js';
 import { DeviceLostError } from './lost.js';
@@ -112,6 +112,8 @@ export class Device {
   constructor(
     readonly gpu: GPUDevice,
     info: DeviceInfo,
+    /** The most its buffers can take in all (WebGPU tells no total): models whose weights alone are larger are refused before anything is made. */
+    readonly memoryBound: MemoryBound,
   ) {
     this.info = info;
     this.executes = info.device !== NULL_BACKEND_DEVICE;
@@ -658,5 +660,6 @@ async function openDevice(choice: LimitChoice): Promise<Device> {
   const { adapter, reason } = await describeAdapter();
   if (!adapter) throw new Error(`No WebGPU adapter found (${reason}). Run \`npx gpt doctor\` for how to fix it.`);
   const gpu = await requestDevice(adapter, choice);
-  return new Device(gpu, adapterInfo(adapter, platform, gpu.limits));
+  const info = adapterInfo(adapter, platform, gpu.limits);
+  return new Device(gpu, info, memoryBound(info, platform.hostMemory));
 }

@@ -7,6 +7,8 @@ export interface Platform {
   gpu: GPU;
   /** The native API underneath, where the platform tells (Dawn's adapter info does not). */
   backend: string;
+  /** Bytes of the host's memory (a container's limit where it is lower), where the platform tells (Node); null in a browser. */
+  hostMemory: number | null;
 }
 
 /** The names Dawn's `backend=` instance flag accepts. */
@@ -22,7 +24,7 @@ export function getPlatform(): Promise<Platform> {
 
 async function loadPlatform(): Promise<Platform> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu) return { name: 'browser', gpu: nav.gpu, backend: 'browser' };
+  if (nav?.gpu) return { name: 'browser', gpu: nav.gpu, backend: 'browser', hostMemory: null };
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (!isNode) {
     throw new Error(
@@ -39,13 +41,17 @@ async function loadPlatform(): Promise<Platform> {
     create: (flags: string[]) => GPU;
     globals: Record<string, unknown>;
   };
+  const osModule = 'node:os';
+  const { totalmem } = (await import(/* @vite-ignore */ osModule)) as { totalmem: () => number };
+  // a cgroup's limit where one is set (none: 0, or 2^64 on some hosts)
+  const hostMemory = Math.min(totalmem(), process.constrainedMemory() || Infinity);
   // Dawn's GPUBufferUsage, GPUMapMode, ... are needed as globals, like in a browser.
   for (const [k, v] of Object.entries(dawn.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
   const gpu = dawn.create(dawnToggles(envSetting));
   const native = envSetting('GPT_DAWN_BACKEND') || DAWN_BACKENDS[process.platform] || process.platform;
-  return { name: 'node', gpu, backend: `dawn/${native}` };
+  return { name: 'node', gpu, backend: `dawn/${native}`, hostMemory };
 }
 
 /**

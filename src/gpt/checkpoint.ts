@@ -16,7 +16,7 @@ import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '
 import type { AdamW, Moment } from '../optim/adamw.js';
 import type { Tensor } from '../ops/index.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
-import { GPT, hasPrunedShapes, perLayerProblem, shareLayersProblem, validateConfig, type GPTConfig } from './model.js';
+import { firstBlockGroup, GPT, perLayerProblem, shareLayersProblem, validateConfig, type GPTConfig } from './model.js';
 import {
   DISTILL_RANGES, distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, trainerStateProblem, type DistillSettings, type TrainConfig, type TrainerState,
 } from './trainer.js';
@@ -497,7 +497,7 @@ function metaProblem(meta: Record<string, unknown>): string | null {
  */
 function modelConfigProblem(config: GPTConfig, what: string): string | null {
   try {
-    validateConfig(hasPrunedShapes(config) ? config : { ...config, nLayer: config.shareLayers ?? 1 });
+    validateConfig(firstBlockGroup(config));
     return null;
   } catch (e) {
     return `${what}: ${(e as Error).message.replace(/^GPT config: /, '')}`;

@@ -45,7 +45,8 @@ import { momentShards } from '../optim/adamw.js';
 import { castGroupSize } from '../kernels/wgsl/cast-group.js';
 import { checkInteger } from '../tensor/check.js';
 import { isTargeted } from './lora.js';
-import { blockConfig, blockLinearShapes, configParameterShapes, type GPTConfig } from './model.js';
+import { blockConfig, blockLinearShapes, configParameterShapes, modelSizeProblem, weightBuffers, type GPTConfig } from './model.js';
+import { bufferFitProblem, formatBytes, type PlannedBuffer } from './buffer-fit.js';
 
 const F32 = 4;
 const F16 = 2;
@@ -72,8 +73,8 @@ export interface MemoryPlan {
   recompute: boolean;
   /** The micro-batches an optimizer step sums (PlanOptions.gradAccum). */
   gradAccum: number;
-  /** Buffers that must fit whole in one buffer (maxBufferSize) or one binding: [what, bytes]. */
-  buffers: { name: string; bytes: number; bound: 'whole' | 'windowed' }[];
+  /** Buffers that must fit whole in one buffer (maxBufferSize) or one binding. */
+  buffers: PlannedBuffer[];
 }
 
 export interface PlanOptions {
@@ -106,6 +107,8 @@ export interface PlanOptions {
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
 export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions): MemoryPlan {
+  const size = modelSizeProblem(cfg); // its layers bounded, before they are listed
+  if (size) throw new RangeError(`memoryPlan: ${size}`);
   checkInteger('memoryPlan', 'batchSize', batchSize, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1'); // '2' would be coerced
   const gradAccum = checkInteger('memoryPlan', 'gradAccum', opts.gradAccum ?? 1, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1');
   const { vocabSize: V, blockSize: T, nLayer: L, nEmbd: C, nHead: NH } = cfg;
@@ -251,19 +254,17 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const total = held + Math.max(teacher?.bytes.total ?? 0, teacherKept + Math.max(activations + logits, backwardEnd, activations + inFlight));
   // the most positions one forward runs: the buffers below hold a forward's
   const TF = training ? T : Math.min(T, checkInteger('memoryPlan', 'forwardPositions', opts.forwardPositions ?? T, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1'));
-  const buffers: MemoryPlan['buffers'] = [
-    // an int8 table is bound whole, by the embedding and by the LM head, and an int8 weight by
-    // linearInt8; a float weight's products (matmul-blocks), gradient and update take a window at a time
-    { name: `the token embedding (vocab ${V} x n-embd ${C})`, bytes: V * C * (int8 ? 1 : F32), bound: int8 ? 'whole' : 'windowed' },
-    { name: `an MLP weight (n-embd ${C} x 4·n-embd)`, bytes: 4 * C * C * (int8 ? 1 : F32), bound: int8 ? 'whole' : 'windowed' },
+  const largestCache = Math.max(...cacheOfLayer) / A;
+  const buffers: PlannedBuffer[] = [
+    ...weightBuffers(cfg),
     // the MLP's products and bias + GELU take its activations a window at a time (matmul-blocks, pieces)
-    { name: `the MLP activations (batch ${B} x ${TF < T ? `${TF} positions` : `block ${T}`} x 4·n-embd ${C})`, bytes: B * TF * 4 * C * A, bound: 'windowed' },
+    { name: `the MLP activations (batch ${B} x ${TF < T ? `${TF} positions` : `block ${T}`} x 4·n-embd ${C})`, bytes: B * TF * 4 * C * A, elements: B * TF * 4 * C, bound: 'windowed' },
     // before the qkv, no larger: a generation's cache takes the positions it reaches, its forwards' qkv only their context's
-    ...(caching ? [{ name: `a layer's KV cache (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: Math.max(...cacheOfLayer), bound: 'whole' as const }] : []),
-    { name: `the attention's qkv (batch ${B} x ${TF < T ? `${TF} positions` : `block ${T}`} x 3·n-embd ${C})`, bytes: B * TF * 3 * C * A, bound: 'whole' },
+    ...(caching ? [{ name: `a layer's KV cache (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: largestCache * A, elements: largestCache, bound: 'whole' as const }] : []),
+    { name: `the attention's qkv (batch ${B} x ${TF < T ? `${TF} positions` : `block ${T}`} x 3·n-embd ${C})`, bytes: B * TF * 3 * C * A, elements: B * TF * 3 * C, bound: 'whole' },
   ];
   // a generation's forward takes the last position's logits alone (GPT.forward's lastOnly), and so is not refused for all of them
-  if (training || whole) buffers.push({ name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * (fused ? F32 : A), bound: whole ? 'windowed' : 'whole' });
+  if (training || whole) buffers.push({ name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * (fused ? F32 : A), elements: rows * V, bound: whole ? 'windowed' : 'whole' });
   buffers.push(...(teacher?.buffers.map((b) => ({ ...b, name: `the teacher's ${b.name.replace(/^(the|an) /, '')}` })) ?? []));
   return {
     parameters,
@@ -276,15 +277,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
 }
 
 /** Why `plan` does not fit the adapter (its first buffer over the limit for it, named with both sizes), or null. */
-export function planFitProblem(plan: MemoryPlan, limits: Record<string, number>): string | null {
-  const maxBuffer = limits.maxBufferSize ?? Infinity;
-  const maxBinding = Math.min(limits.maxStorageBufferBindingSize ?? Infinity, maxBuffer);
-  for (const b of plan.buffers) {
-    const [limitName, limit] = b.bound === 'whole' && maxBinding < maxBuffer ? ['maxStorageBufferBindingSize', maxBinding] : ['maxBufferSize', maxBuffer];
-    if (b.bytes > limit) return `the model does not fit this adapter: ${b.name} takes ${formatBytes(b.bytes)}, over its ${limitName} of ${formatBytes(limit)}`;
-  }
-  return null;
-}
+export const planFitProblem = (plan: MemoryPlan, limits: Record<string, number>): string | null => bufferFitProblem(plan.buffers, limits);
 
 /** Throws naming the first buffer of `plan` over the adapter's limit for it. */
 export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>): void {
@@ -307,5 +300,3 @@ export function describePlan(plan: MemoryPlan): string {
   return `GPU memory plan: ${list}${end}${sums}; about ${formatBytes(total)} at the peak (buffers as the pool sizes them)${trainable}`;
 }
 
-/** `n` bytes in MiB or GiB, 3 significant digits. */
-export const formatBytes = (n: number) => (n >= 2 ** 30 ? `${(n / 2 ** 30).toPrecision(3)} GiB` : `${(n / 2 ** 20).toPrecision(3)} MiB`);

@@ -18,6 +18,9 @@ import { settingProblem, show } from '../io/value-ranges.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { isMaskName } from '../nn/prune.js';
 import { GPT_LORA_DEFAULTS, isTargeted, loraConfigProblem, loraRankProblem, targetedLinears, type LinearShape, type LoRAConfig } from './lora.js';
+import type { MemoryBound } from '../device/adapter.js';
+import { device } from '../device/device.js';
+import { bufferFitProblem, formatBytes, formatCount, type PlannedBuffer } from './buffer-fit.js';
 
 /** A GPT's shape: vocabulary, context length (blockSize), layers, heads, width (nEmbd), dropout, biases, MLP activation. */
 export interface GPTConfig {
@@ -114,14 +117,75 @@ export function configParameterShapes(cfg: GPTConfig): { shape: number[]; matrix
   return shapes;
 }
 
+/**
+ * `cfg` cut to its first group of blocks (shareLayers of them, one block's weights) where all its
+ * blocks are alike, else `cfg` (a pruned model's blocks, each of its own shape, listed as long as
+ * its lists are): what is counted or checked per block is done once, not nLayer times (a damaged
+ * header's nLayer of 1e9, listed layer by layer, took minutes and gigabytes).
+ */
+export const firstBlockGroup = (cfg: GPTConfig): GPTConfig => (cfg.nHeads || cfg.mlpWidths ? cfg : { ...cfg, nLayer: cfg.shareLayers ?? 1 });
+
 /** How many parameters a GPT of `cfg` holds (configParameterShapes): what a checkpoint's tensors should add up to, known without building the model (`gpt info` reads a header only). */
 export function configParameterCount(cfg: GPTConfig): number {
   const count = (c: GPTConfig) => configParameterShapes(c).reduce((n, { shape }) => n + shape.reduce((a, b) => a * b, 1), 0);
-  if (cfg.nHeads || cfg.mlpWidths) return count(cfg); // blocks of their own shapes, listed (as long as the lists are)
-  // blocks alike: one counted, times their number, not listed one by one (a damaged header's nLayer of 1e9 took minutes and gigabytes)
-  const K = cfg.shareLayers ?? 1;
+  const group = firstBlockGroup(cfg);
   const outside = count({ ...cfg, nLayer: 0 });
-  return outside + (cfg.nLayer / K) * (count({ ...cfg, nLayer: K }) - outside);
+  return outside + (cfg.nLayer / group.nLayer) * (count(group) - outside); // alike groups: one counted, times their number
+}
+
+/**
+ * The most layers a GPT may have: each is made on its own (its modules, its weights' buffers:
+ * ~0.7 ms and ~20 KB of the host's memory apiece on lavapipe) and then run, checked and planned
+ * one by one, so a model's work per layer is bounded by this (GPT-3 has 96).
+ */
+export const MAX_LAYERS = 1000;
+
+/** What an adapter can hold: its limits (per buffer, per binding) and its memory in all. */
+export interface AdapterRoom {
+  limits: Record<string, number>;
+  memoryBound: MemoryBound;
+}
+
+/** The open device's room. */
+export const deviceRoom = (): AdapterRoom => ({ limits: device().info.limits, memoryBound: device().memoryBound });
+
+/**
+ * The largest weights of a GPT of `cfg`, each one buffer: the token and position embeddings, an MLP
+ * weight. An int8 table is bound whole, by the embedding and by the LM head, and an int8 weight by
+ * linearInt8; a float weight's products (matmul-blocks), gradient and update take a window at a time.
+ */
+export function weightBuffers(cfg: GPTConfig): PlannedBuffer[] {
+  const { vocabSize: V, blockSize: T, nEmbd: C } = cfg;
+  const int8 = cfg.quantization === 'int8';
+  const matrix = (name: string, elements: number): PlannedBuffer => ({ name, bytes: elements * (int8 ? 1 : 4), elements, bound: int8 ? 'whole' : 'windowed' });
+  return [
+    matrix(`the token embedding (vocab ${V} x n-embd ${C})`, V * C),
+    { name: `the position embedding (block ${T} x n-embd ${C})`, bytes: T * C * 4, elements: T * C, bound: 'windowed' },
+    matrix(`an MLP weight (n-embd ${C} x 4·n-embd)`, 4 * C * C),
+  ];
+}
+
+/**
+ * Why no GPT of `cfg` can be made, from its sizes alone and in a time that does not grow with its
+ * layers (so before anything is made, planned or checked layer by layer), or null: a weight past
+ * the elements kernels index; on `adapter`, a weight past its largest buffer, or its weights alone
+ * past its memory; more than MAX_LAYERS layers.
+ */
+export function modelSizeProblem(cfg: GPTConfig, adapter?: AdapterRoom): string | null {
+  const weights = bufferFitProblem(weightBuffers(cfg), adapter?.limits ?? {});
+  if (weights) return weights;
+  const memory = adapter && weightsMemoryProblem(cfg, adapter.memoryBound);
+  if (memory) return memory;
+  return cfg.nLayer > MAX_LAYERS ? `n-layer ${cfg.nLayer} is past the ${MAX_LAYERS} layers a GPT may have: each is made, run and checked on its own (GPT-3 has 96)` : null;
+}
+
+/** Why the weights of a GPT of `cfg` alone cannot be in memory of `bound` (their float32 bytes, an int8 model's at least a byte each), or null. */
+function weightsMemoryProblem(cfg: GPTConfig, bound: MemoryBound): string | null {
+  const parameters = configParameterCount(cfg);
+  const bytes = parameters * (cfg.quantization === 'int8' ? 1 : 4);
+  if (bytes <= bound.bytes) return null;
+  const shape = `${formatCount(parameters)} parameters: n-layer ${cfg.nLayer}, n-embd ${cfg.nEmbd}, vocab ${cfg.vocabSize}`;
+  return `the model does not fit this adapter: its weights alone take ${cfg.quantization ? 'at least ' : ''}${formatBytes(bytes)} (${shape}), more than ${formatBytes(bound.bytes)}, ${bound.what}`;
 }
 
 /** Whether some block's shape differs from the dense one (nHead heads, a 4 * nEmbd MLP). */
@@ -153,7 +217,7 @@ export function validateConfig(cfg: GPTConfig): void {
     throw new Error('GPT config: per-block shapes (nHeads, mlpWidths: a structurally pruned model) cannot be combined with shareLayers');
   }
   if (cfg.lora !== undefined) {
-    const problem = loraConfigProblem(cfg.lora, (k) => `lora.${k}`) ?? loraRankProblem(cfg.lora, blockLinearShapes(cfg), 'lora.rank');
+    const problem = loraConfigProblem(cfg.lora, (k) => `lora.${k}`) ?? loraRankProblem(cfg.lora, blockLinearShapes(firstBlockGroup(cfg)), 'lora.rank');
     if (problem) throw new Error(`GPT config: ${problem}`);
     if (cfg.quantization) throw new Error(`GPT config: lora cannot adapt ${cfg.quantization} weights (allowed: float32 weights; merge the adapters, then quantize)`);
   }
@@ -188,6 +252,8 @@ export class GPT extends Module {
   constructor(config: GPTConfig, opts: { seed?: number } = {}) {
     super();
     validateConfig(config);
+    const size = modelSizeProblem(config, deviceRoom()); // before a layer is made
+    if (size) throw new RangeError(`GPT config: ${size}`);
     this.currentConfig = config;
     checkOptionKeys('GPT', opts, ['seed']);
     const rng = (this.rng = new Generator(opts.seed ?? 1337));

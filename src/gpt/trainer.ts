@@ -27,7 +27,7 @@ import { keep, scope } from '../tensor/scope.js';
 import { checkSplits, drawBatch, isTokenSource, type TokenSplits } from './batches.js';
 import { evaluateModel } from './evaluate.js';
 import { memoryPlan, planFitProblem, type MemoryPlan } from './memory-plan.js';
-import { blockLinearShapes, GPT, shareLayersProblem, type GPTConfig } from './model.js';
+import { blockLinearShapes, deviceRoom, firstBlockGroup, GPT, modelSizeProblem, shareLayersProblem, type GPTConfig } from './model.js';
 import { forwardFlopsPerToken, trainingFlopsPerToken } from './flops.js';
 import { describeAdapters, GPT_LORA_DEFAULTS, LORA_TARGETS, loraConfigProblem, loraRankProblem, sameLoRA, type LoRAConfig, type LoRATarget } from './lora.js';
 
@@ -160,7 +160,7 @@ function loraSettingsProblem(c: TrainConfig, name: (key: string) => string, mode
     return unused ? `${name(unused)} applies to LoRA adapters only: give ${name('loraRank')} >= 1 too` : null;
   }
   const key = { rank: 'loraRank', alpha: 'loraAlpha', dropout: 'loraDropout', targets: 'loraTargets' } as const;
-  return loraConfigProblem(lora, (k) => name(key[k])) ?? loraRankProblem(lora, blockLinearShapes(model ?? modelConfig(c, 1)), name('loraRank'));
+  return loraConfigProblem(lora, (k) => name(key[k])) ?? loraRankProblem(lora, blockLinearShapes(firstBlockGroup(model ?? modelConfig(c, 1))), name('loraRank'));
 }
 
 /** The adapters `cfg` asks for (loraRank >= 1; loraTargets a comma-separated list), or undefined. */
@@ -423,8 +423,8 @@ export class Trainer {
     checkSplits(data, cfg.blockSize);
     this.dtype = resolveTrainDtype(cfg.dtype);
     if (this.dtype === 'float16') requireF16('Trainer (dtype float16)');
-    // a buffer past the adapter's limits, named with its sizes, before anything is made (as gpt train and the page check)
-    const fit = planFitProblem(stepPlan(modelConfig(cfg, data.vocabSize), cfg, this.dtype, distill), device().info.limits);
+    // a model that cannot be (at once, whatever its layers), or a buffer past the adapter's limits, named with its sizes, before anything is made (as gpt train and the page check)
+    const fit = modelSizeProblem(modelConfig(cfg, data.vocabSize), deviceRoom()) ?? planFitProblem(stepPlan(modelConfig(cfg, data.vocabSize), cfg, this.dtype, distill), device().info.limits);
     if (fit) throw new RangeError(`Trainer: ${fit}`);
     distill?.teacher.eval();
     // what may refuse comes before what it would leave allocated: the scaler's options, then a

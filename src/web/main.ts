@@ -13,8 +13,8 @@ import { HUB_ENDPOINT } from '../gpt/hf/hub.js';
 import { autotuneSettled } from '../kernels/autotune.js';
 import { headsProblem, loraOf, TRAIN_DEFAULTS, TRAIN_RANGES } from '../gpt/trainer.js';
 import { loraConfigProblem, loraRankProblem } from '../gpt/lora.js';
-import { blockLinearShapes } from '../gpt/model.js';
-import { formatBytes } from '../gpt/memory-plan.js';
+import { blockLinearShapes, MAX_LAYERS } from '../gpt/model.js';
+import { formatBytes } from '../gpt/buffer-fit.js';
 import { bytesSource, countingReads, type ByteSource } from '../io/safetensors-source.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
@@ -50,8 +50,6 @@ cloth and began again. He did not know what he was building yet. He only knew th
 const FIRST_STEP = 'running the first step (it compiles the GPU kernels)…';
 const FIRST_TOKEN = 'generating the first token (it compiles the GPU kernels)…';
 
-/** The most layers of a new model: its memory plan and its model are made a layer at a time, and layers 1e9 froze the tab (GPT-3 has 96). */
-const MAX_LAYERS = 1000;
 /** The most tokens one generation asks for (the field's max): a typo of 1e9 would run until Stop. */
 const MAX_NEW_TOKENS = 5000;
 

@@ -1,6 +1,6 @@
 // Files the page's file inputs give (browser Files; Blobs in Node's tests): a checkpoint read a
 // slice per tensor, a training text read whole and decoded as UTF-8. No DOM here.
-import { formatBytes } from '../gpt/memory-plan.js';
+import { formatBytes } from '../gpt/buffer-fit.js';
 import type { ByteSource } from '../io/safetensors-source.js';
 
 /** A picked file read a slice at a time (a tensor's bytes): never the whole of a weights file in one buffer. */

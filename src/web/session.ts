@@ -7,7 +7,7 @@ import { disposeMoments, disposeUploaded, readCheckpointModel, type MomentTensor
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { hfModelConfig, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
-import { blockLinearShapes, type GPT, type GPTConfig } from '../gpt/model.js';
+import { blockLinearShapes, deviceRoom, modelSizeProblem, type GPT, type GPTConfig } from '../gpt/model.js';
 import { loraRankProblem, sameLoRA } from '../gpt/lora.js';
 import { readNanoGptModel, type NanoGptSources } from './picked-nanogpt.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
@@ -459,7 +459,10 @@ function checkedConfig(op: string, model: GPTConfig, cfg: TrainConfig): TrainCon
  * never got that far: splitTokens' count of the tokens it needs went on for ever).
  */
 function checkRunFits(model: GPTConfig, cfg: TrainConfig): void {
-  checkPlanFits(stepPlan(trainedConfig(model, cfg), cfg, resolveTrainDtype(cfg.dtype)), device().info.limits);
+  const trained = trainedConfig(model, cfg);
+  const size = modelSizeProblem(trained, deviceRoom()); // at once, whatever its layers: before the plan lists them
+  if (size) throw new Error(size);
+  checkPlanFits(stepPlan(trained, cfg, resolveTrainDtype(cfg.dtype)), device().info.limits);
 }
 
 /**
