@@ -600,6 +600,8 @@ describe('the demo page in Chromium (WebGPU)', () => {
   it("a run that diverges is said once: Generate and Save then disabled, saying why (title); Train offers a new model (no good weights are left to resume)", async () => {
     usePage();
     const text = 'a run whose learning rate is far too high.\n'.repeat(30);
+    // the fields as the tests after this one expect them, put back at its end (before the 1e30 below)
+    const [lr, layers, embd, block, steps] = await Promise.all(['#lr', '#n-layer', '#n-embd', '#block-size', '#steps'].map((f) => page.inputValue(f)));
     page.once('dialog', (d) => void d.accept()); // the earlier test's run is not saved: replace it all the same
     await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }), text);
     await page.fill('#text', text);
@@ -616,7 +618,6 @@ describe('the demo page in Chromium (WebGPU)', () => {
       expect(await page.locator(button).getAttribute('title'), button).toMatch(diverged);
     }
     // Train: a new model of the fields' shape, trained
-    const [lr, layers, embd, block] = await Promise.all(['#lr', '#n-layer', '#n-embd', '#block-size'].map((f) => page.inputValue(f)));
     await page.fill('#lr', '0.003');
     await page.fill('#n-layer', '1');
     await page.fill('#n-embd', '16');
@@ -630,7 +631,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(await page.locator('#error').isHidden()).toBe(true);
     expect(await page.locator('#generate').isEnabled()).toBe(true);
     expect((await page.locator('#generate').getAttribute('title')) ?? '').toBe('');
-    for (const [field, value] of [['#lr', lr], ['#n-layer', layers], ['#n-embd', embd], ['#block-size', block], ['#steps', '500']] as const) await page.fill(field, value!);
+    for (const [field, value] of [['#lr', lr], ['#n-layer', layers], ['#n-embd', embd], ['#block-size', block], ['#steps', steps]] as const) await page.fill(field, value!);
   });
 
   it('a run and a generation go on in a background tab (its timers throttled, as Chrome does), and GPU memory stays flat round after round', async () => {
