@@ -71,6 +71,16 @@ describe('a run directory written on 2026-12-01 (commit a41938e)', () => {
     expect(after.slice(history.length).map((l) => `${l.type} ${l.step}`)).toEqual(['resume 6', 'train 7', 'train 8', 'eval 8']);
   });
 
+  it("resumed beside a log that is another run's (no evaluation of the checkpoint's step and val loss), keeps none of it", async () => {
+    const run = join(dir, 'other-log');
+    cpSync(OLD_RUN, run, { recursive: true });
+    const other = readLog(run).map((record) => JSON.stringify(record.type === 'eval' ? { ...record, val: 5 } : record));
+    writeFileSync(join(run, 'log.jsonl'), other.map((l) => l + '\n').join(''));
+    const r = await gpt('train', '--init-from', 'resume', '--max-iters', '8', '--out-dir', run);
+    expect(r.code, r.err).toBe(0);
+    expect(readLog(run).map((l) => `${l.type} ${l.step}`)).toEqual(['resume 6', 'train 7', 'train 8', 'eval 8']);
+  });
+
   it("resumed again after a resume that never saved (stopped, or no better val loss), still keeps the run's history", async () => {
     const run = join(dir, 'twice');
     cpSync(OLD_RUN, run, { recursive: true });
