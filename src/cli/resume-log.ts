@@ -34,7 +34,7 @@ export interface UnnamedCheckpoint {
 /**
  * Drops every record of a run other than `run` from the log at `path` (the checkpoint is now `run`'s).
  * `run` resumed `unnamed`: the records that were its history take `run`'s id, and no other record is
- * kept. Until now they stay as written: a resume that never saved leaves the log as it found it.
+ * kept. Until this first save they stay as written: a resume that never saved leaves them as it found them.
  */
 export function keepOnlyRun(path: string, run: string, unnamed?: UnnamedCheckpoint): Promise<void> {
   return rewriteRecords(path, (records) => {
@@ -79,11 +79,12 @@ async function rewriteRecords(path: string, edit: (records: LogRecord[]) => (Log
   lines.pop(); // after the last newline: empty, or a line whose writing a crash cut short
   const parsed = lines.map(recordOf);
   const records = parsed.filter((r): r is LogRecord => r !== null);
-  const edited = new Map(edit(records).map((e, i) => [records[i]!, e]));
+  const edited = edit(records); // in the records' order
+  let next = 0;
   const kept = lines.flatMap((line, i) => {
     const record = parsed[i];
     if (!record) return [line]; // not a record: not ours to change
-    const e = edited.get(record)!;
+    const e = edited[next++];
     return e === null ? [] : [e === record ? line : JSON.stringify(e)];
   });
   const rewritten = kept.map((line) => line + '\n').join('');
