@@ -584,6 +584,31 @@ describe('a client that leaves, and GPU memory', () => {
     }
   });
 
+  it('a streaming client that reads all along, if too slowly to take all that was sent within the stall limit, is not dropped: served whole', async () => {
+    const stalling = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype: 'auto', stallMs: 4000 });
+    const log: string[] = [];
+    const at = await startServer({ root, port: 0, api: stalling, onRequest: (m, u, s, e) => log.push(`${s} ${m} ${u}${e ? `: ${e}` : ''}`) });
+    try {
+      const slow = await notReading(at.url);
+      // at most 64 kB a read, a read each 40 ms: the 13 MB in ~13 s, far past the stall limit (the sockets'
+      // buffers let what was sent go a few MB at a time: some 1.3 s between drains, at most; one write of
+      // all of it took over 6 s)
+      let answer = '';
+      slow.on('data', (piece: Buffer) => {
+        answer += piece.toString('latin1');
+        slow.pause();
+        setTimeout(() => slow.resume(), 40);
+      });
+      slow.resume();
+      await new Promise((r) => slow.once('close', r));
+      expect(log).toEqual(['200 POST /v1/completions']);
+      expect(/^HTTP\/1.1 200 [^]*data: \[DONE\]\r?\n\r?\n/.test(answer), 'the answer whole').toBe(true);
+    } finally {
+      await at.close();
+      await stalling.close();
+    }
+  });
+
   it('a client that leaves while sending its body is logged as gone (499), not as a failure of the server (500, on stderr)', async () => {
     logged.length = 0;
     const { hostname, port, host } = new URL(server.url);

@@ -135,7 +135,15 @@ export function completionsApi({ modelId, apiKey, maxQueue = MAX_QUEUE, stallMs 
     };
     if (r.stream) {
       res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
-      if (r.echo) for (const c of choices) chunk(c.index, c.prompt, null);
+      // a prompt at a time, each taken before the next as a token's chunks are: n long prompts at once
+      // went out in one write, which a client reading all along, but slowly, took past the stall limit
+      if (r.echo) {
+        for (const c of choices) {
+          chunk(c.index, c.prompt, null);
+          await drained(res, gone, stallMs);
+        }
+        if (gone()) return CLIENT_GONE;
+      }
     }
     const options = {
       maxNewTokens: r.maxTokens,

@@ -220,10 +220,11 @@ async function trainRun(
   // a resumed run continues its run id and log (from its checkpoint's step on); any other run starts
   // both afresh. Either clears the log of other runs at its first save: a new run's replaced their
   // checkpoint then, and beside a resumed run's checkpoint they are runs that never saved. A
-  // checkpoint from before run ids gets one, and its log's records, named by none, are the run's
+  // checkpoint from before run ids gets one, and at its first save its history in the log, named by none, too
   const runId = (resume && ckpt!.meta.run) || randomUUID();
+  const unnamed = resume && !ckpt!.meta.run ? { step: trainer.step, val: ckpt!.meta.val ?? ckpt!.meta.bestVal } : undefined;
   const logPath = join(flags.outDir, 'log.jsonl');
-  await rewindRunLog(logPath, runId, resume ? trainer.step : -1, resume && !ckpt!.meta.run); // a new run's id has no records: only a cut line goes
+  await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
   const log = await RunLog.open(logPath, runId, { append: true });
   if (resume) await log.resumed(trainer.step); // the time the run was stopped is no training time: gpt plot leaves it out
   let firstSave = true;
@@ -246,7 +247,7 @@ async function trainRun(
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
     whereabouts.saved(trainer.step, val);
     savedAt = trainer.step;
-    if (firstSave) await keepOnlyRun(logPath, runId);
+    if (firstSave) await keepOnlyRun(logPath, runId, unnamed);
     firstSave = false;
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
