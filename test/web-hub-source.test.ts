@@ -162,6 +162,8 @@ describe('a model on the Hugging Face hub, opened by the page', () => {
       ['https://huggingface.co/openai-community/gpt2?library=transformers#files', 'openai-community/gpt2'],
       ['https://www.huggingface.co/distilgpt2/', 'distilgpt2'],
       ['https://hf.co/openai-community/gpt2', 'openai-community/gpt2'],
+      ['https://huggingface.co/gpt2/discussions', 'gpt2'],
+      ['https://huggingface.co/openai-community/gpt2/discussions/3', 'openai-community/gpt2'],
       ['huggingface.co/openai-community/gpt2', 'openai-community/gpt2'],
       ['gpt2', 'gpt2'],
       ['openai-community/gpt2@main', 'openai-community/gpt2@main'],
@@ -176,6 +178,7 @@ describe('a model on the Hugging Face hub, opened by the page', () => {
       return null;
     };
     expect(refused('https://huggingface.co/datasets/karpathy/tiny_shakespeare')).toBe("'https://huggingface.co/datasets/karpathy/tiny_shakespeare': a dataset's page on the Hugging Face hub, not a model's: the page opens a GPT-2 model (https://huggingface.co/[org/]name)");
+    expect(refused('https://huggingface.co/models')).toMatch(/^'https:\/\/huggingface\.co\/models': the model list's page on the Hugging Face hub, not a model's/);
     expect(refused('https://huggingface.co/spaces/org/demo')).toMatch(/^'https:\/\/huggingface\.co\/spaces\/org\/demo': a Space's page on the Hugging Face hub, not a model's/);
     expect(refused('https://huggingface.co/org/models/tree/main/small')).toBe("'https://huggingface.co/org/models/tree/main/small': the folder small of a model's repo: the page opens the model at a repo's top (https://huggingface.co/[org/]name/tree/revision)");
     for (const other of ['https://github.com/openai/gpt-2', 'https://huggingface.co/', 'https://huggingface.co/org/na--me', 'https://huggingface.co/org/%E0%A4%A']) {

@@ -38,7 +38,11 @@ const HUB_HOSTS = ['huggingface.co', 'www.huggingface.co', 'hf.co'];
 /** A repo page's sections whose next segment is a revision: /tree/{revision}, /blob/{revision}/{file}, /commit/{sha}... */
 const AT_REVISION = new Set(['tree', 'blob', 'resolve', 'raw', 'edit', 'commits', 'commit']);
 /** What a pasted URL names where it names no model: the hub's other kinds of repo. */
-const NOT_MODELS: Record<string, string> = { datasets: 'a dataset', spaces: 'a Space' };
+const NOT_MODELS: Record<string, string> = {
+  datasets: 'a dataset', spaces: 'a Space', models: 'the model list', collections: 'a collection', papers: 'a paper', docs: 'the documentation', blog: 'the blog',
+};
+/** A model page's tabs with no revision (huggingface.co/gpt2/discussions: the model gpt2, not gpt2/discussions). */
+const MODEL_TABS = new Set(['discussions', 'community', 'settings']);
 
 /**
  * The model id `value` names, as the model field takes it: an id (`[org/]name[@revision]`), or a
@@ -54,7 +58,7 @@ export function hubModelName(value: string, endpoint: string): string {
   }
   const notModel = NOT_MODELS[path[0] ?? ''];
   if (notModel) throw new Error(`'${value}': ${notModel}'s page on the Hugging Face hub, not a model's: the page opens a GPT-2 model (https://huggingface.co/[org/]name)`);
-  const repoParts = path.length > 1 && !AT_REVISION.has(path[1]!) ? 2 : 1; // gpt2/tree/main: the repo gpt2
+  const repoParts = path.length > 1 && !AT_REVISION.has(path[1]!) && !MODEL_TABS.has(path[1]!) ? 2 : 1; // gpt2/tree/main, gpt2/discussions: the repo gpt2
   const [section = '', revision, ...rest] = path.slice(repoParts);
   const atRevision = AT_REVISION.has(section) && revision !== undefined;
   if (atRevision && section === 'tree' && rest.length) {
