@@ -40,6 +40,7 @@ export {
   type DistillMeta,
 } from './checkpoint.js';
 export { encodeHF, decodeHF, gptConfigFromHF, hfConfigFromGPT, HF_FILES, type HFModelFiles } from './hf/index.js';
+export { attachPeftAdapter, decodePeftAdapter, encodePeftAdapter, peftAdapterProblem, PEFT_FILES, type PeftAdapter, type PeftAdapterFiles } from './hf/peft.js';
 export { memoryPlan, checkPlanFits, describePlan, type MemoryPlan } from './memory-plan.js';
 export { GPT_LORA_DEFAULTS, LORA_TARGETS, describeTrainable, type LoRAConfig, type LoRATarget } from './lora.js';
 export { pruneStructured, STRUCTURES, type Structure, type StructuredPrune } from './prune.js';
