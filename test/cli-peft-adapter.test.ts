@@ -41,6 +41,10 @@ describe('gpt export --adapters and --adapter DIR', () => {
     expect(adapted.code, adapted.err).toBe(0);
     expect(adapted.out).toBe(own.out);
     expect((await sample('--init-from', base)).out).not.toBe(own.out); // the adapter changed something
+    // onto the LoRA run's checkpoint: its own adapters merged first, then these (both updates)
+    const twice = await sample('--init-from', lora, '--adapter', adapter);
+    expect(twice.code, twice.err).toBe(0);
+    expect(twice.out).not.toBe(own.out);
 
     const evaluate = (...args: string[]) => gpt('eval', ...args, '--data', corpus, '--eval-iters', '4');
     const ownLosses = losses((await evaluate('--out-dir', lora)).out);

@@ -56,11 +56,11 @@ function peftAdapter(r: number, alpha: number, layers: string[], targets: unknow
 }
 
 /** Writes `a` as PeftModel.save_pretrained would: adapter_config.json and adapter_model.safetensors. */
-function writePeftDir(path: string, a: Adapter): string {
+function writePeftDir(path: string, a: Adapter, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): string {
   mkdirSync(path, { recursive: true });
   writeFileSync(join(path, 'adapter_config.json'), JSON.stringify(a.config, null, 2));
   const tensors: Record<string, SafetensorsTensor> = {};
-  for (const [k, t] of a.tensors) tensors[k] = { dtype: 'F32', ...t };
+  for (const [k, t] of a.tensors) tensors[k] = { dtype, ...t };
   writeFileSync(join(path, 'adapter_model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
   return path;
 }
@@ -128,6 +128,15 @@ describe("peft's adapter directory onto a GPT-2", () => {
       model.dispose();
     });
   }
+
+  it('reads float16 and bfloat16 adapters (peft saves a half-precision model\'s so) as their float32 values', async () => {
+    const a = peftAdapter(2, 4, ['mlp.c_fc'], ['c_fc']);
+    for (const t of a.tensors.values()) t.data = t.data.map((x) => Math.round(x * 64) / 64); // exact in both
+    for (const dtype of ['F16', 'BF16'] as const) {
+      const read = await readPeftAdapter(writePeftDir(join(dir, `half-${dtype}`), a, dtype));
+      expect(read.tensors.get('h.1.mlp.c_fc.lora.B')!.data).toEqual(a.tensors.get('base_model.model.transformer.h.1.mlp.c_fc.lora_B.weight')!.data);
+    }
+  });
 
   it('save -> load -> save is bit-identical, and the tensors written are those read', async () => {
     const a = peftAdapter(3, 6, ['attn.c_attn', 'mlp.c_fc'], ['c_attn', 'c_fc']);
