@@ -146,7 +146,9 @@ describe("peft's adapter directory onto a GPT-2", () => {
     await savePeftAdapter(first, model, 'gpt2');
     model.dispose();
     const again = await baseModel();
+    const rng = again.rng.getState();
     attachPeftAdapter(again, await readPeftAdapter(first), first);
+    expect(again.rng.getState()).toEqual(rng); // the A addLoRA drew is replaced: no draw is spent
     const second = join(dir, 'rt-2');
     await savePeftAdapter(second, again, 'gpt2');
     again.dispose();

@@ -212,10 +212,12 @@ export function attachPeftAdapter(model: GPT, adapter: PeftAdapter, source = 'ad
   if (problem) throw new Error(problem);
   // uploaded before the model changes: a failed allocation leaves it as it was
   const uploaded = new Map<string, Tensor>();
+  const rngState = model.rng.getState();
   try {
     for (const [name, t] of adapter.tensors) uploaded.set(name, tensor(t.data, t.shape));
     model.addLoRA(adapter.lora);
     for (const [name, p] of model.namedParameters()) if (isLoRAName(name)) p.assign(uploaded.get(name)!);
+    model.rng.setState(rngState); // the A addLoRA drew is replaced: a run from here draws its dropout as it would without the adapter
   } finally {
     for (const t of uploaded.values()) t.dispose();
   }
