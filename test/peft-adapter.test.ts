@@ -5,6 +5,7 @@
 // bit-identical; what our LoRA cannot honour is refused in one line.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { attachPeftAdapter, decodePeftAdapter, PEFT_FILES } from '../src/gpt/hf/peft.js';
@@ -138,6 +139,26 @@ describe("peft's adapter directory onto a GPT-2", () => {
     }
   });
 
+  it("reads older peft's adapter_model.bin (torch.save's, written by PyTorch: test/fixtures/torch/make_peft_bin_fixture.py)", async () => {
+    const path = fileURLToPath(new URL('./fixtures/torch/peft-bin', import.meta.url));
+    const adapter = await readPeftAdapter(path);
+    expect(adapter.weightsFile).toBe('adapter_model.bin');
+    expect(adapter.lora).toEqual({ rank: 2, alpha: 8, dropout: 0.1, targets: ['c_attn'] });
+    // the fixture's formula, recomputed: A[k, i] = ((k·in + i) % 7 - 3) / 8, B[o, k] = ((o·r + k) % 5 - 2) / 4
+    const a = peftAdapter(2, 8, ['attn.c_attn'], ['c_attn']);
+    for (const [key, t] of a.tensors) t.data = t.data.map((_, j) => (key.includes('lora_A') ? ((j % 7) - 3) / 8 : ((j % 5) - 2) / 4));
+    for (const [key, t] of a.tensors) {
+      const ours = adapter.tensors.get(key.replace('base_model.model.transformer.', '').replace(/lora_([AB])\.weight$/, 'lora.$1'))!;
+      expect(ours.shape).toEqual(t.shape);
+      expect(ours.data).toEqual(t.data);
+    }
+    const model = await baseModel();
+    attachPeftAdapter(model, adapter, path);
+    model.mergeLoRA();
+    expect(worstError(await logitsOf(model), mergedParams(a))).toBeLessThan(1e-4);
+    model.dispose();
+  });
+
   it('save -> load -> save is bit-identical, and the tensors written are those read', async () => {
     const a = peftAdapter(3, 6, ['attn.c_attn', 'mlp.c_fc'], ['c_attn', 'c_fc']);
     const model = await baseModel();
@@ -152,7 +173,7 @@ describe("peft's adapter directory onto a GPT-2", () => {
     const second = join(dir, 'rt-2');
     await savePeftAdapter(second, again, 'gpt2');
     again.dispose();
-    for (const file of Object.values(PEFT_FILES)) expect(readFileSync(join(second, file)).equals(readFileSync(join(first, file))), file).toBe(true);
+    for (const file of [PEFT_FILES.config, PEFT_FILES.weights]) expect(readFileSync(join(second, file)).equals(readFileSync(join(first, file))), file).toBe(true);
     const saved = await readPeftAdapter(first);
     for (const [key, t] of a.tensors) {
       const ours = key.replace('base_model.model.transformer.', '').replace(/lora_([AB])\.weight$/, 'lora.$1');
@@ -254,6 +275,6 @@ describe('what cannot be honoured is refused in one line', () => {
     mkdirSync(path, { recursive: true });
     writeFileSync(join(path, 'adapter_config.json'), JSON.stringify(good().config));
     await expect(readPeftAdapter(path)).rejects.toThrow(`${path}/adapter_model.safetensors: cannot be read as a peft adapter's file (it does not exist)`);
-    expect(() => decodePeftAdapter({ config: '{', weights: new Uint8Array() }, 'x')).toThrow(/^x\/adapter_config\.json: /);
+    await expect(decodePeftAdapter({ config: '{', weights: new Uint8Array() }, 'x')).rejects.toThrow(/^x\/adapter_config\.json: /);
   });
 });

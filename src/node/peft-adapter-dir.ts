@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { decodePeftAdapter, encodePeftAdapter, PEFT_FILES, type PeftAdapter } from '../gpt/hf/peft.js';
 import type { GPT } from '../gpt/model.js';
 import { replaceFileSet } from './atomic-file.js';
-import { makeDirectories, readRegularFile, removeEmptyCreated, SIDE_FILE_BYTES, unreadableReason } from './regular-files.js';
+import { makeDirectories, pathExists, readRegularFile, removeEmptyCreated, SIDE_FILE_BYTES, unreadableReason } from './regular-files.js';
 
 /**
  * Writes the LoRA adapters of `model` into `dir` as peft's adapter directory, naming `base` as its
@@ -23,11 +23,16 @@ export async function savePeftAdapter(dir: string, model: GPT, base: string | nu
   }
 }
 
-/** The peft LoRA adapter in the directory `dir` (decodePeftAdapter's checks); one line naming the file that is missing or unreadable. */
+/**
+ * The peft LoRA adapter in the directory `dir` (decodePeftAdapter's checks): its weights from
+ * adapter_model.safetensors, else older peft's adapter_model.bin, as peft prefers them. One line
+ * naming the file that is missing or unreadable.
+ */
 export async function readPeftAdapter(dir: string): Promise<PeftAdapter> {
   const read = (file: string, maxBytes = Infinity) =>
     readRegularFile(join(dir, file), maxBytes).catch((e: unknown) => Promise.reject(new Error(`${dir}/${file}: cannot be read as a peft adapter's file (${unreadableReason(e)})`)));
   const config = (await read(PEFT_FILES.config, SIDE_FILE_BYTES)).toString('utf8');
-  const weights = await read(PEFT_FILES.weights);
-  return decodePeftAdapter({ config, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength) }, dir);
+  const weightsFile = !(await pathExists(join(dir, PEFT_FILES.weights))) && (await pathExists(join(dir, PEFT_FILES.torchWeights))) ? PEFT_FILES.torchWeights : PEFT_FILES.weights;
+  const weights = await read(weightsFile);
+  return decodePeftAdapter({ config, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), weightsFile }, dir);
 }

@@ -1,13 +1,15 @@
 // Hugging Face peft's LoRA adapter files for a GPT-2: adapter_config.json (LoraConfig as JSON) and
-// adapter_model.safetensors, which holds the adapters only, named as PeftModel's state dict with
-// the adapter's name taken out: base_model.model.transformer.h.0.attn.c_attn.lora_A.weight [r, in]
-// and lora_B.weight [out, r]. GPT-2's layers are Conv1D (weight [in, out]: fan_in_fan_out), but
+// adapter_model.safetensors (or older peft's torch.save adapter_model.bin, read), which hold the
+// adapters only, named as PeftModel's state dict with the adapter's name taken out:
+// base_model.model.transformer.h.0.attn.c_attn.lora_A.weight [r, in] and lora_B.weight [out, r]. GPT-2's layers are Conv1D (weight [in, out]: fan_in_fan_out), but
 // peft's A and B are nn.Linear weights either way, so their shapes and W += (alpha/r)·B·A are our
 // LoRA's (src/nn/lora.ts) in our [out, in] layout. What a config asks that our LoRA cannot do
 // (rsLoRA's scale, DoRA, per-layer ranks, other modules, a subset of layers) is refused, not
 // approximated. Platform free: text and bytes in and out; webgpu-gpt/node reads and writes the directory.
 import { parseJSONText } from '../../io/json-text.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../../io/safetensors.js';
+import { bytesSource } from '../../io/safetensors-source.js';
+import { openTorchFile, torchStateDictReader } from '../../io/torch-file.js';
 import { show } from '../../io/value-ranges.js';
 import { isLoRAName } from '../../nn/lora.js';
 import { tensor } from '../../tensor/create.js';
@@ -17,20 +19,23 @@ import { blockLinearShapes, GPT, type GPTConfig } from '../model.js';
 import { isTargeted, loraConfigProblem, loraRankProblem, type LoRAConfig } from '../lora.js';
 import { hfLayoutProblem } from './config.js';
 
-/** The two files of a peft adapter directory (save_pretrained's). */
-export const PEFT_FILES = { config: 'adapter_config.json', weights: 'adapter_model.safetensors' } as const;
+/** The files of a peft adapter directory (save_pretrained's): its config, and its weights as safetensors or, from older peft (or safe_serialization=False), torch.save's. */
+export const PEFT_FILES = { config: 'adapter_config.json', weights: 'adapter_model.safetensors', torchWeights: 'adapter_model.bin' } as const;
 
-/** A peft adapter's files: adapter_config.json's text and adapter_model.safetensors's bytes. */
+/** A peft adapter's files: adapter_config.json's text and its weights file's bytes. */
 export interface PeftAdapterFiles {
   config: string;
   weights: Uint8Array;
+  /** The weights file's name: PEFT_FILES.weights (the default) or PEFT_FILES.torchWeights. */
+  weightsFile?: string;
 }
 
-/** A peft LoRA adapter as read: its settings, the base model it names, and A and B by our parameter names (h.0.attn.c_attn.lora.A). */
+/** A peft LoRA adapter as read: its settings, the base model it names, A and B by our parameter names (h.0.attn.c_attn.lora.A), and the file they came from (for errors). */
 export interface PeftAdapter {
   lora: LoRAConfig;
   base: string | null;
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
+  weightsFile: string;
 }
 
 /** PeftModel's prefix (PeftModel.base_model is the LoraModel, whose .model is the transformers model); GPT2LMHeadModel's `transformer.` follows. */
@@ -113,7 +118,7 @@ export async function encodePeftAdapter(model: GPT, base: string | null = null, 
  * 'none'), target_modules other than GPT-2's block layers, tensors other than their A and B,
  * shapes that disagree with r, values not finite.
  */
-export function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapter'): PeftAdapter {
+export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapter'): Promise<PeftAdapter> {
   const at = `${source}/${PEFT_FILES.config}`;
   const json = parseJSONText(files.config, (why) => {
     throw new Error(`${at}: ${why}`);
@@ -121,15 +126,23 @@ export function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapter'): 
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${at}: must hold a JSON object (peft's LoraConfig), got ${show(json)}`);
   const c = json as Record<string, unknown>;
   const lora = peftLoRAConfig(c, at);
-  let read;
-  try {
-    read = parseSafetensors(files.weights);
-  } catch (e) {
-    throw new Error(`${source}/${PEFT_FILES.weights}: not a readable safetensors file (${(e as Error).message})`);
-  }
-  const tensors = adapterTensors(read.tensors, lora.rank, `${source}/${PEFT_FILES.weights}`);
+  const weightsFile = files.weightsFile ?? PEFT_FILES.weights;
+  const tensors = adapterTensors(await weightsOf(files.weights, `${source}/${weightsFile}`), lora.rank, `${source}/${weightsFile}`);
   const base = typeof c.base_model_name_or_path === 'string' ? c.base_model_name_or_path : null;
-  return { lora, base, tensors };
+  return { lora, base, tensors, weightsFile };
+}
+
+/** The tensors of the adapter weights file `at` (its path): torch.save's state dict for a .bin, else safetensors. */
+async function weightsOf(bytes: Uint8Array, at: string): Promise<Record<string, SafetensorsTensor>> {
+  if (at.endsWith('.bin')) {
+    const torch = await openTorchFile(bytesSource(bytes), at); // its errors begin with `at`
+    return torchStateDictReader(torch, torch.root, at).readTensors();
+  }
+  try {
+    return parseSafetensors(bytes).tensors;
+  } catch (e) {
+    throw new Error(`${at}: not a readable safetensors file (${(e as Error).message})`);
+  }
 }
 
 /** Our LoRA settings from LoraConfig's fields `c`, or a one-line refusal naming `at` and the field. */
@@ -175,7 +188,7 @@ function adapterTensors(saved: Record<string, SafetensorsTensor>, r: number, at:
  * of another shape than the base's layer gives it. From the config alone: before any weight is read.
  */
 export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, source: string): string | null {
-  const at = `${source}/${PEFT_FILES.weights}`;
+  const at = `${source}/${adapter.weightsFile}`;
   if (config.quantization) return `${source}: a LoRA adapter cannot be merged into ${config.quantization} weights (allowed: a float32 base model)`;
   if ((config.shareLayers ?? 1) > 1) return `${source}: a LoRA adapter cannot be merged into a model whose blocks share weights (shareLayers ${config.shareLayers}): its layers would need one adapter each`;
   const layout = hfLayoutProblem(config);
