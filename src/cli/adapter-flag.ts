@@ -7,7 +7,7 @@ import type { GPT } from '../gpt/model.js';
 import type { CheckpointHead } from '../node/checkpoint-head.js';
 import { readPeftAdapter } from '../node/peft-adapter-dir.js';
 
-export const ADAPTER_DOC = "a peft LoRA adapter directory (adapter_config.json + adapter_model.safetensors, PeftModel.save_pretrained's) merged into the model as it loads";
+export const ADAPTER_DOC = "a peft LoRA adapter directory (adapter_config.json + adapter_model.safetensors or older peft's adapter_model.bin: PeftModel.save_pretrained's) merged into the model as it loads";
 
 /** An adapter to merge, and the directory it came from (for errors). */
 export interface AdapterToMerge {
