@@ -152,6 +152,12 @@ const CASES: Case[] = [
   ['new Dropout(0.1)', () => new Dropout(0.1, bad(undefined)), TypeError, /^Dropout: argument 'rng' must be a Generator, got undefined$/],
   ['ids.eq(2.5)', () => tensor([1, 2], [2], 'int32').eq(2.5), TypeError,
     /^eq: argument 'other' is 2.5, which does not fit the int32 tensor beside it; cast that tensor with .astype\('float32'\) first$/],
+  // PyTorch's torch.add(x, y, alpha=2) gave x + y without a word: a binary op takes two operands
+  ['add(x, y, { alpha: 2 })', (x) => bad(add)(x, x, { alpha: 2 }), TypeError,
+    /^add: takes two arguments \(input, other\), got 3; for PyTorch's alpha write x\.add\(y\.mul\(alpha\)\)$/],
+  ['x.sub(y, { alpha: 2 })', (x) => bad(x).sub(x, { alpha: 2 }), TypeError, /^sub: takes two arguments \(input, other\), got 3; for PyTorch's alpha/],
+  ['x.lt(1, 2)', (x) => bad(x).lt(1, 2), TypeError, /^lt: takes two arguments \(input, other\), got 3$/],
+  ['x.pow(2, 3)', (x) => bad(x).pow(2, 3), TypeError, /^pow: takes two arguments \(input, other\), got 3$/],
   // backward
   ['y.backward(1)', (x) => x.requiresGrad_().sum().backward(bad(1)), TypeError,
     /^backward: argument 'grad' must be a Tensor shaped like float32\[\] \(or omitted for a scalar\), got number 1$/],
