@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { castCached, concat, defineOp, device, enableGrad, full, gradcheck, linear, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
+import { concat, defineOp, device, enableGrad, full, gradcheck, linear, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
+import { castCached } from '../src/ops/index.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
