@@ -27,7 +27,10 @@ export { trainingFlopsPerToken, forwardFlopsPerToken } from './flops.js';
 export { generate, generateBatch, LogitsNotFiniteError, type BatchGenerateOptions, type GenerateOptions } from './generate.js';
 export { quantizeModel } from './quantize.js';
 export type { SamplingOptions } from '../ops/index.js';
-export * from './tokenizer/index.js';
+// the tokenizers and what a user encodes, decodes and saves with; not the CLI's chunking and message helpers
+export { CharTokenizer, BpeTokenizer, Gpt2Tokenizer, END_OF_TEXT, gpt2FromVocabFiles, tokenizerFromHuggingFace, toHuggingFaceJSON, tokenizerFromJSON } from './tokenizer/index.js';
+export { encodeKnown, encodePrompt, TextStream, type KnownTokens } from './tokenizer/index.js';
+export type { Tokenizer, TokenizerJSON, CharTokenizerJSON, BpeTokenizerJSON, Gpt2TokenizerJSON, BpeTrainOptions, MergeProgress } from './tokenizer/index.js';
 export {
   encodeCheckpoint,
   decodeCheckpoint,
