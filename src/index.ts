@@ -17,7 +17,7 @@ export {
   sampleLogits, quantizeInt8, linearInt8, embeddingInt8,
   defineOp, gradcheck,
   type Axes, type DistillOptions, type DType, type MatmulOptions, type OpContext, type OpName, type OpSpec, type SamplingOptions, type Shape,
-  type TensorOrScalar, type VarianceOptions, type GradcheckOptions, type GradcheckResult,
+  type TensorOrScalar, type VarianceOptions, type GradcheckInput, type GradcheckOptions, type GradcheckResult,
 } from './ops/index.js';
 export * from './nn/index.js';
 export * from './optim/index.js';
