@@ -40,10 +40,11 @@ const CASES: Case[] = [
   // fills
   ['a negative dim', () => zeros([2, -1]), RangeError, /^zeros: argument 'shape' must be an array of non-negative integers, got array \[2, -1\]$/],
   ['a fractional dim', () => ones([1.5]), RangeError, /^ones: argument 'shape' .*, got array \[1.5\]$/],
-  // PyTorch's habits: sizes as arguments, zeros(2, 3) (taken, but nothing past the dtype); a dtype in the shape's place, tensor(data, 'int32')
+  // PyTorch's habits: sizes as arguments, zeros(2, 3) (taken, but nothing past the dtype); a dtype in the shape's place, tensor(data, 'int32'),
+  // is taken (tensor.test.ts), but not with another dtype after it
   ['an argument past the dtype', () => bad(zeros)(2, 'float32', 3), TypeError, /^zeros: expected a shape \(an array, or dims one by one\) then a dtype, got 1 more argument\(s\) after the dtype$/],
   ['a negative dim as an argument', () => ones(2, -1), RangeError, /^ones: argument 'shape' must be an array of non-negative integers, got array \[2, -1\]$/],
-  ['a dtype as shape', () => tensor([[1, 2]], bad('int32')), TypeError,
+  ['a dtype as shape, then a dtype', () => tensor([[1, 2]], bad('int32'), 'float32'), TypeError,
     /^tensor: argument 'shape' must be an array of non-negative integers, got string 'int32' \(the dtype is the argument after the shape\)$/],
   ['a string dim', () => zeros(bad(['2'])), TypeError, /^zeros: argument 'shape' .*, got array \['2'\] \(holding string '2'\)$/],
   ["dtype 'float64'", () => ones([2], bad('float64')), TypeError, /^ones: argument 'dtype' must be 'float32', 'float16' or 'int32', got string 'float64'$/],

@@ -265,7 +265,11 @@ export const Tensor = Core as unknown as {
   /** An uninitialised tensor; `label` names its buffer in GPU error messages. */
   empty(shape: Shape, dtype?: DType, label?: string): Tensor;
 };
-export const tensor = create.tensor as Lifted<typeof create.tensor>;
+export const tensor = create.tensor as unknown as {
+  (data: create.TensorInput, shape?: Shape, dtype?: DType): Tensor;
+  /** The dtype without a shape, as torch.tensor(data, dtype=torch.int32): tensor([1, 2], 'int32'). */
+  (data: create.TensorInput, dtype: DType): Tensor;
+};
 export const full = create.full as Lifted<typeof create.full>;
 export const zeros = create.zeros as unknown as create.SizedFill<Tensor>;
 export const ones = create.ones as unknown as create.SizedFill<Tensor>;
