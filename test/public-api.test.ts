@@ -58,10 +58,11 @@ describe('the package entry points', () => {
       'watchNonFinite', 'maskInPlace', 'castInto', 'quantizeRowsInt8', 'chunkRows', 'windowRows', 'fitsOneLaunch', 'checkDropProbability',
       'checkSamplingOptions', 'MIN_TEMPERATURE', 'MAX_DISTILL_TEMPERATURE', 'OPS', 'UPDATES'];
     expect(plumbing.filter((name) => name in root)).toEqual([]);
-    // and the gpt and nn subpaths (the root too) leave out the CLI's tokenizing and message helpers and the pruning steps pruneGlobal takes
+    // and the gpt and nn subpaths (the root too) leave out the CLI's tokenizing and message helpers, the pruning steps pruneGlobal takes, generation's cache bookkeeping and the checks GPT and Trainer run
     const [gpt, nn] = [await import('../src/gpt/index.js'), await import('../src/nn/index.js')];
     const helpers = ['countChunks', 'gpt2Chunks', 'splitChunks', 'describeLeftOut', 'listUnknown', 'countSpelledSpecial', 'describeSpelledSpecial',
-      'isLoRAName', 'isMaskName', 'linearLayers', 'magnitudeMasks', 'maskWeights', 'maskGradients', 'loadMasks'];
+      'isLoRAName', 'isMaskName', 'linearLayers', 'magnitudeMasks', 'maskWeights', 'maskGradients', 'loadMasks',
+      'cachedLength', 'keepCacheRows', 'blockConfig', 'shareLayersProblem', 'distillSettingsProblem', 'teacherProblem'];
     expect(helpers.filter((name) => name in root || name in gpt || name in nn)).toEqual([]);
   });
 

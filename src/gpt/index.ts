@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webgpu-gpt/gpt: the GPT model, its trainer, generation, tokenizers and checkpoints (as bytes; the
 // atomic checkpoint directories of `gpt train` are in webgpu-gpt/node).
-export { GPT, validateConfig, shareLayersProblem, blockConfig, type GPTConfig } from './model.js';
+export { GPT, validateConfig, type GPTConfig } from './model.js';
 export {
   Trainer,
   TrainingDivergedError,
@@ -13,8 +13,6 @@ export {
   DISTILL_DEFAULTS,
   DISTILL_DOCS,
   DISTILL_RANGES,
-  distillSettingsProblem,
-  teacherProblem,
   type Distillation,
   type DistillSettings,
   type TrainConfig,

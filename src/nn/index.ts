@@ -6,7 +6,7 @@ export { Linear, Embedding, LayerNorm, type InitOptions, type QuantizeOptions } 
 export { Dropout } from './dropout.js';
 export { LoRA, LORA_DEFAULTS, type LoRAOptions } from './lora.js';
 export {
-  CausalSelfAttention, MLP, Block, cachedLength, disposeCache, keepCacheRows, QUANTIZATIONS, type Quantization, type TransformerConfig, type KVCache,
+  CausalSelfAttention, MLP, Block, disposeCache, QUANTIZATIONS, type Quantization, type TransformerConfig, type KVCache,
 } from './transformer.js';
 export { Generator } from '../tensor/generator.js';
 export { pruneGlobal, type PruneReport } from './prune.js';
