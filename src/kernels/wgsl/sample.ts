@@ -80,7 +80,7 @@ fn row_range() -> vec3u {
   var r = vec3u(0xffffffffu, 0u, 0u); // 0: below every key, so a lane with no ids never wins
   // a lane meets its ids in order: the first of its largest stays
   for (var i = lane; i < p.V; i += WG) { let k = key_at(i); r = vec3u(min(r.x, k), select(r.yz, vec2u(k, i), k > r.y)); }
-  ${WG === 1 ? 'return r;' : TREE_WGSL}
+  ${WG === 1 ? "return r; // a lane's range is its row's" : TREE_WGSL}
 }
 ${greedy ? '' : DRAW_WGSL}
 @compute @workgroup_size(${WG}, ${rows})
