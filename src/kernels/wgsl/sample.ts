@@ -32,9 +32,10 @@
 // layout). lavapipe runs a workgroup 8 lanes at a time, each 8 on to the next barrier before the
 // next 8 start, so each 8 sweeps the whole row: over 256 x 50,257 logits, 256 lanes took 1.8
 // times the argmax reduction's time, 32 lanes 1.0-1.2 times; over 1 or 8 rows, 256 lanes 0.85-0.9
-// times, 32 lanes 0.7-0.85; over 256 x 65, 32 lanes a workgroup a row took 2.4-4 times, one lane
-// a row 1 time (the profile's figures). Logits larger than a binding go a chunk of rows at a time
-// (row.ts launchRowChunks: `shift`, `row_shift` are where each chunk starts in its windows).
+// times, 32 lanes 0.7-0.85; over 256 x 65, 32 lanes a workgroup a row took 2.2-3.1 times, one
+// lane a row 0.6-0.9 times (more in src/kernels/profile.ts). Logits larger than a binding go a
+// chunk of rows at a time (row.ts launchRowChunks: `shift`, `row_shift` are where each chunk
+// starts in its windows).
 // The tree sums' first stride is a uniform (`half`, WG / 2), not a constant: with a constant,
 // lavapipe unrolled the tree around its barriers at every inlined call, and the first draw of a
 // fresh machine compiled for 15 s at 256 lanes, 6 s at 32 (now 1.8 and 1.7 s; later draws within
