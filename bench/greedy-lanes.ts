@@ -11,15 +11,11 @@ import { scope } from '../src/tensor/scope.js';
 import { Generator } from '../src/tensor/generator.js';
 import { profile, setProfile, type ProfileOverrides } from '../src/kernels/profile.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { median, randomFloats } from './harness.js';
+import { flag, median, pairsOf, randomFloats } from './harness.js';
 
-const flag = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
 const rounds = Number(flag('rounds', '25'));
 const laneCounts = flag('lanes', '1,32').split(',').map(Number);
-const shapes = flag('shapes', '8x50257,1x50257,256x65,64x65,8x65').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+const shapes = pairsOf(flag('shapes', '8x50257,1x50257,256x65,64x65,8x65'));
 const wall = process.argv.includes('--wall');
 
 await initDevice();
