@@ -3,7 +3,7 @@
 // numbers. test/ops.test.ts covers small rows, ties and every option through the op table.
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { sampleWalk } from '../src/check/reference/sample.js';
-import { generate, generateBatch, GPT, noGrad, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
+import { device, generate, generateBatch, GPT, noGrad, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
 import { setProfile, type ProfileOverrides } from '../src/kernels/profile.js';
 import { Generator } from '../src/tensor/generator.js';
 import { seededValues, setupDevice } from './helpers.js';
@@ -116,6 +116,23 @@ describe('sampleLogits', () => {
         const got = await sampleLogits(tensor(data, shape), tensor(new Float32Array(rows), shape.slice(0, -1)), { temperature: 0 }).toArray();
         expect([...got], `${shape}`).toEqual(Array.from({ length: rows }, (_, r) => firstArgmax(r)));
       }
+    }));
+
+  // The lanes a row are the profile's (greedyLanes, drawLanes: by the row's length), seen in the
+  // kernels' names: on every adapter, whatever its own choice.
+  it('takes its lanes a row from the profile, by the row\'s length, greedy and drawn', (ctx) =>
+    scope(async () => {
+      if (!device().info.features.includes('timestamp-query')) return ctx.skip();
+      onTestFinished(() => setProfile(null));
+      setProfile({ greedyLanes: [{ upTo: 64, lanes: 1 }, { upTo: 100, lanes: 8 }, { lanes: 256 }], drawLanes: [{ upTo: 64, lanes: 32 }, { lanes: 256 }] });
+      const kernelOf = async (V: number, temperature: number) => {
+        device().startProfiling();
+        sampleLogits(tensor(new Float32Array(2 * V), [2, V]), tensor([0.5, 0.5]), { temperature });
+        return (await device().stopProfiling()).map((k) => k.name);
+      };
+      const got = [];
+      for (const V of [64, 65, 100, 101]) got.push(await kernelOf(V, 0), await kernelOf(V, 1));
+      expect(got.flat()).toEqual(['greedy_rows_1', 'sample_rows_32', 'greedy_rows_8', 'sample_rows_256', 'greedy_rows_8', 'sample_rows_256', 'greedy_rows_256', 'sample_rows_256']);
     }));
 
   // Hugging Face's edge values: top_k=0 disables top-k; top_p=0 keeps min_tokens_to_keep = 1 token,
