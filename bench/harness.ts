@@ -313,3 +313,12 @@ export function randomInts(n: number, seed: number, max: number): Int32Array {
   const u = randomFloats(n, seed, 0, 1);
   return Int32Array.from(u, (x) => Math.min(max - 1, Math.floor(x * max)));
 }
+
+/** A kernel lab's `--name value` from the command line, else `fallback`. */
+export function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+}
+
+/** A kernel lab's shapes flag, 'AxB,CxD', as pairs of numbers. */
+export const pairsOf = (list: string): [number, number][] => list.split(',').map((s) => s.split('x').map(Number) as [number, number]);

@@ -10,16 +10,12 @@ import { initDevice, device } from '../src/device/device.js';
 import { matmul, tensor } from '../src/ops/index.js';
 import { scope } from '../src/tensor/scope.js';
 import { profile, setProfile, SKINNY_KERNELS, type ProfileOverrides } from '../src/kernels/profile.js';
-import { median, randomFloats } from './harness.js';
+import { flag, median, pairsOf, randomFloats } from './harness.js';
 
-const flag = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
 const rounds = Number(flag('rounds', '5'));
 const rowCounts = flag('rows', '1,4,8').split(',').map(Number);
 // c_attn, c_fc, the MLP's c_proj, the tied LM head (K x N: the weight is [N, K])
-const shapes = flag('shapes', '768x2304,768x3072,3072x768,768x50257').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+const shapes = pairsOf(flag('shapes', '768x2304,768x3072,3072x768,768x50257'));
 
 await initDevice();
 const tiled = profile().matmul.tiled;

@@ -43,6 +43,8 @@ describe('the profile on GPU adapters', () => {
     expect(p.matmul.tiled).toBe('buffer');
     expect(p.subgroupSharing).toBe(false); // the sharing kernels are for 8-lane CPU subgroups
     expect([p.rowLanes, p.splitSums]).toEqual([64, true]);
+    // sampleLogits: a warp or more a row, greedy as a draw (no lane-a-row layout: a GPU has rows' worth of lanes)
+    expect([p.drawLanes, p.greedyLanes]).toEqual([[{ upTo: 2048, lanes: 32 }, { lanes: 256 }], [{ upTo: 2048, lanes: 32 }, { lanes: 256 }]]);
     expect(p.bindingLimit).toBeLessThanOrEqual(Math.min(info.limits.maxStorageBufferBindingSize!, info.limits.maxBufferSize!));
     expect(p.offsetAlignment).toBe(info.limits.minStorageBufferOffsetAlignment);
     for (const [element, t] of [['f16', p.matmul.subgroupMatrix], ['i8', p.matmul.int8SubgroupMatrix]] as const) {

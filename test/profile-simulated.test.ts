@@ -22,15 +22,16 @@ describe('simulateAdapter', () => {
     expect(profile()).toMatchObject({
       matmul: { ...want.matmul, textureReads: profile().matmul.textureReads },
       rowLanes: 64, splitSums: true, subgroupSharing: false, attentionKeys: 'auto',
+      greedyLanes: [{ upTo: 2048, lanes: 32 }, { lanes: 256 }], // not a CPU adapter's lane a row
       bindingLimit: Math.min(2 ** 31, own.bindingLimit),
       bufferLimit: Math.min(2 ** 32, own.bufferLimit),
       offsetAlignment: Math.max(256, own.offsetAlignment),
     });
     expect(profile().matmul).toMatchObject({ tiled: 'buffer', skinny: 'auto', skinnyRows: 4, tiles: 'auto', splits: 'auto', subgroupMatrix: null });
-    setProfile({ rowLanes: 1 });
-    expect([profile().rowLanes, profile().matmul.tiled]).toEqual([1, 'buffer']);
+    setProfile({ rowLanes: 1, greedyLanes: [{ lanes: 1 }] });
+    expect([profile().rowLanes, profile().greedyLanes, profile().matmul.tiled]).toEqual([1, [{ lanes: 1 }], 'buffer']);
     setProfile(null);
-    expect(profile().rowLanes).toBe(64);
+    expect([profile().rowLanes, profile().greedyLanes]).toEqual([64, [{ upTo: 2048, lanes: 32 }, { lanes: 256 }]]);
     simulateAdapter(null);
     expect(profile()).toEqual(own);
   });

@@ -3,7 +3,7 @@
 // numbers. test/ops.test.ts covers small rows, ties and every option through the op table.
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { sampleWalk } from '../src/check/reference/sample.js';
-import { generate, generateBatch, GPT, noGrad, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
+import { device, generate, generateBatch, GPT, noGrad, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
 import { setProfile, type ProfileOverrides } from '../src/kernels/profile.js';
 import { Generator } from '../src/tensor/generator.js';
 import { seededValues, setupDevice } from './helpers.js';
@@ -74,10 +74,13 @@ describe('sampleLogits', () => {
 
   // Greedy's one pass keeps each lane's first id of its largest key and joins the lanes' in a tree:
   // ties across lanes (the first id in a later lane), within a lane, the largest at the last id,
-  // V not a multiple of the lanes (32 on CPU adapters; GPUs' 256 past 2048 ids), -0 tying with +0,
-  // and the rows that draw -1 among the others. CPU adapters', GPUs' (rowLanes 64) and a chunk of
-  // rows at a time (a small binding limit) layouts.
-  const layouts: [string, ProfileOverrides][] = [['adapter', {}], ['gpu', { rowLanes: 64 }], ['small bindings', { bindingLimit: 4096, offsetAlignment: 256 }]];
+  // V not a multiple of the lanes, -0 tying with +0, and the rows that draw -1 among the others.
+  // The adapter's lanes (profile greedyLanes), one lane a row (64 rows a workgroup, no tree), 32
+  // and 256, and a chunk of rows at a time (a small binding limit; the adapter's lanes).
+  const layouts: [string, ProfileOverrides][] = [
+    ['adapter', {}], ['one lane a row', { greedyLanes: [{ lanes: 1 }] }], ['32 lanes', { greedyLanes: [{ lanes: 32 }] }], ['256 lanes', { greedyLanes: [{ lanes: 256 }] }],
+    ['small bindings', { bindingLimit: 4096, offsetAlignment: 256 }],
+  ];
   for (const [layout, overrides] of layouts) {
     const Vs = overrides.bindingLimit ? [1, 33, 257] : [1, 33, 2051, 50_257];
     it(`greedy draws the first id of the largest logit, as the float64 walk, in rows of ${Vs.join(', ')} ids (${layout} layout)`, () =>
@@ -93,6 +96,44 @@ describe('sampleLogits', () => {
         }
       }));
   }
+
+  // Many rows: at one lane a row, 64 rows a workgroup, the last one part full; [2, 3, R, V] rows.
+  // Oracle: a host argmax taking the first index of the largest logit. Each layout its own logits:
+  // a pooled output buffer may hold the last layout's ids, right for the same logits.
+  it.each(layouts.slice(0, 4).map(([name, o], i) => [name, o, i] as const))('greedy over 2 x 3 x 50 rows of 65 and 1 x 1 x 150 rows of 300 logits is the first index of each row\'s largest (%s layout)', (_layout, overrides, seed) =>
+    scope(async () => {
+      onTestFinished(() => setProfile(null));
+      setProfile(overrides);
+      for (const shape of [[2, 3, 50, 65], [1, 1, 150, 300]]) {
+        const V = shape.at(-1)!;
+        const data = Float32Array.from(seededValues(shape.reduce((a, b) => a * b), 100 * seed + V, -4, 4), (x) => Math.round(x * 4) / 4); // ties in every row
+        const rows = data.length / V;
+        const firstArgmax = (r: number) => {
+          let best = 0;
+          for (let i = 1; i < V; i++) if (data[r * V + i]! > data[r * V + best]!) best = i;
+          return best;
+        };
+        const got = await sampleLogits(tensor(data, shape), tensor(new Float32Array(rows), shape.slice(0, -1)), { temperature: 0 }).toArray();
+        expect([...got], `${shape}`).toEqual(Array.from({ length: rows }, (_, r) => firstArgmax(r)));
+      }
+    }));
+
+  // The lanes a row are the profile's (greedyLanes, drawLanes: by the row's length), seen in the
+  // kernels' names: on every adapter, whatever its own choice.
+  it('takes its lanes a row from the profile, by the row\'s length, greedy and drawn', (ctx) =>
+    scope(async () => {
+      if (!device().info.features.includes('timestamp-query')) return ctx.skip();
+      onTestFinished(() => setProfile(null));
+      setProfile({ greedyLanes: [{ upTo: 64, lanes: 1 }, { upTo: 100, lanes: 8 }, { lanes: 256 }], drawLanes: [{ upTo: 64, lanes: 32 }, { lanes: 256 }] });
+      const kernelOf = async (V: number, temperature: number) => {
+        device().startProfiling();
+        sampleLogits(tensor(new Float32Array(2 * V), [2, V]), tensor([0.5, 0.5]), { temperature });
+        return (await device().stopProfiling()).map((k) => k.name);
+      };
+      const got = [];
+      for (const V of [64, 65, 100, 101]) got.push(await kernelOf(V, 0), await kernelOf(V, 1));
+      expect(got.flat()).toEqual(['greedy_rows_1', 'sample_rows_32', 'greedy_rows_8', 'sample_rows_256', 'greedy_rows_8', 'sample_rows_256', 'greedy_rows_256', 'sample_rows_256']);
+    }));
 
   // Hugging Face's edge values: top_k=0 disables top-k; top_p=0 keeps min_tokens_to_keep = 1 token,
   // the likeliest (of tied top logits, ours is the lower id; HF's depends on its sort). Oracles: the

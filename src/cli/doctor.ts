@@ -4,7 +4,7 @@ import { adapterInfo, describeAdapter, limitChoice, requestDevice, type DeviceIn
 import { dawnToggles, envFlag, envSetting, getPlatform } from '../device/platform.js';
 import { doctorCheck } from '../check/index.js';
 import { savedWinners } from '../kernels/autotune.js';
-import { detectProfile, type KernelProfile } from '../kernels/profile.js';
+import { detectProfile, type KernelProfile, type LanesByLength } from '../kernels/profile.js';
 import { ELEMENT_ROWS } from '../kernels/wgsl/matmul-skinny.js';
 
 const KEY_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups', 'chromium-experimental-subgroup-matrix'];
@@ -109,6 +109,9 @@ function describeSkinny({ matmul: m }: KernelProfile): string {
   return `<= ${m.skinnyRows} rows of x · Wᵀ (K a multiple of 4): ${SKINNY_WORDS[m.skinny]}; other layouts a lane per output, <= ${Math.min(m.skinnyRows, ELEMENT_ROWS)} rows`;
 }
 
+/** Lanes by row length in words: '1 up to 1024 logits, else 32'. */
+const describeLanes = (steps: LanesByLength) => steps.map((s) => (s.upTo === undefined ? (steps.length > 1 ? `else ${s.lanes}` : `${s.lanes}`) : `${s.lanes} up to ${s.upTo} logits`)).join(', ');
+
 function describeProfile(p: KernelProfile): string[] {
   const rows = p.rowLanes === 'by-rows' ? 'a lane per row from 256 rows, else 64 lanes' : `${p.rowLanes} lanes per row`;
   return [
@@ -116,6 +119,7 @@ function describeProfile(p: KernelProfile): string[] {
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
     `attention         ${p.subgroupSharing ? 'a subgroup of 8 rows per workgroup, keys and values shared by subgroupBroadcast' : `64 rows per workgroup, workgroup-memory tiles; dk and dv ${p.attentionKeys === 'auto' ? 'together or split, measured per shape' : p.attentionKeys}`}`,
     `row kernels       ${rows}`,
+    `sampling          lanes a row: a draw ${describeLanes(p.drawLanes)}; greedy ${describeLanes(p.greedyLanes)}${p.greedyLanes.some((s) => s.lanes === 1) ? ' (one lane: 64 rows a workgroup)' : ''}`,
     `long sums         ${p.splitSums ? 'split over many workgroups, then summed in a fixed order (LayerNorm dw/db, bias gradients, embedding backward)' : 'a lane per column over a few chunks of rows'}`,
     `float16           ${p.f16 ? 'yes (float16 tensors: f16 storage, f32 accumulation; --check runs every op in float16 too)' : 'no (no shader-f16: float16 tensors are an error naming the op)'}`,
     ...(p.f16 ? [`float16 matmul    ${describeHalfMatmul(p)}`] : []),

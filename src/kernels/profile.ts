@@ -37,7 +37,15 @@
 //   rowLanes          row kernels (softmax, LayerNorm, cross-entropy, reductions) give a row 64 lanes
 //                     and a tree reduction on GPUs; CPU adapters give a row one lane, without
 //                     barriers, once there are at least 256 rows to keep their threads busy.
-//                     Greedy sampling's one pass takes 32 lanes a row where it is not 64 (sample.ts).
+//   drawLanes,        lanes a row of sampleLogits gets (sample.ts), by the row's length: a draw
+//   greedyLanes       (~120 passes, each ending in a tree sum) 32 up to 2048 logits, else 256, on
+//                     every adapter (lavapipe: 256 lanes made a 96-wide draw take 4 ms). Greedy's
+//                     one pass is its loads: on GPUs as the draw (a warp a short row; unmeasured);
+//                     on CPU adapters one lane a row (64 rows a workgroup, no tree) up to 1024
+//                     logits, else 32 lanes (lavapipe's 8-lane groups each sweep the whole row).
+//                     lavapipe (kernel times): over 256 x 65 logits one lane a row took 0.26-0.32x
+//                     32 lanes' time (64 x 65: 0.56-0.67x), about the argmax reduction's; one row
+//                     of 1024 logits 1.03x, of 2048 or 4096 1.2x, of 50,257 8.6x.
 //   splitSums         long sums over rows (LayerNorm's dw and db over B*T rows, bias gradients,
 //                     the embedding backward's per-id sums and its id ranks) on GPUs: split into
 //                     blocks summed by many workgroups in parallel, then a short sum of the blocks
@@ -181,6 +189,20 @@ export type AttentionKeys = (typeof ATTENTION_KEYS)[number];
 /** How the texture matmul reads its operand textures (profile matmul.textureReads). */
 export type TextureReads = 'storage' | 'sampled';
 
+/**
+ * Lanes a row gets by its length: the first step whose `upTo` (logits) the row's length is at
+ * most, else the last (with no `upTo`: every longer row). Powers of two, 1 to 256.
+ */
+export type LanesByLength = readonly { upTo?: number; lanes: number }[];
+
+/** The lanes of `steps` for a row of `length`. */
+export const lanesByLength = (steps: LanesByLength, length: number): number => (steps.find((s) => s.upTo === undefined || length <= s.upTo) ?? steps.at(-1)!).lanes;
+
+/** A draw's lanes (profile drawLanes) on every adapter; greedy's on GPUs. */
+const DRAW_LANES: LanesByLength = [{ upTo: 2048, lanes: 32 }, { lanes: 256 }];
+/** Greedy's lanes on CPU adapters: one lane a row for short rows. */
+const CPU_GREEDY_LANES: LanesByLength = [{ upTo: 1024, lanes: 1 }, { lanes: 32 }];
+
 export interface KernelProfile {
   matmul: {
     tiled: 'texture' | 'buffer';
@@ -195,6 +217,8 @@ export interface KernelProfile {
   subgroupSharing: boolean;
   attentionKeys: 'auto' | AttentionKeys;
   rowLanes: 'by-rows' | 1 | 64;
+  drawLanes: LanesByLength;
+  greedyLanes: LanesByLength;
   splitSums: boolean;
   f16: boolean;
   trainingDtype: 'float32' | 'float16';
@@ -246,6 +270,8 @@ export function detectProfile(info: DeviceInfo): KernelProfile {
     subgroupSharing: cpu && canShareSubgroups(info),
     attentionKeys: 'auto',
     rowLanes: cpu ? 'by-rows' : 64,
+    drawLanes: DRAW_LANES,
+    greedyLanes: cpu ? CPU_GREEDY_LANES : DRAW_LANES,
     splitSums: !cpu,
     f16: info.features.includes('shader-f16'),
     trainingDtype: 'float32',
@@ -392,9 +418,9 @@ export function profileVariants(): ProfileVariant[] {
       : []),
     // the GPU paths, products on the 128x128 tiles with K in 3 splits that GPT-2's products take on
     // a GPU (a check's small products would get 64x64 tiles and no split: the adapter's own profile runs those)
-    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', skinny: 'workgroup', subgroupMatrix: null, int8SubgroupMatrix: null, tiles: 'large', splits: 3 }, subgroupSharing: false, attentionKeys: 'split', rowLanes: 64, splitSums: true } },
-    { name: 'cpu', overrides: { matmul: { tiled: 'texture', textureReads: 'sampled', skinny: 'columns' }, subgroupSharing: false, rowLanes: 1, splitSums: false } },
-    { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture', skinny: 'element' }, subgroupSharing: true, rowLanes: 1, splitSums: false } },
+    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', skinny: 'workgroup', subgroupMatrix: null, int8SubgroupMatrix: null, tiles: 'large', splits: 3 }, subgroupSharing: false, attentionKeys: 'split', rowLanes: 64, greedyLanes: DRAW_LANES, splitSums: true } },
+    { name: 'cpu', overrides: { matmul: { tiled: 'texture', textureReads: 'sampled', skinny: 'columns' }, subgroupSharing: false, rowLanes: 1, greedyLanes: CPU_GREEDY_LANES, splitSums: false } },
+    { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture', skinny: 'element' }, subgroupSharing: true, rowLanes: 1, greedyLanes: CPU_GREEDY_LANES, splitSums: false } },
     // tensors past a 4 KiB binding: every windowed path (elementwise pieces, embedding and AdamW
     // windows, the chunked LM head) on the small tensors of a check
     { name: 'small-bindings', overrides: { bindingLimit: 4096, offsetAlignment: 256 } },

@@ -23,33 +23,34 @@
 // About 120 passes over the row in the worst case, no workgroup memory beyond the sums, so any V.
 // Greedy makes one.
 //
-// Layout: logits row-major [R, V] f32; u [R] f32; tokens [R] i32. One workgroup per row
-// (gridRows) of WG lanes striding over the row: 256, or 32 for rows of at most 2048 (a character
-// vocabulary), where the passes' tree sums, not the loads, are the cost (on lavapipe 256 lanes made
-// a 96-wide draw take 4 ms). Greedy's one pass is its loads: it takes 32 lanes whatever V on CPU
-// adapters (profile rowLanes not 64). lavapipe runs a workgroup 8 lanes at a time, each 8 on to
-// the next barrier before the next 8 start, so each 8 sweeps the whole row: over 256 x 50,257
-// logits, 256 lanes took 1.8 times the argmax reduction's time, 32 lanes 1.0-1.2 times; over 1 or
-// 8 rows, 256 lanes 0.85-0.9 times, 32 lanes 0.7-0.85. Logits larger than a binding go a chunk of
-// rows at a time (row.ts launchRowChunks: `shift`, `row_shift` are where each chunk starts in its
-// windows).
+// Layout: logits row-major [R, V] f32; u [R] f32; tokens [R] i32. WG lanes a row striding over
+// it, as the profile's drawLanes and greedyLanes choose by V (src/kernels/profile.ts): a draw
+// 256, or 32 for rows of at most 2048 (a character vocabulary), where the passes' tree sums, not
+// the loads, are the cost (on lavapipe 256 lanes made a 96-wide draw take 4 ms); a workgroup a
+// row (gridRows). Greedy's one pass is its loads: GPUs take the draw's lanes; CPU adapters 32, and
+// one lane a row up to 1024 logits, 64 rows a workgroup, with no tree and no barrier (row.ts's CPU
+// layout). lavapipe runs a workgroup 8 lanes at a time, each 8 on to the next barrier before the
+// next 8 start, so each 8 sweeps the whole row: over 256 x 50,257 logits, 256 lanes took 1.8
+// times the argmax reduction's time, 32 lanes 1.0-1.2 times; over 1 or 8 rows, 256 lanes 0.85-0.9
+// times, 32 lanes 0.7-0.85; over 256 x 65, 32 lanes a workgroup a row took 2.2-3.1 times, one
+// lane a row 0.6-0.9 times (more in src/kernels/profile.ts). Logits larger than a binding go a
+// chunk of rows at a time (row.ts launchRowChunks: `shift`, `row_shift` are where each chunk
+// starts in its windows).
 // The tree sums' first stride is a uniform (`half`, WG / 2), not a constant: with a constant,
 // lavapipe unrolled the tree around its barriers at every inlined call, and the first draw of a
 // fresh machine compiled for 15 s at 256 lanes, 6 s at 32 (now 1.8 and 1.7 s; later draws within
 // noise of before).
 import { F32_MAX, Kernel, variants } from '../kernel.js';
-import { profile } from '../profile.js';
+import { lanesByLength, profile } from '../profile.js';
 import { ORDERED_WGSL } from './elementwise.js';
 import { launchRowChunks } from './row.js';
 
-/** Lanes a row gets (see the header). */
-function lanesFor(V: number, greedy: boolean): number {
-  if (greedy && profile().rowLanes !== 64) return 32;
-  return V <= 2048 ? 32 : 256;
-}
-
-/** sample_rows at WG lanes; `greedy`: the first id of the row's largest logit, nothing drawn. */
+/**
+ * sample_rows at WG lanes a row; `greedy`: the first id of the row's largest logit, nothing drawn.
+ * Greedy at one lane a row takes 64 rows a workgroup (no barriers, no workgroup memory).
+ */
 function sampleKernel(WG: number, greedy: boolean): Kernel {
+  const rows = rowsPerWorkgroup(WG, greedy);
   return new Kernel({
     name: `${greedy ? 'greedy' : 'sample'}_rows_${WG}`,
     read: { logits: 'f32', u: 'f32' },
@@ -58,7 +59,7 @@ function sampleKernel(WG: number, greedy: boolean): Kernel {
     body: /* wgsl */ `
 ${ORDERED_WGSL}
 const WG = ${WG}u;
-var<workgroup> red_range: array<vec3u, ${WG}>;
+${WG === 1 ? '' : `var<workgroup> red_range: array<vec3u, ${WG}>;`}
 var<private> base: u32;
 var<private> lane: u32;
 
@@ -80,20 +81,14 @@ fn row_range() -> vec3u {
   var r = vec3u(0xffffffffu, 0u, 0u); // 0: below every key, so a lane with no ids never wins
   // a lane meets its ids in order: the first of its largest stays
   for (var i = lane; i < p.V; i += WG) { let k = key_at(i); r = vec3u(min(r.x, k), select(r.yz, vec2u(k, i), k > r.y)); }
-  red_range[lane] = r;
-  workgroupBarrier();
-  for (var s = p.half; s > 0u; s >>= 1u) {
-    if (lane < s) { red_range[lane] = joined(red_range[lane], red_range[lane + s]); }
-    workgroupBarrier();
-  }
-  return workgroupUniformLoad(&red_range[0]);
+  ${WG === 1 ? "return r; // a lane's range is its row's" : TREE_WGSL}
 }
 ${greedy ? '' : DRAW_WGSL}
-@compute @workgroup_size(${WG})
+@compute @workgroup_size(${WG}, ${rows})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   lane = lid.x;
-  let row = wid.x + wid.y * nwg.x;
-  if (row >= p.rows) { return; } // the same for the whole workgroup
+  let row = ${rows === 1 ? 'wid.x + wid.y * nwg.x' : `(wid.x + wid.y * nwg.x) * ${rows}u + lid.y`};
+  if (row >= p.rows) { return; } // the same for the whole workgroup where it has barriers (a row to itself)
   base = p.shift + row * p.V;
   let range = row_range();
   // a NaN or +Inf logit, or only -Inf: no distribution (uniform, so the draw's barriers are skipped by all)
@@ -106,6 +101,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }`,
   });
 }
+
+// row_range's tree over the lanes' ranges (more than one lane a row).
+const TREE_WGSL = /* wgsl */ `red_range[lane] = r;
+  workgroupBarrier();
+  for (var s = p.half; s > 0u; s >>= 1u) {
+    if (lane < s) { red_range[lane] = joined(red_range[lane], red_range[lane + s]); }
+    workgroupBarrier();
+  }
+  return workgroupUniformLoad(&red_range[0]);`;
 
 // The draw past the row's range: the stages of the header, from the bisections' sums.
 const DRAW_WGSL = /* wgsl */ `
@@ -226,6 +230,9 @@ fn draw(row: u32, lo: u32, hi: u32) -> u32 {
 }
 `;
 
+/** Rows a workgroup takes: greedy at one lane a row 64 (no barriers: row.ts's CPU layout), else one (a draw's barriers are its row's). */
+const rowsPerWorkgroup = (lanes: number, greedy: boolean) => (greedy && lanes === 1 ? 64 : 1);
+
 const kernels = { sample: variants((WG: number) => sampleKernel(WG, false)), greedy: variants((WG: number) => sampleKernel(WG, true)) };
 
 /** Options of a draw: 1 / temperature (> 0; 0 = greedy), top-k (V = off) and top-p (1 = off). */
@@ -238,12 +245,12 @@ export interface SampleParams {
 /** tokens[r] = the candidate of logits row r that u[r] picks (see the header). */
 export function launchSample(logits: GPUBuffer, u: GPUBuffer, tokens: GPUBuffer, rows: number, V: number, s: SampleParams): void {
   const greedy = s.invTemperature === 0;
-  const lanes = lanesFor(V, greedy);
+  const lanes = lanesByLength(greedy ? profile().greedyLanes : profile().drawLanes, V);
   const scale = 8 * s.invTemperature; // the eighths of the gaps to (logit - top) / temperature
   const minGap = Math.max(-128 / scale, -F32_MAX / 4); // finite, also where 1 / temperature rounds to 0 in f32
   const params = { rows, V, scale, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 };
-  // a workgroup a row, as rowGrid lays out 64-lane rows
   const buffers = [[logits, 'rows'], [u, 'row'], [tokens, 'row']] as const;
   const kernel = kernels[greedy ? 'greedy' : 'sample'](lanes);
-  launchRowChunks('sampleLogits', () => ({ kernel, lanes: 64 }), buffers, V, params);
+  // rowGrid lays out 64 / lanes rows a workgroup: 64 lanes for a workgroup a row
+  launchRowChunks('sampleLogits', () => ({ kernel, lanes: 64 / rowsPerWorkgroup(lanes, greedy) }), buffers, V, params);
 }
