@@ -13,7 +13,7 @@ import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { CharTokenizer, tokenizerFromHuggingFace, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
-import { loadCheckpoint, loadCheckpointModel, saveHFModel } from '../src/node/checkpoint-dir.js';
+import { loadCheckpoint, loadCheckpointModel, saveCheckpoint, saveHFModel } from '../src/node/checkpoint-dir.js';
 import { describeCheckpoint } from '../src/cli/info.js';
 import { readCheckpointHead } from '../src/node/checkpoint-head.js';
 import { readCheckpointHeader } from '../src/node/checkpoint-header.js';
@@ -335,6 +335,25 @@ describe('Hugging Face GPT-2 weights', () => {
     expect(Math.max(...got.map((x, i) => Math.abs(x - want[i]!)))).toBeLessThan(1e-5);
     model.dispose();
     loaded.dispose();
+  });
+
+  it("refuses to export into a training run's directory, --overwrite or not: its checkpoint.json would hide the export from every reader here", async () => {
+    const source = join(dir, 'into-run-source');
+    writeGPT2Dir(source, params, { prefix: false, head: false });
+    const run = join(dir, 'into-run');
+    const { model, tokenizer: bpe } = modelFromCheckpoint(await loadCheckpoint(source));
+    try {
+      await saveCheckpoint(run, model, bpe);
+      const before = readdirSync(run).sort();
+      for (const overwrite of [[], ['--overwrite']]) {
+        const refused = await gpt('export', '--init-from', source, '--to', run, ...overwrite);
+        expect([refused.code, refused.err.trim()]).toEqual([2, `gpt export: --to ${run} holds a training run's checkpoint (checkpoint.json), which every reader here would take instead of the export: export to another directory`]);
+      }
+      await expect(saveHFModel(run, model, bpe)).rejects.toThrow(`saveHFModel: ${run} holds a training run's checkpoint (checkpoint.json), which every reader here would take instead of the export: save into another directory`);
+      expect(readdirSync(run).sort()).toEqual(before);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('refuses to export NaN or Inf weights (a diverged model), as a checkpoint save does: what loadCheckpoint would refuse is not written', async () => {
