@@ -356,6 +356,29 @@ describe('Hugging Face GPT-2 weights', () => {
     }
   });
 
+  it('refuses a Hugging Face model directory as the --out-dir of train, prune and quantize, --overwrite or not: the run\'s checkpoint.json would hide the model', async () => {
+    const source = join(dir, 'out-dir-source');
+    writeGPT2Dir(source, params, { prefix: false, head: false });
+    const hf = join(dir, 'out-dir-hf');
+    writeGPT2Dir(hf, params, { prefix: false, head: false });
+    const corpus = join(dir, 'out-dir-corpus.txt');
+    writeFileSync(corpus, corpusText(2000));
+    const before = readdirSync(hf).sort();
+    const problem = `${hf} holds a Hugging Face model (config.json, model.safetensors), which a checkpoint written there would hide from every reader here: choose another --out-dir (--init-from ${hf} reads the model)`;
+    for (const overwrite of [[], ['--overwrite']]) {
+      for (const [command, ...args] of [
+        ['train', '--data', corpus, '--max-iters', '1'],
+        ['train', '--init-from', source, '--data', corpus, '--max-iters', '1'],
+        ['prune', '--init-from', source, '--sparsity', '0.5'],
+        ['quantize', '--init-from', source, '--bits', '8'],
+      ]) {
+        const refused = await gpt(command!, ...args, '--out-dir', hf, ...overwrite);
+        expect([refused.code, refused.err.trim()], `${command} ${overwrite}`).toEqual([2, `gpt ${command}: ${problem}`]);
+      }
+    }
+    expect(readdirSync(hf).sort()).toEqual(before);
+  });
+
   it('refuses to export NaN or Inf weights (a diverged model), as a checkpoint save does: what loadCheckpoint would refuse is not written', async () => {
     const model = new GPT({ vocabSize: 37, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
     const fc = model.stateDict().get('h.0.mlp.c_fc.weight')!;
