@@ -5,12 +5,12 @@
 // way and raises the signal again), and is sent SIGTERM at random moments.
 import { build } from 'esbuild';
 import fc from 'fast-check';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, expect, it } from 'vitest';
 import { tempDir } from './cli-helpers.js';
+import { signalAfterFirstLine } from './signalled-child.js';
 
 const root = tempDir('export-signals');
 const KILLS = 12;
@@ -49,27 +49,9 @@ function exportOf(dir: string): Record<string, string> {
 }
 
 /** Starts an exporter numbering from `first`, sends it SIGTERM `delayMs` after its first export is done; the last export it reported, and its pid. */
-function runAndTerminate(dir: string, first: number, delayMs: number): Promise<{ reported: number; pid: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [runner, dir, String(first)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let [out, err] = ['', ''];
-    let timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (d: Buffer) => {
-      if (!out.includes('\n') && String(d).includes('\n')) {
-        clearTimeout(timer);
-        timer = setTimeout(() => child.kill('SIGTERM'), delayMs);
-      }
-      out += d;
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('error', reject);
-    child.on('close', (_code, signal) => {
-      clearTimeout(timer);
-      if (signal !== 'SIGTERM') reject(new Error(`the exporter ended by ${signal} (${err})`));
-      const done = out.split('\n').filter(Boolean).map(Number);
-      resolve({ reported: done.length ? done.at(-1)! : first - 1, pid: child.pid! });
-    });
-  });
+async function runAndTerminate(dir: string, first: number, delayMs: number): Promise<{ reported: number; pid: number }> {
+  const { printed, pid } = await signalAfterFirstLine(runner, [dir, String(first)], 'SIGTERM', delayMs);
+  return { reported: printed.at(-1) ?? first - 1, pid };
 }
 
 it(`an export ended by SIGTERM leaves one export's files, whole, across ${KILLS} signals`, async () => {
