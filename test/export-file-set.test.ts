@@ -124,3 +124,13 @@ it("an export goes on where a killed export's temporary file cannot be removed (
   await saveNanoGptFile(join(dir, 'ckpt.pt'), pieces('new weights'), null);
   expect(readdirSync(dir).sort()).toEqual([stuck, 'ckpt.pt'].sort());
 });
+
+it('an export where a directory stands in place of one of its files fails in one line naming it, and leaves that directory and the rest as they were', async () => {
+  const dir = join(tempDir('export-file-set-dir'), 'out');
+  mkdirSync(join(dir, 'meta.pkl', 'inside'), { recursive: true });
+  writeFileSync(join(dir, 'ckpt.pt'), 'old weights');
+  await expect(saveNanoGptFile(join(dir, 'ckpt.pt'), pieces('new weights'), new TextEncoder().encode('new vocabulary'))).rejects.toThrow(`cannot write ${join(dir, 'meta.pkl')}: a directory is there`);
+  expect(readdirSync(dir).sort()).toEqual(['ckpt.pt', 'meta.pkl']);
+  expect(readdirSync(join(dir, 'meta.pkl'))).toEqual(['inside']);
+  expect(readFileSync(join(dir, 'ckpt.pt'), 'utf8')).toBe('old weights');
+});

@@ -2,7 +2,7 @@
 // flushed to disk, then renamed over the target: rename within a directory is atomic, so a reader,
 // or a process killed mid-save, sees the old file or the new one and never a half-written mix.
 import { renameSync, rmSync } from 'node:fs';
-import { open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { isRunning } from './processes.js';
@@ -142,6 +142,8 @@ export async function replaceFileSet(dir: string, main: NamedFile, companions: r
   // an earlier export's, killed mid-write: as large as the weights, and no one else's to remove
   const names = [main.name, ...companions.map((c) => c.name)];
   await removeDeadWritersTemporaries(dir, (target) => names.includes(target));
+  // the commit sets the old files aside and deletes them: never a directory of the user's (a symlink is only a name)
+  for (const name of names) if ((await unlessMissing(lstat(join(dir, name))))?.isDirectory()) throw new Error(`cannot write ${join(dir, name)}: a directory is there`);
   const changed: CompanionFile[] = [];
   for (const c of companions) if (!(await holdsAlready(join(dir, c.name), c.data))) changed.push(c);
   const last = companions[companions.length - 1];
