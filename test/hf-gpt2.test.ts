@@ -276,6 +276,13 @@ describe('Hugging Face GPT-2 weights', () => {
     await refusedByBoth(path, /config-only: no model\.safetensors \(nor model\.safetensors\.index\.json, pytorch_model\.bin, pytorch_model\.bin\.index\.json\): a GPT-2 model directory holds config\.json and model\.safetensors$/);
   });
 
+  it('names the missing config.json of a directory with a Hugging Face model\'s weights only (an export that did not finish)', async () => {
+    const path = join(dir, 'weights-only');
+    writeGPT2Dir(path, params, { prefix: false, head: false });
+    rmSync(join(path, 'config.json'));
+    await refusedByBoth(path, /weights-only is missing: there is no checkpoint\.json, nor the config\.json that a Hugging Face model's model\.safetensors needs beside it \(an export that did not finish\?\)$/);
+  });
+
   it('exports in transformers\' layout and imports back bit-exact, tokenizer included', async () => {
     const source = join(dir, 'gpt2-source');
     writeGPT2Dir(source, params, { prefix: false, head: true });

@@ -4,7 +4,7 @@
 // consumer's types do not have.
 import { lstat, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { HF_FILES, HF_WEIGHTS_FORMS } from '../gpt/hf/index.js';
+import { HF_FILES, HF_WEIGHTS_NAMES } from '../gpt/hf/index.js';
 import { MANIFEST_FILE } from './checkpoint-files.js';
 import { openRegularFile, pathExists, readFully, unlessMissing } from './regular-files.js';
 
@@ -60,9 +60,8 @@ export async function isHFDirectory(dir: string): Promise<boolean> {
  */
 export async function hfModelProblem(dir: string): Promise<string | null> {
   if ((await unlessMissing(lstat(join(dir, MANIFEST_FILE)))) !== null || !(await pathExists(join(dir, HF_FILES.config)))) return null;
-  const weights = HF_WEIGHTS_FORMS.flatMap(({ single, index }) => [single, index]);
   const held: string[] = [];
-  for (const file of weights) if (await pathExists(join(dir, file))) held.push(file);
+  for (const file of HF_WEIGHTS_NAMES) if (await pathExists(join(dir, file))) held.push(file);
   if (!held.length) return null; // a config.json of flags
   return `${dir} holds a Hugging Face model (${[HF_FILES.config, ...held].join(', ')}), which a checkpoint written there would hide from every reader here: choose another --out-dir (--init-from ${dir} reads the model)`;
 }
