@@ -134,3 +134,21 @@ it('an export where a directory stands in place of one of its files fails in one
   expect(readdirSync(join(dir, 'meta.pkl'))).toEqual(['inside']);
   expect(readFileSync(join(dir, 'ckpt.pt'), 'utf8')).toBe('old weights');
 });
+
+it('a first export into a new directory that fails at any rename leaves no directory, or the whole export', async () => {
+  const root = tempDir('export-file-set-new');
+  const bpe = miniGpt2Tokenizer();
+  const model = new GPT({ vocabSize: bpe.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false }, { seed: 3 });
+  try {
+    for (let k = 1; k <= 4; k++) {
+      const dir = join(root, `k${k}`, 'out');
+      Object.assign(renames, { failAt: k, count: 0 });
+      const failed = await saveHFModel(dir, model, bpe).then(() => false, () => true);
+      renames.failAt = 0;
+      if (failed) expect(existsSync(join(root, `k${k}`)), `failed at rename ${k}`).toBe(false);
+      else expect(readdirSync(dir).sort(), `rename ${k}: past the last`).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
+    }
+  } finally {
+    model.dispose();
+  }
+});
