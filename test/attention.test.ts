@@ -9,7 +9,8 @@ import { droppingAttention } from '../src/check/cases/nn.js';
 import { causalAttentionRef, ref, type Ref } from '../src/check/reference/index.js';
 import { causalAttention, device, noGrad, scope, tensor } from '../src/index.js';
 import { profileVariants, setProfile } from '../src/kernels/profile.js';
-import { CausalSelfAttention, cachedLength, disposeCache, Generator, type KVCache } from '../src/nn/index.js';
+import { CausalSelfAttention, disposeCache, Generator, type KVCache } from '../src/nn/index.js';
+import { cachedLength } from '../src/nn/transformer.js';
 import { COLD_COMPILE_MS, expectClose, fcParams, randomFromGen, setupDevice, toTensor } from './helpers.js';
 
 await setupDevice();

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { castCached, concat, defineOp, device, enableGrad, full, gradcheck, linear, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
+import { concat, defineOp, device, enableGrad, full, gradcheck, linear, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
+import { castCached } from '../src/ops/index.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
@@ -467,6 +468,24 @@ describe('gradcheck', () => {
     expect(r.worst).toBeDefined();
   });
 
+  // torch.autograd.gradcheck(fn, (x,)) takes tensors; here they were refused ('must be { data, shape }')
+  it('takes float32 tensors as inputs, leaving them as they were; refuses an int32 or disposed one', async () => {
+    const x = tensor([0.5, -1.5, 2]);
+    const y = tensor([[1, -2]]).requiresGrad_();
+    const mixed = await gradcheck((a, b) => square(a).sum().mul(b), [x, { data: [1, -2], shape: [1, 2] }]);
+    expect(mixed.ok, JSON.stringify(mixed)).toBe(true);
+    expect((await gradcheck(wrongSquare, [x])).ok).toBe(false);
+    expect((await gradcheck((a) => square(a), [y])).ok).toBe(true);
+    expect(Array.from(await x.toArray())).toEqual([0.5, -1.5, 2]);
+    expect([y.grad, y.requiresGrad]).toEqual([null, true]);
+    const ids = tensor([1, 2], undefined, 'int32');
+    await expect(gradcheck(square, [ids])).rejects.toThrow(/^gradcheck: inputs\[0\] must be a float32 tensor \(the check runs in float32\), got int32\[2\]$/);
+    ids.dispose();
+    x.dispose();
+    await expect(gradcheck(square, [x])).rejects.toThrow(/^gradcheck: tensor float32\[3\] was used after dispose\(\)$/);
+    y.dispose();
+  });
+
   // eps 0 made every difference NaN: { ok: false, maxError: Infinity } for a correct gradient
   it('refuses options it cannot check with, naming them', async () => {
     await expect(gradcheck(square, input, { eps: 0 })).rejects.toThrow(/^gradcheck: argument 'eps' must be a finite number > 0, got number 0$/);
@@ -476,7 +495,7 @@ describe('gradcheck', () => {
     // a misspelt option was ignored; the inputs failed as 'inputs.map is not a function' or under tensor's name
     await expect(gradcheck(square, input, { epsilon: 1e-3 } as never)).rejects.toThrow(/^gradcheck: unknown option 'epsilon' \(the options are eps, atol, rtol, seed\)$/);
     await expect(gradcheck(square, input, { seed: NaN })).rejects.toThrow(/^gradcheck: argument 'seed' must be an integer in \[0, 2\^32 - 1\], got number NaN$/);
-    await expect(gradcheck(square, 5 as never)).rejects.toThrow(/^gradcheck: argument 'inputs' must be an array of \{ data, shape \}, got number 5$/);
+    await expect(gradcheck(square, 5 as never)).rejects.toThrow(/^gradcheck: argument 'inputs' must be an array of \{ data, shape \} or float32 tensors, got number 5$/);
     await expect(gradcheck(square, [{ data: [1, 2], shape: [3] }])).rejects.toThrow(/^gradcheck: inputs\[0\] has 2 values for shape \[3\] \(3 elements\)$/);
     await expect(gradcheck(square, [{ data: [1], shape: 1 as never }])).rejects.toThrow(/^gradcheck: argument 'inputs\[0\]\.shape' must be an array of non-negative integers, got number 1 \(a shape is an array: \[1, \.\.\.\]\)$/);
   });

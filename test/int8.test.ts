@@ -10,7 +10,8 @@ import { dequantizeRef, matmulRef, quantizeRef, ref, type Ref } from '../src/che
 import type { GPT } from '../src/gpt/model.js';
 import { quantizeModel } from '../src/gpt/quantize.js';
 import { disposeCache, type KVCache } from '../src/nn/transformer.js';
-import { device, embeddingInt8, linearInt8, noGrad, quantizeInt8, quantizeRowsInt8, scope, tensor } from '../src/index.js';
+import { device, embeddingInt8, linearInt8, noGrad, quantizeInt8, scope, tensor } from '../src/index.js';
+import { quantizeRowsInt8 } from '../src/ops/index.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { expectClose, fcParams, loadGPT2, setupDevice, valuesArb } from './helpers.js';
 import { gpt2Logits, randomGPT2, SMALL, type GPT2Params } from './hf-reference.js';

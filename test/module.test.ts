@@ -65,6 +65,21 @@ describe('Module', () => {
     net.dispose();
   });
 
+  // PyTorch's len(layers), `for layer in layers` and layers[-1]: a list held only `.items`, so
+  // `layers.length` was undefined and `for (const l of layers)` threw 'layers is not iterable'
+  it('a ModuleList has a length, iterates its modules in order and gives one by index (negative from the end)', () => {
+    const [a, b, c] = [new Linear(2, 3, { rng }), new Linear(3, 3, { rng }), new Linear(3, 1, { rng })];
+    const list = new ModuleList([a, b, c]);
+    expect(list.length).toBe(3);
+    expect([...list]).toEqual([a, b, c]);
+    const seen: Linear[] = [];
+    for (const layer of list) seen.push(layer); // typed Linear: its forward is there without a cast
+    expect(seen.map((l) => l.outFeatures)).toEqual([3, 3, 1]);
+    expect([list.at(0), list.at(-1), list.at(3)]).toEqual([a, c, undefined]);
+    expect(new ModuleList([]).length).toBe(0);
+    list.dispose();
+  });
+
   // a parameter named 'a.weight' beside a child 'a' with its own 'weight' was listed twice under one
   // name: stateDict() kept one of the two, so the other was neither saved nor loaded
   it("refuses a parameter, constant, buffer or module name that is empty or holds a '.', as PyTorch does", () => {

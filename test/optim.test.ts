@@ -9,7 +9,8 @@ import { clipGradNorm } from '../src/optim/clip.js';
 import { learningRate } from '../src/optim/schedule.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { GradScaler } from '../src/optim/grad-scaler.js';
-import { adamw, Generator, Linear, scope, tensor } from '../src/index.js';
+import { Generator, Linear, scope, tensor } from '../src/index.js';
+import { adamw } from '../src/ops/index.js';
 import { expectClose, seededValues, setupDevice, widestBinding } from './helpers.js';
 import { adamwStepRef, gradNormRef, ref } from '../src/check/reference/index.js';
 

@@ -48,6 +48,24 @@ describe('the package entry points', () => {
     expect(undocumented).toEqual([]);
   });
 
+  // the root re-exported all of src/ops/index.ts, the plumbing optim, nn and gpt share with the ops
+  // (the fused AdamW update `adamw` beside the AdamW class, OPS, chunkRows, checkSamplingOptions, ...)
+  it("the root exports every op of the table (but autocast's castCached), not the ops layer's plumbing nor the CLI's helpers", async () => {
+    const root = await import('../src/index.js');
+    const { OPS } = await import('../src/ops/index.js');
+    expect(Object.keys(OPS).filter((name) => !(name in root))).toEqual(['castCached']);
+    const plumbing = ['adamw', 'gradNorm', 'clipLimit', 'gradScalerUpdate', 'scalerFactorRules', 'scalerStateRules', 'MAX_SCALE', 'MIN_SCALE',
+      'watchNonFinite', 'maskInPlace', 'castInto', 'quantizeRowsInt8', 'chunkRows', 'windowRows', 'fitsOneLaunch', 'checkDropProbability',
+      'checkSamplingOptions', 'MIN_TEMPERATURE', 'MAX_DISTILL_TEMPERATURE', 'OPS', 'UPDATES'];
+    expect(plumbing.filter((name) => name in root)).toEqual([]);
+    // and the gpt and nn subpaths (the root too) leave out the CLI's tokenizing and message helpers, the pruning steps pruneGlobal takes, generation's cache bookkeeping and the checks GPT and Trainer run
+    const [gpt, nn] = [await import('../src/gpt/index.js'), await import('../src/nn/index.js')];
+    const helpers = ['countChunks', 'gpt2Chunks', 'splitChunks', 'describeLeftOut', 'listUnknown', 'countSpelledSpecial', 'describeSpelledSpecial',
+      'isLoRAName', 'isMaskName', 'linearLayers', 'magnitudeMasks', 'maskWeights', 'maskGradients', 'loadMasks',
+      'cachedLength', 'keepCacheRows', 'blockConfig', 'shareLayersProblem', 'distillSettingsProblem', 'teacherProblem'];
+    expect(helpers.filter((name) => name in root || name in gpt || name in nn)).toEqual([]);
+  });
+
   it('the root and the platform-free subpaths bundle for a browser; webgpu-gpt/node does not', async () => {
     const dir = tempDir('api-bundle');
     const entry = join(dir, 'all.ts');

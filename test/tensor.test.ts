@@ -32,6 +32,18 @@ describe('creation', () => {
       expect([...(await big.toArray())]).toEqual([100_000_000, 100_000_001, 100_000_002]);
     }));
 
+  // torch.tensor(data, dtype=torch.int32) written tensor(data, 'int32') was refused ('argument shape must be an array'), where zeros(2, 'int32') was taken
+  it('tensor(data, dtype): the dtype in the shape\'s place, the shape inferred', () =>
+    scope(async () => {
+      const i = tensor([[1, 2], [3, 4]], 'int32');
+      expect([i.dtype, i.shape]).toEqual(['int32', [2, 2]]);
+      expect([...(await i.toArray())]).toEqual([1, 2, 3, 4]);
+      const f = tensor(new Int32Array([5, -6]), 'float32');
+      expect([f.dtype, f.shape, [...(await f.toArray())]]).toEqual(['float32', [2], [5, -6]]);
+      expect(() => tensor([1.5], 'int32')).toThrow(/^tensor: argument 'data' must hold integers in \[-2\^31, 2\^31 - 1\] for dtype 'int32', got number 1.5 at \[0\]$/);
+      expect(() => tensor([1], 'bfloat16' as never)).toThrow(/^tensor: argument 'dtype' must be 'float32', 'float16' or 'int32', got string 'bfloat16'$/);
+    }));
+
   // as PyTorch computes a float32 arange (on the CPU): start + i * step in float64, rounded once; in
   // float32, i * step rounded before the sum, 2 million of arange(0, 1e6, 0.1)'s 10 million were an ulp off
   it('float32 arange is start + i * step in float64 rounded to float32, over 10 million values', () =>

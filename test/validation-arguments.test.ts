@@ -40,10 +40,11 @@ const CASES: Case[] = [
   // fills
   ['a negative dim', () => zeros([2, -1]), RangeError, /^zeros: argument 'shape' must be an array of non-negative integers, got array \[2, -1\]$/],
   ['a fractional dim', () => ones([1.5]), RangeError, /^ones: argument 'shape' .*, got array \[1.5\]$/],
-  // PyTorch's habits: sizes as arguments, zeros(2, 3) (taken, but nothing past the dtype); a dtype in the shape's place, tensor(data, 'int32')
+  // PyTorch's habits: sizes as arguments, zeros(2, 3) (taken, but nothing past the dtype); a dtype in the shape's place, tensor(data, 'int32'),
+  // is taken (tensor.test.ts), but not with another dtype after it
   ['an argument past the dtype', () => bad(zeros)(2, 'float32', 3), TypeError, /^zeros: expected a shape \(an array, or dims one by one\) then a dtype, got 1 more argument\(s\) after the dtype$/],
   ['a negative dim as an argument', () => ones(2, -1), RangeError, /^ones: argument 'shape' must be an array of non-negative integers, got array \[2, -1\]$/],
-  ['a dtype as shape', () => tensor([[1, 2]], bad('int32')), TypeError,
+  ['a dtype as shape, then a dtype', () => tensor([[1, 2]], bad('int32'), 'float32'), TypeError,
     /^tensor: argument 'shape' must be an array of non-negative integers, got string 'int32' \(the dtype is the argument after the shape\)$/],
   ['a string dim', () => zeros(bad(['2'])), TypeError, /^zeros: argument 'shape' .*, got array \['2'\] \(holding string '2'\)$/],
   ["dtype 'float64'", () => ones([2], bad('float64')), TypeError, /^ones: argument 'dtype' must be 'float32', 'float16' or 'int32', got string 'float64'$/],
@@ -152,6 +153,12 @@ const CASES: Case[] = [
   ['new Dropout(0.1)', () => new Dropout(0.1, bad(undefined)), TypeError, /^Dropout: argument 'rng' must be a Generator, got undefined$/],
   ['ids.eq(2.5)', () => tensor([1, 2], [2], 'int32').eq(2.5), TypeError,
     /^eq: argument 'other' is 2.5, which does not fit the int32 tensor beside it; cast that tensor with .astype\('float32'\) first$/],
+  // PyTorch's torch.add(x, y, alpha=2) gave x + y without a word: a binary op takes two operands
+  ['add(x, y, { alpha: 2 })', (x) => bad(add)(x, x, { alpha: 2 }), TypeError,
+    /^add: takes two arguments \(input, other\), got 3; for PyTorch's alpha write x\.add\(y\.mul\(alpha\)\)$/],
+  ['x.sub(y, { alpha: 2 })', (x) => bad(x).sub(x, { alpha: 2 }), TypeError, /^sub: takes two arguments \(input, other\), got 3; for PyTorch's alpha/],
+  ['x.lt(1, 2)', (x) => bad(x).lt(1, 2), TypeError, /^lt: takes two arguments \(input, other\), got 3$/],
+  ['x.pow(2, 3)', (x) => bad(x).pow(2, 3), TypeError, /^pow: takes two arguments \(input, other\), got 3$/],
   // backward
   ['y.backward(1)', (x) => x.requiresGrad_().sum().backward(bad(1)), TypeError,
     /^backward: argument 'grad' must be a Tensor shaped like float32\[\] \(or omitted for a scalar\), got number 1$/],

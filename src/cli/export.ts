@@ -2,12 +2,14 @@
 // directory: config.json, model.safetensors and, for a GPT-2 or byte-level BPE tokenizer,
 // tokenizer.json (src/gpt/hf), which transformers' GPT2LMHeadModel.from_pretrained reads; or, --to
 // a .pt file, as nanoGPT's ckpt.pt (src/gpt/nanogpt-save.ts) with AdamW's moments where the
-// checkpoint has them, which nanoGPT's sample.py and train.py --init_from=resume read.
+// checkpoint has them, which nanoGPT's sample.py and train.py --init_from=resume read; or, with
+// --adapters, a LoRA run's adapters alone as peft's adapter directory (src/gpt/hf/peft.ts).
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { disposeMoments } from '../gpt/checkpoint-upload.js';
 import { HF_FILES, hfLayoutProblem } from '../gpt/hf/index.js';
+import { PEFT_FILES } from '../gpt/hf/peft.js';
 import { nanoGptCheckpointValue, nanoGptLayoutProblem, nanoGptMetaPkl } from '../gpt/nanogpt-save.js';
 import { TRAIN_DEFAULTS } from '../gpt/trainer.js';
 import { torchSavePieces } from '../io/torch-save.js';
@@ -16,6 +18,7 @@ import { HOLDS_RUN, saveHFModel } from '../node/checkpoint-dir.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { saveNanoGptFile } from '../node/nanogpt-file.js';
+import { savePeftAdapter } from '../node/peft-adapter-dir.js';
 import { pathExists } from '../node/regular-files.js';
 import { writingInto } from './ending-signals.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -28,7 +31,7 @@ import { checkpointPath } from './sample.js';
 const TORCH_EXTENSION = '.pt';
 const isTorchPath = (path: string) => extname(path) === TORCH_EXTENSION;
 
-const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '', overwrite: false };
+const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '', adapters: false, baseModel: '', overwrite: false };
 const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   defaults: EXPORT_DEFAULTS,
   paths: { outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? { use: 'new file', createsDirectory: true } : 'new directory') },
@@ -36,13 +39,16 @@ const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   docs: {
     outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',
     initFrom: "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead",
-    overwrite: 'replace the model --to already holds (a .pt file there, or a directory with config.json or model.safetensors)',
+    overwrite: 'replace the model --to already holds (a .pt file there, or a directory with config.json or model.safetensors; with --adapters, adapter_config.json or adapter_model.safetensors)',
+    adapters: "write only a LoRA run's adapters, as peft's adapter directory (adapter_config.json + adapter_model.safetensors), which PeftModel.from_pretrained and gpt sample|eval|train --adapter load onto the base model",
+    baseModel: "with --adapters: adapter_config.json's base_model_name_or_path (the base's hub id or path, which peft's AutoPeftModelForCausalLM loads); none when left out",
     to: "the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced, with --overwrite where there), or a .pt file: nanoGPT's checkpoint (DIR/ckpt.pt, DIR created for its sample.py --out_dir=DIR), a character vocabulary's meta.pkl beside it",
   },
 };
 
 export const EXPORT_HELP = `usage: gpt export --to DIR [flags]
        gpt export --to DIR/ckpt.pt [flags]
+       gpt export --adapters --to DIR [--base-model gpt2] [flags]
 Writes a checkpoint as a Hugging Face GPT-2 directory (config.json + model.safetensors [+ tokenizer.json]),
 or, --to a .pt file, as nanoGPT's ckpt.pt (torch.save's format) with the run's AdamW state where the
 checkpoint has it, for nanoGPT's sample.py and train.py --init_from=resume.
@@ -53,15 +59,19 @@ export async function exportModel(args: string[]): Promise<number> {
   noPositional(positional);
   await fetchHubCheckpoints(EXPORT_FLAGS, f, given);
   if (!f.to) throw new UsageError("--to DIR is required: the directory to write (or --to DIR/ckpt.pt: nanoGPT's checkpoint)");
+  if (!f.adapters && f.baseModel) throw new UsageError('flag --base-model names the base model of the adapters --adapters writes: give --adapters too');
+  if (f.adapters && isTorchPath(f.to)) throw new UsageError(`flag --adapters writes peft's adapter directory, and --to ${f.to} names a .pt file: give a directory`);
   const source = checkpointPath(f);
   // replaced by what is read of it: a nanoGPT checkpoint's AdamW state and iter_num, which no export carries, would be lost
   if (await sameEntry(source, f.to)) throw new UsageError(`--to names ${f.to}, the checkpoint this export reads: export to another path`);
   // a checkpoint is never replaced unless asked (nanoGPT's train.py's ckpt.pt, with its AdamW state, or an earlier export)
-  if (!isTorchPath(f.to) && (await manifestHeld(f.to))) throw new UsageError(`--to ${f.to} ${HOLDS_RUN}: export to another directory`); // --overwrite or not: the run is not what an export replaces
-  const held = await modelAt(f.to);
+  // --overwrite or not: the run is not what an export replaces (peft's adapter files are read by their own names: no manifest hides them)
+  if (!isTorchPath(f.to) && !f.adapters && (await manifestHeld(f.to))) throw new UsageError(`--to ${f.to} ${HOLDS_RUN}: export to another directory`);
+  const held = await modelAt(f.to, f.adapters);
   if (held && !f.overwrite) throw new UsageError(`--to ${f.to} already holds ${held}: choose another --to, or replace it with --overwrite`);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
   if (isTorchPath(f.to)) return exportNanoGpt(ckpt, f.to);
+  if (f.adapters) return exportAdapters(ckpt, f.to, f.baseModel || null);
   const problem = hfLayoutProblem(ckpt.meta.model);
   if (problem) throw new UsageError(problem); // before the device opens, as the other refusals
   await initDevice();
@@ -120,12 +130,28 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
   return 0;
 }
 
-/** What a model `to` names already holds, in words, or null: a file at a .pt path; a Hugging Face directory's model files. */
-async function modelAt(to: string): Promise<string | null> {
+/** The LoRA adapters of the checkpoint `head` describes as peft's adapter directory `to`, naming `base` as their base model. */
+async function exportAdapters(head: CheckpointHead, to: string, base: string | null): Promise<number> {
+  const { lora } = head.meta.model;
+  if (!lora) throw new UsageError(`flag --adapters writes a LoRA run's adapters, and ${head.path} has none (gpt train --init-from DIR --lora-rank R makes a checkpoint that has them)`);
+  await initDevice();
+  const { model, moments } = await loadHeadModel(head, {}, true); // not merged: loaded with its moments, freed unread
+  disposeMoments(moments);
+  try {
+    await writingInto(to, () => savePeftAdapter(to, model, base));
+  } finally {
+    model.dispose();
+  }
+  console.log(`wrote ${to} (${PEFT_FILES.config}, ${PEFT_FILES.weights}: LoRA rank ${lora.rank}, alpha ${lora.alpha} on ${lora.targets.join(', ')}), peft's adapter directory`);
+  return 0;
+}
+
+/** What a model `to` names already holds, in words, or null: a file at a .pt path; a Hugging Face directory's model files, or with `adapters` a peft adapter's. */
+async function modelAt(to: string, adapters: boolean): Promise<string | null> {
   if (isTorchPath(to)) return (await pathExists(to)) ? 'a file' : null;
   const files = [];
-  for (const file of [HF_FILES.config, HF_FILES.weights]) if (await pathExists(join(to, file))) files.push(file);
-  return files.length ? `a model (${files.join(', ')})` : null;
+  for (const file of adapters ? [PEFT_FILES.config, PEFT_FILES.weights] : [HF_FILES.config, HF_FILES.weights]) if (await pathExists(join(to, file))) files.push(file);
+  return files.length ? `${adapters ? 'an adapter' : 'a model'} (${files.join(', ')})` : null;
 }
 
 /** Whether `a` and `b` name one file or directory (the same inode), both there. */

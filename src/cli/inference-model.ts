@@ -8,6 +8,7 @@ import { deviceRoom, type GPT, type GPTConfig } from '../gpt/model.js';
 import type { TrainDtype } from '../gpt/trainer.js';
 import { CastCache, type ComputeDtype } from '../nn/autocast.js';
 import { loadHeadModel, type CheckpointHead } from '../node/checkpoint-head.js';
+import { mergeAdapter, type AdapterToMerge } from './adapter-flag.js';
 import { checkInferenceFits } from './device-fit.js';
 import { dtypeFlag } from './train-flags.js';
 
@@ -34,11 +35,18 @@ export async function checkOnDevice(config: GPTConfig, run: InferenceBatch): Pro
 
 /**
  * The checkpoint's model on the device (each tensor uploaded as it is read; its moments read for
- * the checksum, not kept), and the dtype it computes in, if `run` fits the adapter (checkOnDevice).
+ * the checksum, not kept), a peft adapter (--adapter) merged into it, and the dtype it computes in,
+ * if `run` fits the adapter (checkOnDevice).
  */
-export async function openModel(head: CheckpointHead, run: InferenceBatch): Promise<{ model: GPT; ckpt: Checkpoint; dtype: ComputeDtype }> {
+export async function openModel(head: CheckpointHead, run: InferenceBatch, adapter?: AdapterToMerge): Promise<{ model: GPT; ckpt: Checkpoint; dtype: ComputeDtype }> {
   const dtype = await checkOnDevice(head.meta.model, run);
   const { model, ckpt } = await loadHeadModel(head, { dropout: 0, moments: false }, true); // a run training there may save meanwhile: its latest weights
+  try {
+    mergeAdapter(model, adapter);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   return { model, ckpt, dtype };
 }
 
@@ -54,8 +62,8 @@ export interface GeneratingModel {
 }
 
 /** The checkpoint's model opened for generating `run` (openModel), its weights cast for it where it computes in float16. */
-export async function openGenerator(head: CheckpointHead, run: InferenceBatch): Promise<GeneratingModel> {
-  const { model, dtype } = await openModel(head, run);
+export async function openGenerator(head: CheckpointHead, run: InferenceBatch, adapter?: AdapterToMerge): Promise<GeneratingModel> {
+  const { model, dtype } = await openModel(head, run, adapter);
   let casts: CastCache | undefined;
   try {
     casts = weightCasts(model, dtype);

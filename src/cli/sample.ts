@@ -9,6 +9,7 @@ import { TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS } from '../gpt/t
 import { autocast } from '../nn/autocast.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { readCheckpointHead } from '../node/checkpoint-head.js';
+import { ADAPTER_DOC, readAdapterFlag } from './adapter-flag.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
@@ -52,6 +53,7 @@ const SAMPLE_DEFAULTS = {
   config: '',
   outDir: 'out',
   initFrom: 'resume',
+  adapter: '',
   start: '\n',
   numSamples: 1,
   maxNewTokens: 500,
@@ -65,7 +67,7 @@ const SAMPLE_DEFAULTS = {
 const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   defaults: SAMPLE_DEFAULTS,
   nanogpt: NANOGPT_SAMPLE,
-  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
+  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, adapter: 'directory', start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
   ranges: {
     numSamples: POSITIVE_INT,
     maxNewTokens: POSITIVE_INT,
@@ -79,6 +81,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     config: `${CONFIG_DOC} sample.py defaults`,
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
+    adapter: ADAPTER_DOC,
     start: "prompt text (or FILE:path to read it from a file); a special token's text (GPT-2's <|endoftext|>) is that token",
     numSamples: 'how many samples to draw, generated together as one batch',
     maxNewTokens: 'tokens to generate per sample',
@@ -102,13 +105,14 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
   const head = await readCheckpointHead(checkpointPath(f));
+  const adapter = await readAdapterFlag(f.adapter, head);
   const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
   const known = encodePrompt(tokenizer, start); // GPT-2's "<|endoftext|>" is its token, as in nanoGPT's sample.py
   if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows (${describeLeftOut(known)})`);
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
   const prompt = known.ids;
   const reach = generationExtent(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
-  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, batch: f.numSamples, flag: '--num-samples', ...reach, kvCache: f.kvCache });
+  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, batch: f.numSamples, flag: '--num-samples', ...reach, kvCache: f.kvCache }, adapter);
   try {
     const shown = tokenizer.decode(prompt); // the prompt the model continues: without what was left out
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
@@ -149,18 +153,19 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   return 0;
 }
 
-const EVAL_DEFAULTS = { config: '', outDir: 'out', initFrom: 'resume', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337, dtype: TRAIN_DEFAULTS.dtype };
+const EVAL_DEFAULTS = { config: '', outDir: 'out', initFrom: 'resume', adapter: '', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337, dtype: TRAIN_DEFAULTS.dtype };
 const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
   defaults: EVAL_DEFAULTS,
   foreign: { valFraction: VAL_FRACTION_OF_PREPARE },
   nanogpt: NANOGPT_EVAL, // nanoGPT's train.py with eval_only = True
-  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, data: TEXT_SOURCE, dataDir: DATA_DIR },
+  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, adapter: 'directory', data: TEXT_SOURCE, dataDir: DATA_DIR },
   ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
   choices: { dtype: TRAIN_DTYPES },
   docs: {
     config: `${CONFIG_DOC} train.py defaults (its eval_only = True)`,
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
+    adapter: ADAPTER_DOC,
     data: 'text file, URL or prepared data directory to evaluate on (text is tokenized with the checkpoint tokenizer)',
     dataDir: "prepared data directory (`gpt prepare`'s, or nanoGPT's)",
     evalIters: TRAIN_DOCS.evalIters,
@@ -179,7 +184,8 @@ ${flagHelp(EVAL_FLAGS)}`;
 
 export async function evaluate(args: string[]): Promise<number> {
   const { values: f } = await commandSettings(args, EVAL_FLAGS);
-  const { model, ckpt, dtype } = await openModel(await readCheckpointHead(checkpointPath(f)), { dtype: f.dtype, batch: f.batchSize, flag: '--batch-size' });
+  const head = await readCheckpointHead(checkpointPath(f));
+  const { model, ckpt, dtype } = await openModel(head, { dtype: f.dtype, batch: f.batchSize, flag: '--batch-size' }, await readAdapterFlag(f.adapter, head));
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
   try {
     const compression = describeCompression(ckpt);

@@ -7,6 +7,7 @@ import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, loraTargetList, resolve
 import { POSITIVE } from '../io/value-ranges.js';
 import { whyNoF16 } from '../kernels/profile.js';
 import type { ComputeDtype } from '../nn/autocast.js';
+import { ADAPTER_DOC } from './adapter-flag.js';
 import { pick, resolveSettings, settingName } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION_OF_PREPARE } from './data.js';
@@ -34,6 +35,7 @@ const CLI_DEFAULTS = {
   outDir: 'out',
   config: '',
   initFrom: 'scratch',
+  adapter: '',
   continue: false,
   ...TOKENIZER_DEFAULTS,
   alwaysSave: false,
@@ -52,7 +54,7 @@ const dataDefault = (fresh: string) =>
 
 export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   defaults: DEFAULTS,
-  paths: { data: TEXT_SOURCE, dataDir: DATA_DIR, outDir: 'new directory', config: 'file', initFrom: CHECKPOINT_OR_KEYWORD, tokenizerFile: TEXT_SOURCE },
+  paths: { data: TEXT_SOURCE, dataDir: DATA_DIR, outDir: 'new directory', config: 'file', initFrom: CHECKPOINT_OR_KEYWORD, adapter: 'directory', tokenizerFile: TEXT_SOURCE },
   foreign: { valFraction: VAL_FRACTION_OF_PREPARE },
   nanogpt: NANOGPT_TRAIN,
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE, peakTflops: POSITIVE },
@@ -63,6 +65,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     outDir: 'where the checkpoint, log.jsonl and the lock go',
     config: "JSON file of settings (keys as flags: kebab-case, snake_case or camelCase), or nanoGPT's Python config (config/train_gpt2.py, also given bare), run over nanoGPT's train.py defaults",
     initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin), or nanoGPT's ckpt.pt; or a Hugging Face model id (gpt2: downloaded into the hub's cache)",
+    adapter: `with --init-from PATH: ${ADAPTER_DOC}, before fine-tuning`,
     continue: "with --init-from nanoGPT's ckpt.pt: continue its run (AdamW's state, iter_num's lr schedule), as its init_from='resume' does, instead of fine-tuning from step 0",
     ...TOKENIZER_DOCS,
     alwaysSave: 'save at every evaluation, not only when val loss improves; --init-from resume keeps the run\'s setting',

@@ -18,6 +18,7 @@ import { manifestHeld, MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { RunLog } from '../node/run-log.js';
+import { mergeAdapter, readAdapterFlag, type AdapterToMerge } from './adapter-flag.js';
 import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
 import { checkSplitsFit, loadTokens, recordedSource, type Dataset } from './data.js';
 import { checkModelFits, withMemoryHint } from './device-fit.js';
@@ -62,6 +63,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
   const flagged = new Set([...given].filter((key) => !fromNanoGpt.has(key)));
   const continued = values.continue ? await nanoGptRunToContinue(values, flagged, source!.meta.model.vocabSize) : null;
   const flags = continued?.flags ?? values;
+  const adapter = await adapterToMerge(values, source);
   const checked = resume ? null : trainingConfig(flags, given, source, false, fromConfig, fromNanoGpt); // before anything is written
   if (continued) checkContinuable(checked!, source!.meta.model.blockSize, continued.state);
   const whereabouts = new RunWhereabouts(distilling ? 'distill' : 'train', flags.outDir);
@@ -112,7 +114,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       console.log(checkModelFits(modelShape, cfg.batchSize, fits));
       // a resumed run saves as it did (its --always-save is recorded beside its training config) unless told otherwise
       const alwaysSave = resume && !given.has('alwaysSave') ? (ckpt!.meta.alwaysSave ?? false) : flags.alwaysSave;
-      await run({ ...flags, alwaysSave }, cfg, ds, data, ckpt, resume, teacher, whereabouts, continued).catch((e) => {
+      await run({ ...flags, alwaysSave }, cfg, ds, data, ckpt, resume, teacher, whereabouts, continued, adapter).catch((e) => {
         throw withMemoryHint(e, modelShape, cfg.batchSize, fits, dev.memory().peakBytes);
       });
     } finally {
@@ -126,7 +128,16 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
 /** The checkpoint, unless it is a quantized one (inference only). */
 const trainable = (head: CheckpointHead, path: string) => floatCheckpoint(head, path, 'train from');
 
-async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: CheckpointHead | null, resume: boolean, teacher: Teacher | null, whereabouts: RunWhereabouts, continued: ContinuedRun | null): Promise<void> {
+/** --adapter's adapter, read and checked against the checkpoint --init-from fine-tunes (`source`); refused where there is none, or a run is continued. */
+async function adapterToMerge(values: TrainFlags, source: CheckpointHead | null): Promise<AdapterToMerge | undefined> {
+  if (!values.adapter) return undefined;
+  if (!source || values.continue) {
+    throw new UsageError(`flag --adapter merges a peft adapter into the checkpoint --init-from PATH fine-tunes, got ${values.continue ? '--continue, which continues a run as it was' : `--init-from ${values.initFrom}`}`);
+  }
+  return readAdapterFlag(values.adapter, source);
+}
+
+async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: CheckpointHead | null, resume: boolean, teacher: Teacher | null, whereabouts: RunWhereabouts, continued: ContinuedRun | null, adapter?: AdapterToMerge): Promise<void> {
   // fine-tuning draws dropout from --seed (resuming restores the run's generator over it); each
   // tensor goes to the GPU as it is read, the moments too when resuming (`loaded`'s until the optimizer adopts them)
   const loaded = ckpt ? await loadHeadModel(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize, seed: cfg.seed, moments: resume }) : undefined;
@@ -134,6 +145,7 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   let trainer: Trainer;
   try {
     // the teacher uploaded as read, and held to the weights the run recorded (a refusal frees the student too)
+    if (loaded) mergeAdapter(loaded.model, adapter); // --adapter: fine-tuning starts from the adapted weights
     if (teacher) ({ distill, teacher } = await teacherDistillation(teacher));
     // a resumed run's optimizer adopts the checkpoint's moments, each freed once copied: never held twice on the GPU
     const moments = resume ? checkpointMoments({ optimizer: loaded!.moments }, loaded!.model) : undefined;

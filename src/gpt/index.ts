@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webgpu-gpt/gpt: the GPT model, its trainer, generation, tokenizers and checkpoints (as bytes; the
 // atomic checkpoint directories of `gpt train` are in webgpu-gpt/node).
-export { GPT, validateConfig, shareLayersProblem, blockConfig, type GPTConfig } from './model.js';
+export { GPT, validateConfig, type GPTConfig } from './model.js';
 export {
   Trainer,
   TrainingDivergedError,
@@ -13,8 +13,6 @@ export {
   DISTILL_DEFAULTS,
   DISTILL_DOCS,
   DISTILL_RANGES,
-  distillSettingsProblem,
-  teacherProblem,
   type Distillation,
   type DistillSettings,
   type TrainConfig,
@@ -27,7 +25,10 @@ export { trainingFlopsPerToken, forwardFlopsPerToken } from './flops.js';
 export { generate, generateBatch, LogitsNotFiniteError, type BatchGenerateOptions, type GenerateOptions } from './generate.js';
 export { quantizeModel } from './quantize.js';
 export type { SamplingOptions } from '../ops/index.js';
-export * from './tokenizer/index.js';
+// the tokenizers and what a user encodes, decodes and saves with; not the CLI's chunking and message helpers
+export { CharTokenizer, BpeTokenizer, Gpt2Tokenizer, END_OF_TEXT, gpt2FromVocabFiles, tokenizerFromHuggingFace, toHuggingFaceJSON, tokenizerFromJSON } from './tokenizer/index.js';
+export { encodeKnown, encodePrompt, TextStream, type KnownTokens } from './tokenizer/index.js';
+export type { Tokenizer, TokenizerJSON, CharTokenizerJSON, BpeTokenizerJSON, Gpt2TokenizerJSON, BpeTrainOptions, MergeProgress } from './tokenizer/index.js';
 export {
   encodeCheckpoint,
   decodeCheckpoint,
@@ -40,6 +41,7 @@ export {
   type DistillMeta,
 } from './checkpoint.js';
 export { encodeHF, decodeHF, gptConfigFromHF, hfConfigFromGPT, HF_FILES, type HFModelFiles } from './hf/index.js';
+export { attachPeftAdapter, decodePeftAdapter, encodePeftAdapter, peftAdapterProblem, PEFT_FILES, type PeftAdapter, type PeftAdapterFiles } from './hf/peft.js';
 export { memoryPlan, checkPlanFits, describePlan, type MemoryPlan } from './memory-plan.js';
 export { GPT_LORA_DEFAULTS, LORA_TARGETS, describeTrainable, type LoRAConfig, type LoRATarget } from './lora.js';
 export { pruneStructured, STRUCTURES, type Structure, type StructuredPrune } from './prune.js';

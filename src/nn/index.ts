@@ -4,9 +4,9 @@ export { autocast, CastCache, computeDtype, COMPUTE_DTYPES, type ComputeDtype } 
 export { Module, ModuleList, type TensorData } from './module.js';
 export { Linear, Embedding, LayerNorm, type InitOptions, type QuantizeOptions } from './layers.js';
 export { Dropout } from './dropout.js';
-export { LoRA, LORA_DEFAULTS, isLoRAName, type LoRAOptions } from './lora.js';
+export { LoRA, LORA_DEFAULTS, type LoRAOptions } from './lora.js';
 export {
-  CausalSelfAttention, MLP, Block, cachedLength, disposeCache, keepCacheRows, QUANTIZATIONS, type Quantization, type TransformerConfig, type KVCache,
+  CausalSelfAttention, MLP, Block, disposeCache, QUANTIZATIONS, type Quantization, type TransformerConfig, type KVCache,
 } from './transformer.js';
 export { Generator } from '../tensor/generator.js';
-export { pruneGlobal, magnitudeMasks, linearLayers, maskWeights, maskGradients, loadMasks, isMaskName, type PruneReport } from './prune.js';
+export { pruneGlobal, type PruneReport } from './prune.js';

@@ -325,4 +325,19 @@ export class ModuleList<M extends Module> extends Module {
     }
     this.items = items.map((m, i) => this.module(String(i), m));
   }
+
+  /** How many modules it holds, as PyTorch's len(module_list). */
+  get length(): number {
+    return this.items.length;
+  }
+
+  /** The module at `index` (negative counts from the end, as PyTorch's module_list[-1]), or undefined past either end, as Array's at(). */
+  at(index: number): M | undefined {
+    return this.items.at(index);
+  }
+
+  /** Its modules in order: `for (const block of list)`, as PyTorch's iteration over a ModuleList. */
+  [Symbol.iterator](): Iterator<M> {
+    return this.items[Symbol.iterator]();
+  }
 }

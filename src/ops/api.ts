@@ -160,18 +160,18 @@ const methods: Methods & ThisType<Tensor> = {
   relu(...extra) { return ops.relu(this, ...extra); },
   gelu(...extra) { return ops.gelu(this, ...extra); },
   geluTanh(...extra) { return ops.geluTanh(this, ...extra); },
-  add(other) { return ops.add(this, other); },
-  sub(other) { return ops.sub(this, other); },
-  mul(other) { return ops.mul(this, other); },
-  div(other) { return ops.div(this, other); },
-  pow(exponent) { return ops.pow(this, exponent); },
-  maximum(other) { return ops.maximum(this, other); },
-  eq(other) { return ops.eq(this, other); },
-  ne(other) { return ops.ne(this, other); },
-  lt(other) { return ops.lt(this, other); },
-  le(other) { return ops.le(this, other); },
-  gt(other) { return ops.gt(this, other); },
-  ge(other) { return ops.ge(this, other); },
+  add(other, ...extra) { return ops.add(this, other, ...extra); },
+  sub(other, ...extra) { return ops.sub(this, other, ...extra); },
+  mul(other, ...extra) { return ops.mul(this, other, ...extra); },
+  div(other, ...extra) { return ops.div(this, other, ...extra); },
+  pow(exponent, ...extra) { return ops.pow(this, exponent, ...extra); },
+  maximum(other, ...extra) { return ops.maximum(this, other, ...extra); },
+  eq(other, ...extra) { return ops.eq(this, other, ...extra); },
+  ne(other, ...extra) { return ops.ne(this, other, ...extra); },
+  lt(other, ...extra) { return ops.lt(this, other, ...extra); },
+  le(other, ...extra) { return ops.le(this, other, ...extra); },
+  gt(other, ...extra) { return ops.gt(this, other, ...extra); },
+  ge(other, ...extra) { return ops.ge(this, other, ...extra); },
   sum(axes, keepdim) { return ops.sum(this, axes, keepdim); },
   mean(axes, keepdim) { return ops.mean(this, axes, keepdim); },
   max(axes, keepdim) { return ops.max(this, axes, keepdim); },
@@ -265,7 +265,11 @@ export const Tensor = Core as unknown as {
   /** An uninitialised tensor; `label` names its buffer in GPU error messages. */
   empty(shape: Shape, dtype?: DType, label?: string): Tensor;
 };
-export const tensor = create.tensor as Lifted<typeof create.tensor>;
+export const tensor = create.tensor as unknown as {
+  (data: create.TensorInput, shape?: Shape, dtype?: DType): Tensor;
+  /** The dtype without a shape, as torch.tensor(data, dtype=torch.int32): tensor([1, 2], 'int32'). */
+  (data: create.TensorInput, dtype: DType): Tensor;
+};
 export const full = create.full as Lifted<typeof create.full>;
 export const zeros = create.zeros as unknown as create.SizedFill<Tensor>;
 export const ones = create.ones as unknown as create.SizedFill<Tensor>;

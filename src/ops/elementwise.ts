@@ -190,7 +190,9 @@ const fitsFloat16 = (v: number) => Object.is(f16BitsToF32(f32ToF16Bits(v)), Math
  * would turn 1000 / 70000 into 1000 / Inf = 0.
  */
 function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor, alone: DType = 'float32', computes = true) {
-  const lifted = (a: TensorOrScalar, b: TensorOrScalar): Tensor => {
+  const lifted = (a: TensorOrScalar, b: TensorOrScalar, ...extra: never[]): Tensor => {
+    // PyTorch's torch.add(x, y, alpha=2) written add(x, y, { alpha: 2 }) (from JS, or through `any`) was x + y without a word
+    if (extra.length) throw new TypeError(`${op}: takes two arguments (input, other), got ${2 + extra.length}${BINARY_HINTS[op] ?? ''}`);
     const args = [checkTensorOrNumber(op, 'input', a), checkTensorOrNumber(op, 'other', b)];
     const partner = args.find((v): v is Tensor => v instanceof Tensor);
     if (computes && partner?.dtype === 'float16' && args.some((v) => typeof v === 'number' && !fitsFloat16(v))) {
@@ -220,6 +222,8 @@ function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor, alone: DT
   };
   return lifted;
 }
+
+const BINARY_HINTS: Record<string, string> = { add: "; for PyTorch's alpha write x.add(y.mul(alpha))", sub: "; for PyTorch's alpha write x.sub(y.mul(alpha))" };
 
 interface BinarySpec {
   expr: string;

@@ -6,7 +6,7 @@ import { noGrad } from '../autograd/mode.js';
 import { checkInteger, checkNonNegative, checkOptionKeys, checkShape, describeValue } from '../tensor/check.js';
 import { formatShape, numel } from '../tensor/shape.js';
 import { scope } from '../tensor/scope.js';
-import { tensor, type Tensor } from './api.js';
+import { tensor, Tensor } from './api.js';
 
 export interface GradcheckOptions {
   eps?: number;
@@ -23,13 +23,12 @@ export interface GradcheckResult {
   worst?: { input: number; index: number; analytic: number; numeric: number };
 }
 
-export async function gradcheck(
-  fn: (...xs: Tensor[]) => Tensor,
-  inputs: { data: ArrayLike<number>; shape: readonly number[] }[],
-  opts: GradcheckOptions = {},
-): Promise<GradcheckResult> {
+/** An input of gradcheck: host values and their shape, or a float32 tensor (its values are read back; it is not changed). */
+export type GradcheckInput = { data: ArrayLike<number>; shape: readonly number[] } | Tensor;
+
+export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, given: readonly GradcheckInput[], opts: GradcheckOptions = {}): Promise<GradcheckResult> {
   if (typeof fn !== 'function') throw new TypeError(`gradcheck: argument 'fn' must be a function, got ${describeValue(fn)}`);
-  checkInputs(inputs);
+  checkInputs(given);
   checkOptionKeys('gradcheck', opts, ['eps', 'atol', 'rtol', 'seed']); // { epsilon } was ignored
   const { eps = 1e-2, atol = 1e-2, rtol = 1e-2, seed = 1 } = opts;
   checkInteger('gradcheck', 'seed', seed, 0, 2 ** 32 - 1, 'an integer in [0, 2^32 - 1]');
@@ -37,6 +36,8 @@ export async function gradcheck(
   if (typeof eps !== 'number' || !(Number.isFinite(eps) && eps > 0)) throw new RangeError(`gradcheck: argument 'eps' must be a finite number > 0, got ${describeValue(eps)}`);
   checkNonNegative('gradcheck', 'atol', atol);
   checkNonNegative('gradcheck', 'rtol', rtol);
+  // tensors, as torch.autograd.gradcheck takes them, were refused: read back, perturbed on the host as the values are
+  const inputs = await Promise.all(given.map(async (i) => (i instanceof Tensor ? { data: await i.toArray(), shape: i.shape } : i)));
   return scope(async () => {
     const make = (data: ArrayLike<number>, shape: readonly number[]) => tensor(Float32Array.from(data), shape);
     const xs = inputs.map((i) => make(i.data, i.shape).requiresGrad_());
@@ -75,11 +76,16 @@ export async function gradcheck(
 
 /** gradcheck's inputs: an array of { data, shape }, each shape filled by its values (named here, not by tensor()). */
 function checkInputs(inputs: unknown): void {
-  const allowed = "an array of { data, shape }";
+  const allowed = 'an array of { data, shape } or float32 tensors';
   if (!Array.isArray(inputs)) throw new TypeError(`gradcheck: argument 'inputs' must be ${allowed}, got ${describeValue(inputs)}`);
   inputs.forEach((input: unknown, k) => {
+    if (input instanceof Tensor) {
+      input.storage('gradcheck'); // a disposed one is named here, not read back
+      if (input.dtype !== 'float32') throw new TypeError(`gradcheck: inputs[${k}] must be a float32 tensor (the check runs in float32), got ${input.describe()}`);
+      return;
+    }
     const { data, shape } = (input ?? {}) as { data?: unknown; shape?: unknown };
-    if (!(Array.isArray(data) || ArrayBuffer.isView(data))) throw new TypeError(`gradcheck: inputs[${k}] must be { data, shape } with data an array of numbers, got ${describeValue(input)}`);
+    if (!(Array.isArray(data) || ArrayBuffer.isView(data))) throw new TypeError(`gradcheck: inputs[${k}] must be { data, shape } with data an array of numbers, or a float32 tensor, got ${describeValue(input)}`);
     const n = numel(checkShape('gradcheck', `inputs[${k}].shape`, shape));
     if ((data as ArrayLike<number>).length !== n) throw new RangeError(`gradcheck: inputs[${k}] has ${(data as ArrayLike<number>).length} values for shape ${formatShape(shape as number[])} (${n} elements)`);
   });

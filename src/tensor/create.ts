@@ -62,6 +62,9 @@ function flattenNested(data: NestedArray, dtype: DType): { shape: number[]; flat
   return { shape, flat };
 }
 
+/** What tensor() takes as data. */
+export type TensorInput = NestedArray | Float32Array | Int32Array | Int8Array | readonly number[];
+
 /**
  * A tensor from JS data: a nested array (shape inferred), or a flat array / typed array with a shape.
  * `dtype` defaults to int32 for an Int32Array, int8 for an Int8Array (quantized weights; that
@@ -69,11 +72,13 @@ function flattenNested(data: NestedArray, dtype: DType): { shape: number[]; flat
  * +-Infinity (as in PyTorch); int32 data must be integers in [-2^31, 2^31 - 1]. float16 data is
  * rounded on the host, to nearest with ties to even (through float32 first), overflowing to +-Infinity.
  */
-export function tensor(
-  data: NestedArray | Float32Array | Int32Array | Int8Array | readonly number[],
-  shape?: Shape,
-  dtype?: DType,
-): Tensor {
+export function tensor(data: TensorInput, shape?: Shape, dtype?: DType): Tensor;
+/** The dtype without a shape, as torch.tensor(data, dtype=torch.int32): tensor([1, 2], 'int32'). */
+export function tensor(data: TensorInput, dtype: DType): Tensor;
+export function tensor(data: TensorInput, shapeOrDtype?: Shape | DType, dtype?: DType): Tensor {
+  // a string in the shape's place is the dtype when none follows (a dtype there and after it is refused as a shape)
+  let shape = shapeOrDtype as Shape | undefined;
+  if (typeof shapeOrDtype === 'string' && dtype === undefined) [shape, dtype] = [undefined, shapeOrDtype];
   if (data instanceof Int8Array && (dtype == null || dtype === 'int8')) return int8Tensor(data, shape);
   if (dtype === 'int8') throw new TypeError(`tensor: dtype 'int8' is made from an Int8Array (quantized weights), got ${describeValue(data)}`);
   dtype = dtype == null ? (data instanceof Int32Array ? 'int32' : 'float32') : checkDtype('tensor', dtype);

@@ -1,0 +1,33 @@
+// --adapter DIR of `gpt sample`, `gpt eval` and `gpt train --init-from PATH`: a peft LoRA adapter
+// directory (src/gpt/hf/peft.ts), read and checked against the checkpoint's header before the
+// device opens, then merged into the model as it loads (W += (alpha/r)·B·A), as the adapters of
+// our own LoRA runs are.
+import { attachPeftAdapter, peftAdapterProblem, type PeftAdapter } from '../gpt/hf/peft.js';
+import type { GPT } from '../gpt/model.js';
+import type { CheckpointHead } from '../node/checkpoint-head.js';
+import { readPeftAdapter } from '../node/peft-adapter-dir.js';
+
+export const ADAPTER_DOC = "a peft LoRA adapter directory (adapter_config.json + adapter_model.safetensors or older peft's adapter_model.bin: PeftModel.save_pretrained's) merged into the model as it loads";
+
+/** An adapter to merge, and the directory it came from (for errors). */
+export interface AdapterToMerge {
+  dir: string;
+  adapter: PeftAdapter;
+}
+
+/** The adapter in `dir` ('' : none), once it fits the model of `head` (whose own LoRA adapters are merged before it). */
+export async function readAdapterFlag(dir: string, head: CheckpointHead): Promise<AdapterToMerge | undefined> {
+  if (!dir) return undefined;
+  const adapter = await readPeftAdapter(dir);
+  const { lora: _, ...base } = head.meta.model;
+  const problem = peftAdapterProblem(base, adapter, dir);
+  if (problem) throw new Error(problem);
+  return { dir, adapter };
+}
+
+/** Merges `toMerge` (if any) into `model`'s weights: the model stays a plain GPT. */
+export function mergeAdapter(model: GPT, toMerge: AdapterToMerge | undefined): void {
+  if (!toMerge) return;
+  attachPeftAdapter(model, toMerge.adapter, toMerge.dir);
+  model.mergeLoRA();
+}

@@ -1,0 +1,237 @@
+// Hugging Face peft's LoRA adapter files for a GPT-2: adapter_config.json (LoraConfig as JSON) and
+// adapter_model.safetensors (or older peft's torch.save adapter_model.bin, read), which hold the
+// adapters only, named as PeftModel's state dict with the adapter's name taken out:
+// base_model.model.transformer.h.0.attn.c_attn.lora_A.weight [r, in] and lora_B.weight [out, r]. GPT-2's layers are Conv1D (weight [in, out]: fan_in_fan_out), but
+// peft's A and B are nn.Linear weights either way, so their shapes and W += (alpha/r)·B·A are our
+// LoRA's (src/nn/lora.ts) in our [out, in] layout. What a config asks that our LoRA cannot do
+// (rsLoRA's scale, DoRA, per-layer ranks, other modules, a subset of layers) is refused, not
+// approximated. Platform free: text and bytes in and out; webgpu-gpt/node reads and writes the directory.
+import { parseJSONText } from '../../io/json-text.js';
+import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../../io/safetensors.js';
+import { bytesSource } from '../../io/safetensors-source.js';
+import { openTorchFile, torchStateDictReader } from '../../io/torch-file.js';
+import { show } from '../../io/value-ranges.js';
+import { isLoRAName } from '../../nn/lora.js';
+import { tensor } from '../../tensor/create.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { nonFiniteProblem } from '../checkpoint.js';
+import { blockLinearShapes, GPT, type GPTConfig } from '../model.js';
+import { isTargeted, loraConfigProblem, loraRankProblem, type LoRAConfig } from '../lora.js';
+import { hfLayoutProblem } from './config.js';
+
+/** The files of a peft adapter directory (save_pretrained's): its config, and its weights as safetensors or, from older peft (or safe_serialization=False), torch.save's. */
+export const PEFT_FILES = { config: 'adapter_config.json', weights: 'adapter_model.safetensors', torchWeights: 'adapter_model.bin' } as const;
+
+/** A peft adapter's files: adapter_config.json's text and its weights file's bytes. */
+export interface PeftAdapterFiles {
+  config: string;
+  weights: Uint8Array;
+  /** The weights file's name: PEFT_FILES.weights (the default) or PEFT_FILES.torchWeights. */
+  weightsFile?: string;
+}
+
+/** A peft LoRA adapter as read: its settings, the base model it names, A and B by our parameter names (h.0.attn.c_attn.lora.A), and the file they came from (for errors). */
+export interface PeftAdapter {
+  lora: LoRAConfig;
+  base: string | null;
+  tensors: Map<string, { shape: number[]; data: Float32Array }>;
+  weightsFile: string;
+}
+
+/** PeftModel's prefix (PeftModel.base_model is the LoraModel, whose .model is the transformers model); GPT2LMHeadModel's `transformer.` follows. */
+const PEFT_PREFIX = 'base_model.model.';
+const GPT2_PREFIX = 'transformer.';
+/** An adapter tensor's name after the prefixes: block, layer, A or B. */
+const ADAPTER_TENSOR = /^(h\.\d+\.(?:attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj))\.lora_([AB])\.weight$/;
+
+/** Our parameter name (h.0.attn.c_attn.lora.A) as peft's key. */
+const peftKey = (name: string) => `${PEFT_PREFIX}${GPT2_PREFIX}${name.replace(/\.lora\.([AB])$/, '.lora_$1.weight')}`;
+
+/** false, or absent (an older peft's config, before the field). */
+const isOff = (v: unknown) => v === undefined || v === false;
+/** null, absent, [] or {}: a LoraConfig field left at its default. */
+const isEmpty = (v: unknown) => v === undefined || v === null || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v as object).length);
+
+/**
+ * LoraConfig's fields that change what the adapter computes or which weights it touches, each with
+ * whether a value leaves it as plain LoRA (their defaults: off, empty, none). Other fields (peft's
+ * bookkeeping, initialisation, newer ones) do not change the saved adapter's merge and are ignored.
+ */
+const UNSUPPORTED: Record<string, (v: unknown) => boolean> = {
+  use_rslora: isOff,
+  use_dora: isOff,
+  lora_bias: isOff,
+  use_qalora: isOff,
+  rank_pattern: isEmpty,
+  alpha_pattern: isEmpty,
+  modules_to_save: isEmpty,
+  exclude_modules: isEmpty,
+  layers_to_transform: isEmpty,
+  layer_replication: isEmpty,
+  target_parameters: isEmpty,
+  trainable_token_indices: isEmpty,
+  alora_invocation_tokens: isEmpty,
+  use_bdlora: isEmpty,
+  arrow_config: isEmpty,
+  velora_config: isEmpty,
+  monteclora_config: isEmpty,
+};
+
+/** adapter_config.json for `lora`, as peft's LoraConfig.to_dict writes it for GPT-2 (Conv1D: fan_in_fan_out). */
+function peftConfigJSON(lora: LoRAConfig, base: string | null): Record<string, unknown> {
+  return {
+    peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: base, inference_mode: true,
+    r: lora.rank, lora_alpha: lora.alpha, lora_dropout: lora.dropout, target_modules: [...lora.targets],
+    fan_in_fan_out: true, bias: 'none', init_lora_weights: true, use_rslora: false, use_dora: false,
+    modules_to_save: null, rank_pattern: {}, alpha_pattern: {}, layers_to_transform: null, layers_pattern: null, revision: null,
+  };
+}
+
+/**
+ * The adapters of a LoRA model (GPT.addLoRA's, trained or loaded) as peft's adapter files, naming
+ * `base` (base_model_name_or_path; null where unknown). A model with shared layers is written
+ * expanded, each layer with its group's adapter, as GPT-2's layout has none. Refused: a model
+ * without adapters, adapters its config does not record, a layout GPT-2's cannot hold, values not finite.
+ */
+export async function encodePeftAdapter(model: GPT, base: string | null = null, op = 'encodePeftAdapter'): Promise<PeftAdapterFiles> {
+  if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${show(model)}`);
+  const { lora } = model.config;
+  if (!lora) throw new Error(`${op}: the model has no LoRA adapters to write (GPT.addLoRA, or a checkpoint of a --lora-rank run, has them)`);
+  model.checkAdapters(op);
+  const layout = hfLayoutProblem(model.config);
+  if (layout) throw new Error(`${op}: ${layout}`);
+  const tensors: Record<string, SafetensorsTensor> = {};
+  for (const [name, p] of model.layerParameters()) {
+    if (!isLoRAName(name)) continue;
+    const data = (await p.toArray()) as Float32Array;
+    const nonFinite = nonFiniteProblem([[name, { data }]]);
+    if (nonFinite) throw new Error(`${op}: adapters not written: ${nonFinite}`);
+    tensors[peftKey(name)] = { dtype: 'F32', shape: [...p.shape], data };
+  }
+  return { config: JSON.stringify(peftConfigJSON(lora, base), null, 2) + '\n', weights: serializeSafetensors(tensors, { format: 'pt' }) };
+}
+
+/**
+ * A peft LoRA adapter of a GPT-2 from its files, checked in itself (that it fits a base model is
+ * peftAdapterProblem's). `source` names the directory in errors. Refused in one line: another
+ * peft_type or task, a LoraConfig field our LoRA cannot honour (UNSUPPORTED, `bias` other than
+ * 'none'), target_modules other than GPT-2's block layers, tensors other than their A and B,
+ * shapes that disagree with r, values not finite.
+ */
+export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapter'): Promise<PeftAdapter> {
+  const at = `${source}/${PEFT_FILES.config}`;
+  const json = parseJSONText(files.config, (why) => {
+    throw new Error(`${at}: ${why}`);
+  });
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${at}: must hold a JSON object (peft's LoraConfig), got ${show(json)}`);
+  const c = json as Record<string, unknown>;
+  const lora = peftLoRAConfig(c, at);
+  const weightsFile = files.weightsFile ?? PEFT_FILES.weights;
+  const tensors = adapterTensors(await weightsOf(files.weights, `${source}/${weightsFile}`), lora.rank, `${source}/${weightsFile}`);
+  const base = typeof c.base_model_name_or_path === 'string' ? c.base_model_name_or_path : null;
+  return { lora, base, tensors, weightsFile };
+}
+
+/** The tensors of the adapter weights file `at` (its path): torch.save's state dict for a .bin, else safetensors. */
+async function weightsOf(bytes: Uint8Array, at: string): Promise<Record<string, SafetensorsTensor>> {
+  if (at.endsWith('.bin')) {
+    const torch = await openTorchFile(bytesSource(bytes), at); // its errors begin with `at`
+    return torchStateDictReader(torch, torch.root, at).readTensors();
+  }
+  try {
+    return parseSafetensors(bytes).tensors;
+  } catch (e) {
+    throw new Error(`${at}: not a readable safetensors file (${(e as Error).message})`);
+  }
+}
+
+/** Our LoRA settings from LoraConfig's fields `c`, or a one-line refusal naming `at` and the field. */
+function peftLoRAConfig(c: Record<string, unknown>, at: string): LoRAConfig {
+  if (c.peft_type !== 'LORA') throw new Error(`${at}: peft_type ${show(c.peft_type)} is not a LoRA adapter (allowed: "LORA")`);
+  if (!isEmpty(c.task_type) && c.task_type !== 'CAUSAL_LM') throw new Error(`${at}: task_type ${show(c.task_type)} adapts another head than GPT-2's language model (allowed: "CAUSAL_LM" or null)`);
+  for (const [field, plain] of Object.entries(UNSUPPORTED)) {
+    if (!plain(c[field])) throw new Error(`${at}: ${field} ${show(c[field])} cannot be honoured here (plain LoRA only: leave it at its default)`);
+  }
+  if ((c.bias ?? 'none') !== 'none') throw new Error(`${at}: bias ${show(c.bias)} cannot be honoured here (allowed: "none": the adapter trains no biases)`);
+  const targets = c.target_modules;
+  if (typeof targets === 'string') throw new Error(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
+  const lora = { rank: c.r, alpha: c.lora_alpha, dropout: c.lora_dropout ?? 0, targets } as LoRAConfig;
+  const names: Record<keyof LoRAConfig, string> = { rank: 'r', alpha: 'lora_alpha', dropout: 'lora_dropout', targets: 'target_modules' };
+  const problem = loraConfigProblem(lora, (k) => names[k]);
+  if (problem) throw new Error(`${at}: ${problem}`);
+  return lora;
+}
+
+/** The A and B tensors of a peft adapter file by our names, each checked against rank `r`; one line naming `at` and the tensor for any other. */
+function adapterTensors(saved: Record<string, SafetensorsTensor>, r: number, at: string): PeftAdapter['tensors'] {
+  const out: PeftAdapter['tensors'] = new Map();
+  for (const [key, t] of Object.entries(saved)) {
+    const inner = key.startsWith(PEFT_PREFIX) ? key.slice(PEFT_PREFIX.length).replace(/^transformer\./, '') : null;
+    const m = inner === null ? null : ADAPTER_TENSOR.exec(inner);
+    if (!m) throw new Error(`${at}: tensor '${key}' is not a LoRA A or B of a GPT-2 block layer (${PEFT_PREFIX}transformer.h.N.attn.c_attn.lora_A.weight and the like); other modules cannot be honoured here`);
+    const name = `${m[1]}.lora.${m[2]}`;
+    if (out.has(name)) throw new Error(`${at}: two tensors name ${peftKey(name)} (one with the transformer. prefix, one without)`);
+    if (!(t.data instanceof Float32Array)) throw new Error(`${at}: tensor '${key}' has dtype ${t.dtype}, expected a float type`);
+    const rankAt = m[2] === 'A' ? 0 : 1;
+    if (t.shape.length !== 2 || t.shape[rankAt] !== r) throw new Error(`${at}: tensor '${key}' has shape [${t.shape.join(', ')}], where r ${r} gives lora_${m[2]} ${m[2] === 'A' ? '[r, in]' : '[out, r]'}`);
+    const nonFinite = nonFiniteProblem([[key, t as { data: Float32Array }]]);
+    if (nonFinite) throw new Error(`${at}: ${nonFinite.replace(/a checkpoint/, 'an adapter')}`);
+    out.set(name, { shape: t.shape, data: t.data });
+  }
+  return out;
+}
+
+/**
+ * What keeps `adapter` (from `source`) off a base model of `config`, or null: a base that is not
+ * GPT-2's plain float32 layout (int8, shared layers, structurally pruned; its own LoRA adapters
+ * are merged before), a rank past a layer's min(in, out), and any adapter tensor missing, extra or
+ * of another shape than the base's layer gives it. From the config alone: before any weight is read.
+ */
+export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, source: string): string | null {
+  const at = `${source}/${adapter.weightsFile}`;
+  if (config.quantization) return `${source}: a LoRA adapter cannot be merged into ${config.quantization} weights (allowed: a float32 base model)`;
+  if ((config.shareLayers ?? 1) > 1) return `${source}: a LoRA adapter cannot be merged into a model whose blocks share weights (shareLayers ${config.shareLayers}): its layers would need one adapter each`;
+  const layout = hfLayoutProblem(config);
+  if (layout) return `${source}: ${layout}`;
+  const { lora } = adapter;
+  const rank = loraRankProblem(lora, blockLinearShapes(config), `${source}/${PEFT_FILES.config}: r`);
+  if (rank) return rank;
+  const want = new Map<string, number[]>();
+  const shapes = blockLinearShapes(config); // four a block, nLayer blocks (no sharing)
+  for (let l = 0; l < config.nLayer; l++) {
+    for (const [layer, outF, inF] of shapes.slice(4 * l, 4 * l + 4)) {
+      if (!isTargeted(layer, lora.targets)) continue;
+      want.set(`h.${l}.${layer}.lora.A`, [lora.rank, inF]);
+      want.set(`h.${l}.${layer}.lora.B`, [outF, lora.rank]);
+    }
+  }
+  for (const [name, shape] of want) {
+    const has = adapter.tensors.get(name)?.shape;
+    if (!has) return `${at}: no tensor ${peftKey(name)}, which target_modules ${show(lora.targets)} on the base's ${config.nLayer} layers need`;
+    if (show(has) !== show(shape)) return `${at}: tensor ${peftKey(name)} has shape [${has.join(', ')}], where the base model's layer gives it [${shape.join(', ')}] (an adapter of another base model?)`;
+  }
+  const extra = [...adapter.tensors.keys()].find((name) => !want.has(name));
+  return extra === undefined ? null : `${at}: tensor ${peftKey(extra)} adapts a layer that target_modules ${show(lora.targets)} on the base's ${config.nLayer} layers do not select`;
+}
+
+/**
+ * Attaches `adapter` to `model` (GPT.addLoRA with its settings, then A and B set to its tensors), as
+ * peft's PeftModel.from_pretrained: the base frozen, the adapters trainable. GPT.mergeLoRA then
+ * folds them into the weights. Refused (peftAdapterProblem) before the model changes.
+ */
+export function attachPeftAdapter(model: GPT, adapter: PeftAdapter, source = 'adapter'): void {
+  if (model.config.lora) throw new Error(`${source}: the model has LoRA adapters already; merge them first (GPT.mergeLoRA)`);
+  const problem = peftAdapterProblem(model.config, adapter, source);
+  if (problem) throw new Error(problem);
+  // uploaded before the model changes: a failed allocation leaves it as it was
+  const uploaded = new Map<string, Tensor>();
+  const rngState = model.rng.getState();
+  try {
+    for (const [name, t] of adapter.tensors) uploaded.set(name, tensor(t.data, t.shape));
+    model.addLoRA(adapter.lora);
+    for (const [name, p] of model.namedParameters()) if (isLoRAName(name)) p.assign(uploaded.get(name)!);
+    model.rng.setState(rngState); // the A addLoRA drew is replaced: a run from here draws its dropout as it would without the adapter
+  } finally {
+    for (const t of uploaded.values()) t.dispose();
+  }
+}

@@ -1,0 +1,74 @@
+// peft's adapter directory on the command line: `gpt export --adapters` writes a LoRA run's
+// adapters alone, and `--adapter DIR` merges them into the base for `gpt sample`, `gpt eval` and
+// `gpt train --init-from`: the same text and losses as the LoRA run's own checkpoint (whose
+// adapters are merged on load). What cannot apply is a one-line error.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readPeftAdapter } from '../src/node/peft-adapter-dir.js';
+import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+import { randomGPT2, writeGPT2Dir } from './hf-reference.js';
+
+const dir = tempDir('cli-peft');
+const corpus = join(dir, 'corpus.txt');
+const base = join(dir, 'base');
+const lora = join(dir, 'lora');
+const adapter = join(dir, 'adapter');
+const losses = (s: string) => s.match(/train loss [\d.]+, val loss [\d.]+/)![0];
+
+beforeAll(async () => {
+  await setupDevice();
+  writeFileSync(corpus, corpusText(8000));
+  const b = await gpt('train', '--data', corpus, ...TINY, '--max-iters', '6', '--eval-interval', '6', '--out-dir', base);
+  expect(b.code, b.err).toBe(0);
+  const l = await gpt('train', '--init-from', base, '--data', corpus, ...TINY, '--lora-rank', '4', '--lora-alpha', '16', '--lora-targets', 'c_attn,mlp.c_proj', '--learning-rate', '1e-2', '--warmup-iters', '0', '--max-iters', '4', '--eval-interval', '4', '--out-dir', lora);
+  expect(l.code, l.err).toBe(0);
+});
+
+describe('gpt export --adapters and --adapter DIR', () => {
+  it("export writes peft's adapter directory, which sample and eval merge into the base: the LoRA run's own text and losses", async () => {
+    const r = await gpt('export', '--adapters', '--out-dir', lora, '--to', adapter, '--base-model', 'my-base');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^wrote .*adapter \(adapter_config\.json, adapter_model\.safetensors: LoRA rank 4, alpha 16 on c_attn, mlp\.c_proj\), peft's adapter directory$/m);
+    const config = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: 'my-base', r: 4, lora_alpha: 16, target_modules: ['c_attn', 'mlp.c_proj'], fan_in_fan_out: true, bias: 'none' });
+    expect([...(await readPeftAdapter(adapter)).tensors.keys()].sort()).toEqual(['h.0.attn.c_attn.lora.A', 'h.0.attn.c_attn.lora.B', 'h.0.mlp.c_proj.lora.A', 'h.0.mlp.c_proj.lora.B']);
+
+    const sample = (...args: string[]) => gpt('sample', ...args, '--max-new-tokens', '12', '--start', 'the ', '--seed', '3');
+    const own = await sample('--out-dir', lora);
+    const adapted = await sample('--init-from', base, '--adapter', adapter);
+    expect(adapted.code, adapted.err).toBe(0);
+    expect(adapted.out).toBe(own.out);
+    expect((await sample('--init-from', base)).out).not.toBe(own.out); // the adapter changed something
+    // onto the LoRA run's checkpoint: its own adapters merged first, then these (both updates)
+    const twice = await sample('--init-from', lora, '--adapter', adapter);
+    expect(twice.code, twice.err).toBe(0);
+    expect(twice.out).not.toBe(own.out);
+
+    const evaluate = (...args: string[]) => gpt('eval', ...args, '--data', corpus, '--eval-iters', '4');
+    const ownLosses = losses((await evaluate('--out-dir', lora)).out);
+    expect(losses((await evaluate('--init-from', base, '--adapter', adapter)).out)).toBe(ownLosses);
+    expect(losses((await evaluate('--init-from', base)).out)).not.toBe(ownLosses);
+
+    // fine-tuning starts from the merged weights: its step-0 evaluation is the LoRA run's merged checkpoint's
+    const step0 = (out: string) => out.match(/^step 0: (train loss [\d.]+, val loss [\d.]+)/m)![1];
+    const tuned = await gpt('train', '--init-from', base, '--adapter', adapter, '--data', corpus, ...TINY, '--max-iters', '1', '--eval-interval', '1', '--out-dir', join(dir, 'tuned'));
+    expect(tuned.code, tuned.err).toBe(0);
+    const again = await gpt('train', '--init-from', lora, '--data', corpus, ...TINY, '--max-iters', '1', '--eval-interval', '1', '--out-dir', join(dir, 'tuned-own'));
+    expect(step0(tuned.out)).toBe(step0(again.out));
+  });
+
+  it('what cannot apply is one line', async () => {
+    expectOneLine(await gpt('export', '--adapters', '--out-dir', base, '--to', join(dir, 'none')), 2, /flag --adapters writes a LoRA run's adapters, and .*base has none/);
+    expectOneLine(await gpt('export', '--base-model', 'gpt2', '--out-dir', lora, '--to', join(dir, 'x')), 2, /flag --base-model names the base model of the adapters --adapters writes: give --adapters too$/);
+    expectOneLine(await gpt('export', '--adapters', '--out-dir', lora, '--to', join(dir, 'x.pt')), 2, /flag --adapters writes peft's adapter directory, and --to .*x\.pt names a \.pt file: give a directory$/);
+    expectOneLine(await gpt('export', '--adapters', '--out-dir', lora, '--to', adapter), 2, /--to .*adapter already holds an adapter \(adapter_config\.json, adapter_model\.safetensors\): choose another --to, or replace it with --overwrite$/);
+    expectOneLine(await gpt('train', '--data', corpus, ...TINY, '--adapter', adapter, '--out-dir', join(dir, 'scratch')), 2, /flag --adapter merges a peft adapter into the checkpoint --init-from PATH fine-tunes, got --init-from scratch$/);
+    // an adapter of a 16-wide base onto GPT-2 of width 24
+    const gpt2 = join(dir, 'gpt2');
+    writeGPT2Dir(gpt2, randomGPT2(), { prefix: true, head: false });
+    expectOneLine(await gpt('eval', '--init-from', gpt2, '--adapter', adapter, '--data', corpus, '--eval-iters', '1'), 1, /adapter_model\.safetensors: tensor base_model\.model\.transformer\.h\.0\.attn\.c_attn\.lora_A\.weight has shape \[4, 16\], where the base model's layer gives it \[4, 24\] \(an adapter of another base model\?\)$/);
+    expectOneLine(await gpt('sample', '--init-from', base, '--adapter', join(dir, 'missing')), 2, /flag --adapter names .*missing, which does not exist$/);
+  });
+});

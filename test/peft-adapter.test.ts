@@ -1,0 +1,280 @@
+// peft's LoRA adapter files (src/gpt/hf/peft.ts, src/node/peft-adapter-dir.ts): a directory laid
+// out as PeftModel.save_pretrained writes one (written here from plain arrays, not by our encoder)
+// loads onto a Hugging Face GPT-2 and gives the logits of an independent float64 GPT-2 forward of
+// the merged weights W + (alpha/r)·(B·A)ᵀ in Conv1D's [in, out] layout; our save -> load -> save is
+// bit-identical; what our LoRA cannot honour is refused in one line.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { attachPeftAdapter, decodePeftAdapter, PEFT_FILES } from '../src/gpt/hf/peft.js';
+import type { GPT } from '../src/gpt/model.js';
+import { noGrad, randn, scope, tensor, type Tensor } from '../src/index.js';
+import { serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
+import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { readPeftAdapter, savePeftAdapter } from '../src/node/peft-adapter-dir.js';
+import { tempDir } from './cli-helpers.js';
+import { seededValues, setupDevice } from './helpers.js';
+import { gpt2Logits, miniGpt2Tokenizer, randomGPT2, SMALL, writeGPT2Dir, type GPT2Params } from './hf-reference.js';
+
+beforeAll(setupDevice);
+
+const dir = tempDir('peft');
+const params = randomGPT2();
+const base = join(dir, 'base');
+writeGPT2Dir(base, params, { prefix: true, head: false });
+const tokenizer = miniGpt2Tokenizer();
+const sequences = ['the model reads the text', 'a line of text, the end.'].map((s) => tokenizer.encode(s).slice(0, SMALL.T));
+
+/** Each block layer's [in, out] as GPT-2's Conv1D holds it. */
+const LAYERS: Record<string, [number, number]> = { 'attn.c_attn': [SMALL.C, 3 * SMALL.C], 'attn.c_proj': [SMALL.C, SMALL.C], 'mlp.c_fc': [SMALL.C, 4 * SMALL.C], 'mlp.c_proj': [4 * SMALL.C, SMALL.C] };
+
+interface Adapter {
+  config: Record<string, unknown>;
+  /** peft's keys (base_model.model.transformer.h.0.attn.c_attn.lora_A.weight) to row-major arrays. */
+  tensors: Map<string, { shape: number[]; data: Float32Array }>;
+}
+
+/** peft's adapter for `layers` of every block, A [r, in] and B [out, r] drawn at random (B not zero: the update shows), config as LoraConfig.to_dict writes it. */
+function peftAdapter(r: number, alpha: number, layers: string[], targets: unknown, prefix = 'transformer.'): Adapter {
+  const tensors: Adapter['tensors'] = new Map();
+  let seed = 100;
+  for (let l = 0; l < SMALL.L; l++) {
+    for (const layer of layers) {
+      const [I, O] = LAYERS[layer]!;
+      const key = (ab: string) => `base_model.model.${prefix}h.${l}.${layer}.lora_${ab}.weight`;
+      tensors.set(key('A'), { shape: [r, I], data: Float32Array.from(seededValues(r * I, seed++, -0.3, 0.3)) });
+      tensors.set(key('B'), { shape: [O, r], data: Float32Array.from(seededValues(O * r, seed++, -0.3, 0.3)) });
+    }
+  }
+  const config = {
+    alpha_pattern: {}, auto_mapping: null, base_model_name_or_path: 'gpt2', bias: 'none', fan_in_fan_out: true, inference_mode: true,
+    init_lora_weights: true, layers_pattern: null, layers_to_transform: null, lora_alpha: alpha, lora_dropout: 0.05, modules_to_save: null,
+    peft_type: 'LORA', r, rank_pattern: {}, revision: null, target_modules: targets, task_type: 'CAUSAL_LM', use_dora: false, use_rslora: false,
+  };
+  return { config, tensors };
+}
+
+/** Writes `a` as PeftModel.save_pretrained would: adapter_config.json and adapter_model.safetensors. */
+function writePeftDir(path: string, a: Adapter, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): string {
+  mkdirSync(path, { recursive: true });
+  writeFileSync(join(path, 'adapter_config.json'), JSON.stringify(a.config, null, 2));
+  const tensors: Record<string, SafetensorsTensor> = {};
+  for (const [k, t] of a.tensors) tensors[k] = { dtype, ...t };
+  writeFileSync(join(path, 'adapter_model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
+  return path;
+}
+
+/** GPT-2's tensors with each adapted Conv1D weight W [in, out] + (alpha/r)·(B·A)ᵀ, in float64 (rounded to float32 once). */
+function mergedParams(a: Adapter, prefix = 'transformer.'): GPT2Params {
+  const scale = (a.config.lora_alpha as number) / (a.config.r as number);
+  const out: GPT2Params = new Map();
+  for (const [name, t] of params) {
+    const A = a.tensors.get(`base_model.model.${prefix}${name.replace(/weight$/, 'lora_A.weight')}`);
+    const B = a.tensors.get(`base_model.model.${prefix}${name.replace(/weight$/, 'lora_B.weight')}`);
+    if (!A || !B) {
+      out.set(name, t);
+      continue;
+    }
+    const [I, O] = t.shape as [number, number];
+    const r = A.shape[0]!;
+    const w = Float64Array.from(t.data);
+    for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) for (let k = 0; k < r; k++) w[i * O + o]! += scale * B.data[o * r + k]! * A.data[k * I + i]!;
+    out.set(name, { shape: t.shape, data: Float32Array.from(w) });
+  }
+  return out;
+}
+
+function assignDisposing(p: Tensor, t: Tensor): void {
+  p.assign(t);
+  t.dispose();
+}
+
+async function baseModel(): Promise<GPT> {
+  return modelFromCheckpoint(await loadCheckpoint(base), { dropout: 0 }).model;
+}
+
+async function logitsOf(model: GPT): Promise<Float32Array> {
+  model.eval();
+  return noGrad(() => scope(async () => (await model.forward(tensor(Int32Array.from(sequences.flat()), [sequences.length, SMALL.T])).logits.toArray()) as Float32Array));
+}
+
+function worstError(ours: Float32Array, p: GPT2Params): number {
+  const want = sequences.flatMap((ids) => gpt2Logits(p, ids).flatMap((row) => [...row]));
+  return Math.max(...want.map((w, i) => Math.abs(ours[i]! - w)));
+}
+
+describe("peft's adapter directory onto a GPT-2", () => {
+  const cases = [
+    { name: 'c_attn (peft\'s GPT-2 default), GPT2LMHeadModel keys', layers: ['attn.c_attn'], targets: ['c_attn'], prefix: 'transformer.' },
+    { name: 'every block layer (c_proj: both projections), GPT2Model keys (no transformer.)', layers: Object.keys(LAYERS), targets: ['c_fc', 'c_proj', 'c_attn'], prefix: '' },
+  ];
+  for (const { name, layers, targets, prefix } of cases) {
+    it(`${name}: merged and unmerged logits equal GPT-2's float64 forward of the merged weights`, async () => {
+      const a = peftAdapter(4, 16, layers, targets, prefix);
+      const path = writePeftDir(join(dir, `in-${layers.length}`), a);
+      const adapter = await readPeftAdapter(path);
+      expect(adapter.lora).toEqual({ rank: 4, alpha: 16, dropout: 0.05, targets });
+      expect(adapter.base).toBe('gpt2');
+      const want = mergedParams(a, prefix);
+      const model = await baseModel();
+      const plain = worstError(await logitsOf(model), want);
+      attachPeftAdapter(model, adapter, path);
+      expect(worstError(await logitsOf(model), want)).toBeLessThan(1e-4); // the adapters computed beside W
+      model.mergeLoRA();
+      const merged = worstError(await logitsOf(model), want);
+      expect(merged).toBeLessThan(1e-4);
+      expect(plain).toBeGreaterThan(100 * merged); // the update matters: the base alone is far off
+      model.dispose();
+    });
+  }
+
+  it('reads float16 and bfloat16 adapters (peft saves a half-precision model\'s so) as their float32 values', async () => {
+    const a = peftAdapter(2, 4, ['mlp.c_fc'], ['c_fc']);
+    for (const t of a.tensors.values()) t.data = t.data.map((x) => Math.round(x * 64) / 64); // exact in both
+    for (const dtype of ['F16', 'BF16'] as const) {
+      const read = await readPeftAdapter(writePeftDir(join(dir, `half-${dtype}`), a, dtype));
+      expect(read.tensors.get('h.1.mlp.c_fc.lora.B')!.data).toEqual(a.tensors.get('base_model.model.transformer.h.1.mlp.c_fc.lora_B.weight')!.data);
+    }
+  });
+
+  it("reads older peft's adapter_model.bin (torch.save's, written by PyTorch: test/fixtures/torch/make_peft_bin_fixture.py)", async () => {
+    const path = fileURLToPath(new URL('./fixtures/torch/peft-bin', import.meta.url));
+    const adapter = await readPeftAdapter(path);
+    expect(adapter.weightsFile).toBe('adapter_model.bin');
+    expect(adapter.lora).toEqual({ rank: 2, alpha: 8, dropout: 0.1, targets: ['c_attn'] });
+    // the fixture's formula, recomputed: A[k, i] = ((k·in + i) % 7 - 3) / 8, B[o, k] = ((o·r + k) % 5 - 2) / 4
+    const a = peftAdapter(2, 8, ['attn.c_attn'], ['c_attn']);
+    for (const [key, t] of a.tensors) t.data = t.data.map((_, j) => (key.includes('lora_A') ? ((j % 7) - 3) / 8 : ((j % 5) - 2) / 4));
+    for (const [key, t] of a.tensors) {
+      const ours = adapter.tensors.get(key.replace('base_model.model.transformer.', '').replace(/lora_([AB])\.weight$/, 'lora.$1'))!;
+      expect(ours.shape).toEqual(t.shape);
+      expect(ours.data).toEqual(t.data);
+    }
+    const model = await baseModel();
+    attachPeftAdapter(model, adapter, path);
+    model.mergeLoRA();
+    expect(worstError(await logitsOf(model), mergedParams(a))).toBeLessThan(1e-4);
+    model.dispose();
+  });
+
+  it('save -> load -> save is bit-identical, and the tensors written are those read', async () => {
+    const a = peftAdapter(3, 6, ['attn.c_attn', 'mlp.c_fc'], ['c_attn', 'c_fc']);
+    const model = await baseModel();
+    attachPeftAdapter(model, await readPeftAdapter(writePeftDir(join(dir, 'rt-in'), a)));
+    const first = join(dir, 'rt-1');
+    await savePeftAdapter(first, model, 'gpt2');
+    model.dispose();
+    const again = await baseModel();
+    const rng = again.rng.getState();
+    attachPeftAdapter(again, await readPeftAdapter(first), first);
+    expect(again.rng.getState()).toEqual(rng); // the A addLoRA drew is replaced: no draw is spent
+    const second = join(dir, 'rt-2');
+    await savePeftAdapter(second, again, 'gpt2');
+    again.dispose();
+    for (const file of [PEFT_FILES.config, PEFT_FILES.weights]) expect(readFileSync(join(second, file)).equals(readFileSync(join(first, file))), file).toBe(true);
+    const saved = await readPeftAdapter(first);
+    for (const [key, t] of a.tensors) {
+      const ours = key.replace('base_model.model.transformer.', '').replace(/lora_([AB])\.weight$/, 'lora.$1');
+      expect(saved.tensors.get(ours)?.shape).toEqual(t.shape);
+      expect(Buffer.from(saved.tensors.get(ours)!.data.buffer).equals(Buffer.from(t.data.buffer)), key).toBe(true);
+    }
+    const config = JSON.parse(readFileSync(join(first, 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: 'gpt2', r: 3, lora_alpha: 6, lora_dropout: 0.05, target_modules: ['c_attn', 'c_fc'], fan_in_fan_out: true, bias: 'none' });
+  });
+
+  it("a model's own trained adapters (GPT.addLoRA) save and load onto the base bit-identically", async () => {
+    const model = await baseModel();
+    model.addLoRA({ rank: 2, targets: ['c_proj'] });
+    for (const [name, p] of model.namedParameters()) if (name.endsWith('lora.B')) assignDisposing(p, randn(p.shape, { seed: 5, std: 0.2 }));
+    const path = join(dir, 'own');
+    await savePeftAdapter(path, model);
+    const before = await logitsOf(model);
+    model.dispose();
+    const loaded = await baseModel();
+    attachPeftAdapter(loaded, await readPeftAdapter(path), path);
+    expect(Buffer.from((await logitsOf(loaded)).buffer).equals(Buffer.from(before.buffer))).toBe(true);
+    loaded.dispose();
+  });
+
+  it('refuses a model with non-finite adapters, writing nothing', async () => {
+    const model = await baseModel();
+    model.addLoRA({ rank: 2 });
+    for (const [name, p] of model.namedParameters()) if (name === 'h.1.attn.c_attn.lora.B') assignDisposing(p, tensor(new Float32Array(p.size).fill(NaN), p.shape));
+    const path = join(dir, 'nan', 'out');
+    await expect(savePeftAdapter(path, model)).rejects.toThrow(/adapters not written: tensor 'h\.1\.attn\.c_attn\.lora\.B' holds NaN/);
+    expect(existsSync(join(dir, 'nan'))).toBe(false);
+    model.mergeLoRA();
+    await expect(savePeftAdapter(path, model)).rejects.toThrow(/the model has no LoRA adapters to write/);
+    model.dispose();
+  });
+});
+
+describe('what cannot be honoured is refused in one line', () => {
+  const good = () => peftAdapter(2, 4, ['attn.c_attn'], ['c_attn']);
+  const configCases: [string, Record<string, unknown>, RegExp][] = [
+    ['rsLoRA', { use_rslora: true }, /use_rslora true cannot be honoured/],
+    ['DoRA', { use_dora: true }, /use_dora true cannot be honoured/],
+    ['a rank pattern', { rank_pattern: { 'h.0.attn.c_attn': 4 } }, /rank_pattern \{"h\.0\.attn\.c_attn":4\} cannot be honoured/],
+    ['an alpha pattern', { alpha_pattern: { c_attn: 4 } }, /alpha_pattern .* cannot be honoured/],
+    ['modules to save', { modules_to_save: ['lm_head'] }, /modules_to_save \["lm_head"\] cannot be honoured/],
+    ['a subset of layers', { layers_to_transform: [0] }, /layers_to_transform \[0\] cannot be honoured/],
+    ['trained biases', { bias: 'all' }, /bias "all" cannot be honoured here \(allowed: "none"/],
+    ['another model\'s modules', { target_modules: ['q_proj', 'v_proj'] }, /target_modules must be a non-empty list of c_attn, c_proj, c_fc, attn\.c_proj, mlp\.c_proj, got "q_proj"/],
+    ['a target pattern', { target_modules: '.*c_attn' }, /target_modules ".\*c_attn" is a pattern/],
+    ['another tuner', { peft_type: 'IA3' }, /peft_type "IA3" is not a LoRA adapter/],
+    ['another task', { task_type: 'SEQ_CLS' }, /task_type "SEQ_CLS" adapts another head/],
+    ['a rank of 0', { r: 0 }, /: r must be /],
+  ];
+  for (const [what, change, message] of configCases) {
+    it(what, async () => {
+      const a = good();
+      const path = writePeftDir(join(dir, `bad-${what.replace(/\W+/g, '-')}`), { ...a, config: { ...a.config, ...change } });
+      const error = await readPeftAdapter(path).then(() => null, (e: Error) => e.message);
+      expect(error).toMatch(message);
+      expect(error).toContain(`${path}/adapter_config.json: `);
+      expect(error).not.toContain('\n');
+    });
+  }
+
+  const tensorCases: [string, (t: Adapter['tensors']) => void, RegExp][] = [
+    ['a bias tensor', (t) => t.set('base_model.model.transformer.h.0.attn.c_attn.bias', { shape: [72], data: new Float32Array(72) }), /tensor 'base_model\.model\.transformer\.h\.0\.attn\.c_attn\.bias' is not a LoRA A or B/],
+    ['a shape that disagrees with r', (t) => t.set('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight', { shape: [3, SMALL.C], data: new Float32Array(3 * SMALL.C) }), /has shape \[3, 24\], where r 2 gives lora_A \[r, in\]/],
+  ];
+  for (const [what, change, message] of tensorCases) {
+    it(what, async () => {
+      const a = good();
+      change(a.tensors);
+      const path = writePeftDir(join(dir, `bad-${what.replace(/\W+/g, '-')}`), a);
+      await expect(readPeftAdapter(path)).rejects.toThrow(message);
+    });
+  }
+
+  const baseCases: [string, (t: Adapter['tensors']) => void, RegExp][] = [
+    ['an adapter of a wider base', (t) => t.set('base_model.model.transformer.h.1.attn.c_attn.lora_A.weight', { shape: [2, 32], data: new Float32Array(64) }), /tensor base_model\.model\.transformer\.h\.1\.attn\.c_attn\.lora_A\.weight has shape \[2, 32\], where the base model's layer gives it \[2, 24\]/],
+    ['a layer missing', (t) => t.delete('base_model.model.transformer.h.1.attn.c_attn.lora_B.weight'), /no tensor base_model\.model\.transformer\.h\.1\.attn\.c_attn\.lora_B\.weight, which target_modules \["c_attn"\] on the base's 2 layers need/],
+    ['a layer past the base\'s', (t) => t.set('base_model.model.transformer.h.2.attn.c_attn.lora_A.weight', { shape: [2, SMALL.C], data: new Float32Array(2 * SMALL.C) }), /tensor base_model\.model\.transformer\.h\.2\.attn\.c_attn\.lora_A\.weight adapts a layer that target_modules \["c_attn"\] on the base's 2 layers do not select/],
+  ];
+  for (const [what, change, message] of baseCases) {
+    it(`${what}, leaving the model as it was`, async () => {
+      const a = good();
+      change(a.tensors);
+      const path = writePeftDir(join(dir, `bad-${what.replace(/\W+/g, '-')}`), a);
+      const adapter = await readPeftAdapter(path);
+      const model = await baseModel();
+      expect(() => attachPeftAdapter(model, adapter, path)).toThrow(message);
+      expect(model.config.lora).toBeUndefined();
+      expect(worstError(await logitsOf(model), params)).toBeLessThan(1e-4);
+      model.dispose();
+    });
+  }
+
+  it('a missing file names it', async () => {
+    const path = join(dir, 'no-weights');
+    mkdirSync(path, { recursive: true });
+    writeFileSync(join(path, 'adapter_config.json'), JSON.stringify(good().config));
+    await expect(readPeftAdapter(path)).rejects.toThrow(`${path}/adapter_model.safetensors: cannot be read as a peft adapter's file (it does not exist)`);
+    await expect(decodePeftAdapter({ config: '{', weights: new Uint8Array() }, 'x')).rejects.toThrow(/^x\/adapter_config\.json: /);
+  });
+});
