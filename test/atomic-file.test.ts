@@ -19,6 +19,7 @@ import type { PositionalFile } from '../src/node/regular-files.js';
 import { crc32, crcHex } from '../src/io/checksum.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { readCheckpointFiles } from './helpers.js';
+import { signalAfterFirstLine } from './signalled-child.js';
 
 const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : 42;
 
@@ -336,33 +337,10 @@ for (let gen = Number(process.argv[3]); ; gen++) {
     return gen;
   }
 
-  /**
-   * Starts a saver, SIGKILLs it `delayMs` after its first completed save (counting from the first
-   * save, not from the start, keeps the test meaningful on a loaded machine), and returns the last
-   * save it reported done.
-   */
-  function runAndKill(dir: string, firstGen: number, delayMs: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [runner, dir, String(firstGen)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      let timer = setTimeout(() => child.kill('SIGKILL'), 60_000); // never reported a save: fails below
-      child.stdout.on('data', (d: Buffer) => {
-        if (!out.includes('\n') && String(d).includes('\n')) {
-          clearTimeout(timer);
-          timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
-        }
-        out += d;
-      });
-      child.stderr.on('data', (d: Buffer) => (err += d));
-      child.on('error', reject);
-      child.on('close', (_code, signal) => {
-        clearTimeout(timer);
-        if (signal !== 'SIGKILL') reject(new Error(`saver exited on its own (${signal}): ${err}`));
-        const done = out.split('\n').filter(Boolean).map(Number);
-        resolve(done.length ? done[done.length - 1]! : firstGen - 1);
-      });
-    });
+  /** Starts a saver, SIGKILLs it `delayMs` after its first completed save, and returns the last save it reported done. */
+  async function runAndKill(dir: string, firstGen: number, delayMs: number): Promise<number> {
+    const { printed } = await signalAfterFirstLine(runner, [dir, String(firstGen)], 'SIGKILL', delayMs);
+    return printed.at(-1) ?? firstGen - 1;
   }
 
   it("a first save killed mid-write leaves a temporary file no manifest names: the next save deletes it, and only it", async () => {

@@ -1,9 +1,10 @@
 // An export replaces a set of files no manifest commits (nanoGPT's ckpt.pt and the meta.pkl its
 // sample.py decodes with; a Hugging Face directory's model.safetensors, tokenizer.json and
-// config.json). A process killed at any moment must leave the old set, the new one, or one its
-// readers refuse as incomplete: never new weights beside the old vocabulary (a character model
-// then decodes into other characters, silently). A kill is simulated by failing the k-th rename
-// (each file lands by one), for every k.
+// config.json). An export that fails at any moment must leave the old set whole or the new one:
+// never new weights beside the old vocabulary (a character model then decodes into other
+// characters, silently), nor weights without their config.json (a half-written export that looks
+// like a model, and the earlier one gone). A failure is injected at the k-th rename (each file
+// lands by one, and is set aside by one), for every k.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,22 +20,32 @@ import { miniGpt2Tokenizer } from './hf-reference.js';
 beforeAll(setupDevice);
 
 const renames = vi.hoisted(() => ({ failAt: 0, count: 0 }));
+const failHere = () => ++renames.count === renames.failAt;
+const injected = () => Object.assign(new Error('failed here'), { code: 'EIO' });
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs/promises')>();
-  const rename = (...args: Parameters<typeof fs.rename>) => {
-    if (++renames.count === renames.failAt) return Promise.reject(Object.assign(new Error('killed here'), { code: 'EIO' }));
-    return fs.rename(...args);
-  };
+  const rename = (...args: Parameters<typeof fs.rename>) => (failHere() ? Promise.reject(injected()) : fs.rename(...args));
   return { ...fs, rename };
 });
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const renameSync = (...args: Parameters<typeof fs.renameSync>) => {
+    if (failHere()) throw injected();
+    fs.renameSync(...args);
+  };
+  return { ...fs, renameSync };
+});
+
+/** The names in `dir` that are not hidden (a failed export's temporary files, removed by the next, start with a dot). */
+const visible = (dir: string) => readdirSync(dir).filter((name) => !name.startsWith('.'));
 
 async function* pieces(text: string) {
   yield new TextEncoder().encode(text);
 }
 
-it("a kill at any rename of a nanoGPT export leaves ckpt.pt and meta.pkl of one export, or ckpt.pt without meta.pkl (an error for a character model): never new weights with the old vocabulary", async () => {
+it("a failure at any rename of a nanoGPT export leaves ckpt.pt and meta.pkl of one export: never new weights with the old vocabulary, nor without one", async () => {
   const seen = new Set<string>();
-  for (let k = 1; k <= 4; k++) {
+  for (let k = 1; k <= 6; k++) {
     const dir = join(tempDir('export-file-set'), 'out');
     mkdirSync(dir);
     writeFileSync(join(dir, 'ckpt.pt'), 'old weights');
@@ -45,12 +56,13 @@ it("a kill at any rename of a nanoGPT export leaves ckpt.pt and meta.pkl of one 
     const read = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8').split(' ')[0] : 'none');
     const state = `${read('ckpt.pt')} weights, ${read('meta.pkl')} vocabulary`;
     seen.add(state);
-    expect(['old weights, old vocabulary', 'new weights, new vocabulary', 'old weights, none vocabulary', 'new weights, none vocabulary'], `killed at rename ${k}`).toContain(state);
+    expect(['old weights, old vocabulary', 'new weights, new vocabulary'], `failed at rename ${k}`).toContain(state);
+    expect(visible(dir).sort(), `failed at rename ${k}`).toEqual(['ckpt.pt', 'meta.pkl']);
   }
   expect(seen).toContain('new weights, new vocabulary'); // past the last rename: the export done
 });
 
-it("a kill at any rename of a Hugging Face export over another leaves config.json only beside the weights and tokenizer.json (or none) of its own export", async () => {
+it("a failure at any rename of a Hugging Face export over another leaves the earlier export whole or the new one: never weights without their config.json and tokenizer", async () => {
   const root = tempDir('export-file-set-hf');
   const bpe = miniGpt2Tokenizer(); // the earlier export's: it has a tokenizer.json
   const chars = new CharTokenizer([...'abcdefghij ']); // this one's travels in the weights' metadata
@@ -68,16 +80,19 @@ it("a kill at any rename of a Hugging Face export over another leaves config.jso
   };
   const complete = (ref: string, label: string) => files.map((f) => (bytes(ref, f) === null ? 'none' : label)).join(' ');
   try {
-    for (let k = 1; k <= 4; k++) {
+    const seen = new Set<string>();
+    for (let k = 1; k <= 8; k++) {
       const dir = join(root, `k${k}`);
       await saveHFModel(dir, earlier, bpe);
       Object.assign(renames, { failAt: k, count: 0 });
       await saveHFModel(dir, model, chars).catch(() => undefined);
       renames.failAt = 0;
       const state = files.map((f) => whose(dir, f)).join(' ');
-      // readers need config.json: without it the directory is refused, with it it must be one export's
-      if (whose(dir, 'config.json') !== 'none') expect([complete(oldRef, 'old'), complete(newRef, 'new')], `killed at rename ${k}: ${files.join(' ')}`).toContain(state);
+      seen.add(state);
+      expect([complete(oldRef, 'old'), complete(newRef, 'new')], `failed at rename ${k}: ${files.join(' ')}`).toContain(state);
+      expect(visible(dir).sort(), `failed at rename ${k}`).toEqual(files.filter((f) => state.split(' ')[files.indexOf(f)] !== 'none').sort());
     }
+    expect(seen).toContain(complete(newRef, 'new')); // past the last rename: the export done
   } finally {
     earlier.dispose();
     model.dispose();
@@ -108,4 +123,32 @@ it("an export goes on where a killed export's temporary file cannot be removed (
   mkdirSync(join(dir, stuck));
   await saveNanoGptFile(join(dir, 'ckpt.pt'), pieces('new weights'), null);
   expect(readdirSync(dir).sort()).toEqual([stuck, 'ckpt.pt'].sort());
+});
+
+it('an export where a directory stands in place of one of its files fails in one line naming it, and leaves that directory and the rest as they were', async () => {
+  const dir = join(tempDir('export-file-set-dir'), 'out');
+  mkdirSync(join(dir, 'meta.pkl', 'inside'), { recursive: true });
+  writeFileSync(join(dir, 'ckpt.pt'), 'old weights');
+  await expect(saveNanoGptFile(join(dir, 'ckpt.pt'), pieces('new weights'), new TextEncoder().encode('new vocabulary'))).rejects.toThrow(`cannot write ${join(dir, 'meta.pkl')}: a directory is there`);
+  expect(readdirSync(dir).sort()).toEqual(['ckpt.pt', 'meta.pkl']);
+  expect(readdirSync(join(dir, 'meta.pkl'))).toEqual(['inside']);
+  expect(readFileSync(join(dir, 'ckpt.pt'), 'utf8')).toBe('old weights');
+});
+
+it('a first export into a new directory that fails at any rename leaves no directory, or the whole export', async () => {
+  const root = tempDir('export-file-set-new');
+  const bpe = miniGpt2Tokenizer();
+  const model = new GPT({ vocabSize: bpe.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false }, { seed: 3 });
+  try {
+    for (let k = 1; k <= 4; k++) {
+      const dir = join(root, `k${k}`, 'out');
+      Object.assign(renames, { failAt: k, count: 0 });
+      const failed = await saveHFModel(dir, model, bpe).then(() => false, () => true);
+      renames.failAt = 0;
+      if (failed) expect(existsSync(join(root, `k${k}`)), `failed at rename ${k}`).toBe(false);
+      else expect(readdirSync(dir).sort(), `rename ${k}: past the last`).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
+    }
+  } finally {
+    model.dispose();
+  }
 });

@@ -13,7 +13,7 @@ import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { CharTokenizer, tokenizerFromHuggingFace, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
-import { loadCheckpoint, loadCheckpointModel, saveHFModel } from '../src/node/checkpoint-dir.js';
+import { loadCheckpoint, loadCheckpointModel, saveCheckpoint, saveHFModel } from '../src/node/checkpoint-dir.js';
 import { describeCheckpoint } from '../src/cli/info.js';
 import { readCheckpointHead } from '../src/node/checkpoint-head.js';
 import { readCheckpointHeader } from '../src/node/checkpoint-header.js';
@@ -276,6 +276,13 @@ describe('Hugging Face GPT-2 weights', () => {
     await refusedByBoth(path, /config-only: no model\.safetensors \(nor model\.safetensors\.index\.json, pytorch_model\.bin, pytorch_model\.bin\.index\.json\): a GPT-2 model directory holds config\.json and model\.safetensors$/);
   });
 
+  it('names the missing config.json of a directory with a Hugging Face model\'s weights only (an export that did not finish)', async () => {
+    const path = join(dir, 'weights-only');
+    writeGPT2Dir(path, params, { prefix: false, head: false });
+    rmSync(join(path, 'config.json'));
+    await refusedByBoth(path, /weights-only is missing: there is no checkpoint\.json, nor the config\.json that a Hugging Face model's model\.safetensors needs beside it \(an export that did not finish\?\)$/);
+  });
+
   it('exports in transformers\' layout and imports back bit-exact, tokenizer included', async () => {
     const source = join(dir, 'gpt2-source');
     writeGPT2Dir(source, params, { prefix: false, head: true });
@@ -335,6 +342,48 @@ describe('Hugging Face GPT-2 weights', () => {
     expect(Math.max(...got.map((x, i) => Math.abs(x - want[i]!)))).toBeLessThan(1e-5);
     model.dispose();
     loaded.dispose();
+  });
+
+  it("refuses to export into a training run's directory, --overwrite or not: its checkpoint.json would hide the export from every reader here", async () => {
+    const source = join(dir, 'into-run-source');
+    writeGPT2Dir(source, params, { prefix: false, head: false });
+    const run = join(dir, 'into-run');
+    const { model, tokenizer: bpe } = modelFromCheckpoint(await loadCheckpoint(source));
+    try {
+      await saveCheckpoint(run, model, bpe);
+      const before = readdirSync(run).sort();
+      for (const overwrite of [[], ['--overwrite']]) {
+        const refused = await gpt('export', '--init-from', source, '--to', run, ...overwrite);
+        expect([refused.code, refused.err.trim()]).toEqual([2, `gpt export: --to ${run} holds a training run's checkpoint (checkpoint.json), which every reader here would take instead of the export: export to another directory`]);
+      }
+      await expect(saveHFModel(run, model, bpe)).rejects.toThrow(`saveHFModel: ${run} holds a training run's checkpoint (checkpoint.json), which every reader here would take instead of the export: save into another directory`);
+      expect(readdirSync(run).sort()).toEqual(before);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('refuses a Hugging Face model directory as the --out-dir of train, prune and quantize, --overwrite or not: the run\'s checkpoint.json would hide the model', async () => {
+    const source = join(dir, 'out-dir-source');
+    writeGPT2Dir(source, params, { prefix: false, head: false });
+    const hf = join(dir, 'out-dir-hf');
+    writeGPT2Dir(hf, params, { prefix: false, head: false });
+    const corpus = join(dir, 'out-dir-corpus.txt');
+    writeFileSync(corpus, corpusText(2000));
+    const before = readdirSync(hf).sort();
+    const problem = `${hf} holds a Hugging Face model (config.json, model.safetensors), which a checkpoint written there would hide from every reader here: choose another --out-dir (--init-from ${hf} reads the model)`;
+    for (const overwrite of [[], ['--overwrite']]) {
+      for (const [command, ...args] of [
+        ['train', '--data', corpus, '--max-iters', '1'],
+        ['train', '--init-from', source, '--data', corpus, '--max-iters', '1'],
+        ['prune', '--init-from', source, '--sparsity', '0.5'],
+        ['quantize', '--init-from', source, '--bits', '8'],
+      ]) {
+        const refused = await gpt(command!, ...args, '--out-dir', hf, ...overwrite);
+        expect([refused.code, refused.err.trim()], `${command} ${overwrite}`).toEqual([2, `gpt ${command}: ${problem}`]);
+      }
+    }
+    expect(readdirSync(hf).sort()).toEqual(before);
   });
 
   it('refuses to export NaN or Inf weights (a diverged model), as a checkpoint save does: what loadCheckpoint would refuse is not written', async () => {

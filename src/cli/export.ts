@@ -14,7 +14,8 @@ import { nanoGptCheckpointValue, nanoGptLayoutProblem, nanoGptMetaPkl } from '..
 import { TRAIN_DEFAULTS } from '../gpt/trainer.js';
 import { torchSavePieces } from '../io/torch-save.js';
 import { learningRate } from '../optim/schedule.js';
-import { saveHFModel } from '../node/checkpoint-dir.js';
+import { HOLDS_RUN, saveHFModel } from '../node/checkpoint-dir.js';
+import { manifestHeld } from '../node/checkpoint-files.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { saveNanoGptFile } from '../node/nanogpt-file.js';
 import { savePeftAdapter } from '../node/peft-adapter-dir.js';
@@ -64,6 +65,8 @@ export async function exportModel(args: string[]): Promise<number> {
   // replaced by what is read of it: a nanoGPT checkpoint's AdamW state and iter_num, which no export carries, would be lost
   if (await sameEntry(source, f.to)) throw new UsageError(`--to names ${f.to}, the checkpoint this export reads: export to another path`);
   // a checkpoint is never replaced unless asked (nanoGPT's train.py's ckpt.pt, with its AdamW state, or an earlier export)
+  // --overwrite or not: the run is not what an export replaces (peft's adapter files are read by their own names: no manifest hides them)
+  if (!isTorchPath(f.to) && !f.adapters && (await manifestHeld(f.to))) throw new UsageError(`--to ${f.to} ${HOLDS_RUN}: export to another directory`);
   const held = await modelAt(f.to, f.adapters);
   if (held && !f.overwrite) throw new UsageError(`--to ${f.to} already holds ${held}: choose another --to, or replace it with --overwrite`);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open

@@ -7,6 +7,7 @@ import { initDevice } from '../device/device.js';
 import type { Checkpoint } from '../gpt/checkpoint.js';
 import type { GPT } from '../gpt/model.js';
 import { pruneStructured, STRUCTURES, unitCounts, unitsRemoved, type Structure } from '../gpt/prune.js';
+import { hfModelProblem } from '../node/checkpoint-kind.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
 import { isMaskName, linearLayers, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
@@ -53,6 +54,8 @@ export async function prune(args: string[]): Promise<number> {
   const head = floatCheckpoint(await readCheckpointHead(f.initFrom), f.initFrom, 'prune');
   if (f.structured) refuseStructured(head, f.initFrom, f.structured as Structure, f.sparsity);
   return withDirectoryLock(f.outDir, async () => {
+    const hfModel = await hfModelProblem(f.outDir);
+    if (hfModel) throw new UsageError(hfModel);
     const held = await manifestHeld(f.outDir);
     if (!f.overwrite && held) throw new UsageError(`${f.outDir} already holds ${held.words}: choose another --out-dir, or replace it with --overwrite`);
     await initDevice();

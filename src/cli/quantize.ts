@@ -8,6 +8,7 @@ import { safetensorsSize } from '../io/safetensors.js';
 import { formatBytes } from '../gpt/buffer-fit.js';
 import { quantizeModel } from '../gpt/quantize.js';
 import { maskedCount } from '../nn/prune.js';
+import { hfModelProblem } from '../node/checkpoint-kind.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
@@ -43,6 +44,8 @@ export async function quantize(args: string[]): Promise<number> {
   const ckpt = await readCheckpointHead(f.initFrom); // its weights uploaded as read, once the device is open
   if (ckpt.meta.model.quantization) throw new UsageError(`${f.initFrom} is already quantized (${ckpt.meta.model.quantization})`);
   return withDirectoryLock(f.outDir, async () => {
+    const hfModel = await hfModelProblem(f.outDir);
+    if (hfModel) throw new UsageError(hfModel);
     const held = await manifestHeld(f.outDir);
     if (!f.overwrite && held) {
       throw new UsageError(`${f.outDir} already holds ${held.words}: pick another --out-dir, or replace it with --overwrite`);

@@ -13,6 +13,7 @@ import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
 import { deviceRoom, type GPT } from '../gpt/model.js';
 import { tokenizerFromJSON } from '../gpt/tokenizer/index.js';
+import { hfModelProblem } from '../node/checkpoint-kind.js';
 import { manifestHeld, MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
@@ -78,6 +79,8 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     throw new UsageError(`--init-from resume continues the run in --out-dir, and ${flags.outDir} ${noRun}: give the run's directory (or train a new run there without --init-from resume)`);
   }
   return withDirectoryLock(flags.outDir, async () => {
+    const hfModel = await hfModelProblem(flags.outDir);
+    if (hfModel) throw new UsageError(hfModel);
     const held = await manifestHeld(flags.outDir);
     if (!resume && !flags.overwrite && held) {
       throw new UsageError(`${flags.outDir} already holds ${held.words}: continue it with --init-from resume, or replace it with --overwrite`);

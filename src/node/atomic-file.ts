@@ -1,8 +1,8 @@
 // Crash-safe file writes (Node only). A file is written to a temporary name in the same directory,
 // flushed to disk, then renamed over the target: rename within a directory is atomic, so a reader,
 // or a process killed mid-save, sees the old file or the new one and never a half-written mix.
-import { rmSync } from 'node:fs';
-import { open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { renameSync, rmSync } from 'node:fs';
+import { lstat, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { isRunning } from './processes.js';
@@ -66,8 +66,25 @@ export function removeUnfinishedWrites(): void {
  * at a time, holding no more than one. A piece that fails to be made (a tensor refused as not
  * finite) fails the write with its own error, the temporary file removed.
  */
-export async function writeFileAtomic(path: string, data: FileData, beforeRename: () => Promise<void> = async () => {}): Promise<void> {
-  const dir = dirname(path);
+export async function writeFileAtomic(path: string, data: FileData): Promise<void> {
+  const temp = await writeTemporary(path, data);
+  try {
+    await rename(temp, path);
+  } catch (e) {
+    await rm(temp, { force: true }).catch(() => undefined); // keep the original error
+    throw cannotWrite(path, e);
+  } finally {
+    unfinished.delete(temp);
+  }
+  await syncDirectory(dirname(path)); // makes the rename itself survive a power cut
+}
+
+/**
+ * `data` written and flushed to disk under a fresh temporary name beside `path` (tempPathFor's),
+ * which it returns, still among the writes under way (a signal ending the process deletes it)
+ * until the caller renames it into place and takes it out of `unfinished`. A failure removes it.
+ */
+async function writeTemporary(path: string, data: FileData): Promise<string> {
   const temp = tempPathFor(path);
   unfinished.add(temp);
   let piecesFailed = false;
@@ -87,18 +104,19 @@ export async function writeFileAtomic(path: string, data: FileData, beforeRename
     } finally {
       await file.close();
     }
-    await beforeRename();
-    await rename(temp, path);
+    return temp;
   } catch (e) {
     await rm(temp, { force: true }).catch(() => undefined); // keep the original error
-    if (piecesFailed) throw e; // not the file system's: its message is its maker's
-    // named by the file asked for: Node's message names the temporary file
-    const { code } = e as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`cannot write ${path}: ${systemErrorText(e)}`, { cause: e }), { code });
-  } finally {
     unfinished.delete(temp);
+    if (piecesFailed) throw e; // not the file system's: its message is its maker's
+    throw cannotWrite(path, e);
   }
-  await syncDirectory(dir); // makes the rename itself survive a power cut
+}
+
+/** A file system error writing `path`, named by the file asked for (Node's message names the temporary file), its code kept. */
+function cannotWrite(path: string, e: unknown): Error {
+  const { code } = e as NodeJS.ErrnoException;
+  return Object.assign(new Error(`cannot write ${path}: ${systemErrorText(e)}`, { cause: e }), { code });
 }
 
 /** A file replaceFileSet writes beside the main one: its bytes, or null where the new set has none (the old set's is deleted). */
@@ -110,26 +128,79 @@ export interface CompanionFile {
 /**
  * Replaces a set of files in `dir` that no manifest commits (an exported model: its weights, and the
  * files its readers take beside them, the last of which they cannot read it without, as config.json)
- * so that a process killed at any moment leaves the old set, the new one, or one its readers refuse
- * as incomplete: never new weights read with old companions. Where a companion changes, the last one
- * and the changed ones are deleted once the main file is whole under its temporary name (a failure
- * before leaves the old set as it was), then the main file is renamed into place and the changed
- * companions written in order. Unchanged companions stay: the same model exported again is readable
- * throughout.
+ * so that an export that fails or is ended at any moment leaves the old set whole or the new one:
+ * never new weights read with old companions, nor weights without the last companion. Every new
+ * file is written whole under a temporary name first (a failure, or a signal, meanwhile leaves the
+ * old set as it was); then, with no await between (no signal handler runs in between), the files
+ * that change are set aside, the last companion first, and the new ones renamed into place, the
+ * last companion last; a rename that fails puts the old set back. Unchanged companions stay, and
+ * where none changes only the main file is renamed: the same model exported again is readable
+ * throughout. Only a SIGKILL or a power cut within those few renames leaves a set its readers
+ * refuse as incomplete (no config.json), the old files set aside beside it.
  */
 export async function replaceFileSet(dir: string, main: NamedFile, companions: readonly CompanionFile[]): Promise<void> {
   // an earlier export's, killed mid-write: as large as the weights, and no one else's to remove
   const names = [main.name, ...companions.map((c) => c.name)];
   await removeDeadWritersTemporaries(dir, (target) => names.includes(target));
+  // the commit sets the old files aside and deletes them: never a directory of the user's (a symlink is only a name)
+  for (const name of names) if ((await unlessMissing(lstat(join(dir, name))))?.isDirectory()) throw new Error(`cannot write ${join(dir, name)}: a directory is there`);
   const changed: CompanionFile[] = [];
   for (const c of companions) if (!(await holdsAlready(join(dir, c.name), c.data))) changed.push(c);
   const last = companions[companions.length - 1];
-  const dropped = changed.length > 0 && !changed.includes(last) ? [...changed, last] : changed;
-  await writeFileAtomic(join(dir, main.name), main.data, async () => {
-    for (const c of [...dropped].reverse()) await rm(join(dir, c.name), { force: true }); // the last first: the set is incomplete from then on
-    await syncDirectory(dir);
-  });
-  for (const c of companions) if (dropped.includes(c) && c.data !== null) await writeFileAtomic(join(dir, c.name), c.data);
+  // where a companion changes, the last is replaced too (with its own bytes where they are the same), so that readers see the set incomplete meanwhile
+  const replaced = changed.length > 0 && last && !changed.includes(last) ? [...changed, last] : changed;
+  const staged: { name: string; temp: string | null }[] = [];
+  try {
+    staged.push({ name: main.name, temp: await writeTemporary(join(dir, main.name), main.data) });
+    for (const c of replaced) staged.push({ name: c.name, temp: c.data === null ? null : await writeTemporary(join(dir, c.name), c.data) });
+    commitSet(dir, staged);
+  } finally {
+    for (const { temp } of staged) {
+      if (temp === null) continue;
+      rmSync(temp, { force: true }); // gone already where the commit renamed it
+      unfinished.delete(temp);
+    }
+  }
+  await syncDirectory(dir); // makes the renames themselves survive a power cut
+}
+
+/**
+ * replaceFileSet's commit, synchronous: each of `staged`'s files in `dir` set aside (the last
+ * first), then each one's temporary file (null: none, the file goes) renamed into place in order.
+ * A rename that fails undoes the others, the old set back in place, and fails with its error.
+ */
+function commitSet(dir: string, staged: readonly { name: string; temp: string | null }[]): void {
+  const setAside: { path: string; aside: string }[] = [];
+  const placed: string[] = [];
+  let failing: string | undefined;
+  try {
+    for (const { name } of [...staged].reverse()) {
+      const path = (failing = join(dir, name));
+      const aside = tempPathFor(path); // a name removeDeadWritersTemporaries knows, should a SIGKILL leave it
+      try {
+        renameSync(path, aside);
+        setAside.push({ path, aside });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // none to set aside
+      }
+    }
+    for (const { name, temp } of staged) {
+      if (temp === null) continue;
+      renameSync(temp, (failing = join(dir, name)));
+      placed.push(failing);
+    }
+  } catch (e) {
+    for (const path of placed.reverse()) rmSync(path, { force: true });
+    for (const { path, aside } of setAside.reverse()) {
+      try {
+        renameSync(aside, path);
+      } catch {
+        // left under its temporary name, the next export's to remove: the error below is the first failure's
+      }
+    }
+    throw cannotWrite(failing!, e);
+  }
+  for (const { aside } of setAside) rmSync(aside, { force: true });
 }
 
 /** Whether `path` holds `data` already (null: there is no such file). */

@@ -10,7 +10,7 @@ import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { replaceFileSet } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, streamSafetensors, type Safetensors } from '../io/safetensors.js';
-import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
+import { manifestHeld, MANIFEST_FILE, readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
 import { withHFDirectory } from './hf-weights-files.js';
 import { makeDirectories, removeEmptyCreated, type PositionalFile } from './regular-files.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
@@ -111,16 +111,21 @@ const readCheckpointFrom = async (handle: PositionalFile, source: string): Promi
  */
 const loadHFModel = (dir: string): Promise<Checkpoint> => withHFDirectory(dir, (files) => readHF(files, dir));
 
+/** Why a Hugging Face export cannot go into a run's directory (isHFDirectory: the manifest decides what a directory holds). */
+export const HOLDS_RUN = `holds a training run's checkpoint (${MANIFEST_FILE}), which every reader here would take instead of the export`;
+
 /**
  * Saves `model` as a Hugging Face GPT-2 directory (config.json + model.safetensors, and
  * tokenizer.json for a tokenizer that has that form) that transformers' GPT2LMHeadModel loads and
  * loadCheckpoint reads back (encodeHF says where the tokenizer goes). Each file is written
  * atomically, the weights first and the config last; a tokenizer.json already there is replaced,
  * or removed where the tokenizer has no such form. Refused while the weights are written (a NaN,
- * a full disk), it leaves the directory as it was, and none it created.
+ * a full disk), it leaves the directory as it was, and none it created. A directory holding a
+ * training run's checkpoint is refused: its manifest would hide the export from every reader here.
  */
 export async function saveHFModel(dir: string, model: GPT, tokenizer?: Tokenizer): Promise<void> {
   const files = pendingHF(model, tokenizer, 'saveHFModel');
+  if (await manifestHeld(dir)) throw new Error(`saveHFModel: ${dir} ${HOLDS_RUN}: save into another directory`);
   const created = await makeDirectories(dir);
   try {
     // a tensor at a time, each read back from the GPU as it is written: gpt2-xl's 6.2 GB are never on the host;

@@ -39,6 +39,7 @@
 import { lstat, readdir, readlink, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
+import { HF_FILES, HF_WEIGHTS_NAMES } from '../gpt/hf/index.js';
 import { parseJSONText } from '../io/json-text.js';
 import { tempTarget, writeFileAtomic, type FileData } from './atomic-file.js';
 import { crc32, crcHex } from '../io/checksum.js';
@@ -319,7 +320,10 @@ export async function manifestHeld(dir: string): Promise<{ words: string; dangli
 /** Why a directory's manifest could not be found: absent, or a symlink whose target is (ENOENT alike). */
 async function whyNoManifest(dir: string): Promise<string> {
   const target = await readlink(join(dir, MANIFEST_FILE)).catch(() => null);
-  return target === null ? `there is no ${MANIFEST_FILE}` : `${MANIFEST_FILE} is a symlink to ${target}, which does not exist`;
+  if (target !== null) return `${MANIFEST_FILE} is a symlink to ${target}, which does not exist`;
+  // a Hugging Face model's weights without their config.json: what a copy cut short leaves, or an export killed (SIGKILL) within its commit
+  for (const file of HF_WEIGHTS_NAMES) if (await pathExists(join(dir, file))) return `there is no ${MANIFEST_FILE}, nor the ${HF_FILES.config} that a Hugging Face model's ${file} needs beside it (an export that did not finish?)`;
+  return `there is no ${MANIFEST_FILE}`;
 }
 
 function parseManifest(dir: string, text: string): CheckpointManifest {

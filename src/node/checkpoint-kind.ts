@@ -4,7 +4,7 @@
 // consumer's types do not have.
 import { lstat, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { HF_FILES } from '../gpt/hf/index.js';
+import { HF_FILES, HF_WEIGHTS_NAMES } from '../gpt/hf/index.js';
 import { MANIFEST_FILE } from './checkpoint-files.js';
 import { openRegularFile, pathExists, readFully, unlessMissing } from './regular-files.js';
 
@@ -51,4 +51,17 @@ export async function isTorchSave(handle: FileHandle, path: string): Promise<boo
  */
 export async function isHFDirectory(dir: string): Promise<boolean> {
   return (await unlessMissing(lstat(join(dir, MANIFEST_FILE)))) === null && (await pathExists(join(dir, HF_FILES.config)));
+}
+
+/**
+ * Why a checkpoint of ours must not be written into `dir`, or null: it holds a Hugging Face model
+ * (config.json and weights transformers reads), which the checkpoint's manifest would hide from
+ * every reader here (isHFDirectory), --overwrite or not: the model is not what a run replaces.
+ */
+export async function hfModelProblem(dir: string): Promise<string | null> {
+  if ((await unlessMissing(lstat(join(dir, MANIFEST_FILE)))) !== null || !(await pathExists(join(dir, HF_FILES.config)))) return null;
+  const held: string[] = [];
+  for (const file of HF_WEIGHTS_NAMES) if (await pathExists(join(dir, file))) held.push(file);
+  if (!held.length) return null; // a config.json of flags
+  return `${dir} holds a Hugging Face model (${[HF_FILES.config, ...held].join(', ')}), which a checkpoint written there would hide from every reader here: choose another --out-dir (--init-from ${dir} reads the model)`;
 }

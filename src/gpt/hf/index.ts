@@ -33,6 +33,9 @@ export const HF_WEIGHTS_FORMS = [
   { single: HF_FILES.torchWeights, index: HF_FILES.torchIndex },
 ] as const;
 
+/** The files a model directory's weights are found by (HF_WEIGHTS_FORMS': each single file and each index), in that order. */
+export const HF_WEIGHTS_NAMES: readonly string[] = HF_WEIGHTS_FORMS.flatMap(({ single, index }) => [single, index]);
+
 /**
  * Which weights files of a model directory are read, in transformers' order (HF_WEIGHTS_FORMS):
  * model.safetensors if it has one, else the shards its index names, else pytorch_model.bin, else
