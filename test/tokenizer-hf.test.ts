@@ -141,6 +141,30 @@ describe('Hugging Face tokenizer.json', () => {
     expect(() => tokenizerFromHuggingFace([])).toThrow(/expected an object/);
   });
 
+  // A field that tokenizers 0.23 does not write may be a later version's setting that changes the
+  // tokens: refused, naming it and where it is, rather than ignored (tokenizers itself refuses an
+  // unknown field at the top, and ignores one further in)
+  it('refuses a field it does not know, naming it and where it is', () => {
+    const gpt2 = huggingFaceGpt2('strings');
+    const own = toHuggingFaceJSON(BpeTokenizer.train('abc abc', 260)) as Json;
+    const refused: [Json, (j: Json) => void, string][] = [
+      [gpt2, (j) => (j.foo = 1), 'tokenizer.json has the field "foo"'],
+      [gpt2, (j) => (j.model.split_on_spaces = true), 'model has the field "split_on_spaces"'],
+      [gpt2, (j) => (j.added_tokens[0].nfc = true), 'added token "<|endoftext|>" has the field "nfc"'],
+      [gpt2, (j) => (j.pre_tokenizer.prefix = ' '), 'pre_tokenizer\'s ByteLevel has the field "prefix"'],
+      [gpt2, (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer], skip: 1 }), 'pre_tokenizer\'s Sequence has the field "skip"'],
+      [gpt2, (j) => (j.decoder.skip_special = true), 'decoder\'s ByteLevel has the field "skip_special"'],
+      [gpt2, (j) => (j.post_processor.x = 0), 'post_processor\'s ByteLevel has the field "x"'],
+      [own, (j) => (j.pre_tokenizer.pretokenizers[0].flags = 'i'), 'pre_tokenizer\'s Split has the field "flags"'],
+    ];
+    for (const [json, edit, field] of refused) {
+      expect(() => tokenizerFromHuggingFace(changed(json, edit))).toThrow(`${field}, which tokenizers 0.23 does not write: not supported (a setting of a later version would be ignored)`);
+    }
+    // every field the two files hold is known
+    expect(tokenizerFromHuggingFace(gpt2).toJSON()).toEqual(GPT2.toJSON());
+    expect(tokenizerFromHuggingFace(own)).toBeInstanceOf(BpeTokenizer);
+  });
+
   // Hugging Face's Sequence runs its steps in order: a Sequence of one step is that step, an empty
   // normalizer Sequence none, nested Sequences their steps in turn; each reads as GPT-2's own files do
   it('reads the forms that mean the same: a Sequence of one pre_tokenizer, decoder or post_processor, an empty normalizer Sequence, nested Sequences', () => {
