@@ -257,6 +257,21 @@ describe('Hugging Face tokenizer.json', () => {
     expect(() => tokenizerFromHuggingFace(made)).toThrow('added token "hello" (special: false) has id 31373, which model.vocab\'s merges make: matching it in the text is not supported');
   });
 
+  // An added token may spell two of the vocabulary's tokens ("Human" and ":"): it is declared, not a
+  // merge's token left behind by a cut merges list. Ids from Hugging Face's tokenizers 0.23.2 (npm
+  // `tokenizers`) on GPT-2's tokenizer.json with these two added tokens.
+  it('reads added tokens that join two tokens of the vocabulary, as Hugging Face encodes them', () => {
+    const added = (id: number, content: string, special: boolean) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special });
+    const tok = tokenizerFromHuggingFace(changed(huggingFaceGpt2('strings'), (j) => j.added_tokens.push(added(50257, 'Human:', true), added(50258, 'AI:', false)))) as Gpt2Tokenizer;
+    expect(tok.encodeAllowingSpecial('Human: hi\n\nAI: hello')).toEqual([50257, 23105, 628, 50258, 23748]);
+    expect(tok.encodeAllowingSpecial('xHuman:AI:y')).toEqual([87, 50257, 50258, 88]);
+    expect(tok.encode('xHuman:AI:y')).toEqual([...GPT2.encode('xHuman:'), 50258, 88]); // a special one stays text in encode()
+    expect(tok.decode([50257, 23105, 628, 50258, 23748])).toBe('Human: hi\n\nAI: hello');
+    // a token of model.vocab that no merge makes, not declared added, is still a cut merges list's
+    const undeclared = changed(huggingFaceGpt2('strings'), (j) => (j.model.vocab['Human:'] = 50257));
+    expect(() => tokenizerFromHuggingFace(undeclared)).toThrow(/token "Human:" \(id 50257\) joins "Human" and ":", but no merge makes it/);
+  });
+
   it('refuses a vocabulary numbered otherwise than GPT-2\'s (RoBERTa: special tokens first)', () => {
     const gpt2 = huggingFaceGpt2('strings');
     const shifted = changed(gpt2, (j) => {

@@ -67,7 +67,7 @@ export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeToke
   if (!split) {
     return fail(`pre_tokenizer must be GPT-2's ByteLevel (add_prefix_space false) or webgpu-gpt's own Split + ByteLevel, got ${JSON.stringify(json.pre_tokenizer)}`);
   }
-  const ids = vocabFromStrings(vocabOf(json, model), mergesOf(model));
+  const ids = vocabFromStrings(vocabOf(json, model), mergesOf(model), new Set(addedTokens(json).map((t) => t.content as string)));
   refuseTwoPasses(addedTokens(json)); // each {id, content}: vocabOf checked
   return byteLevelTokenizer(split, { ...ids, matched: matchedOf(json, ids.special), strips: stripsOf(json) });
 }
