@@ -6,9 +6,9 @@
 // that adds tokens) or their text (a decoder other than ByteLevel, none included) are refused rather
 // than ignored, and so is a field that tokenizers 0.23 does not write. Added tokens follow the merges
 // as special tokens: those with special: false encode() takes out of the text, as Hugging Face's
-// tokenizers does (exact matches: lstrip, rstrip and single_word are refused); special ones, as in
-// GPT-2's encoder, it does not (Hugging Face's does: "<|endoftext|>" in text is token 50256 there;
-// encodeAllowingSpecial is so, following their lstrip and rstrip; their single_word is refused).
+// tokenizers does; special ones, as in GPT-2's encoder, it does not (Hugging Face's does:
+// "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so). lstrip and rstrip are
+// followed where a token is taken; single_word is refused.
 // `normalized` matters only for the order of matching (a normalizer is refused): see refuseTwoPasses.
 import { parseJSONText } from '../../io/json-text.js';
 import { BpeTokenizer } from './bpe.js';
@@ -104,15 +104,13 @@ function vocabOf(json: Json, model: Json): Map<string, number> {
 }
 
 // The added tokens with special: false, which Hugging Face takes out of the text before the model
-// does: exact matches of tokens past the merges (a token the merges make would be matched in place
-// of BPE's, which the tokenizer cannot do). An added token's single_word would change what matches,
-// and so would lstrip and rstrip on one of these: refused (a special token's are stripsOf's).
+// does: matches of tokens past the merges (a token the merges make would be matched in place of
+// BPE's, which the tokenizer cannot do). An added token's single_word would change what matches:
+// refused (lstrip and rstrip only take in whitespace beside a match: stripsOf's).
 function matchedOf(json: Json, special: readonly string[]): string[] {
   const added = addedTokens(json);
-  for (const { content, special: isSpecial, ...flags } of added) {
-    for (const flag of isSpecial === false ? ['lstrip', 'rstrip', 'single_word'] : ['single_word']) {
-      if (flags[flag]) fail(`added token ${JSON.stringify(content)} (special: ${isSpecial !== false}) has ${flag} true, which is not supported: only exact matches are`);
-    }
+  for (const { content, special: isSpecial, single_word } of added) {
+    if (single_word) fail(`added token ${JSON.stringify(content)} (special: ${isSpecial !== false}) has single_word true, which is not supported: only exact matches are`);
   }
   return added
     .filter((t) => t.special === false)
@@ -122,11 +120,10 @@ function matchedOf(json: Json, special: readonly string[]): string[] {
     });
 }
 
-// The special added tokens that take in the whitespace before them (lstrip), and after them
-// (rstrip), where encodeAllowingSpecial matches them, as Hugging Face's tokenizers does.
+// The added tokens that take in the whitespace before them (lstrip), and after them (rstrip), where
+// matched (special: false ones by encode(), all by encodeAllowingSpecial), as Hugging Face's tokenizers does.
 function stripsOf(json: Json): Strips {
-  const special = addedTokens(json).filter((t) => t.special !== false);
-  const flagged = (flag: keyof Strips) => special.filter((t) => t[flag] === true).map((t) => t.content as string);
+  const flagged = (flag: keyof Strips) => addedTokens(json).filter((t) => t[flag] === true).map((t) => t.content as string);
   return { lstrip: flagged('lstrip'), rstrip: flagged('rstrip') };
 }
 
