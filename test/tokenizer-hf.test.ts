@@ -38,7 +38,10 @@ function huggingFaceGpt2(merges: 'strings' | 'pairs'): Json {
   };
 }
 
-// Hugging Face's tokenizers on the tokenizer.json our BPE writes, and tiktoken on GPT-2's (make_fixture.py beside them)
+// Hugging Face's tokenizers on the tokenizer.json our BPE writes, and tiktoken on GPT-2's (make_fixture.py beside them).
+// The added tokens' ids written inline below are tokenizers 0.23.2's (the npm package `tokenizers`, installed
+// outside the repository): Tokenizer.fromString(toHuggingFaceJSON(GPT2) with those added_tokens pushed)
+// .encode(text, null, { addSpecialTokens: false }).getIds().
 const FIXTURE = new URL('./fixtures/hf-tokenizers/', import.meta.url);
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(name, FIXTURE), 'utf8'));
 
