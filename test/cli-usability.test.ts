@@ -8,7 +8,8 @@ import { text } from 'node:stream/consumers';
 import { describe, expect, it, vi } from 'vitest';
 import { parseFlags, type FlagSpec } from '../src/cli/flags.js';
 import { DAWN_NOTICE, withoutLines } from '../src/cli/launch.js';
-import { formatSeconds, Progress } from '../src/cli/progress.js';
+import { formatSeconds, mergeProgress, Progress } from '../src/cli/progress.js';
+import { BpeTokenizer } from '../src/gpt/tokenizer/index.js';
 import { LOCK_FILE } from '../src/node/dir-lock.js';
 import { POSITIVE_INT } from '../src/io/value-ranges.js';
 import { corpusText, expectOneLine, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
@@ -128,6 +129,17 @@ describe('progress', () => {
     }
     // from the first report on: 19 batches in 10 s, 80 left (42 s); 39 in 20 s, 60 left (31 s)
     expect(out).toEqual(['evaluating: 20/100, eta 42s', 'evaluating: 40/100, eta 31s']);
+  });
+
+  // gpt prepare --tokenizer bpe: the merges, learnt after the counting pass, take minutes on gigabytes
+  it('learning BPE merges reports them as they are learnt: a plain line every 10 s', () => {
+    let now = 0;
+    const lines: string[] = [];
+    const shown = mergeProgress(50, () => (now += 1_000), (line) => void lines.push(line)); // each look at the clock: 1 s later
+    BpeTokenizer.train(corpusText(20_000), 256 + 50, { onProgress: shown.onProgress });
+    shown.done();
+    // a look at each merge: 1 s, so a line every 10 merges
+    expect(lines).toEqual([10, 20, 30, 40, 50].map((n) => `learning the vocabulary: ${n} of 50 BPE merges`));
   });
 
   it('the ETA comes from the steps after the first report (shader compilation left out)', () => {

@@ -38,7 +38,10 @@ function huggingFaceGpt2(merges: 'strings' | 'pairs'): Json {
   };
 }
 
-// Hugging Face's tokenizers on the tokenizer.json our BPE writes, and tiktoken on GPT-2's (make_fixture.py beside them)
+// Hugging Face's tokenizers on the tokenizer.json our BPE writes, and tiktoken on GPT-2's (make_fixture.py beside them).
+// The added tokens' ids written inline below are tokenizers 0.23.2's (the npm package `tokenizers`, installed
+// outside the repository): Tokenizer.fromString(toHuggingFaceJSON(GPT2) with those added_tokens pushed)
+// .encode(text, null, { addSpecialTokens: false }).getIds().
 const FIXTURE = new URL('./fixtures/hf-tokenizers/', import.meta.url);
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(name, FIXTURE), 'utf8'));
 
@@ -141,6 +144,30 @@ describe('Hugging Face tokenizer.json', () => {
     expect(() => tokenizerFromHuggingFace([])).toThrow(/expected an object/);
   });
 
+  // A field that tokenizers 0.23 does not write may be a later version's setting that changes the
+  // tokens: refused, naming it and where it is, rather than ignored (tokenizers itself refuses an
+  // unknown field at the top, and ignores one further in)
+  it('refuses a field it does not know, naming it and where it is', () => {
+    const gpt2 = huggingFaceGpt2('strings');
+    const own = toHuggingFaceJSON(BpeTokenizer.train('abc abc', 260)) as Json;
+    const refused: [Json, (j: Json) => void, string][] = [
+      [gpt2, (j) => (j.foo = 1), 'tokenizer.json has the field "foo"'],
+      [gpt2, (j) => (j.model.split_on_spaces = true), 'model has the field "split_on_spaces"'],
+      [gpt2, (j) => (j.added_tokens[0].nfc = true), 'added token "<|endoftext|>" has the field "nfc"'],
+      [gpt2, (j) => (j.pre_tokenizer.prefix = ' '), 'pre_tokenizer\'s ByteLevel has the field "prefix"'],
+      [gpt2, (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer], skip: 1 }), 'pre_tokenizer\'s Sequence has the field "skip"'],
+      [gpt2, (j) => (j.decoder.skip_special = true), 'decoder\'s ByteLevel has the field "skip_special"'],
+      [gpt2, (j) => (j.post_processor.x = 0), 'post_processor\'s ByteLevel has the field "x"'],
+      [own, (j) => (j.pre_tokenizer.pretokenizers[0].flags = 'i'), 'pre_tokenizer\'s Split has the field "flags"'],
+    ];
+    for (const [json, edit, field] of refused) {
+      expect(() => tokenizerFromHuggingFace(changed(json, edit))).toThrow(`${field}, which tokenizers 0.23 does not write: not supported (a setting of a later version would be ignored)`);
+    }
+    // every field the two files hold is known
+    expect(tokenizerFromHuggingFace(gpt2).toJSON()).toEqual(GPT2.toJSON());
+    expect(tokenizerFromHuggingFace(own)).toBeInstanceOf(BpeTokenizer);
+  });
+
   // Hugging Face's Sequence runs its steps in order: a Sequence of one step is that step, an empty
   // normalizer Sequence none, nested Sequences their steps in turn; each reads as GPT-2's own files do
   it('reads the forms that mean the same: a Sequence of one pre_tokenizer, decoder or post_processor, an empty normalizer Sequence, nested Sequences', () => {
@@ -172,8 +199,8 @@ describe('Hugging Face tokenizer.json', () => {
   // rstrip that after it (Rust's char::is_whitespace: U+0085 is, U+FEFF is not). The ids are Hugging
   // Face's tokenizers 0.23's, for the tokenizer.json toHuggingFaceJSON writes of this vocabulary.
   it("keeps a special token's lstrip and rstrip, which encodeAllowingSpecial follows as Hugging Face does", () => {
-    const strips = { lstrip: ['<L>', '<B>', ' <S>'], rstrip: ['<R>', '<B>'] };
-    const tok = new Gpt2Tokenizer(GPT2.merges, [...GPT2.special, '<L>', '<R>', '<B>', ' <S>'], [], strips);
+    const strips = { lstrip: ['<L>', '<B>', ' <S>'], rstrip: ['<R>', '<B>', ' <T>'] };
+    const tok = new Gpt2Tokenizer(GPT2.merges, [...GPT2.special, '<L>', '<R>', '<B>', ' <S>', ' <T>'], [], strips);
     const back = tokenizerFromHuggingFace(JSON.stringify(toHuggingFaceJSON(tok))) as Gpt2Tokenizer;
     expect(back.toJSON()).toEqual({ ...GPT2.toJSON(), special: tok.special, ...strips });
     expect(Gpt2Tokenizer.fromJSON(back.toJSON()).toJSON()).toEqual(back.toJSON()); // through a checkpoint's JSON
@@ -188,6 +215,14 @@ describe('Hugging Face tokenizer.json', () => {
       ["<R>  ", [50258]],
       ["hi  <S>  <S> <|endoftext|> <L><L> end", [5303, 50260, 50260, 220, 50256, 50257, 50257, 886]],
       ["a<|endoftext|>  <B><R> <R>", [64, 50256, 50259, 50258, 50258]],
+      // the tokens are found in the text as it is, then stretched: a match that starts in the
+      // whitespace the one before took in is still a match
+      ["a <T>  <T>b", [64, 50261, 50261, 65]],
+      [" <T> <T> <T>", [50261, 50261, 50261]],
+      ["<R> <S>", [50258, 50260]],
+      ["<B> <S>x", [50259, 50260, 87]],
+      ["<R>  <T>", [50258, 50261]],
+      ["x <T>\u0085 <S>  <L>", [87, 50261, 50260, 50257]],
     ];
     for (const [text, ids] of hugging) expect(back.encodeAllowingSpecial(text), JSON.stringify(text)).toEqual(ids);
   });
@@ -207,12 +242,17 @@ describe('Hugging Face tokenizer.json', () => {
     expect(back.toJSON()).toEqual(tok.toJSON());
     expect((toHuggingFaceJSON(tok) as Json).added_tokens.map((t: Json) => t.special)).toEqual([true, false, false, false]);
     expect(Gpt2Tokenizer.fromJSON(tok.toJSON() as never).encode(text)).toEqual(want);
-    // lstrip, rstrip and single_word would change what matches: refused, naming the token (a special
-    // token's single_word too; its lstrip and rstrip are kept: see the test below)
-    for (const flag of ['lstrip', 'rstrip', 'single_word']) {
-      const flagged = changed(json, (j) => (j.added_tokens[2][flag] = true));
-      expect(() => tokenizerFromHuggingFace(flagged)).toThrow(`added token "<pad>" (special: false) has ${flag} true, which is not supported: only exact matches are`);
+    // lstrip and rstrip take in the whitespace beside it, in encode() too (ids from tokenizers 0.23.2)
+    const spaced = 'say hello world  <pad>  now, hello wo \t<pad>';
+    const hugging = { lstrip: [16706, 220, 50259, 50258, 220, 783, 11, 220, 50257, 50258], rstrip: [16706, 220, 50259, 220, 220, 50258, 2197, 11, 220, 50257, 220, 197, 50258] };
+    for (const flag of ['lstrip', 'rstrip'] as const) {
+      const flagged = tokenizerFromHuggingFace(changed(json, (j) => (j.added_tokens[2][flag] = true)));
+      expect(flagged.encode(spaced), flag).toEqual(hugging[flag]);
+      expect(tokenizerFromHuggingFace(toHuggingFaceJSON(flagged)).toJSON()).toEqual(flagged.toJSON());
     }
+    // single_word would change what matches: refused, naming the token
+    const oneWord = changed(json, (j) => (j.added_tokens[2].single_word = true));
+    expect(() => tokenizerFromHuggingFace(oneWord)).toThrow('added token "<pad>" (special: false) has single_word true, which is not supported: only exact matches are');
     const singleWord = changed(json, (j) => (j.added_tokens[0].single_word = true));
     expect(() => tokenizerFromHuggingFace(singleWord)).toThrow('added token "<|endoftext|>" (special: true) has single_word true, which is not supported: only exact matches are');
     // Hugging Face matches those with normalized: false first, then the others between them (checked with
@@ -225,12 +265,34 @@ describe('Hugging Face tokenizer.json', () => {
         `added tokens ${JSON.stringify(x)} (normalized: false) and ${JSON.stringify(y)} (normalized: true) can overlap in a text, where Hugging Face matches the first kind before the second: not supported`,
       );
     }
+    // nor where the whitespace a first-kind token takes in may end or start one of the second (tokenizers 0.23:
+    // "[> " not matched in "[> <b>" when "<b>" has lstrip); whitespace on the side it does not take in is harmless
+    const stripped = (flag: string, y: string) => changed(huggingFaceGpt2('strings'), (j) => j.added_tokens.push({ ...raw('<b>', 50257), special: true, [flag]: true }, added(50258, y)));
+    for (const [flag, y] of [['lstrip', '[> '], ['rstrip', ' ]'], ['lstrip', '\u3000x\u3000']]) {
+      expect(() => tokenizerFromHuggingFace(stripped(flag!, y!)), `${flag} ${y}`).toThrow(`added tokens "<b>" (normalized: false) and ${JSON.stringify(y)} (normalized: true) can overlap in a text`);
+    }
+    expect(tokenizerFromHuggingFace(stripped('lstrip', ' ]')).vocabSize).toBe(50259);
     // tokens of the two kinds that cannot overlap match the same in one pass: read (a fine-tune's <pad>, added as special)
     const apart = changed(json, (j) => j.added_tokens.push({ ...raw('<pad2>', 50260), special: true }));
     expect(tokenizerFromHuggingFace(apart).encode(text)).toEqual(want);
     // one that the merges make ("hello" is GPT-2's 31373) would be matched in place of BPE's: refused
     const made = changed(json, (j) => j.added_tokens.push(added(31373, 'hello')));
     expect(() => tokenizerFromHuggingFace(made)).toThrow('added token "hello" (special: false) has id 31373, which model.vocab\'s merges make: matching it in the text is not supported');
+  });
+
+  // An added token may spell two of the vocabulary's tokens ("Human" and ":"): it is declared, not a
+  // merge's token left behind by a cut merges list. Ids from Hugging Face's tokenizers 0.23.2 (npm
+  // `tokenizers`) on GPT-2's tokenizer.json with these two added tokens.
+  it('reads added tokens that join two tokens of the vocabulary, as Hugging Face encodes them', () => {
+    const added = (id: number, content: string, special: boolean) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special });
+    const tok = tokenizerFromHuggingFace(changed(huggingFaceGpt2('strings'), (j) => j.added_tokens.push(added(50257, 'Human:', true), added(50258, 'AI:', false)))) as Gpt2Tokenizer;
+    expect(tok.encodeAllowingSpecial('Human: hi\n\nAI: hello')).toEqual([50257, 23105, 628, 50258, 23748]);
+    expect(tok.encodeAllowingSpecial('xHuman:AI:y')).toEqual([87, 50257, 50258, 88]);
+    expect(tok.encode('xHuman:AI:y')).toEqual([...GPT2.encode('xHuman:'), 50258, 88]); // a special one stays text in encode()
+    expect(tok.decode([50257, 23105, 628, 50258, 23748])).toBe('Human: hi\n\nAI: hello');
+    // a token of model.vocab that no merge makes, not declared added, is still a cut merges list's
+    const undeclared = changed(huggingFaceGpt2('strings'), (j) => (j.model.vocab['Human:'] = 50257));
+    expect(() => tokenizerFromHuggingFace(undeclared)).toThrow(/token "Human:" \(id 50257\) joins "Human" and ":", but no merge makes it/);
   });
 
   it('refuses a vocabulary numbered otherwise than GPT-2\'s (RoBERTa: special tokens first)', () => {

@@ -21,6 +21,7 @@ import { isPathSource, loadCorpus } from './corpus.js';
 import { flagName, UsageError } from './flags.js';
 import { shellWord } from './next-steps.js';
 import { loadGpt2Tokenizer } from './tokenizer-files.js';
+import { mergeProgress } from './progress.js';
 
 /** --tokenizer: trained on the text (char, bpe), or GPT-2's own (gpt2). */
 export const TOKENIZERS = ['char', 'bpe', 'gpt2'] as const;
@@ -128,7 +129,10 @@ export async function buildDataset(text: string, opts: TokenizerChoice & { sourc
 export async function newTokenizer(text: string | AsyncIterable<string>, opts: TokenizerChoice): Promise<Tokenizer> {
   const pieces = typeof text === 'string' ? [text] : text;
   if (opts.tokenizer === 'char') return CharTokenizer.trainOnPieces(pieces);
-  if (opts.tokenizer === 'bpe') return BpeTokenizer.trainOnPieces(pieces, opts.vocabSize);
+  if (opts.tokenizer === 'bpe') {
+    const shown = mergeProgress(opts.vocabSize - BYTE_TOKENS);
+    return BpeTokenizer.trainOnPieces(pieces, opts.vocabSize, { onProgress: shown.onProgress }).finally(shown.done);
+  }
   if (opts.tokenizer === 'gpt2') return loadGpt2Tokenizer(opts.tokenizerFile ?? '');
   throw new Error(`unknown tokenizer '${opts.tokenizer}' (expected ${TOKENIZERS.join(', ')})`);
 }

@@ -8,7 +8,8 @@ import { BUILTIN_CORPUS, isWithin, openCorpus, PIECE_BYTES, type Corpus, type Co
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset, emptyCorpus, removeDatasetTemps } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { TEXT_SOURCE } from './path-flags.js';
-import { formatSeconds, Progress } from './progress.js';
+import { formatSeconds, mergeProgress, Progress } from './progress.js';
+import { BYTE_TOKENS } from '../gpt/tokenizer/pairs.js';
 import { withDirectoryLock } from './run-lock.js';
 import { autoWorkers, chunkCounterPool, MAX_WORKERS, tokenizerPool, type TextPool } from './tokenizer-pool.js';
 
@@ -119,7 +120,12 @@ async function learnBpe(corpus: Corpus, threads: number, vocabSize: number, sour
     await pool.close();
   }
   if (!counts.size) throw emptyCorpus(source);
-  return BpeTokenizer.trainOnCounts(counts, vocabSize);
+  const shown = mergeProgress(vocabSize - BYTE_TOKENS);
+  try {
+    return BpeTokenizer.trainOnCounts(counts, vocabSize, { onProgress: shown.onProgress });
+  } finally {
+    shown.done();
+  }
 }
 
 /** The ids of a piece, all of it: the vocabulary was learnt from this very text, so a character it lacks means the file changed meanwhile. */

@@ -132,7 +132,8 @@ export abstract class ByteLevelBpe implements Tokenizer {
 
   // The ids of text whose matches of `taken` (special tokens' texts) are those tokens, the rest BPE;
   // a token of lstrip or rstrip takes in the whitespace on that side, as Hugging Face's added tokens
-  // do (not past the previous token's end; the next match is looked for after what it took in).
+  // do: the matches are found in the text as it is, then stretched (lstrip not past the previous
+  // token's end), so a match that starts in whitespace the one before took in is still one.
   private encodeTaking(text: string, taken: RegExp | null): Int32Array {
     let out = new Int32Array(1024);
     let length = 0;
@@ -151,8 +152,8 @@ export abstract class ByteLevelBpe implements Tokenizer {
     const first = this.vocabSize - this.special.length;
     const white = (at: number) => WHITE_SPACE.test(text[at]!); // every White_Space character is one UTF-16 unit
     let from = 0;
-    if (taken) taken.lastIndex = 0; // exec's, whose next look starts where the token's whitespace ends
-    for (let m; taken && (m = taken.exec(text)); taken.lastIndex = from) {
+    if (taken) taken.lastIndex = 0; // exec's: each look starts where the last match ends
+    for (let m; taken && (m = taken.exec(text)); ) {
       let start = m.index;
       if (this.lstrip.includes(m[0])) while (start > from && white(start - 1)) start--;
       addPlain(text.slice(from, start));

@@ -4,11 +4,11 @@
 // Hugging Face's tokenizers and transformers.js can load, and reads back. Settings that would change
 // the tokens (a normalizer, add_prefix_space, BPE dropout, word prefixes and suffixes, a post-processor
 // that adds tokens) or their text (a decoder other than ByteLevel, none included) are refused rather
-// than ignored. Added tokens follow the merges as special tokens: those with special: false encode()
-// takes out of the text, as Hugging Face's tokenizers does (exact matches: lstrip, rstrip and
-// single_word are refused); special ones, as in GPT-2's encoder, it does not (Hugging Face's does:
-// "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so, following their lstrip
-// and rstrip; their single_word is refused).
+// than ignored, and so is a field that tokenizers 0.23 does not write. Added tokens follow the merges
+// as special tokens: those with special: false encode() takes out of the text, as Hugging Face's
+// tokenizers does; special ones, as in GPT-2's encoder, it does not (Hugging Face's does:
+// "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so). lstrip and rstrip are
+// followed where a token is taken; single_word is refused.
 // `normalized` matters only for the order of matching (a normalizer is refused): see refuseTwoPasses.
 import { parseJSONText } from '../../io/json-text.js';
 import { BpeTokenizer } from './bpe.js';
@@ -59,30 +59,33 @@ export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeToke
   // GPT-2's encoder.json passed for a tokenizer.json has a "model" too: the token id 19849
   if (!isObject(model)) return fail(`no "model" object (got ${JSON.stringify(model)}): not a Hugging Face tokenizer.json`);
   if ((model.type ?? 'BPE') !== 'BPE') return fail(`model must be of type "BPE", got ${JSON.stringify(model.type)}`);
+  refuseUnknownFields(json, 'tokenizer.json', KNOWN_FIELDS.tokenizer);
+  refuseUnknownFields(model, 'model', KNOWN_FIELDS.model);
+  for (const t of addedTokens(json)) if (isObject(t)) refuseUnknownFields(t, `added token ${JSON.stringify(t.content)}`, KNOWN_FIELDS.addedToken);
   refuseOtherSettings(json, model);
-  const split = splitOf(json.pre_tokenizer);
+  const split = splitOf(json);
   if (!split) {
     return fail(`pre_tokenizer must be GPT-2's ByteLevel (add_prefix_space false) or webgpu-gpt's own Split + ByteLevel, got ${JSON.stringify(json.pre_tokenizer)}`);
   }
-  const ids = vocabFromStrings(vocabOf(json, model), mergesOf(model));
+  const ids = vocabFromStrings(vocabOf(json, model), mergesOf(model), new Set(addedTokens(json).map((t) => t.content as string)));
   refuseTwoPasses(addedTokens(json)); // each {id, content}: vocabOf checked
   return byteLevelTokenizer(split, { ...ids, matched: matchedOf(json, ids.special), strips: stripsOf(json) });
 }
 
 // Settings that would change the tokens or the text decoded from them.
 function refuseOtherSettings(json: Json, model: Json): void {
-  if (stepsOf(json.normalizer, 'normalizers').length) fail(`a normalizer (${JSON.stringify(json.normalizer)}) is not supported`);
+  if (stepsOf(json, 'normalizer').length) fail(`a normalizer (${JSON.stringify(json.normalizer)}) is not supported`);
   for (const key of ['dropout', 'continuing_subword_prefix', 'end_of_word_suffix', 'byte_fallback', 'ignore_merges']) {
     const off = model[key] == null || model[key] === false || model[key] === '' || (key === 'dropout' && model[key] === 0); // Hugging Face's BPE: "0 = no dropout"
     if (!off) fail(`model.${key} ${JSON.stringify(model[key])} is not supported`);
   }
   // ByteLevel's trims offsets only; the others (TemplateProcessing, ...) add tokens around each text
-  const post = stepsOf(json.post_processor, 'processors').find((step) => !isByteLevelStep(step));
+  const post = stepsOf(json, 'post_processor').find((step) => !isByteLevelStep(step));
   if (post !== undefined) {
     fail(`post_processor of type ${JSON.stringify(isObject(post) ? post.type : post)} is not supported: it adds tokens to each text; only ByteLevel (or none) is`);
   }
   // none is not ByteLevel's: Hugging Face's tokenizers then joins the token strings with spaces ("Hello Ġworld")
-  const decoder = stepsOf(json.decoder, 'decoders');
+  const decoder = stepsOf(json, 'decoder');
   if (decoder.length !== 1 || !isByteLevelStep(decoder[0])) fail(`decoder must be ByteLevel, got ${'decoder' in json ? JSON.stringify(json.decoder) : 'none'}`);
 }
 
@@ -101,15 +104,13 @@ function vocabOf(json: Json, model: Json): Map<string, number> {
 }
 
 // The added tokens with special: false, which Hugging Face takes out of the text before the model
-// does: exact matches of tokens past the merges (a token the merges make would be matched in place
-// of BPE's, which the tokenizer cannot do). An added token's single_word would change what matches,
-// and so would lstrip and rstrip on one of these: refused (a special token's are stripsOf's).
+// does: matches of tokens past the merges (a token the merges make would be matched in place of
+// BPE's, which the tokenizer cannot do). An added token's single_word would change what matches:
+// refused (lstrip and rstrip only take in whitespace beside a match: stripsOf's).
 function matchedOf(json: Json, special: readonly string[]): string[] {
   const added = addedTokens(json);
-  for (const { content, special: isSpecial, ...flags } of added) {
-    for (const flag of isSpecial === false ? ['lstrip', 'rstrip', 'single_word'] : ['single_word']) {
-      if (flags[flag]) fail(`added token ${JSON.stringify(content)} (special: ${isSpecial !== false}) has ${flag} true, which is not supported: only exact matches are`);
-    }
+  for (const { content, special: isSpecial, single_word } of added) {
+    if (single_word) fail(`added token ${JSON.stringify(content)} (special: ${isSpecial !== false}) has single_word true, which is not supported: only exact matches are`);
   }
   return added
     .filter((t) => t.special === false)
@@ -119,11 +120,10 @@ function matchedOf(json: Json, special: readonly string[]): string[] {
     });
 }
 
-// The special added tokens that take in the whitespace before them (lstrip), and after them
-// (rstrip), where encodeAllowingSpecial matches them, as Hugging Face's tokenizers does.
+// The added tokens that take in the whitespace before them (lstrip), and after them (rstrip), where
+// matched (special: false ones by encode(), all by encodeAllowingSpecial), as Hugging Face's tokenizers does.
 function stripsOf(json: Json): Strips {
-  const special = addedTokens(json).filter((t) => t.special !== false);
-  const flagged = (flag: keyof Strips) => special.filter((t) => t[flag] === true).map((t) => t.content as string);
+  const flagged = (flag: keyof Strips) => addedTokens(json).filter((t) => t[flag] === true).map((t) => t.content as string);
   return { lstrip: flagged('lstrip'), rstrip: flagged('rstrip') };
 }
 
@@ -131,17 +131,24 @@ const addedTokens = (json: Json): Json[] => (Array.isArray(json.added_tokens) ? 
 
 // Hugging Face matches the added tokens with normalized: false first, then those with normalized:
 // true in the text between. One leftmost-longest pass over all of them (ours) finds the same matches
-// unless a token of one kind can overlap one of the other in some text: "<|ab|>" first in "x<|ab|>y".
+// unless a token of one kind can overlap one of the other in some text: "<|ab|>" first in "x<|ab|>y",
+// or "<b>" of lstrip first in "a <b>", taking in the space that "a " ends with.
 function refuseTwoPasses(added: Json[]): void {
-  const raw = added.filter((t) => t.normalized === false).map((t) => t.content as string);
+  const raw = added.filter((t) => t.normalized === false);
   const normalized = added.filter((t) => t.normalized !== false).map((t) => t.content as string);
   for (const first of raw) {
-    const other = normalized.find((then) => canOverlap(first, then));
+    const content = first.content as string;
+    const takenIn = (then: string) => (first.lstrip === true && WHITE_SPACE_END.test(then)) || (first.rstrip === true && WHITE_SPACE_START.test(then));
+    const other = normalized.find((then) => canOverlap(content, then) || takenIn(then));
     if (other !== undefined) {
-      fail(`added tokens ${JSON.stringify(first)} (normalized: false) and ${JSON.stringify(other)} (normalized: true) can overlap in a text, where Hugging Face matches the first kind before the second: not supported`);
+      fail(`added tokens ${JSON.stringify(content)} (normalized: false) and ${JSON.stringify(other)} (normalized: true) can overlap in a text, where Hugging Face matches the first kind before the second: not supported`);
     }
   }
 }
+
+// Rust's char::is_whitespace, which lstrip and rstrip take in (as byte-level-bpe.ts's)
+const WHITE_SPACE_START = /^\p{White_Space}/u;
+const WHITE_SPACE_END = /\p{White_Space}$/u;
 
 // Whether occurrences of a and b can overlap in a text: one holds the other, or one ends as the other starts.
 const canOverlap = (a: string, b: string) => a.includes(b) || b.includes(a) || endsAsStarts(a, b) || endsAsStarts(b, a);
@@ -162,6 +169,25 @@ function mergesOf(model: Json): [string, string][] {
   });
 }
 
+// The fields each part has in the files of Hugging Face's tokenizers 0.23 (the steps by their type).
+// Another may be a later version's setting, which would change the tokens and be ignored here: refused
+// (tokenizers itself refuses one at the top, and ignores one further in). truncation and padding
+// are read and ignored: transformers sets its own on each call, and a corpus is never cut.
+const KNOWN_FIELDS = {
+  tokenizer: ['version', 'truncation', 'padding', 'added_tokens', 'normalizer', 'pre_tokenizer', 'post_processor', 'decoder', 'model'],
+  model: ['type', 'dropout', 'unk_token', 'continuing_subword_prefix', 'end_of_word_suffix', 'fuse_unk', 'byte_fallback', 'ignore_merges', 'vocab', 'merges'],
+  addedToken: ['id', 'content', 'single_word', 'lstrip', 'rstrip', 'normalized', 'special'],
+};
+const STEP_FIELDS: Record<string, readonly string[]> = {
+  ByteLevel: ['type', 'add_prefix_space', 'trim_offsets', 'use_regex'],
+  Split: ['type', 'pattern', 'behavior', 'invert'],
+};
+
+function refuseUnknownFields(part: Json, name: string, known: readonly string[]): void {
+  const field = Object.keys(part).find((key) => !known.includes(key));
+  if (field !== undefined) fail(`${name} has the field ${JSON.stringify(field)}, which tokenizers 0.23 does not write: not supported (a setting of a later version would be ignored)`);
+}
+
 const fail = (why: string): never => {
   throw new Error(why);
 };
@@ -169,8 +195,8 @@ const fail = (why: string): never => {
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // GPT-2's ByteLevel pre-tokenizer, or our Split followed by a ByteLevel that does not split again.
-function splitOf(pre: unknown): 'gpt2' | 'bpe' | undefined {
-  const steps = stepsOf(pre, 'pretokenizers');
+function splitOf(json: Json): 'gpt2' | 'bpe' | undefined {
+  const steps = stepsOf(json, 'pre_tokenizer');
   if (steps.length === 1 && isByteLevel(steps[0], true)) return 'gpt2';
   if (steps.length !== 2) return undefined;
   const [first, second] = steps;
@@ -178,13 +204,24 @@ function splitOf(pre: unknown): 'gpt2' | 'bpe' | undefined {
   return ours && first.behavior === 'Isolated' && !first.invert && isByteLevel(second, false) ? 'bpe' : undefined;
 }
 
+type Part = 'normalizer' | 'pre_tokenizer' | 'post_processor' | 'decoder';
+const STEP_LISTS = { normalizer: 'normalizers', pre_tokenizer: 'pretokenizers', post_processor: 'processors', decoder: 'decoders' } as const;
+
 // The steps a normalizer, pre_tokenizer, post_processor or decoder runs in order: none for null, a
-// Sequence's (`key`: its list) flattened, as Hugging Face runs them; a Sequence of one step is that
-// step, an empty one none.
-function stepsOf(step: unknown, key: 'normalizers' | 'pretokenizers' | 'processors' | 'decoders'): unknown[] {
-  if (step == null) return [];
-  if (isObject(step) && step.type === 'Sequence' && Array.isArray(step[key])) return step[key].flatMap((s: unknown) => (s == null ? [s] : stepsOf(s, key))); // a null step inside is malformed: kept, so refused
-  return [step];
+// Sequence's flattened, as Hugging Face runs them; a Sequence of one step is that step, an empty one
+// none. The fields of the Sequences and of the steps read here (ByteLevel, Split) are checked.
+function stepsOf(json: Json, part: Part): unknown[] {
+  const list = STEP_LISTS[part];
+  const flatten = (step: unknown): unknown[] => {
+    if (step == null) return [];
+    if (isObject(step) && typeof step.type === 'string' && Object.hasOwn(STEP_FIELDS, step.type)) refuseUnknownFields(step, `${part}'s ${step.type}`, STEP_FIELDS[step.type]!);
+    if (isObject(step) && step.type === 'Sequence' && Array.isArray(step[list])) {
+      refuseUnknownFields(step, `${part}'s Sequence`, ['type', list]);
+      return step[list].flatMap((s: unknown) => (s == null ? [s] : flatten(s))); // a null step inside is malformed: kept, so refused
+    }
+    return [step];
+  };
+  return flatten(json[part]);
 }
 
 const isByteLevelStep = (step: unknown): step is Json => isObject(step) && step.type === 'ByteLevel';

@@ -22,8 +22,11 @@ export interface VocabIds {
 
 const LAYOUT = 'the vocabulary must be numbered as GPT-2\'s (the 256 bytes, then one token per merge in order, then special tokens)';
 
-/** Ids from token strings (`vocab`: string -> id) and merges (the pairs of strings they join). */
-export function vocabFromStrings(vocab: ReadonlyMap<string, number>, merges: readonly (readonly [string, string])[]): VocabIds {
+/**
+ * Ids from token strings (`vocab`: string -> id) and merges (the pairs of strings they join).
+ * `added`: the tokens declared as added (a tokenizer.json's added_tokens), which may spell two others.
+ */
+export function vocabFromStrings(vocab: ReadonlyMap<string, number>, merges: readonly (readonly [string, string])[], added: ReadonlySet<string> = new Set()): VocabIds {
   for (const [token, id] of vocab) {
     if (!Number.isInteger(id) || id < 0) throw new Error(`token ${JSON.stringify(token)} has id ${JSON.stringify(id)}, expected an integer >= 0`);
   }
@@ -52,7 +55,7 @@ export function vocabFromStrings(vocab: ReadonlyMap<string, number>, merges: rea
   // the token of a merge left out (merges cut short: an empty or truncated vocab.bpe) would pass for a
   // special token, which encode() never produces; GPT-2's <|endoftext|> joins no two of its tokens
   for (const [k, token] of special.entries()) {
-    const cut = joinPoint(token, vocab);
+    const cut = added.has(token) ? -1 : joinPoint(token, vocab);
     if (cut > 0) {
       throw new Error(
         `token ${JSON.stringify(token)} (id ${first + k}) joins ${JSON.stringify(token.slice(0, cut))} and ${JSON.stringify(token.slice(cut))}, ` +
