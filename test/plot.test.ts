@@ -45,7 +45,7 @@ describe('log.jsonl', () => {
   it('reads back as curves per run, with seconds since each run began', () => {
     const runs = parseRunLog(syntheticLog('a') + syntheticLog('b', 1) + '{"type":"note"}\n\n', 'log.jsonl');
     expect(runs.map((r) => r.run)).toEqual(['a', 'b']);
-    expect(runs[0]!.train.map((p) => p.step)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+    expect(runs[0]!.train.map((p) => p.step)).toEqual([9, 19, 29, 39, 49, 59, 69, 79, 89, 99]); // the weights' steps: a record's less 1
     expect(runs[1]!.val).toEqual([
       { step: 0, seconds: 0, loss: 4 },
       { step: 100, seconds: 100, loss: 3 },
@@ -140,9 +140,29 @@ describe('the loss chart', () => {
       ]);
       const t = points(train!);
       expect(t).toHaveLength(10);
-      expect(t[4]![0]).toBeCloseTo((tickAt(panel, 'x', '40') + tickAt(panel, 'x', '60')) / 2, 1); // step 50, loss 2.5
+      if (panel.attrs['data-x'] === 'step') expect(t[4]![0]).toBeCloseTo(tickAt(panel, 'x', '40') + 0.45 * (tickAt(panel, 'x', '60') - tickAt(panel, 'x', '40')), 1); // step 50's loss 2.5, at step 49
+      else expect(t[4]![0]).toBeCloseTo((tickAt(panel, 'x', '40') + tickAt(panel, 'x', '60')) / 2, 1); // logged at second 50
       expect(t[4]![1]).toBeCloseTo((tickAt(panel, 'y', '2.4') + tickAt(panel, 'y', '2.6')) / 2, 1);
     }
+  });
+});
+
+describe("a step's training loss", () => {
+  it("is drawn at the step its weights had reached, where their evaluation is (the log's step counts the update after it; the page's chart draws it so)", () => {
+    // step 1's loss was computed with the initial weights, which the evaluation at step 0 measured
+    const records = [
+      { type: 'eval', run: 'r', time: at(0), step: 0, train: 3, val: 3 },
+      { type: 'train', run: 'r', time: at(1), step: 1, loss: 3 },
+      { type: 'train', run: 'r', time: at(2), step: 2, loss: 2.75 },
+      { type: 'train', run: 'r', time: at(3), step: 3, loss: 2.5 },
+      { type: 'eval', run: 'r', time: at(3), step: 2, train: 2.5, val: 2.5 },
+    ];
+    const log = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    const panel = findAll(parseXml(lossChartSvg([{ label: 'r', curves: parseRunLog(log, 'log')[0]! }], { axes: ['step'], title: 'loss' })), (e) => e.attrs.class === 'panel')[0]!;
+    const [train, val] = findAll(panel, (e) => e.attrs.class === 'series').map(points);
+    expect(train!.map(([x]) => x)).toEqual([tickAt(panel, 'x', '0.0'), tickAt(panel, 'x', '1.0'), tickAt(panel, 'x', '2.0')]);
+    expect(train![0]).toEqual(val![0]); // step 1's loss of 3 where step 0's evaluation of 3 is
+    expect(train![2]).toEqual(val![1]); // step 3's loss of 2.5 where step 2's evaluation of 2.5 is
   });
 });
 

@@ -24,7 +24,9 @@ const PLOT_FLAGS: FlagSpec<typeof PLOT_DEFAULTS> = {
 
 export const PLOT_HELP = `usage: gpt plot [flags] RUN...
 Draws the train and val loss of each RUN (a directory written by \`gpt train\`, or its log.jsonl) into
-one SVG, runs overlaid and labelled by their directory names.
+one SVG, runs overlaid and labelled by their directory names. A step's train loss is drawn at the step
+its weights had reached (logged as step N, it is drawn at N - 1, where their evaluation is drawn), as
+nanoGPT's 'iter N: loss' pairs with its 'step N' evaluation, and as the browser page draws it.
 ${flagHelp(PLOT_FLAGS)}`;
 
 export async function plot(args: string[]): Promise<number> {

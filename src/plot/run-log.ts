@@ -5,7 +5,8 @@
 // run. Platform-free: the text comes from the caller.
 
 /**
- * A loss at a step, and the run's training time to it in seconds (null when the log has no times):
+ * A loss at a step (for a training loss, the step its weights had reached: trainedStep's), and the
+ * run's training time to it in seconds (null when the log has no times):
  * the time since its first record, less each time it was stopped (from its last record before a
  * "resume" record to that record: a crash, or a finished run continued later).
  */
@@ -14,6 +15,14 @@ export interface LossPoint {
   seconds: number | null;
   loss: number;
 }
+
+/**
+ * The step whose weights a logged training loss was computed with: a record's `step` (the Trainer's
+ * step) counts the update that loss drove, so step 1's loss is the initial weights', which the
+ * evaluation at step 0 measured. Drawn there, as nanoGPT's 'iter N: loss' pairs with its 'step N'
+ * evaluation, a curve's train and val points at a step are the same weights'.
+ */
+export const trainedStep = (loggedStep: number): number => loggedStep - 1;
 
 /** One run's curves: the logged training loss and the evaluated val loss. */
 export interface RunCurves {
@@ -60,7 +69,10 @@ export function runLogReader(source: string, note: (line: string) => void = () =
     if (seconds !== null) run.last = seconds;
     const loss = r.type === 'train' ? r.loss : r.val;
     if (typeof r.step !== 'number') return;
-    if (typeof loss === 'number' && Number.isFinite(loss)) (r.type === 'train' ? run.train : run.val).push({ step: r.step, seconds, loss });
+    if (typeof loss === 'number' && Number.isFinite(loss)) {
+      if (r.type === 'train') run.train.push({ step: trainedStep(r.step), seconds, loss });
+      else run.val.push({ step: r.step, seconds, loss });
+    }
     else run.unplotted[r.type]++;
   };
   return { line, curves: (): RunCurves[] => [...runs.values()].map(({ run, train, val, unplotted }) => ({ run, train, val, unplotted })) };

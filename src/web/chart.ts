@@ -2,6 +2,7 @@
 // train/val losses, on a <canvas> drawn by hand. Redraws are coalesced into one per frame.
 // A step's loss is drawn at the step its weights had reached, where their evaluation is drawn
 // (nanoGPT's 'iter N: loss' and 'step N: train loss, val loss' pair so), and smoothed without lag.
+import { trainedStep } from '../plot/run-log.js';
 import { tickLabel, ticks, tickStep } from '../plot/ticks.js';
 
 const COLORS = { train: '#2f6fdf', val: '#e0731f', evalTrain: '#2f6fdf', grid: '#d8dce3', text: '#4a5160' };
@@ -21,9 +22,9 @@ export class LossChart {
     this.requestDraw();
   }
 
-  /** The loss of the step that took the run to `step` (a Trainer's step after it), drawn at step - 1: the weights it was computed with. */
+  /** The loss of the step that took the run to `step` (a Trainer's step after it), drawn at the step of the weights it was computed with. */
   addStep(step: number, loss: number): void {
-    if (Number.isFinite(loss)) this.steps.push({ step: step - 1, loss });
+    if (Number.isFinite(loss)) this.steps.push({ step: trainedStep(step), loss });
     this.requestDraw();
   }
 
