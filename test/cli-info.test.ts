@@ -74,6 +74,8 @@ describe('gpt info', () => {
     expect(field(r.out, 'precision')).toBe('float32');
     expect(field(r.out, 'resume')).toMatch(/^exact: AdamW moments/);
     expect(field(r.out, 'data')).toBe(`${corpus} (5,400 train + 600 val tokens)`); // 90/10 of 6,000 characters
+    // 10 steps of TINY's 4 sequences of 16 tokens: 640 tokens, 640 / 5,400 of an epoch
+    expect(field(r.out, 'tokens')).toBe('640 trained on (10 steps of 64: batch 4 x block 16 x grad accum 1; 0.12 epochs of the train split)');
     expect(field(r.out, 'saved')).toMatch(/^the best val loss so far/);
     expect(crc32(file).toString(16).padStart(8, '0')).toBe(weightsCrc32);
     expect(field(r.out, 'checksum')).toBe(`CRC-32 ${weightsCrc32} not verified (--verify reads the weights and checks it)`);
@@ -93,6 +95,7 @@ describe('gpt info', () => {
     expect(info.bytesOnDisk).toBe(statSync(join(run, manifestOf(run).weights)).size);
     expect(info.tokenizer).toEqual({ kind: 'char', vocabSize: V });
     expect(info.training).toMatchObject({ step: 10, maxIters: 10, schedule: { learningRate: 0.002, minLr: 0.0002, warmupIters: 3, lrDecayIters: 8 }, dtype: 'float32', adamwMoments: true, exactResume: true });
+    expect(info.training.tokens).toEqual({ batchSize: 4, blockSize: 16, gradAccum: 1, perStep: 64, seen: 640 });
     expect(info.data).toEqual({ source: corpus, tokens: { train: 5400, val: 600 } });
     expect(info.checksum).toEqual({ crc32: manifestOf(run).weightsCrc32, verified: false, stalePresent: [] });
   });
@@ -180,6 +183,18 @@ describe('gpt info', () => {
     expect(field(r.out, 'model')).toBe(`2 layers, 2 heads, 16 wide, block 16, vocab ${V}; bias no, gelu, tied LM head, dropout 0, layers shared in groups of 2`);
     expect(field(r.out, 'parameters')).toBe(`${count(P)} (${count(P - T * C)} excluding position embeddings); the header matches the config`);
     expect(field(r.out, 'compression')).toBe('2 layers sharing 1 block of weights (--share-layers 2)');
+  });
+
+  it("describes nanoGPT's ckpt.pt: its iter_num, and the tokens its config's batch_size x gradient_accumulation_steps x block_size took", async () => {
+    const file = join(dir, 'nano', 'ckpt.pt');
+    const e = await gpt('export', '--out-dir', run, '--to', file);
+    expect(e.code, e.err).toBe(0);
+    const r = await gpt('info', file);
+    expect(r.code, r.err).toBe(0);
+    expect(field(r.out, 'checkpoint')).toBe(`${file} (nanoGPT checkpoint)`);
+    expect(field(r.out, 'step')).toBe('10 (iter_num)');
+    expect(field(r.out, 'tokens')).toBe('640 trained on (10 steps of 64: batch 4 x block 16 x grad accum 1)');
+    expect(JSON.parse((await gpt('info', file, '--json')).out).training).toMatchObject({ step: 10, tokens: { batchSize: 4, blockSize: 16, gradAccum: 1, perStep: 64, seen: 640 } });
   });
 
   it('describes a Hugging Face GPT-2 directory: its config, buffers and tied head told apart, no training state', async () => {
