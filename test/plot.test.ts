@@ -2,7 +2,7 @@
 // refused in one line), and the SVG drawn from them: well-formed
 // XML, one path per curve, labelled axes, and every point drawn where the axis labels say its
 // value is (checked against the tick the label belongs to, for a tiny synthetic log).
-import { mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lossChartSvg } from '../src/plot/loss-svg.js';
@@ -234,6 +234,22 @@ describe('gpt plot', () => {
     expect(missing.err).toMatch(/^gpt plot: RUN names .*nowhere, which does not exist$/);
     const axis = await gpt('plot', join(dir, 'first'), '--x', 'tokens');
     expect([axis.code, axis.err]).toEqual([2, "gpt plot: flag --x must be one of both, step, time, got 'tokens'"]);
+  });
+
+  it("--out takes an .svg file, or - for standard output (a pipe): not a .png that would hold SVG under a raster's name", async () => {
+    const png = join(dir, 'loss.png');
+    const refused = await gpt('plot', join(dir, 'first'), '--out', png);
+    expect([refused.code, refused.err]).toEqual([2, `gpt plot: flag --out must name an .svg file (gpt plot draws SVG) or - (standard output), got ${png}`]);
+    expect(existsSync(png)).toBe(false);
+    const piped = await gpt('plot', join(dir, 'first'), '--out', '-');
+    expect(piped.code, piped.err).toBe(0);
+    expect(piped.err).toBe('wrote standard output: 1 run, 2 curves'); // not into the SVG
+    expect(findAll(parseXml(piped.out), (e) => e.attrs.class === 'panel')).toHaveLength(2);
+    expect(existsSync('-')).toBe(false);
+    // case aside, an .svg is one
+    const upper = join(dir, 'LOSS.SVG');
+    expect((await gpt('plot', join(dir, 'first'), '--out', upper)).code).toBe(0);
+    expect(parseXml(readFileSync(upper, 'utf8')).name).toBe('svg');
   });
 
   it('a line that is no record is bad usage naming the log and the line; only a last line cut short is left out, said in a note', async () => {

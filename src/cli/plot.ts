@@ -9,14 +9,17 @@ import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { pathFlagProblem } from './path-flags.js';
 import { plural } from './progress.js';
 
+/** --out's name for standard output. */
+const STDOUT = '-';
+
 const PLOT_DEFAULTS = { out: 'loss.svg', x: 'both', title: 'loss' };
 const PLOT_FLAGS: FlagSpec<typeof PLOT_DEFAULTS> = {
   defaults: PLOT_DEFAULTS,
-  paths: { out: 'new file' },
+  paths: { out: (value) => (value === STDOUT ? null : 'new file') },
   ranges: {},
   choices: { x: ['both', 'step', 'time'] },
   docs: {
-    out: 'SVG file to write',
+    out: "SVG file to write (its name ends in .svg), or '-': standard output, for a pipe",
     x: "'step', 'time' (training time: the time since the run's first record, less the time a run was stopped before --init-from resume continued it) or 'both' (side by side)",
     title: 'title above the chart',
   },
@@ -32,11 +35,15 @@ ${flagHelp(PLOT_FLAGS)}`;
 export async function plot(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, PLOT_FLAGS);
   if (!positional.length) throw new UsageError('name one or more runs: a directory written by `gpt train`, or its log.jsonl');
+  // an SVG under another image's name opens nowhere as one
+  if (f.out !== STDOUT && !/\.svg$/i.test(f.out)) throw new UsageError(`flag --out must name an .svg file (gpt plot draws SVG) or ${STDOUT} (standard output), got ${f.out}`);
   const runs = (await Promise.all(positional.map(readRuns))).flat();
   const svg = lossChartSvg(uniqueLabels(runs), { axes: f.x === 'both' ? ['step', 'time'] : [f.x as XAxis], title: f.title });
-  await writeFileAtomic(f.out, svg);
+  if (f.out === STDOUT) process.stdout.write(svg);
+  else await writeFileAtomic(f.out, svg);
   const series = runs.reduce((n, r) => n + (r.curves.train.length ? 1 : 0) + (r.curves.val.length ? 1 : 0), 0);
-  console.log(`wrote ${f.out}: ${plural(runs.length, 'run')}, ${plural(series, 'curve')}`);
+  // on stderr where stdout carries the SVG
+  (f.out === STDOUT ? console.error : console.log)(`wrote ${f.out === STDOUT ? 'standard output' : f.out}: ${plural(runs.length, 'run')}, ${plural(series, 'curve')}`);
   return 0;
 }
 
