@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lossChartSvg } from '../src/plot/loss-svg.js';
+import { lossChartSvg, type XAxis } from '../src/plot/loss-svg.js';
 import { RunLog } from '../src/node/run-log.js';
 import { runLogReader, type RunCurves } from '../src/plot/run-log.js';
 import { axisRange, ticks } from '../src/plot/ticks.js';
@@ -119,7 +119,8 @@ describe('the loss chart', () => {
       expect(series.map((s) => `${s.attrs['data-run']}/${s.attrs['data-series']}`)).toEqual(['run <1> & co/train', 'run <1> & co/val']);
     }
     const legend = findAll(doc, (e) => e.attrs.class === 'legend')[0]!;
-    expect(findAll(legend, (e) => e.name === 'text').map((t) => t.text)).toEqual(['run <1> & co: train loss', 'run <1> & co: val loss']);
+    // what each style is, then each run's name by its colour
+    expect(findAll(legend, (e) => e.name === 'text').map((t) => t.text)).toEqual(['train loss, per step', 'val loss, evaluated', 'train loss, evaluated', 'run <1> & co']);
   });
 
   it('labels its axes', () => {
@@ -166,11 +167,55 @@ describe("a step's training loss", () => {
   });
 });
 
+describe('the legend', () => {
+  /** Wider than its text at 12 px can be: 0.6 em a character (system-ui's digits and capitals are narrower). */
+  const textRight = (t: XmlElement) => Number(t.attrs.x) + 0.6 * 12 * t.text.length;
+  /** The legend's texts, their x in the SVG's coordinates (the legend's translate added). */
+  function legendTexts(svg: string): XmlElement[] {
+    const legend = findAll(parseXml(svg), (e) => e.attrs.class === 'legend')[0]!;
+    const left = Number(/^translate\(([\d.]+) /.exec(legend.attrs.transform!)![1]);
+    return findAll(legend, (e) => e.name === 'text').map((t) => ({ ...t, attrs: { ...t.attrs, x: String(left + Number(t.attrs.x)) } }));
+  }
+
+  it("fits the chart's width, whatever the runs' names: a long one cut in the middle (whole in its tooltip), no two entries overlapping", () => {
+    const curves = parseRunLog(syntheticLog('r'), 'log')[0]!;
+    const long = `gpt2-124M-openwebtext-lr6e-4-bs480-warmup2000-${'x'.repeat(200)}-run3`; // too long for both charts' widths
+    for (const axes of [['step'], ['step', 'time']] as XAxis[][]) {
+      const svg = lossChartSvg([{ label: long, curves }, { label: 'fresh', curves }], { axes, title: 'loss' });
+      const width = Number(parseXml(svg).attrs.width);
+      const texts = legendTexts(svg);
+      for (const t of texts) expect(textRight(t), t.text).toBeLessThanOrEqual(width);
+      for (const y of new Set(texts.map((t) => t.attrs.y))) {
+        const sorted = texts.filter((t) => t.attrs.y === y).sort((a, b) => Number(a.attrs.x) - Number(b.attrs.x));
+        for (let i = 1; i < sorted.length; i++) expect(textRight(sorted[i - 1]!), `${sorted[i - 1]!.text} runs into ${sorted[i]!.text}`).toBeLessThan(Number(sorted[i]!.attrs.x));
+      }
+      const cut = texts.find((t) => t.text.startsWith('gpt2-124M'))!;
+      expect(cut.text).toMatch(/^gpt2-124M-openwebtext.*….*-run3$/);
+      expect(cut.children.find((c) => c.name === 'title')?.text).toBe(long);
+      expect(texts.map((t) => t.text)).toContain('fresh');
+    }
+  });
+});
+
+describe("an evaluation's train loss", () => {
+  it('is drawn as points at its steps, where the ticks say (the page draws it so: train against val at the same weights)', () => {
+    // evaluated train losses 2.8 and 2.2 beside val losses 3 and 2
+    const log = syntheticLog('r').replace('"train":3,', '"train":2.8,').replace('"train":2,', '"train":2.2,');
+    const panel = findAll(parseXml(lossChartSvg([{ label: 'r', curves: parseRunLog(log, 'log')[0]! }], { axes: ['step'], title: 'loss' })), (e) => e.attrs.class === 'panel')[0]!;
+    const points = findAll(panel, (e) => e.attrs['data-series'] === 'evalTrain' && e.attrs['data-run'] === 'r')[0]!;
+    const dots = points.children.filter((c) => c.name === 'circle').map((c) => [Number(c.attrs.cx), Number(c.attrs.cy)]);
+    expect(dots).toEqual([
+      [tickAt(panel, 'x', '0'), tickAt(panel, 'y', '2.8')], // step 0: train 2.8
+      [tickAt(panel, 'x', '100'), tickAt(panel, 'y', '2.2')], // step 100: train 2.2
+    ]);
+  });
+});
+
 describe('a long run logged at every step', () => {
   it('200,000 points are drawn where the ticks say (no stack overflow from spreading them as arguments)', () => {
     const n = 200_000;
     const train = Array.from({ length: n }, (_, i) => ({ step: i + 1, seconds: i + 1, loss: 3 - i / n }));
-    const svg = lossChartSvg([{ label: 'long', curves: { run: 'r', train, val: [], unplotted: { train: 0, eval: 0 } } }], { axes: ['step'], title: 'loss' });
+    const svg = lossChartSvg([{ label: 'long', curves: { run: 'r', train, val: [], evalTrain: [], unplotted: { train: 0, eval: 0 } } }], { axes: ['step'], title: 'loss' });
     const panel = findAll(parseXml(svg), (e) => e.attrs.class === 'panel')[0]!;
     const drawn = points(findAll(panel, (e) => e.attrs.class === 'series')[0]!);
     expect(drawn).toHaveLength(n);

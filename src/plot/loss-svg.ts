@@ -1,7 +1,7 @@
 // `gpt plot`'s chart: the train and val loss of one or more runs, overlaid, against steps and
 // against training time (a panel each), as a self-contained SVG written by hand, with no plotting
 // dependency. Each curve is one <path class="series"> whose data-run and data-series attributes
-// name it; every tick is a <g class="tick-x|tick-y"> holding its grid line and its label, so what a
+// name it (the evaluations' train loss, points without a line, a <g class="points">); every tick is a <g class="tick-x|tick-y"> holding its grid line and its label, so what a
 // reader sees (the label) and where it is drawn stay together. Platform-free.
 import type { LossPoint, RunCurves } from './run-log.js';
 import { axisRange, tickLabel, ticks, tickStep } from './ticks.js';
@@ -19,9 +19,15 @@ const PANEL = { width: 520, height: 340, left: 60, right: 20, top: 12, bottom: 4
 const TITLE_HEIGHT = 30;
 const LEGEND_ROW = 20;
 const SERIES = [
-  { key: 'train', name: 'train loss', width: 1.2, opacity: 0.6 },
-  { key: 'val', name: 'val loss', width: 2.4, opacity: 1 },
+  { key: 'train', name: 'train loss, per step', width: 1.2, opacity: 0.6 },
+  { key: 'val', name: 'val loss, evaluated', width: 2.4, opacity: 1 },
 ] as const;
+const EVAL_TRAIN_NAME = 'train loss, evaluated';
+const DOT_RADIUS = 2.6;
+/** A legend entry's mark, before its text. */
+const SWATCH = 30;
+/** At most the width of a character of the 12 px font (0.6 em: system-ui's average is below it), to lay out text that is not measured. */
+const CHAR_WIDTH = 7.2;
 
 /** The time unit that keeps the axis' numbers readable for a run of `seconds`. */
 function timeUnit(seconds: number): { name: string; seconds: number } {
@@ -38,14 +44,15 @@ export function lossChartSvg(runs: LabelledRun[], opts: { axes: XAxis[]; title: 
   const margin = Math.max(0.05, (hi - lo) * 0.08);
   const yRange: [number, number] = [Math.max(0, lo - margin), hi + margin];
   const width = PANEL.width * opts.axes.length;
-  const height = TITLE_HEIGHT + PANEL.height + LEGEND_ROW * runs.length + 10;
+  const legendRows = layOut(legendEntries(runs), width - PANEL.left - PANEL.right);
+  const height = TITLE_HEIGHT + PANEL.height + LEGEND_ROW * legendRows.length + 10;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, sans-serif" font-size="12">`,
     `<title>${escapeXml(opts.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15" fill="#222">${escapeXml(opts.title)}</text>`,
     ...opts.axes.map((axis, i) => panel(runs, axis, yRange, i * PANEL.width, TITLE_HEIGHT)),
-    legend(runs, TITLE_HEIGHT + PANEL.height + 4),
+    legend(legendRows, TITLE_HEIGHT + PANEL.height + 4),
     '</svg>',
   ];
   return parts.join('\n') + '\n';
@@ -98,25 +105,59 @@ function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], lef
       out.push(
         `<path class="series" data-run="${escapeXml(r.label)}" data-series="${s.key}" d="${d}" fill="none" stroke="${color}" stroke-width="${s.width}" stroke-opacity="${s.opacity}" stroke-linejoin="round"/>`,
       );
-      if (s.key === 'val') for (const [x, y] of pts) out.push(`<circle cx="${fmt(x)}" cy="${fmt(y)}" r="2.6" fill="${color}"/>`);
+      if (s.key === 'val') for (const [x, y] of pts) out.push(`<circle cx="${fmt(x)}" cy="${fmt(y)}" r="${DOT_RADIUS}" fill="${color}"/>`);
     }
+    const dots = r.curves.evalTrain.flatMap((p) => {
+      const x = xOf(p);
+      return x === null ? [] : [`<circle cx="${fmt(X(x))}" cy="${fmt(Y(p.loss))}" r="${DOT_RADIUS}" fill="#ffffff" stroke="${color}" stroke-width="1.2"/>`];
+    });
+    if (dots.length) out.push(`<g class="points" data-run="${escapeXml(r.label)}" data-series="evalTrain">${dots.join('')}</g>`);
   });
   out.push('</g>');
   return out.join('\n');
 }
 
-function legend(runs: LabelledRun[], top: number): string {
+/** A legend entry: its mark (drawn with its left end at 0, its middle at y 0) and its text. */
+interface LegendEntry {
+  mark: string;
+  text: string;
+}
+
+/** What each style means (in grey), then each run's colour and name. */
+function legendEntries(runs: LabelledRun[]): LegendEntry[] {
+  const grey = '#666';
+  const line = (width: number, opacity: number, color: string) => `<line x1="0" y1="0" x2="24" y2="0" stroke="${color}" stroke-width="${width}" stroke-opacity="${opacity}"/>`;
+  return [
+    ...SERIES.map((s) => ({ mark: line(s.width, s.opacity, grey) + (s.key === 'val' ? `<circle cx="12" cy="0" r="${DOT_RADIUS}" fill="${grey}"/>` : ''), text: s.name })),
+    { mark: `<circle cx="12" cy="0" r="${DOT_RADIUS}" fill="#ffffff" stroke="${grey}" stroke-width="1.2"/>`, text: EVAL_TRAIN_NAME },
+    ...runs.map((r, i) => ({ mark: line(4, 1, PALETTE[i % PALETTE.length]!), text: r.label })),
+  ];
+}
+
+/** `entries` in rows `width` wide, each at its x: a row holds what fits, and at least one, its text cut in the middle to fit. */
+function layOut(entries: LegendEntry[], width: number): (LegendEntry & { x: number; full: string })[][] {
+  const fits = Math.floor((width - SWATCH) / CHAR_WIDTH);
+  const rows: (LegendEntry & { x: number; full: string })[][] = [[]];
+  let x = 0;
+  for (const entry of entries) {
+    const text = entry.text.length <= fits ? entry.text : `${entry.text.slice(0, Math.ceil((fits - 1) / 2))}…${entry.text.slice(entry.text.length - Math.floor((fits - 1) / 2))}`;
+    const w = SWATCH + text.length * CHAR_WIDTH;
+    if (rows.at(-1)!.length && x + w > width) [x] = [0, rows.push([])];
+    rows.at(-1)!.push({ ...entry, text, full: entry.text, x });
+    x += w + 16;
+  }
+  return rows;
+}
+
+function legend(rows: ReturnType<typeof layOut>, top: number): string {
   const out = [`<g class="legend" transform="translate(${PANEL.left} ${top})">`];
-  runs.forEach((r, i) => {
-    const color = PALETTE[i % PALETTE.length]!;
+  rows.forEach((row, i) => {
     const y = i * LEGEND_ROW + 10;
-    SERIES.forEach((s, k) => {
-      const x = k * 260;
-      out.push(
-        `<line x1="${x}" y1="${y}" x2="${x + 24}" y2="${y}" stroke="${color}" stroke-width="${s.width}" stroke-opacity="${s.opacity}"/>` +
-          `<text x="${x + 30}" y="${y + 4}" fill="#333">${escapeXml(`${r.label}: ${s.name}`)}</text>`,
-      );
-    });
+    for (const e of row) {
+      // a name cut short is whole in its tooltip
+      const title = e.text === e.full ? '' : `<title>${escapeXml(e.full)}</title>`;
+      out.push(`<g transform="translate(${fmt(e.x)} ${y})">${e.mark}</g><text x="${fmt(e.x + SWATCH)}" y="${y + 4}" fill="#333">${escapeXml(e.text)}${title}</text>`);
+    }
   });
   out.push('</g>');
   return out.join('\n');

@@ -24,11 +24,13 @@ export interface LossPoint {
  */
 export const trainedStep = (loggedStep: number): number => loggedStep - 1;
 
-/** One run's curves: the logged training loss and the evaluated val loss. */
+/** One run's curves: the logged training loss, and the evaluated val and train losses. */
 export interface RunCurves {
   run: string;
   train: LossPoint[];
   val: LossPoint[];
+  /** The evaluations' train loss: against val at the same weights, where overfitting shows. */
+  evalTrain: LossPoint[];
   /** Its train and eval records left out, their loss not a finite number (null: a diverged step's NaN, as JSON writes it). */
   unplotted: { train: number; eval: number };
 }
@@ -59,7 +61,7 @@ export function runLogReader(source: string, note: (line: string) => void = () =
     const id = typeof r.run === 'string' ? r.run : '';
     const time = typeof r.time === 'string' ? Date.parse(r.time) : NaN;
     let run = runs.get(id);
-    if (!run) runs.set(id, (run = { run: id, train: [], val: [], unplotted: { train: 0, eval: 0 }, start: Number.isFinite(time) ? time : null, before: 0, last: 0 }));
+    if (!run) runs.set(id, (run = { run: id, train: [], val: [], evalTrain: [], unplotted: { train: 0, eval: 0 }, start: Number.isFinite(time) ? time : null, before: 0, last: 0 }));
     const seconds = Number.isFinite(time) && run.start !== null ? run.before + (time - run.start) / 1000 : null;
     if (r.type === 'resume') {
       // the stretch ended at its last record; the next one starts here
@@ -69,13 +71,16 @@ export function runLogReader(source: string, note: (line: string) => void = () =
     if (seconds !== null) run.last = seconds;
     const loss = r.type === 'train' ? r.loss : r.val;
     if (typeof r.step !== 'number') return;
-    if (typeof loss === 'number' && Number.isFinite(loss)) {
+    if (r.type === 'eval' && isFiniteNumber(r.train)) run.evalTrain.push({ step: r.step, seconds, loss: r.train });
+    if (isFiniteNumber(loss)) {
       if (r.type === 'train') run.train.push({ step: trainedStep(r.step), seconds, loss });
       else run.val.push({ step: r.step, seconds, loss });
     }
     else run.unplotted[r.type]++;
   };
-  return { line, curves: (): RunCurves[] => [...runs.values()].map(({ run, train, val, unplotted }) => ({ run, train, val, unplotted })) };
+  return { line, curves: (): RunCurves[] => [...runs.values()].map(({ run, train, val, evalTrain, unplotted }) => ({ run, train, val, evalTrain, unplotted })) };
 }
+
+const isFiniteNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
