@@ -34,6 +34,8 @@ function syntheticLog(run: string, offset = 0): string {
 }
 
 const points = (path: XmlElement) => [...path.attrs.d!.matchAll(/[ML]([\d.-]+) ([\d.-]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+/** The path of `panel`'s series `key` ('train', 'trainSmoothed', 'val'), of its first run. */
+const seriesPath = (panel: XmlElement, key: string) => findAll(panel, (e) => e.attrs.class === 'series' && e.attrs['data-series'] === key)[0]!;
 /** The position of the tick labelled `label` (its grid line's x for tick-x, y for tick-y). */
 function tickAt(panel: XmlElement, axis: 'x' | 'y', label: string): number {
   const tick = findAll(panel, (e) => e.attrs.class === `tick-${axis}` && e.children.some((c) => c.name === 'text' && c.text === label))[0];
@@ -116,11 +118,11 @@ describe('the loss chart', () => {
     expect(panels.map((p) => p.attrs['data-x'])).toEqual(['step', 'time']);
     for (const panel of panels) {
       const series = findAll(panel, (e) => e.name === 'path' && e.attrs.class === 'series');
-      expect(series.map((s) => `${s.attrs['data-run']}/${s.attrs['data-series']}`)).toEqual(['run <1> & co/train', 'run <1> & co/val']);
+      expect(series.map((s) => `${s.attrs['data-run']}/${s.attrs['data-series']}`)).toEqual(['run <1> & co/train', 'run <1> & co/trainSmoothed', 'run <1> & co/val']);
     }
     const legend = findAll(doc, (e) => e.attrs.class === 'legend')[0]!;
     // what each style is, then each run's name by its colour
-    expect(findAll(legend, (e) => e.name === 'text').map((t) => t.text)).toEqual(['train loss, per step', 'val loss, evaluated', 'train loss, evaluated', 'run <1> & co']);
+    expect(findAll(legend, (e) => e.name === 'text').map((t) => t.text)).toEqual(['train loss, per step', 'train loss, smoothed', 'val loss, evaluated', 'train loss, evaluated', 'run <1> & co']);
   });
 
   it('labels its axes', () => {
@@ -133,7 +135,7 @@ describe('the loss chart', () => {
 
   it('draws each point where the tick labels say its value is', () => {
     for (const panel of panels) {
-      const [train, val] = findAll(panel, (e) => e.attrs.class === 'series');
+      const [train, val] = [seriesPath(panel, 'train'), seriesPath(panel, 'val')];
       const v = points(val!);
       expect(v).toEqual([
         [tickAt(panel, 'x', '0'), tickAt(panel, 'y', '3.0')], // step 0 (second 0), val 3.0
@@ -160,10 +162,36 @@ describe("a step's training loss", () => {
     ];
     const log = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
     const panel = findAll(parseXml(lossChartSvg([{ label: 'r', curves: parseRunLog(log, 'log')[0]! }], { axes: ['step'], title: 'loss' })), (e) => e.attrs.class === 'panel')[0]!;
-    const [train, val] = findAll(panel, (e) => e.attrs.class === 'series').map(points);
+    const [train, val] = [seriesPath(panel, 'train'), seriesPath(panel, 'val')].map(points);
     expect(train!.map(([x]) => x)).toEqual([tickAt(panel, 'x', '0.0'), tickAt(panel, 'x', '1.0'), tickAt(panel, 'x', '2.0')]);
     expect(train![0]).toEqual(val![0]); // step 1's loss of 3 where step 0's evaluation of 3 is
     expect(train![2]).toEqual(val![1]); // step 3's loss of 2.5 where step 2's evaluation of 2.5 is
+  });
+});
+
+describe("a step's training loss, smoothed", () => {
+  it("is drawn over the raw line as the page draws it: each the mean of a window centred on it, a 50th of the run's steps each side, narrowed at the ends", () => {
+    // 500 steps of a zigzag around a falling line: windows of 10 each side
+    const n = 500;
+    const losses = Array.from({ length: n }, (_, i) => 3 - i / n + (i % 2 ? 0.2 : -0.2) + (i % 7) / 50);
+    const train = losses.map((loss, i) => ({ step: i, seconds: i, loss }));
+    const svg = lossChartSvg([{ label: 'r', curves: { run: 'r', train, val: [], evalTrain: [], unplotted: { train: 0, eval: 0 } } }], { axes: ['step'], title: 'loss' });
+    const panel = findAll(parseXml(svg), (e) => e.attrs.class === 'panel')[0]!;
+    const drawn = points(seriesPath(panel, 'trainSmoothed'));
+    // the reference: each window summed in float64, one by one
+    const expected = losses.map((_, i) => {
+      const h = Math.min(10, i, n - 1 - i);
+      let sum = 0;
+      for (let k = i - h; k <= i + h; k++) sum += losses[k]!;
+      return sum / (2 * h + 1);
+    });
+    const [y2, y3] = [tickAt(panel, 'y', '2.0'), tickAt(panel, 'y', '3.0')];
+    const [x0, x100] = [tickAt(panel, 'x', '0'), tickAt(panel, 'x', '100')];
+    expect(drawn).toHaveLength(n);
+    drawn.forEach(([x, y], i) => {
+      expect(x).toBeCloseTo(x0 + (i / 100) * (x100 - x0), 1);
+      expect(y).toBeCloseTo(y2 + (expected[i]! - 2) * (y3 - y2), 1);
+    });
   });
 });
 
@@ -212,15 +240,34 @@ describe("an evaluation's train loss", () => {
 });
 
 describe('a long run logged at every step', () => {
-  it('200,000 points are drawn where the ticks say (no stack overflow from spreading them as arguments)', () => {
-    const n = 200_000;
-    const train = Array.from({ length: n }, (_, i) => ({ step: i + 1, seconds: i + 1, loss: 3 - i / n }));
+  const n = 200_000;
+  const chart = (loss: (i: number) => number) => {
+    const train = Array.from({ length: n }, (_, i) => ({ step: i + 1, seconds: i + 1, loss: loss(i) }));
     const svg = lossChartSvg([{ label: 'long', curves: { run: 'r', train, val: [], evalTrain: [], unplotted: { train: 0, eval: 0 } } }], { axes: ['step'], title: 'loss' });
     const panel = findAll(parseXml(svg), (e) => e.attrs.class === 'panel')[0]!;
-    const drawn = points(findAll(panel, (e) => e.attrs.class === 'series')[0]!);
-    expect(drawn).toHaveLength(n);
-    expect(drawn[100_000 - 1]![0]).toBeCloseTo(tickAt(panel, 'x', '100000'), 1); // step 100,000
-    expect(drawn[80_001 - 1]![1]).toBeCloseTo(tickAt(panel, 'y', '2.6'), 1); // step 80,001: loss 3 - 80,000 / 200,000
+    return { svg, panel, drawn: points(seriesPath(panel, 'train')) };
+  };
+
+  it('200,000 points are drawn where the ticks say (no stack overflow from spreading them as arguments), a few a pixel column: the SVG stays small', () => {
+    const { svg, panel, drawn } = chart((i) => 3 - i / n);
+    const [x50k, x200k] = [tickAt(panel, 'x', '50000'), tickAt(panel, 'x', '200000')];
+    const stepAt = (x: number) => 50_000 + ((x - x50k) / (x200k - x50k)) * 150_000;
+    const [y2, y3] = [tickAt(panel, 'y', '2.0'), tickAt(panel, 'y', '3.0')];
+    expect(drawn.length).toBeLessThanOrEqual(4 * (x200k - x50k) * (4 / 3)); // was all 200,000: 5.8 MB of SVG for a 100k-step run
+    expect(svg.length).toBeLessThan(200_000);
+    expect(stepAt(drawn[0]![0])).toBeCloseTo(1, -2); // step 1, to a pixel (450 steps)
+    expect(stepAt(drawn.at(-1)![0])).toBeCloseTo(200_000, -2);
+    // each point on the line: at step s, loss 3 - (s - 1) / n
+    for (const [x, y] of drawn) expect(y).toBeCloseTo(y2 + (3 - (stepAt(x) - 1) / n - 2) * (y3 - y2), 0);
+  });
+
+  it("a pixel column's points reach their least and greatest loss, as every point drawn would", () => {
+    const { panel, drawn } = chart((i) => (i % 2 ? 3 : 2)); // every column holds both values
+    const [y2, y3] = [tickAt(panel, 'y', '2.0'), tickAt(panel, 'y', '3.0')];
+    const columns = new Map<number, number[]>();
+    for (const [x, y] of drawn) columns.set(Math.floor(x), [...(columns.get(Math.floor(x)) ?? []), y]);
+    expect(columns.size).toBeGreaterThan(400);
+    for (const [x, ys] of columns) expect([Math.min(...ys), Math.max(...ys)], `column ${x}`).toEqual([y3, y2]);
   });
 });
 
@@ -261,8 +308,10 @@ describe('gpt plot', () => {
     for (const panel of findAll(doc, (e) => e.attrs.class === 'panel')) {
       expect(findAll(panel, (e) => e.attrs.class === 'series').map((s) => `${s.attrs['data-run']}/${s.attrs['data-series']}`)).toEqual([
         'first/train',
+        'first/trainSmoothed',
         'first/val',
         'second/train',
+        'second/trainSmoothed',
         'second/val',
       ]);
     }

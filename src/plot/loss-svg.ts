@@ -4,6 +4,7 @@
 // name it (the evaluations' train loss, points without a line, a <g class="points">); every tick is a <g class="tick-x|tick-y"> holding its grid line and its label, so what a
 // reader sees (the label) and where it is drawn stay together. Platform-free.
 import type { LossPoint, RunCurves } from './run-log.js';
+import { smoothed } from './smooth.js';
 import { axisRange, tickLabel, ticks, tickStep } from './ticks.js';
 
 export type XAxis = 'step' | 'time';
@@ -18,9 +19,11 @@ const PALETTE = ['#2f6fdf', '#e0731f', '#2a9d55', '#c23b7a', '#7a5cc7', '#8a6d1f
 const PANEL = { width: 520, height: 340, left: 60, right: 20, top: 12, bottom: 46 };
 const TITLE_HEIGHT = 30;
 const LEGEND_ROW = 20;
+/** The lines of a run: its steps' training loss faint, and smoothed over it, as the page draws them; its evaluations' val loss. */
 const SERIES = [
-  { key: 'train', name: 'train loss, per step', width: 1.2, opacity: 0.6 },
-  { key: 'val', name: 'val loss, evaluated', width: 2.4, opacity: 1 },
+  { key: 'train', name: 'train loss, per step', width: 1, opacity: 0.35, points: (c: RunCurves) => c.train },
+  { key: 'trainSmoothed', name: 'train loss, smoothed', width: 1.6, opacity: 1, points: smoothedTrain },
+  { key: 'val', name: 'val loss, evaluated', width: 2.4, opacity: 1, points: (c: RunCurves) => c.val },
 ] as const;
 const EVAL_TRAIN_NAME = 'train loss, evaluated';
 const DOT_RADIUS = 2.6;
@@ -28,6 +31,12 @@ const DOT_RADIUS = 2.6;
 const SWATCH = 30;
 /** At most the width of a character of the 12 px font (0.6 em: system-ui's average is below it), to lay out text that is not measured. */
 const CHAR_WIDTH = 7.2;
+
+/** A run's training loss smoothed, at its steps. */
+function smoothedTrain({ train }: RunCurves): LossPoint[] {
+  const losses = smoothed(train.map((p) => p.loss));
+  return train.map((p, i) => ({ ...p, loss: losses[i]! }));
+}
 
 /** The time unit that keeps the axis' numbers readable for a run of `seconds`. */
 function timeUnit(seconds: number): { name: string; seconds: number } {
@@ -96,10 +105,12 @@ function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], lef
   runs.forEach((r, i) => {
     const color = PALETTE[i % PALETTE.length]!;
     for (const s of SERIES) {
-      const pts = r.curves[s.key].flatMap((p) => {
-        const x = xOf(p);
-        return x === null ? [] : [[X(x), Y(p.loss)] as const];
-      });
+      const pts = perPixelColumn(
+        s.points(r.curves).flatMap((p) => {
+          const x = xOf(p);
+          return x === null ? [] : [[X(x), Y(p.loss)] as const];
+        }),
+      );
       if (!pts.length) continue;
       const d = pts.map(([x, y], k) => `${k ? 'L' : 'M'}${fmt(x)} ${fmt(y)}`).join(' ');
       out.push(
@@ -115,6 +126,26 @@ function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], lef
   });
   out.push('</g>');
   return out.join('\n');
+}
+
+/**
+ * `pts` (in drawing order) as few points as draw the same line: of each run of consecutive points in
+ * one pixel column, its first, lowest, highest and last (M4 decimation). A 100k-step run's every
+ * point made a 5.8 MB SVG that viewers crawl through, for ~4 points a column that show.
+ */
+function perPixelColumn(pts: (readonly [number, number])[]): (readonly [number, number])[] {
+  const out: (readonly [number, number])[] = [];
+  for (let i = 0; i < pts.length; ) {
+    const column = Math.floor(pts[i]![0]);
+    let [j, lo, hi] = [i, i, i];
+    for (; j < pts.length && Math.floor(pts[j]![0]) === column; j++) {
+      if (pts[j]![1] < pts[lo]![1]) lo = j;
+      if (pts[j]![1] > pts[hi]![1]) hi = j;
+    }
+    for (const k of [...new Set([i, lo, hi, j - 1])].sort((a, b) => a - b)) out.push(pts[k]!);
+    i = j;
+  }
+  return out;
 }
 
 /** A legend entry: its mark (drawn with its left end at 0, its middle at y 0) and its text. */
