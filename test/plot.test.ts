@@ -195,6 +195,27 @@ describe("a step's training loss, smoothed", () => {
   });
 });
 
+describe('steps whose loss is not finite', () => {
+  it('break the line: no segment is drawn across them, as if the loss went straight from one side to the other', () => {
+    // steps 1-10, the losses of steps 5 and 6 NaN (null in JSON), an evaluation at 4 and 8 whose val at 8 is Infinity
+    const records = [
+      ...Array.from({ length: 10 }, (_, i) => ({ type: 'train', run: 'r', time: at(i + 1), step: i + 1, loss: i === 4 || i === 5 ? null : 3 - i / 10 })),
+      { type: 'eval', run: 'r', time: at(4), step: 0, train: 3, val: 3 },
+      { type: 'eval', run: 'r', time: at(4), step: 4, train: 2.7, val: 2.7 },
+      { type: 'eval', run: 'r', time: at(8), step: 8, train: 2.3, val: null },
+      { type: 'eval', run: 'r', time: at(10), step: 10, train: 2.1, val: 2.1 },
+    ];
+    const log = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    const panel = findAll(parseXml(lossChartSvg([{ label: 'r', curves: parseRunLog(log, 'log')[0]! }], { axes: ['step'], title: 'loss' })), (e) => e.attrs.class === 'panel')[0]!;
+    const moves = (key: string) => [...seriesPath(panel, key).attrs.d!.matchAll(/M([\d.]+) /g)].map((m) => Number(m[1]));
+    const x = (step: number) => tickAt(panel, 'x', '0') + (step / 2) * (tickAt(panel, 'x', '2') - tickAt(panel, 'x', '0'));
+    // the train records of steps 1-4 are drawn at 0-3, 7-10 at 6-9: a new stroke begins at 6
+    expect(moves('train')).toEqual([x(0), x(6)].map((v) => Math.round(v * 100) / 100));
+    expect(moves('trainSmoothed')).toEqual([x(0), x(6)].map((v) => Math.round(v * 100) / 100));
+    expect(moves('val')).toEqual([x(0), x(10)].map((v) => Math.round(v * 100) / 100));
+  });
+});
+
 describe('the legend', () => {
   /** Wider than its text at 12 px can be: 0.6 em a character (system-ui's digits and capitals are narrower). */
   const textRight = (t: XmlElement) => Number(t.attrs.x) + 0.6 * 12 * t.text.length;

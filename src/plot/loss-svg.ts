@@ -105,14 +105,18 @@ function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], lef
   runs.forEach((r, i) => {
     const color = PALETTE[i % PALETTE.length]!;
     for (const s of SERIES) {
-      const pts = perPixelColumn(
-        s.points(r.curves).flatMap((p) => {
-          const x = xOf(p);
-          return x === null ? [] : [[X(x), Y(p.loss)] as const];
-        }),
+      // a stroke for each stretch between records left out
+      const strokes = stretches(s.points(r.curves)).map((stretch) =>
+        perPixelColumn(
+          stretch.flatMap((p) => {
+            const x = xOf(p);
+            return x === null ? [] : [[X(x), Y(p.loss)] as const];
+          }),
+        ),
       );
+      const pts = strokes.flat();
       if (!pts.length) continue;
-      const d = pts.map(([x, y], k) => `${k ? 'L' : 'M'}${fmt(x)} ${fmt(y)}`).join(' ');
+      const d = strokes.flatMap((stroke) => stroke.map(([x, y], k) => `${k ? 'L' : 'M'}${fmt(x)} ${fmt(y)}`)).join(' ');
       out.push(
         `<path class="series" data-run="${escapeXml(r.label)}" data-series="${s.key}" d="${d}" fill="none" stroke="${color}" stroke-width="${s.width}" stroke-opacity="${s.opacity}" stroke-linejoin="round"/>`,
       );
@@ -126,6 +130,16 @@ function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], lef
   });
   out.push('</g>');
   return out.join('\n');
+}
+
+/** `points` cut before each point that follows a gap. */
+function stretches(points: LossPoint[]): LossPoint[][] {
+  const out: LossPoint[][] = [];
+  for (const p of points) {
+    if (p.afterGap || !out.length) out.push([]);
+    out.at(-1)!.push(p);
+  }
+  return out;
 }
 
 /**

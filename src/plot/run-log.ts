@@ -14,6 +14,8 @@ export interface LossPoint {
   step: number;
   seconds: number | null;
   loss: number;
+  /** Records of its curve whose loss was not finite came before it: its line breaks there. */
+  afterGap?: true;
 }
 
 /**
@@ -45,7 +47,8 @@ export class RunLogError extends Error {}
  */
 export function runLogReader(source: string, note: (line: string) => void = () => {}) {
   // per run: when its current stretch began (its first record, or its last resume), and the training seconds before it
-  const runs = new Map<string, RunCurves & { start: number | null; before: number; last: number }>();
+  // and which curves left out a record since their last point
+  const runs = new Map<string, RunCurves & { start: number | null; before: number; last: number; gap: { train: boolean; val: boolean } }>();
   const line = (line: string, i: number, last: boolean): void => {
     if (!line.trim()) return;
     let r: unknown;
@@ -61,7 +64,7 @@ export function runLogReader(source: string, note: (line: string) => void = () =
     const id = typeof r.run === 'string' ? r.run : '';
     const time = typeof r.time === 'string' ? Date.parse(r.time) : NaN;
     let run = runs.get(id);
-    if (!run) runs.set(id, (run = { run: id, train: [], val: [], evalTrain: [], unplotted: { train: 0, eval: 0 }, start: Number.isFinite(time) ? time : null, before: 0, last: 0 }));
+    if (!run) runs.set(id, (run = { run: id, train: [], val: [], evalTrain: [], unplotted: { train: 0, eval: 0 }, start: Number.isFinite(time) ? time : null, before: 0, last: 0, gap: { train: false, val: false } }));
     const seconds = Number.isFinite(time) && run.start !== null ? run.before + (time - run.start) / 1000 : null;
     if (r.type === 'resume') {
       // the stretch ended at its last record; the next one starts here
@@ -72,11 +75,14 @@ export function runLogReader(source: string, note: (line: string) => void = () =
     const loss = r.type === 'train' ? r.loss : r.val;
     if (typeof r.step !== 'number') return;
     if (r.type === 'eval' && isFiniteNumber(r.train)) run.evalTrain.push({ step: r.step, seconds, loss: r.train });
+    const curve = r.type === 'train' ? 'train' : 'val';
     if (isFiniteNumber(loss)) {
-      if (r.type === 'train') run.train.push({ step: trainedStep(r.step), seconds, loss });
-      else run.val.push({ step: r.step, seconds, loss });
+      run[curve].push({ step: curve === 'train' ? trainedStep(r.step) : r.step, seconds, loss, ...(run.gap[curve] && { afterGap: true as const }) });
+      run.gap[curve] = false;
+    } else {
+      run.unplotted[r.type]++;
+      run.gap[curve] = true;
     }
-    else run.unplotted[r.type]++;
   };
   return { line, curves: (): RunCurves[] => [...runs.values()].map(({ run, train, val, evalTrain, unplotted }) => ({ run, train, val, evalTrain, unplotted })) };
 }
