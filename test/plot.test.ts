@@ -195,6 +195,49 @@ describe("a step's training loss, smoothed", () => {
   });
 });
 
+describe('the loss axis', () => {
+  const plotArea = (panel: XmlElement) => {
+    const rect = findAll(panel, (e) => e.name === 'rect')[0]!;
+    return { top: Number(rect.attrs.y), bottom: Number(rect.attrs.y) + Number(rect.attrs.height) };
+  };
+
+  it("covers the evaluations' train loss too: an overfit run's train dots were drawn below the chart", () => {
+    // evaluations only (no step logged): train falls to 0.5 while val stays at 2
+    const log = [0, 50, 100].map((step, i) => JSON.stringify({ type: 'eval', run: 'r', time: at(step), step, train: [2, 1, 0.5][i], val: 2 })).join('\n') + '\n';
+    const panel = findAll(parseXml(lossChartSvg([{ label: 'r', curves: parseRunLog(log, 'log')[0]! }], { axes: ['step'], title: 'loss' })), (e) => e.attrs.class === 'panel')[0]!;
+    const { top, bottom } = plotArea(panel);
+    const dots = findAll(panel, (e) => e.attrs['data-series'] === 'evalTrain')[0]!.children.map((c) => Number(c.attrs.cy));
+    expect(dots).toHaveLength(3);
+    for (const y of dots) expect(y).toBeGreaterThanOrEqual(top), expect(y).toBeLessThanOrEqual(bottom);
+    expect(dots[2]).toBeCloseTo(tickAt(panel, 'y', '0.5'), 1);
+  });
+
+  it("--y log: a diverged run's spike to 1000 leaves its loss of 4 readable; ticks a decade apart are equally far apart, each point where they say", () => {
+    const train = [4, 3, 2.5, 10, 100, 1000].map((loss, i) => ({ step: i, seconds: i, loss }));
+    const svg = lossChartSvg([{ label: 'r', curves: { run: 'r', train, val: [], evalTrain: [], unplotted: { train: 0, eval: 0 } } }], { axes: ['step'], title: 'loss', y: 'log' });
+    const panel = findAll(parseXml(svg), (e) => e.attrs.class === 'panel')[0]!;
+    expect(findAll(panel, (e) => e.attrs.class === 'axis-label').map((e) => e.text)).toEqual(['step', 'loss (log scale)']);
+    const [y10, y100, y1000] = ['10', '100', '1000'].map((l) => tickAt(panel, 'y', l));
+    expect(y10! - y100!).toBeCloseTo(y100! - y1000!, 1);
+    const drawn = points(seriesPath(panel, 'train')).map(([, y]) => y);
+    expect(drawn[3]).toBeCloseTo(y10!, 1);
+    expect(drawn[5]).toBeCloseTo(y1000!, 1);
+    expect(drawn[0]).toBeCloseTo(y10! + Math.log10(10 / 4) * (y10! - y100!), 1); // 4: log10(2.5) of a decade below 10
+    const { top, bottom } = plotArea(panel);
+    for (const y of drawn) expect(y).toBeGreaterThanOrEqual(top), expect(y).toBeLessThanOrEqual(bottom);
+  });
+
+  it('--y log within a decade: round ticks, spaced by their logarithms', () => {
+    const train = [3, 2.5, 2].map((loss, i) => ({ step: i, seconds: i, loss }));
+    const svg = lossChartSvg([{ label: 'r', curves: { run: 'r', train, val: [], evalTrain: [], unplotted: { train: 0, eval: 0 } } }], { axes: ['step'], title: 'loss', y: 'log' });
+    const panel = findAll(parseXml(svg), (e) => e.attrs.class === 'panel')[0]!;
+    const labels = findAll(panel, (e) => e.attrs.class === 'tick-y').map((t) => t.children.find((c) => c.name === 'text')!.text);
+    expect(labels.length).toBeGreaterThanOrEqual(3);
+    const [y2, y3] = [tickAt(panel, 'y', '2.0'), tickAt(panel, 'y', '3.0')];
+    expect(points(seriesPath(panel, 'train'))[1]![1]).toBeCloseTo(y2 + (Math.log(2.5 / 2) / Math.log(3 / 2)) * (y3 - y2), 1);
+  });
+});
+
 describe('steps whose loss is not finite', () => {
   it('break the line: no segment is drawn across them, as if the loss went straight from one side to the other', () => {
     // steps 1-10, the losses of steps 5 and 6 NaN (null in JSON), an evaluation at 4 and 8 whose val at 8 is Infinity
@@ -349,6 +392,19 @@ describe('gpt plot', () => {
     expect(missing.err).toMatch(/^gpt plot: RUN names .*nowhere, which does not exist$/);
     const axis = await gpt('plot', join(dir, 'first'), '--x', 'tokens');
     expect([axis.code, axis.err]).toEqual([2, "gpt plot: flag --x must be one of both, step, time, got 'tokens'"]);
+  });
+
+  it('--y log draws a log loss axis; a loss of 0, which has no logarithm, is one line naming the run and step', async () => {
+    const out = join(dir, 'log-y.svg');
+    expect((await gpt('plot', join(dir, 'first'), '--y', 'log', '--out', out)).code).toBe(0);
+    const labels = findAll(parseXml(readFileSync(out, 'utf8')), (e) => e.attrs.class === 'axis-label').map((e) => e.text);
+    expect(labels).toEqual(['step', 'loss (log scale)', 'training time (s)', 'loss (log scale)']);
+    const zero = join(dir, 'zero.jsonl');
+    writeFileSync(zero, JSON.stringify({ type: 'eval', run: 'z', time: at(0), step: 5, train: 1, val: 0 }) + '\n');
+    const refused = await gpt('plot', zero, '--y', 'log', '--out', out);
+    expect([refused.code, refused.err]).toEqual([2, 'gpt plot: flag --y log takes losses above 0, but run zero logged 0 at step 5; give --y linear']);
+    const bad = await gpt('plot', zero, '--y', 'sqrt', '--out', out);
+    expect([bad.code, bad.err]).toEqual([2, "gpt plot: flag --y must be one of linear, log, got 'sqrt'"]);
   });
 
   it("--out takes an .svg file, or - for standard output (a pipe): not a .png that would hold SVG under a raster's name", async () => {

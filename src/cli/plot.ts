@@ -3,7 +3,7 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../node/atomic-file.js';
 import { isDirectoryPath, openRegularFile, unreadableReason } from '../node/regular-files.js';
-import { lossChartSvg, type LabelledRun, type XAxis } from '../plot/loss-svg.js';
+import { lossChartSvg, type LabelledRun, type XAxis, type YScale } from '../plot/loss-svg.js';
 import { RunLogError, runLogReader, type RunCurves } from '../plot/run-log.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { pathFlagProblem } from './path-flags.js';
@@ -12,15 +12,16 @@ import { plural } from './progress.js';
 /** --out's name for standard output. */
 const STDOUT = '-';
 
-const PLOT_DEFAULTS = { out: 'loss.svg', x: 'both', title: 'loss' };
+const PLOT_DEFAULTS = { out: 'loss.svg', x: 'both', y: 'linear', title: 'loss' };
 const PLOT_FLAGS: FlagSpec<typeof PLOT_DEFAULTS> = {
   defaults: PLOT_DEFAULTS,
   paths: { out: (value) => (value === STDOUT ? null : 'new file') },
   ranges: {},
-  choices: { x: ['both', 'step', 'time'] },
+  choices: { x: ['both', 'step', 'time'], y: ['linear', 'log'] },
   docs: {
     out: "SVG file to write (its name ends in .svg), or '-': standard output, for a pipe",
     x: "'step', 'time' (training time: the time since the run's first record, less the time a run was stopped before --init-from resume continued it) or 'both' (side by side)",
+    y: "the loss axis: 'linear' or 'log' (a diverged run's spike leaves the rest of the curve readable)",
     title: 'title above the chart',
   },
 };
@@ -38,7 +39,13 @@ export async function plot(args: string[]): Promise<number> {
   // an SVG under another image's name opens nowhere as one
   if (f.out !== STDOUT && !/\.svg$/i.test(f.out)) throw new UsageError(`flag --out must name an .svg file (gpt plot draws SVG) or ${STDOUT} (standard output), got ${f.out}`);
   const runs = (await Promise.all(positional.map(readRuns))).flat();
-  const svg = lossChartSvg(uniqueLabels(runs), { axes: f.x === 'both' ? ['step', 'time'] : [f.x as XAxis], title: f.title });
+  if (f.y === 'log') {
+    for (const { label, curves } of runs) {
+      const p = [...curves.train, ...curves.val, ...curves.evalTrain].find((point) => point.loss <= 0);
+      if (p) throw new UsageError(`flag --y log takes losses above 0, but run ${label} logged ${p.loss} at step ${p.step}; give --y linear`);
+    }
+  }
+  const svg = lossChartSvg(uniqueLabels(runs), { axes: f.x === 'both' ? ['step', 'time'] : [f.x as XAxis], title: f.title, y: f.y as YScale });
   if (f.out === STDOUT) process.stdout.write(svg);
   else await writeFileAtomic(f.out, svg);
   const series = runs.reduce((n, r) => n + (r.curves.train.length ? 1 : 0) + (r.curves.val.length ? 1 : 0), 0);

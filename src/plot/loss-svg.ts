@@ -5,9 +5,11 @@
 // reader sees (the label) and where it is drawn stay together. Platform-free.
 import type { LossPoint, RunCurves } from './run-log.js';
 import { smoothed } from './smooth.js';
-import { axisRange, tickLabel, ticks, tickStep } from './ticks.js';
+import { axisRange, logTicks, tickLabel, ticks, tickStep } from './ticks.js';
 
 export type XAxis = 'step' | 'time';
+/** The loss axis: linear, or logarithmic (a diverged run's spike leaves the rest readable). */
+export type YScale = 'linear' | 'log';
 
 /** A run's curves and the name its legend entries show. */
 export interface LabelledRun {
@@ -45,13 +47,36 @@ function timeUnit(seconds: number): { name: string; seconds: number } {
   return { name: 'h', seconds: 3600 };
 }
 
-/** The SVG document: one panel per axis in `axes`, side by side, a shared loss scale, a legend below. */
-export function lossChartSvg(runs: LabelledRun[], opts: { axes: XAxis[]; title: string }): string {
-  const all = runs.flatMap((r) => [...r.curves.train, ...r.curves.val]);
+/** Every point drawn of a run: its curves' and its evaluations' train loss. */
+const allPoints = (c: RunCurves) => [...c.train, ...c.val, ...c.evalTrain];
+
+/** Where a loss is drawn, as a fraction of the axis's height from its bottom, and the axis's ticks. */
+interface LossAxis {
+  fraction: (loss: number) => number;
+  ticks: { value: number; label: string }[];
+  label: string;
+}
+
+/** The loss axis over `losses` (not empty; above 0 for a log axis), with a margin. */
+function lossAxis(losses: number[], scale: YScale): LossAxis {
+  const [lo, hi] = extent(losses);
+  if (scale === 'linear') {
+    const margin = Math.max(0.05, (hi - lo) * 0.08);
+    const [y0, y1] = [Math.max(0, lo - margin), hi + margin];
+    const step = tickStep(y0, y1, 6);
+    return { fraction: (v) => (v - y0) / (y1 - y0), ticks: ticks(y0, y1, 6).map((value) => ({ value, label: tickLabel(value, step) })), label: 'loss' };
+  }
+  if (!(lo > 0)) throw new RangeError(`a log loss axis takes losses above 0, got ${lo}`);
+  const margin = Math.max(0.01, Math.log10(hi / lo) * 0.08);
+  const [l0, l1] = [Math.log10(lo) - margin, Math.log10(hi) + margin];
+  return { fraction: (v) => (Math.log10(v) - l0) / (l1 - l0), ticks: logTicks(10 ** l0, 10 ** l1), label: 'loss (log scale)' };
+}
+
+/** The SVG document: one panel per axis in `axes`, side by side, a shared loss axis (`y`: linear by default), a legend below. */
+export function lossChartSvg(runs: LabelledRun[], opts: { axes: XAxis[]; title: string; y?: YScale }): string {
+  const all = runs.flatMap((r) => allPoints(r.curves));
   if (!all.length) throw new Error('no train or eval records to plot');
-  const [lo, hi] = extent(all.map((p) => p.loss));
-  const margin = Math.max(0.05, (hi - lo) * 0.08);
-  const yRange: [number, number] = [Math.max(0, lo - margin), hi + margin];
+  const yAxis = lossAxis(all.map((p) => p.loss), opts.y ?? 'linear');
   const width = PANEL.width * opts.axes.length;
   const legendRows = layOut(legendEntries(runs), width - PANEL.left - PANEL.right);
   const height = TITLE_HEIGHT + PANEL.height + LEGEND_ROW * legendRows.length + 10;
@@ -60,31 +85,31 @@ export function lossChartSvg(runs: LabelledRun[], opts: { axes: XAxis[]; title: 
     `<title>${escapeXml(opts.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15" fill="#222">${escapeXml(opts.title)}</text>`,
-    ...opts.axes.map((axis, i) => panel(runs, axis, yRange, i * PANEL.width, TITLE_HEIGHT)),
+    ...opts.axes.map((axis, i) => panel(runs, axis, yAxis, i * PANEL.width, TITLE_HEIGHT)),
     legend(legendRows, TITLE_HEIGHT + PANEL.height + 4),
     '</svg>',
   ];
   return parts.join('\n') + '\n';
 }
 
-function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], left: number, top: number): string {
-  const longest = extent([0, ...runs.flatMap((r) => [...r.curves.train, ...r.curves.val].map((p) => p.seconds ?? 0))])[1];
+function panel(runs: LabelledRun[], axis: XAxis, yAxis: LossAxis, left: number, top: number): string {
+  const longest = extent([0, ...runs.flatMap((r) => allPoints(r.curves).map((p) => p.seconds ?? 0))])[1];
   const unit = timeUnit(longest);
   const xOf = (p: LossPoint) => (axis === 'step' ? p.step : p.seconds === null ? null : p.seconds / unit.seconds);
-  const xs = runs.flatMap((r) => [...r.curves.train, ...r.curves.val].map(xOf)).filter((x): x is number => x !== null);
+  const xs = runs.flatMap((r) => allPoints(r.curves).map(xOf)).filter((x): x is number => x !== null);
   const out = [`<g class="panel" data-x="${axis}" transform="translate(${left} ${top})">`];
   const [ax, ay] = [PANEL.left, PANEL.top];
   const [aw, ah] = [PANEL.width - PANEL.left - PANEL.right, PANEL.height - PANEL.top - PANEL.bottom];
   const xLabel = axis === 'step' ? 'step' : `training time (${unit.name})`;
   out.push(`<text class="axis-label" x="${ax + aw / 2}" y="${PANEL.height - 8}" text-anchor="middle" fill="#333">${xLabel}</text>`);
-  out.push(`<text class="axis-label" transform="translate(14 ${ay + ah / 2}) rotate(-90)" text-anchor="middle" fill="#333">loss</text>`);
+  out.push(`<text class="axis-label" transform="translate(14 ${ay + ah / 2}) rotate(-90)" text-anchor="middle" fill="#333">${yAxis.label}</text>`);
   if (!xs.length) {
     out.push(`<text x="${ax + aw / 2}" y="${ay + ah / 2}" text-anchor="middle" fill="#666">no times in the log</text>`, '</g>');
     return out.join('\n');
   }
   const [x0, x1] = axisRange(...extent(xs));
   const X = (v: number) => ax + ((v - x0) / (x1 - x0)) * aw;
-  const Y = (v: number) => ay + (1 - (v - y0) / (y1 - y0)) * ah;
+  const Y = (v: number) => ay + (1 - yAxis.fraction(v)) * ah;
   const xStep = tickStep(x0, x1, 6);
   for (const v of ticks(x0, x1, 6)) {
     const x = fmt(X(v));
@@ -93,12 +118,11 @@ function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], lef
         `<text x="${x}" y="${ay + ah + 16}" text-anchor="middle" fill="#555">${tickLabel(v, xStep)}</text></g>`,
     );
   }
-  const yStep = tickStep(y0, y1, 6);
-  for (const v of ticks(y0, y1, 6)) {
-    const y = fmt(Y(v));
+  for (const { value, label } of yAxis.ticks) {
+    const y = fmt(Y(value));
     out.push(
       `<g class="tick-y"><line x1="${ax}" y1="${y}" x2="${ax + aw}" y2="${y}" stroke="#e3e6eb"/>` +
-        `<text x="${ax - 6}" y="${y}" dy="4" text-anchor="end" fill="#555">${tickLabel(v, yStep)}</text></g>`,
+        `<text x="${ax - 6}" y="${y}" dy="4" text-anchor="end" fill="#555">${label}</text></g>`,
     );
   }
   out.push(`<rect x="${ax}" y="${ay}" width="${aw}" height="${ah}" fill="none" stroke="#9aa1ab"/>`);
