@@ -381,6 +381,18 @@ describe('gpt plot', () => {
     }
   });
 
+  it("runs of one name in different places are told apart by their paths' last parts ('a/out', 'b/out', not 'out' and 'out (2)'); one run given twice is numbered", async () => {
+    for (const parent of ['exp-a', 'exp-b']) {
+      mkdirSync(join(dir, parent, 'out'), { recursive: true });
+      writeFileSync(join(dir, parent, 'out', 'log.jsonl'), syntheticLog(parent));
+    }
+    const out = join(dir, 'same-names.svg');
+    const r = await gpt('plot', join(dir, 'exp-a', 'out'), join(dir, 'exp-b', 'out', 'log.jsonl'), join(dir, 'exp-a', 'out'), '--x', 'step', '--out', out);
+    expect(r.code, r.err).toBe(0);
+    const runs = findAll(parseXml(readFileSync(out, 'utf8')), (e) => e.attrs['data-series'] === 'val').map((s) => s.attrs['data-run']);
+    expect(runs).toEqual(['exp-a/out', 'exp-b/out', 'exp-a/out (2)']);
+  });
+
   it('--x step draws one panel; bad input is one line', async () => {
     const out = join(dir, 'steps.svg');
     expect((await gpt('plot', join(dir, 'first'), '--x', 'step', '--out', out)).code).toBe(0);

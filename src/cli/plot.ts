@@ -1,6 +1,6 @@
 // `gpt plot`: the loss curves of one or more runs (their log.jsonl, or the run directories holding
 // one) as an SVG file, overlaid, against steps and against training time.
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../node/atomic-file.js';
 import { isDirectoryPath, openRegularFile, unreadableReason } from '../node/regular-files.js';
 import { lossChartSvg, type LabelledRun, type XAxis, type YScale } from '../plot/loss-svg.js';
@@ -38,14 +38,14 @@ export async function plot(args: string[]): Promise<number> {
   if (!positional.length) throw new UsageError('name one or more runs: a directory written by `gpt train`, or its log.jsonl');
   // an SVG under another image's name opens nowhere as one
   if (f.out !== STDOUT && !/\.svg$/i.test(f.out)) throw new UsageError(`flag --out must name an .svg file (gpt plot draws SVG) or ${STDOUT} (standard output), got ${f.out}`);
-  const runs = (await Promise.all(positional.map(readRuns))).flat();
+  const runs = labelled((await Promise.all(positional.map(readRuns))).flat());
   if (f.y === 'log') {
     for (const { label, curves } of runs) {
       const p = [...curves.train, ...curves.val, ...curves.evalTrain].find((point) => point.loss <= 0);
       if (p) throw new UsageError(`flag --y log takes losses above 0, but run ${label} logged ${p.loss} at step ${p.step}; give --y linear`);
     }
   }
-  const svg = lossChartSvg(uniqueLabels(runs), { axes: f.x === 'both' ? ['step', 'time'] : [f.x as XAxis], title: f.title, y: f.y as YScale });
+  const svg = lossChartSvg(runs, { axes: f.x === 'both' ? ['step', 'time'] : [f.x as XAxis], title: f.title, y: f.y as YScale });
   if (f.out === STDOUT) process.stdout.write(svg);
   else await writeFileAtomic(f.out, svg);
   const series = runs.reduce((n, r) => n + (r.curves.train.length ? 1 : 0) + (r.curves.val.length ? 1 : 0), 0);
@@ -54,14 +54,22 @@ export async function plot(args: string[]): Promise<number> {
   return 0;
 }
 
-/** The runs of one argument, labelled by the run directory's name (and the run id when a log holds several). */
-async function readRuns(arg: string): Promise<LabelledRun[]> {
+/** A run read, and where it came from: the parts of the path that name it (its directory's, or its log's less .jsonl), and its id where a log holds several. */
+interface PlacedRun {
+  place: string[];
+  id: string;
+  curves: RunCurves;
+}
+
+/** The runs of one argument. */
+async function readRuns(arg: string): Promise<PlacedRun[]> {
   const isDir = await isDirectoryPath(arg);
   const file = isDir ? join(arg, 'log.jsonl') : arg;
   // a run directory without a log names the log it lacks
   const problem = pathFlagProblem('RUN', file, 'file');
   if (problem) throw new UsageError(problem);
-  const name = basename(isDir ? resolve(arg) : basename(file) === 'log.jsonl' ? dirname(resolve(file)) : file.replace(/(\.log)?\.jsonl$/, ''));
+  const parts = resolve(isDir ? arg : basename(file) === 'log.jsonl' ? dirname(file) : file.replace(/(\.log)?\.jsonl$/, '')).split(sep).filter(Boolean);
+  const place = parts.length ? parts : [basename(file)]; // a log in / is named by its file
   const all = await readRunLog(file);
   const curves = all.filter((c) => c.train.length || c.val.length);
   const left = { train: all.reduce((n, c) => n + c.unplotted.train, 0), eval: all.reduce((n, c) => n + c.unplotted.eval, 0) };
@@ -75,7 +83,7 @@ async function readRuns(arg: string): Promise<LabelledRun[]> {
     const kinds = Object.entries(left).filter(([, n]) => n).map(([kind, n]) => `${n} ${kind}`);
     console.error(`note: ${file}: left out ${kinds.join(' and ')} record${unplotted === 1 ? '' : 's'} whose loss is not a finite number (null: JSON's NaN or Infinity, a diverged step)`);
   }
-  return curves.map((c) => ({ label: curves.length > 1 ? `${name} ${c.run.slice(0, 8)}` : name, curves: c }));
+  return curves.map((c) => ({ place, id: curves.length > 1 ? ` ${c.run.slice(0, 8)}` : '', curves: c }));
 }
 
 /** The longest line read: a record takes a few hundred characters, and a file without newlines (zeros) is not read whole to say so. */
@@ -109,12 +117,20 @@ async function readRunLog(file: string): Promise<RunCurves[]> {
   return reader.curves();
 }
 
-/** Labels made distinct: a repeated one gets " (2)", " (3)", ... */
-function uniqueLabels(runs: LabelledRun[]): LabelledRun[] {
+/**
+ * Each run labelled by as few of its path's last parts as tell it from the others ('exp-a/out' and
+ * 'exp-b/out', where both are 'out'), and its id where its log holds several; a run given again is
+ * numbered " (2)", " (3)", ...
+ */
+function labelled(runs: PlacedRun[]): LabelledRun[] {
+  const label = (r: PlacedRun, parts: number) => r.place.slice(-parts).join('/') + r.id;
+  const whole = (r: PlacedRun) => label(r, r.place.length);
   const seen = new Map<string, number>();
   return runs.map((r) => {
-    const n = (seen.get(r.label) ?? 0) + 1;
-    seen.set(r.label, n);
-    return n === 1 ? r : { ...r, label: `${r.label} (${n})` };
+    let parts = 1;
+    while (parts < r.place.length && runs.some((o) => whole(o) !== whole(r) && label(o, parts) === label(r, parts))) parts++;
+    const n = (seen.get(whole(r)) ?? 0) + 1;
+    seen.set(whole(r), n);
+    return { label: label(r, parts) + (n === 1 ? '' : ` (${n})`), curves: r.curves };
   });
 }
