@@ -21,11 +21,16 @@ const PALETTE = ['#2f6fdf', '#e0731f', '#2a9d55', '#c23b7a', '#7a5cc7', '#8a6d1f
 const PANEL = { width: 520, height: 340, left: 60, right: 20, top: 12, bottom: 46 };
 const TITLE_HEIGHT = 30;
 const LEGEND_ROW = 20;
-/** The lines of a run: its steps' training loss faint, and smoothed over it, as the page draws them; its evaluations' val loss. */
+/** A run as drawn: its curves, and its training loss smoothed (once for every panel). */
+interface DrawnRun extends LabelledRun {
+  smoothedTrain: number[];
+}
+
+/** The lines of a run: its steps' training loss faint, and smoothed over it, as the page draws them; its evaluations' val loss (the i-th point's). */
 const SERIES = [
-  { key: 'train', name: 'train loss, per step', width: 1, opacity: 0.35, points: (c: RunCurves) => c.train },
-  { key: 'trainSmoothed', name: 'train loss, smoothed', width: 1.6, opacity: 1, points: smoothedTrain },
-  { key: 'val', name: 'val loss, evaluated', width: 2.4, opacity: 1, points: (c: RunCurves) => c.val },
+  { key: 'train', name: 'train loss, per step', width: 1, opacity: 0.35, points: (r: DrawnRun) => r.curves.train, loss: (r: DrawnRun, i: number) => r.curves.train[i]!.loss },
+  { key: 'trainSmoothed', name: 'train loss, smoothed', width: 1.6, opacity: 1, points: (r: DrawnRun) => r.curves.train, loss: (r: DrawnRun, i: number) => r.smoothedTrain[i]! },
+  { key: 'val', name: 'val loss, evaluated', width: 2.4, opacity: 1, points: (r: DrawnRun) => r.curves.val, loss: (r: DrawnRun, i: number) => r.curves.val[i]!.loss },
 ] as const;
 const EVAL_TRAIN_NAME = 'train loss, evaluated';
 const DOT_RADIUS = 2.6;
@@ -33,12 +38,6 @@ const DOT_RADIUS = 2.6;
 const SWATCH = 30;
 /** At most the width of a character of the 12 px font (0.6 em: system-ui's average is below it), to lay out text that is not measured. */
 const CHAR_WIDTH = 7.2;
-
-/** A run's training loss smoothed, at its steps. */
-function smoothedTrain({ train }: RunCurves): LossPoint[] {
-  const losses = smoothed(train.map((p) => p.loss));
-  return train.map((p, i) => ({ ...p, loss: losses[i]! }));
-}
 
 /** The time unit that keeps the axis' numbers readable for a run of `seconds`. */
 function timeUnit(seconds: number): { name: string; seconds: number } {
@@ -77,6 +76,7 @@ export function lossChartSvg(runs: LabelledRun[], opts: { axes: XAxis[]; title: 
   const all = runs.flatMap((r) => allPoints(r.curves));
   if (!all.length) throw new Error('no train or eval records to plot');
   const yAxis = lossAxis(all.map((p) => p.loss), opts.y ?? 'linear');
+  const drawn = runs.map((r) => ({ ...r, smoothedTrain: smoothed(r.curves.train.map((p) => p.loss)) }));
   const width = PANEL.width * opts.axes.length;
   const legendRows = layOut(legendEntries(runs), width - PANEL.left - PANEL.right);
   const height = TITLE_HEIGHT + PANEL.height + LEGEND_ROW * legendRows.length + 10;
@@ -85,14 +85,14 @@ export function lossChartSvg(runs: LabelledRun[], opts: { axes: XAxis[]; title: 
     `<title>${escapeXml(opts.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15" fill="#222">${escapeXml(opts.title)}</text>`,
-    ...opts.axes.map((axis, i) => panel(runs, axis, yAxis, i * PANEL.width, TITLE_HEIGHT)),
+    ...opts.axes.map((axis, i) => panel(drawn, axis, yAxis, i * PANEL.width, TITLE_HEIGHT)),
     legend(legendRows, TITLE_HEIGHT + PANEL.height + 4),
     '</svg>',
   ];
   return parts.join('\n') + '\n';
 }
 
-function panel(runs: LabelledRun[], axis: XAxis, yAxis: LossAxis, left: number, top: number): string {
+function panel(runs: DrawnRun[], axis: XAxis, yAxis: LossAxis, left: number, top: number): string {
   const longest = extent([0, ...runs.flatMap((r) => allPoints(r.curves).map((p) => p.seconds ?? 0))])[1];
   const unit = timeUnit(longest);
   const xOf = (p: LossPoint) => (axis === 'step' ? p.step : p.seconds === null ? null : p.seconds / unit.seconds);
@@ -129,22 +129,21 @@ function panel(runs: LabelledRun[], axis: XAxis, yAxis: LossAxis, left: number, 
   runs.forEach((r, i) => {
     const color = PALETTE[i % PALETTE.length]!;
     for (const s of SERIES) {
-      // a stroke for each stretch between records left out
-      const strokes = stretches(s.points(r.curves)).map((stretch) =>
-        perPixelColumn(
-          stretch.flatMap((p) => {
-            const x = xOf(p);
-            return x === null ? [] : [[X(x), Y(p.loss)] as const];
-          }),
-        ),
-      );
-      const pts = strokes.flat();
-      if (!pts.length) continue;
-      const d = strokes.flatMap((stroke) => stroke.map(([x, y], k) => `${k ? 'L' : 'M'}${fmt(x)} ${fmt(y)}`)).join(' ');
+      const points = s.points(r);
+      const xAt = (k: number) => {
+        const x = xOf(points[k]!);
+        return x === null ? null : X(x);
+      };
+      const d = pathData(points.length, xAt, (k) => Y(s.loss(r, k)), (k) => !!points[k]!.afterGap);
+      if (!d) continue;
       out.push(
         `<path class="series" data-run="${escapeXml(r.label)}" data-series="${s.key}" d="${d}" fill="none" stroke="${color}" stroke-width="${s.width}" stroke-opacity="${s.opacity}" stroke-linejoin="round"/>`,
       );
-      if (s.key === 'val') for (const [x, y] of pts) out.push(`<circle cx="${fmt(x)}" cy="${fmt(y)}" r="${DOT_RADIUS}" fill="${color}"/>`);
+      if (s.key !== 'val') continue;
+      points.forEach((p, k) => {
+        const x = xAt(k);
+        if (x !== null) out.push(`<circle cx="${fmt(x)}" cy="${fmt(Y(p.loss))}" r="${DOT_RADIUS}" fill="${color}"/>`);
+      });
     }
     const dots = r.curves.evalTrain.flatMap((p) => {
       const x = xOf(p);
@@ -156,34 +155,41 @@ function panel(runs: LabelledRun[], axis: XAxis, yAxis: LossAxis, left: number, 
   return out.join('\n');
 }
 
-/** `points` cut before each point that follows a gap. */
-function stretches(points: LossPoint[]): LossPoint[][] {
-  const out: LossPoint[][] = [];
-  for (const p of points) {
-    if (p.afterGap || !out.length) out.push([]);
-    out.at(-1)!.push(p);
-  }
-  return out;
-}
-
 /**
- * `pts` (in drawing order) as few points as draw the same line: of each run of consecutive points in
- * one pixel column, its first, lowest, highest and last (M4 decimation). A 100k-step run's every
- * point made a 5.8 MB SVG that viewers crawl through, for ~4 points a column that show.
+ * The path data of `count` points, the k-th at xAt(k) (null: not drawn), yAt(k) px, a new stroke at
+ * each k where breakAt(k) (records left out before it). Of each stretch of points in one pixel
+ * column only its first, lowest, highest and last are drawn (M4 decimation): the same line, where a
+ * 100k-step run's every point made a 5.8 MB SVG that viewers crawl through. Read a point at a time:
+ * a million-step log's points are not copied.
  */
-function perPixelColumn(pts: (readonly [number, number])[]): (readonly [number, number])[] {
-  const out: (readonly [number, number])[] = [];
-  for (let i = 0; i < pts.length; ) {
-    const column = Math.floor(pts[i]![0]);
-    let [j, lo, hi] = [i, i, i];
-    for (; j < pts.length && Math.floor(pts[j]![0]) === column; j++) {
-      if (pts[j]![1] < pts[lo]![1]) lo = j;
-      if (pts[j]![1] > pts[hi]![1]) hi = j;
+function pathData(count: number, xAt: (k: number) => number | null, yAt: (k: number) => number, breakAt: (k: number) => boolean): string {
+  const out: string[] = [];
+  let stroke = 0; // points drawn in the current stroke
+  let column: { x: number; first: number; lo: number; hi: number; last: number; loY: number; hiY: number } | null = null;
+  const flush = () => {
+    if (!column) return;
+    for (const k of [...new Set([column.first, column.lo, column.hi, column.last])].sort((a, b) => a - b)) out.push(`${stroke++ ? 'L' : 'M'}${fmt(xAt(k)!)} ${fmt(yAt(k))}`);
+    column = null;
+  };
+  for (let k = 0; k < count; k++) {
+    if (breakAt(k)) {
+      flush();
+      stroke = 0;
     }
-    for (const k of [...new Set([i, lo, hi, j - 1])].sort((a, b) => a - b)) out.push(pts[k]!);
-    i = j;
+    const x = xAt(k);
+    if (x === null) continue;
+    const y = yAt(k);
+    if (column?.x !== Math.floor(x)) {
+      flush();
+      column = { x: Math.floor(x), first: k, lo: k, hi: k, last: k, loY: y, hiY: y };
+      continue;
+    }
+    if (y < column.loY) [column.lo, column.loY] = [k, y];
+    if (y > column.hiY) [column.hi, column.hiY] = [k, y];
+    column.last = k;
   }
-  return out;
+  flush();
+  return out.join(' ');
 }
 
 /** A legend entry: its mark (drawn with its left end at 0, its middle at y 0) and its text. */
