@@ -289,6 +289,22 @@ describe('the legend', () => {
   });
 });
 
+describe('more runs than colours', () => {
+  it("are told apart: the 9th run's lines and legend mark are not the 1st's (same colour, dashed)", () => {
+    const curves = parseRunLog(syntheticLog('r'), 'log')[0]!;
+    const runs = Array.from({ length: 12 }, (_, i) => ({ label: `run${i}`, curves }));
+    const doc = parseXml(lossChartSvg(runs, { axes: ['step'], title: 'loss' }));
+    const look = (e: XmlElement) => `${e.attrs.stroke} ${e.attrs['stroke-dasharray'] ?? 'solid'}`;
+    for (const key of ['trainSmoothed', 'val']) {
+      const lines = findAll(doc, (e) => e.attrs['data-series'] === key).map(look);
+      expect(new Set(lines).size, key).toBe(12);
+    }
+    const legend = findAll(doc, (e) => e.attrs.class === 'legend')[0]!;
+    const marks = findAll(legend, (e) => e.name === 'line' && e.attrs['stroke-width'] === '4').map(look);
+    expect(new Set(marks).size).toBe(12);
+  });
+});
+
 describe("an evaluation's train loss", () => {
   it('is drawn as points at its steps, where the ticks say (the page draws it so: train against val at the same weights)', () => {
     // evaluated train losses 2.8 and 2.2 beside val losses 3 and 2

@@ -18,6 +18,14 @@ export interface LabelledRun {
 }
 
 const PALETTE = ['#2f6fdf', '#e0731f', '#2a9d55', '#c23b7a', '#7a5cc7', '#8a6d1f', '#1f9fb0', '#555c66'];
+/** Past the palette's runs, the colours again with dashes: the 9th run was drawn as the 1st. */
+const DASHES = ['', '7 3', '2 2', '9 3 2 3'];
+
+/** The i-th run's colour, and its dashes as a stroke-dasharray attribute (none for solid). */
+function runStyle(i: number): { color: string; dash: string } {
+  const dashes = DASHES[Math.floor(i / PALETTE.length) % DASHES.length]!;
+  return { color: PALETTE[i % PALETTE.length]!, dash: dashes && ` stroke-dasharray="${dashes}"` };
+}
 const PANEL = { width: 520, height: 340, left: 60, right: 20, top: 12, bottom: 46 };
 const TITLE_HEIGHT = 30;
 const LEGEND_ROW = 20;
@@ -127,7 +135,7 @@ function panel(runs: DrawnRun[], axis: XAxis, yAxis: LossAxis, left: number, top
   }
   out.push(`<rect x="${ax}" y="${ay}" width="${aw}" height="${ah}" fill="none" stroke="#9aa1ab"/>`);
   runs.forEach((r, i) => {
-    const color = PALETTE[i % PALETTE.length]!;
+    const { color, dash } = runStyle(i);
     for (const s of SERIES) {
       const points = s.points(r);
       const xAt = (k: number) => {
@@ -136,8 +144,9 @@ function panel(runs: DrawnRun[], axis: XAxis, yAxis: LossAxis, left: number, top
       };
       const d = pathData(points.length, xAt, (k) => Y(s.loss(r, k)), (k) => !!points[k]!.afterGap);
       if (!d) continue;
+      // the faint raw line stays solid: dashed, its noise is a smudge
       out.push(
-        `<path class="series" data-run="${escapeXml(r.label)}" data-series="${s.key}" d="${d}" fill="none" stroke="${color}" stroke-width="${s.width}" stroke-opacity="${s.opacity}" stroke-linejoin="round"/>`,
+        `<path class="series" data-run="${escapeXml(r.label)}" data-series="${s.key}" d="${d}" fill="none" stroke="${color}" stroke-width="${s.width}" stroke-opacity="${s.opacity}"${s.key === 'train' ? '' : dash} stroke-linejoin="round"/>`,
       );
       if (s.key !== 'val') continue;
       points.forEach((p, k) => {
@@ -201,11 +210,11 @@ interface LegendEntry {
 /** What each style means (in grey), then each run's colour and name. */
 function legendEntries(runs: LabelledRun[]): LegendEntry[] {
   const grey = '#666';
-  const line = (width: number, opacity: number, color: string) => `<line x1="0" y1="0" x2="24" y2="0" stroke="${color}" stroke-width="${width}" stroke-opacity="${opacity}"/>`;
+  const line = (width: number, opacity: number, color: string, dash = '') => `<line x1="0" y1="0" x2="24" y2="0" stroke="${color}" stroke-width="${width}" stroke-opacity="${opacity}"${dash}/>`;
   return [
     ...SERIES.map((s) => ({ mark: line(s.width, s.opacity, grey) + (s.key === 'val' ? `<circle cx="12" cy="0" r="${DOT_RADIUS}" fill="${grey}"/>` : ''), text: s.name })),
     { mark: `<circle cx="12" cy="0" r="${DOT_RADIUS}" fill="#ffffff" stroke="${grey}" stroke-width="1.2"/>`, text: EVAL_TRAIN_NAME },
-    ...runs.map((r, i) => ({ mark: line(4, 1, PALETTE[i % PALETTE.length]!), text: r.label })),
+    ...runs.map((r, i) => ({ mark: line(4, 1, runStyle(i).color, runStyle(i).dash), text: r.label })),
   ];
 }
 
