@@ -430,7 +430,7 @@ describe('gpt plot', () => {
     const zero = join(dir, 'zero.jsonl');
     writeFileSync(zero, JSON.stringify({ type: 'eval', run: 'z', time: at(0), step: 5, train: 1, val: 0 }) + '\n');
     const refused = await gpt('plot', zero, '--y', 'log', '--out', out);
-    expect([refused.code, refused.err]).toEqual([2, 'gpt plot: flag --y log takes losses above 0, but run zero logged 0 at step 5; give --y linear']);
+    expect([refused.code, refused.err]).toEqual([2, 'gpt plot: flag --y log takes losses above 0, but run zero has a loss of 0, drawn at step 5; give --y linear']);
     const bad = await gpt('plot', zero, '--y', 'sqrt', '--out', out);
     expect([bad.code, bad.err]).toEqual([2, "gpt plot: flag --y must be one of linear, log, got 'sqrt'"]);
   });

@@ -42,7 +42,7 @@ export async function plot(args: string[]): Promise<number> {
   if (f.y === 'log') {
     for (const { label, curves } of runs) {
       const p = [...curves.train, ...curves.val, ...curves.evalTrain].find((point) => point.loss <= 0);
-      if (p) throw new UsageError(`flag --y log takes losses above 0, but run ${label} logged ${p.loss} at step ${p.step}; give --y linear`);
+      if (p) throw new UsageError(`flag --y log takes losses above 0, but run ${label} has a loss of ${p.loss}, drawn at step ${p.step}; give --y linear`);
     }
   }
   const svg = lossChartSvg(runs, { axes: f.x === 'both' ? ['step', 'time'] : [f.x as XAxis], title: f.title, y: f.y as YScale });
