@@ -38,6 +38,9 @@ const size = (bytes: number) => (bytes < 2 ** 20 ? `${count(bytes)} bytes` : for
 
 const numel = (shape: readonly number[]) => shape.reduce((n, d) => n * d, 1);
 
+/** The tokens a step takes (batch x block x grad accum), and those a run's steps took. */
+type StepTokens = StepBatch & { perStep: number; seen: number };
+
 /** `gpt info`'s description of a checkpoint: what --json prints, and what the lines are made from. */
 export interface CheckpointInfo {
   path: string;
@@ -60,8 +63,8 @@ export interface CheckpointInfo {
     bestVal?: number;
     schedule?: { learningRate: number; minLr: number; warmupIters: number; lrDecayIters: number };
     dtype?: string;
-    /** The tokens a step takes (batch x block x grad accum), and those `step` steps took. */
-    tokens?: StepBatch & { perStep: number; seen: number };
+    /** The tokens a step takes, and those `step` steps took. */
+    tokens?: StepTokens;
     lossScaler?: { scale: number; cleanSteps: number; skippedSteps: number };
     adamwMoments: boolean;
     exactResume: boolean;
@@ -143,13 +146,13 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
 }
 
 /** The tokens of `steps` steps of `batch`. */
-function stepTokens({ batchSize, blockSize, gradAccum }: StepBatch, steps: number): NonNullable<NonNullable<CheckpointInfo['training']>['tokens']> {
+function stepTokens({ batchSize, blockSize, gradAccum }: StepBatch, steps: number): StepTokens {
   const perStep = batchSize * blockSize * gradAccum;
   return { batchSize, blockSize, gradAccum, perStep, seen: steps * perStep };
 }
 
 /** The tokens line: how many, from what, and (`trainTokens`: its train split's) how many epochs. */
-function tokensLine(t: NonNullable<NonNullable<CheckpointInfo['training']>['tokens']>, steps: number, trainTokens: number | undefined): string {
+function tokensLine(t: StepTokens, steps: number, trainTokens: number | undefined): string {
   const epochs = trainTokens ? `; ${(t.seen / trainTokens).toFixed(2)} epochs of the train split` : '';
   return `${count(t.seen)} trained on (${plural(steps, 'step')} of ${count(t.perStep)}: batch ${t.batchSize} x block ${t.blockSize} x grad accum ${t.gradAccum}${epochs})`;
 }
