@@ -127,11 +127,11 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
     training:
       layout === 'Hugging Face directory' ? null : {
         step,
-        maxIters: train?.maxIters,
+        maxIters: train?.maxIters ?? header.nanoGptRun?.maxIters ?? undefined,
         val: meta.val,
         bestVal: meta.bestVal,
         schedule: train && { learningRate: train.learningRate, minLr: train.minLr, warmupIters: train.warmupIters, lrDecayIters: train.lrDecayIters },
-        dtype: train?.dtype,
+        dtype: train?.dtype ?? header.nanoGptRun?.dtype ?? undefined,
         ...(batch && step !== undefined && { tokens: stepTokens(batch, step) }),
         lossScaler: meta.trainer?.scaler,
         adamwMoments,
@@ -154,7 +154,7 @@ function stepTokens({ batchSize, blockSize, gradAccum }: StepBatch, steps: numbe
 /** The tokens line: how many, from what, and (`trainTokens`: its train split's) how many epochs. */
 function tokensLine(t: StepTokens, steps: number, trainTokens: number | undefined): string {
   const epochs = trainTokens ? `; ${(t.seen / trainTokens).toFixed(2)} epochs of the train split` : '';
-  return `${count(t.seen)} trained on (${plural(steps, 'step')} of ${count(t.perStep)}: batch ${t.batchSize} x block ${t.blockSize} x grad accum ${t.gradAccum}${epochs})`;
+  return `${count(t.seen)} trained on (${count(steps)} step${steps === 1 ? '' : 's'} of ${count(t.perStep)}: batch ${t.batchSize} x block ${t.blockSize} x grad accum ${t.gradAccum}${epochs})`;
 }
 
 /** The description as aligned lines, fields that do not apply left out. */
@@ -179,8 +179,9 @@ function infoLines(info: CheckpointInfo): string[] {
   ];
   if (!t) rows.push(['training', 'none recorded (a Hugging Face model: fine-tune it with gpt train --init-from PATH)']);
   else if (info.layout === 'nanoGPT checkpoint') {
-    if (t.step !== undefined) rows.push(['step', `${t.step} (iter_num)`]);
+    if (t.step !== undefined) rows.push(['step', `${t.step} (iter_num)${t.maxIters === undefined ? '' : ` of ${t.maxIters} (max_iters)`}`]);
     if (t.tokens) rows.push(['tokens', tokensLine(t.tokens, t.step!, undefined)]);
+    if (t.dtype) rows.push(['precision', `${t.dtype} (config dtype: train.py's autocast)`]);
     if (t.val !== undefined) rows.push(['val loss', `${t.val.toFixed(4)} at save (best_val_loss)`]);
     rows.push(['training', "nanoGPT's iter_num and AdamW state: gpt train --init-from PATH --continue continues its run; without --continue, a fine-tune from step 0 with fresh AdamW moments"]);
   }

@@ -28,6 +28,9 @@ export interface NanoGptFile {
   iterNum: number | null;
   /** config's batch_size, block_size and gradient_accumulation_steps (all GPUs'), its tokens per iteration (null where one is not a count). */
   batch: StepBatch | null;
+  /** config's max_iters (null: not a count), and dtype: what train.py's autocast computed in ('bfloat16', 'float16', 'float32'; null: none given). */
+  maxIters: number | null;
+  dtype: string | null;
   /** The model's state dict, its names ours (the prefixes taken off), lm_head.weight and any attn.bias buffers among them. */
   weights: SafetensorsReader;
   /** AdamW's state and iter_num, to continue the run (readNanoGptOptimizer's), the token embedding's moments cut to `vocabSize` rows as its weight is. */
@@ -70,6 +73,7 @@ async function readNanoGptFile(file: TorchFile, source: string): Promise<NanoGpt
   const dataset = config instanceof Map && typeof config.get('dataset') === 'string' ? (config.get('dataset') as string) : null;
   const iterNum = root.get('iter_num');
   const batch = config instanceof Map ? configBatch(config, model) : null;
+  const [maxIters, dtype] = config instanceof Map ? [config.get('max_iters'), config.get('dtype')] : [];
   const best = root.get('best_val_loss');
   const val = best instanceof TorchTensor ? (await file.readTensor(best)).data[0]! : typeof best === 'number' ? best : null;
   const state = root.get('model')!;
@@ -91,7 +95,7 @@ async function readNanoGptFile(file: TorchFile, source: string): Promise<NanoGpt
     const params = entries.filter((e) => !MASK_BUFFER.test(e.name) && e.name !== HEAD).map(({ name, shape }) => ({ name, shape, kept: nanoGptShape(name, shape, vocabSize)[0] ?? 1 }));
     return readNanoGptOptimizer(file, root, params, source);
   };
-  return { model, dataset, val: Number.isFinite(val) ? val : null, iterNum: inRange(iterNum, NON_NEGATIVE_INT) ? iterNum : null, batch, weights, readOptimizer };
+  return { model, dataset, val: Number.isFinite(val) ? val : null, iterNum: inRange(iterNum, NON_NEGATIVE_INT) ? iterNum : null, batch, maxIters: inRange(maxIters, POSITIVE_INT) ? maxIters : null, dtype: typeof dtype === 'string' ? dtype : null, weights, readOptimizer };
 }
 
 /**

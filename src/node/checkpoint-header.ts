@@ -40,8 +40,8 @@ export interface CheckpointHeader {
   maskCounts?: PrunedWeights;
   /** What loading changes of the model in the file, as `gpt sample` warns it: nanoGPT's padded vocabulary cut (nanoGptMeta's note). */
   loadNote?: string;
-  /** A nanoGPT checkpoint's iter_num and its config's batch (where they are counts): what our metadata's trainer.step and train hold. */
-  nanoGptRun?: Pick<NanoGptFile, 'iterNum' | 'batch'>;
+  /** A nanoGPT checkpoint's iter_num and its config's batch, max_iters and dtype: what our metadata's trainer.step and train hold. */
+  nanoGptRun?: Pick<NanoGptFile, 'iterNum' | 'batch' | 'maxIters' | 'dtype'>;
 }
 
 /** What each tensor of a checkpoint is, by its saved name (a Hugging Face model's with or without its `transformer.` prefix), as `gpt info` names it. */
@@ -136,7 +136,7 @@ async function nanoGptHeader(handle: PositionalFile, path: string): Promise<Chec
     return { ...e, shape, end: e.begin + ((e.end - e.begin) / Math.max(1, numel(e.shape))) * numel(shape) };
   });
   const weightsFiles = [{ file: basename(path), bytes: (await handle.stat()).size }];
-  return { layout: 'nanoGPT checkpoint', meta, tensors, weightsFiles, ...(note && { loadNote: note }), nanoGptRun: { iterNum: file.iterNum, batch: file.batch } };
+  return { layout: 'nanoGPT checkpoint', meta, tensors, weightsFiles, ...(note && { loadNote: note }), nanoGptRun: { iterNum: file.iterNum, batch: file.batch, maxIters: file.maxIters, dtype: file.dtype } };
 }
 
 /** Those of `names` that are files in `dir`. */
