@@ -2,8 +2,8 @@
 // corpus) or counts itself (parameters from the shapes' arithmetic, the CRC-32 and size of the file
 // on disk, the val loss in log.jsonl), never against the code's own helpers. A 13 GB sparse file
 // proves that no tensor is read.
-import { cpSync, openSync, readFileSync, statSync, closeSync, writeSync, ftruncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, mkdirSync, openSync, readFileSync, statSync, closeSync, writeSync, ftruncateSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { opensAdapter } from '../src/cli/main.js';
@@ -11,6 +11,7 @@ import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js'
 import { readCheckpointFiles, setupDevice } from './helpers.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { gpt2Config, randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
+import { torchSave, type TorchValue } from './torch-writer.js';
 
 const dir = tempDir('cli-info');
 const corpus = join(dir, 'corpus.txt');
@@ -74,6 +75,8 @@ describe('gpt info', () => {
     expect(field(r.out, 'precision')).toBe('float32');
     expect(field(r.out, 'resume')).toMatch(/^exact: AdamW moments/);
     expect(field(r.out, 'data')).toBe(`${corpus} (5,400 train + 600 val tokens)`); // 90/10 of 6,000 characters
+    // 10 steps of TINY's 4 sequences of 16 tokens: 640 tokens, 640 / 5,400 of an epoch
+    expect(field(r.out, 'tokens')).toBe('640 trained on (10 steps of 64: batch 4 x block 16 x grad accum 1; 0.12 epochs of the train split)');
     expect(field(r.out, 'saved')).toMatch(/^the best val loss so far/);
     expect(crc32(file).toString(16).padStart(8, '0')).toBe(weightsCrc32);
     expect(field(r.out, 'checksum')).toBe(`CRC-32 ${weightsCrc32} not verified (--verify reads the weights and checks it)`);
@@ -93,6 +96,7 @@ describe('gpt info', () => {
     expect(info.bytesOnDisk).toBe(statSync(join(run, manifestOf(run).weights)).size);
     expect(info.tokenizer).toEqual({ kind: 'char', vocabSize: V });
     expect(info.training).toMatchObject({ step: 10, maxIters: 10, schedule: { learningRate: 0.002, minLr: 0.0002, warmupIters: 3, lrDecayIters: 8 }, dtype: 'float32', adamwMoments: true, exactResume: true });
+    expect(info.training.tokens).toEqual({ batchSize: 4, blockSize: 16, gradAccum: 1, perStep: 64, seen: 640 });
     expect(info.data).toEqual({ source: corpus, tokens: { train: 5400, val: 600 } });
     expect(info.checksum).toEqual({ crc32: manifestOf(run).weightsCrc32, verified: false, stalePresent: [] });
   });
@@ -180,6 +184,30 @@ describe('gpt info', () => {
     expect(field(r.out, 'model')).toBe(`2 layers, 2 heads, 16 wide, block 16, vocab ${V}; bias no, gelu, tied LM head, dropout 0, layers shared in groups of 2`);
     expect(field(r.out, 'parameters')).toBe(`${count(P)} (${count(P - T * C)} excluding position embeddings); the header matches the config`);
     expect(field(r.out, 'compression')).toBe('2 layers sharing 1 block of weights (--share-layers 2)');
+  });
+
+  it("describes nanoGPT's ckpt.pt: its iter_num, and the tokens its config's batch_size x gradient_accumulation_steps x block_size took", async () => {
+    const file = join(dir, 'nano', 'ckpt.pt');
+    const e = await gpt('export', '--out-dir', run, '--to', file);
+    expect(e.code, e.err).toBe(0);
+    const r = await gpt('info', file);
+    expect(r.code, r.err).toBe(0);
+    expect(field(r.out, 'checkpoint')).toBe(`${file} (nanoGPT checkpoint)`);
+    expect(field(r.out, 'step')).toBe('10 (iter_num) of 10 (max_iters)');
+    expect(field(r.out, 'tokens')).toBe('640 trained on (10 steps of 64: batch 4 x block 16 x grad accum 1)');
+    expect(JSON.parse((await gpt('info', file, '--json')).out).training).toMatchObject({ step: 10, tokens: { batchSize: 4, blockSize: 16, gradAccum: 1, perStep: 64, seen: 640 } });
+    // as nanoGPT's train.py saves a GPT-2 run (config/train_gpt2.py: 12 x 1024 x 40 tokens an iteration, bfloat16), written here by hand
+    const gpt2Run = join(dir, 'nano-gpt2', 'ckpt.pt');
+    mkdirSync(dirname(gpt2Run), { recursive: true });
+    const config = new Map<string, TorchValue>([['batch_size', 12], ['block_size', 1024], ['gradient_accumulation_steps', 40], ['max_iters', 600000], ['dtype', 'bfloat16'], ['dataset', 'openwebtext']]);
+    const args = new Map<string, TorchValue>([['n_layer', 1], ['n_head', 1], ['n_embd', 2], ['block_size', 1024], ['vocab_size', 50304], ['bias', false]]);
+    const model = new Map<string, TorchValue>([['transformer.wte.weight', { shape: [50304, 2], data: new Float32Array(50304 * 2) }]]);
+    writeFileSync(gpt2Run, torchSave(new Map<string, TorchValue>([['model', model], ['model_args', args], ['iter_num', 2000], ['config', config]])));
+    const g = await gpt('info', gpt2Run);
+    expect(g.code, g.err).toBe(0);
+    expect(field(g.out, 'step')).toBe('2000 (iter_num) of 600000 (max_iters)');
+    expect(field(g.out, 'tokens')).toBe('983,040,000 trained on (2,000 steps of 491,520: batch 12 x block 1024 x grad accum 40)'); // nanoGPT's ~0.5M tokens an iteration
+    expect(field(g.out, 'precision')).toBe("bfloat16 (config dtype: train.py's autocast)");
   });
 
   it('describes a Hugging Face GPT-2 directory: its config, buffers and tied head told apart, no training state', async () => {

@@ -43,6 +43,8 @@ describe('gpt train --lora-rank', () => {
     const info = await gpt('info', out);
     expect(info.out).toMatch(/^model +1 layer, .*; LoRA rank 4 \(alpha 16, dropout 0\) on c_attn, mlp\.c_proj, the rest frozen$/m);
     expect(info.out).toMatch(/^parameters +[\d,]+ .*the header matches the config$/m);
+    const all = Number(/^parameters +([\d,]+) /m.exec(info.out)![1]!.replaceAll(',', ''));
+    expect(info.out).toMatch(new RegExp(`^trainable +576 \\(the LoRA adapters; ${(all - 576).toLocaleString('en-US')} frozen\\)$`, 'm'));
     expect(info.out).toMatch(/^resume +exact: AdamW moments/m);
     const baseline = await loadCheckpoint(base);
     for (const [name, w] of baseline.weights) expect(ckpt.weights.get(name), name).toEqual(w); // the base bit-identical

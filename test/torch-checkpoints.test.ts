@@ -96,7 +96,7 @@ describe("nanoGPT's ckpt.pt", () => {
     expect(sampled.code, sampled.err).toBe(0);
     const info = await gpt('info', path);
     expect(info.code, info.err).toBe(0);
-    expect(info.out).toMatch(/\(nanoGPT checkpoint\)[^]*vocab 20; bias no, gelu,[^]*LM head \(tied copy\)[^]*tokenizer +char, 20 tokens\nval loss +1\.4698 at save[^]*AdamW state: gpt train --init-from PATH --continue continues its run; without --continue, a fine-tune from step 0/);
+    expect(info.out).toMatch(/\(nanoGPT checkpoint\)[^]*vocab 20; bias no, gelu,[^]*LM head \(tied copy\)[^]*tokenizer +char, 20 tokens\nstep +250 \(iter_num\)\nval loss +1\.4698 at save[^]*AdamW state: gpt train --init-from PATH --continue continues its run; without --continue, a fine-tune from step 0/);
     const corpus = join(dir, 'nano-corpus.txt');
     writeFileSync(corpus, Array.from({ length: 400 }, (_, i) => CHARS[(i * 7) % CHARS.length]).join(''));
     const evaluated = await gpt('eval', '--init-from', path, '--data', corpus, '--eval-iters', '1', '--batch-size', '2');

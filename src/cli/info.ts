@@ -6,6 +6,7 @@
 import { formatBytes } from '../gpt/buffer-fit.js';
 import { configParameterCount, type GPTConfig } from '../gpt/model.js';
 import { configWeightsProblem, type DistillMeta } from '../gpt/checkpoint.js';
+import type { StepBatch } from '../gpt/nanogpt.js';
 import { isLoRAName } from '../nn/lora.js';
 import { headerParameters, readCheckpointHeader, ROLES, tensorRoles, type CheckpointHeader, type CheckpointLayout, type TensorRole, type WeightsFileInfo } from '../node/checkpoint-header.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
@@ -37,12 +38,16 @@ const size = (bytes: number) => (bytes < 2 ** 20 ? `${count(bytes)} bytes` : for
 
 const numel = (shape: readonly number[]) => shape.reduce((n, d) => n * d, 1);
 
+/** The tokens a step takes (batch x block x grad accum), and those a run's steps took. */
+type StepTokens = StepBatch & { perStep: number; seen: number };
+
 /** `gpt info`'s description of a checkpoint: what --json prints, and what the lines are made from. */
 export interface CheckpointInfo {
   path: string;
   layout: CheckpointLayout;
   model: GPTConfig & { activation: string; shareLayers: number; tiedHead: true };
-  parameters: { header: number; config: number; nonEmbedding: number; matches: boolean; problem: string | null };
+  /** `trainable`: a LoRA run's, its adapters (the rest is frozen); absent otherwise, every parameter trains. */
+  parameters: { header: number; config: number; nonEmbedding: number; matches: boolean; problem: string | null; trainable?: number };
   /** The tensors by role: their count, elements, bytes and dtypes. */
   tensors: Partial<Record<TensorRole, { tensors: number; elements: number; bytes: number; dtypes: string[] }>>;
   weightsFiles: WeightsFileInfo[];
@@ -58,6 +63,8 @@ export interface CheckpointInfo {
     bestVal?: number;
     schedule?: { learningRate: number; minLr: number; warmupIters: number; lrDecayIters: number };
     dtype?: string;
+    /** The tokens a step takes, and those `step` steps took. */
+    tokens?: StepTokens;
     lossScaler?: { scale: number; cleanSteps: number; skippedSteps: number };
     adamwMoments: boolean;
     exactResume: boolean;
@@ -96,6 +103,8 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
   // a LoRA run's moments are its adapters' only: the rest is frozen
   const trained = meta.model.lora ? params.filter((t) => isLoRAName(t.name)) : params;
   const adamwMoments = !!moments && moments.tensors === 2 * trained.length;
+  const step = meta.trainer?.step ?? header.nanoGptRun?.iterNum ?? undefined;
+  const batch = train ?? header.nanoGptRun?.batch;
   return {
     path,
     layout,
@@ -107,6 +116,7 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
       nonEmbedding: headerCount - numel(shapes.get('wpe.weight')?.shape ?? [0]),
       matches: headerCount === configCount && !problem,
       problem,
+      ...(meta.model.lora && { trainable: trained.reduce((n, t) => n + numel(t.shape), 0) }),
     },
     tensors: byRole,
     weightsFiles: header.weightsFiles,
@@ -116,12 +126,13 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
     loadNote: header.loadNote ?? null,
     training:
       layout === 'Hugging Face directory' ? null : {
-        step: meta.trainer?.step,
-        maxIters: train?.maxIters,
+        step,
+        maxIters: train?.maxIters ?? header.nanoGptRun?.maxIters ?? undefined,
         val: meta.val,
         bestVal: meta.bestVal,
         schedule: train && { learningRate: train.learningRate, minLr: train.minLr, warmupIters: train.warmupIters, lrDecayIters: train.lrDecayIters },
-        dtype: train?.dtype,
+        dtype: train?.dtype ?? header.nanoGptRun?.dtype ?? undefined,
+        ...(batch && step !== undefined && { tokens: stepTokens(batch, step) }),
         lossScaler: meta.trainer?.scaler,
         adamwMoments,
         exactResume: adamwMoments && !!train && !!meta.trainer,
@@ -132,6 +143,18 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
     ...(layout === 'run directory' && meta.trainer && { saved: meta.alwaysSave ? ('latest' as const) : ('best' as const) }),
     checksum: header.manifest ? { crc32: header.manifest.weightsCrc32, verified: header.manifest.verified, stalePresent: header.manifest.stalePresent } : null,
   };
+}
+
+/** The tokens of `steps` steps of `batch`. */
+function stepTokens({ batchSize, blockSize, gradAccum }: StepBatch, steps: number): StepTokens {
+  const perStep = batchSize * blockSize * gradAccum;
+  return { batchSize, blockSize, gradAccum, perStep, seen: steps * perStep };
+}
+
+/** The tokens line: how many, from what, and (`trainTokens`: its train split's) how many epochs. */
+function tokensLine(t: StepTokens, steps: number, trainTokens: number | undefined): string {
+  const epochs = trainTokens ? `; ${(t.seen / trainTokens).toFixed(2)} epochs of the train split` : '';
+  return `${count(t.seen)} trained on (${count(steps)} step${steps === 1 ? '' : 's'} of ${count(t.perStep)}: batch ${t.batchSize} x block ${t.blockSize} x grad accum ${t.gradAccum}${epochs})`;
 }
 
 /** The description as aligned lines, fields that do not apply left out. */
@@ -147,6 +170,7 @@ function infoLines(info: CheckpointInfo): string[] {
       `${count(p.header)} (${count(p.nonEmbedding)} excluding position embeddings); ` +
         (p.matches ? 'the header matches the config' : `the config makes ${count(p.config)}${p.problem ? `: ${p.problem}` : ''}`),
     ],
+    ...(p.trainable === undefined ? [] : [['trainable', `${count(p.trainable)} (the LoRA adapters; ${count(p.header - p.trainable)} frozen)`] as [string, string]]),
     ...Object.entries(info.tensors).map(([role, r]): [string, string] => [role === 'parameters' ? 'tensors' : '', `${ROLES[role as TensorRole]}: ${r.dtypes.join('+')}, ${plural(r.tensors, 'tensor')}, ${size(r.bytes)}`]),
     ['on disk', `${size(info.bytesOnDisk)} (${info.weightsFiles.map((f) => f.file).join(', ')})`],
     ['compression', info.compression.length ? info.compression.join('; ') : 'none'],
@@ -155,6 +179,9 @@ function infoLines(info: CheckpointInfo): string[] {
   ];
   if (!t) rows.push(['training', 'none recorded (a Hugging Face model: fine-tune it with gpt train --init-from PATH)']);
   else if (info.layout === 'nanoGPT checkpoint') {
+    if (t.step !== undefined) rows.push(['step', `${t.step} (iter_num)${t.maxIters === undefined ? '' : ` of ${t.maxIters} (max_iters)`}`]);
+    if (t.tokens) rows.push(['tokens', tokensLine(t.tokens, t.step!, undefined)]);
+    if (t.dtype) rows.push(['precision', `${t.dtype} (config dtype: train.py's autocast)`]);
     if (t.val !== undefined) rows.push(['val loss', `${t.val.toFixed(4)} at save (best_val_loss)`]);
     rows.push(['training', "nanoGPT's iter_num and AdamW state: gpt train --init-from PATH --continue continues its run; without --continue, a fine-tune from step 0 with fresh AdamW moments"]);
   }
@@ -164,6 +191,7 @@ function infoLines(info: CheckpointInfo): string[] {
   } else {
     const loss = (x: number | undefined) => (x === undefined ? 'not recorded' : x.toFixed(4));
     if (t.step !== undefined) rows.push(['step', `${t.step}${t.maxIters === undefined ? '' : ` of ${t.maxIters} (max iters)`}`]);
+    if (t.tokens) rows.push(['tokens', tokensLine(t.tokens, t.step!, info.data?.tokens?.train)]);
     if (t.val !== undefined || t.bestVal !== undefined) rows.push(['val loss', `${loss(t.val)} at save, best ${loss(t.bestVal)}`]);
     const s = t.schedule;
     if (s) rows.push(['lr schedule', `${s.learningRate} after ${s.warmupIters} warmup steps, cosine to ${s.minLr} by step ${s.lrDecayIters}`]);

@@ -10,10 +10,10 @@ import { parsePickle, type PickleValue } from '../io/pickle.js';
 import type { ByteSource, SafetensorsReader } from '../io/safetensors-source.js';
 import { layoutPendingSafetensors, type PendingSafetensorsLayout } from '../io/safetensors.js';
 import { describe, openTorchFile, torchStateDictReader, TorchTensor, type TorchFile } from '../io/torch-file.js';
-import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL } from '../io/value-ranges.js';
+import { inRange, NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL } from '../io/value-ranges.js';
 import { CHECKPOINT_FORMAT, checkpointMetadata, configWeightsProblem, nonFiniteProblem, type Checkpoint, type CheckpointMeta, type CheckpointWeight } from './checkpoint.js';
 import type { GPTConfig } from './model.js';
-import { headsProblem } from './trainer.js';
+import { headsProblem, type TrainConfig } from './trainer.js';
 import { readNanoGptOptimizer, type NanoGptOptimizer } from './nanogpt-optimizer.js';
 import { CharTokenizer, type Tokenizer } from './tokenizer/index.js';
 
@@ -24,11 +24,21 @@ export interface NanoGptFile {
   dataset: string | null;
   /** best_val_loss: the val loss of these weights (train.py saves when it sets it). */
   val: number | null;
+  /** iter_num: the iteration train.py would run next, the iterations it took (null: not a count). */
+  iterNum: number | null;
+  /** config's batch_size, block_size and gradient_accumulation_steps (all GPUs'), its tokens per iteration (null where one is not a count). */
+  batch: StepBatch | null;
+  /** config's max_iters (null: not a count), and dtype: what train.py's autocast computed in ('bfloat16', 'float16', 'float32'; null: none given). */
+  maxIters: number | null;
+  dtype: string | null;
   /** The model's state dict, its names ours (the prefixes taken off), lm_head.weight and any attn.bias buffers among them. */
   weights: SafetensorsReader;
   /** AdamW's state and iter_num, to continue the run (readNanoGptOptimizer's), the token embedding's moments cut to `vocabSize` rows as its weight is. */
   readOptimizer(vocabSize: number): Promise<NanoGptOptimizer>;
 }
+
+/** What a training step takes: batch x block x grad accum tokens (nanoGPT's tokens_per_iter). */
+export type StepBatch = Pick<TrainConfig, 'batchSize' | 'blockSize' | 'gradAccum'>;
 
 /** model_args' names of our config's sizes. */
 const MODEL_ARGS: [keyof GPTConfig, string][] = [['vocabSize', 'vocab_size'], ['blockSize', 'block_size'], ['nLayer', 'n_layer'], ['nHead', 'n_head'], ['nEmbd', 'n_embd']];
@@ -61,6 +71,9 @@ async function readNanoGptFile(file: TorchFile, source: string): Promise<NanoGpt
   const model = nanoGptConfig(root.get('model_args')!, `${source}: model_args`);
   const config = root.get('config');
   const dataset = config instanceof Map && typeof config.get('dataset') === 'string' ? (config.get('dataset') as string) : null;
+  const iterNum = root.get('iter_num');
+  const batch = config instanceof Map ? configBatch(config, model) : null;
+  const [maxIters, dtype] = config instanceof Map ? [config.get('max_iters'), config.get('dtype')] : [];
   const best = root.get('best_val_loss');
   const val = best instanceof TorchTensor ? (await file.readTensor(best)).data[0]! : typeof best === 'number' ? best : null;
   const state = root.get('model')!;
@@ -82,7 +95,17 @@ async function readNanoGptFile(file: TorchFile, source: string): Promise<NanoGpt
     const params = entries.filter((e) => !MASK_BUFFER.test(e.name) && e.name !== HEAD).map(({ name, shape }) => ({ name, shape, kept: nanoGptShape(name, shape, vocabSize)[0] ?? 1 }));
     return readNanoGptOptimizer(file, root, params, source);
   };
-  return { model, dataset, val: Number.isFinite(val) ? val : null, weights, readOptimizer };
+  return { model, dataset, val: Number.isFinite(val) ? val : null, iterNum: inRange(iterNum, NON_NEGATIVE_INT) ? iterNum : null, batch, maxIters: inRange(maxIters, POSITIVE_INT) ? maxIters : null, dtype: typeof dtype === 'string' ? dtype : null, weights, readOptimizer };
+}
+
+/**
+ * train.py's config's batch, or null where a size is missing or not a count; its block_size is
+ * model_args' where it has none. The config is taken before DDP divides gradient_accumulation_steps:
+ * it counts every GPU's micro-batches, as tokens_per_iter does.
+ */
+function configBatch(config: Map<PickleValue, PickleValue>, model: GPTConfig): StepBatch | null {
+  const [batchSize, blockSize, gradAccum] = [config.get('batch_size'), config.get('block_size') ?? model.blockSize, config.get('gradient_accumulation_steps')];
+  return inRange(batchSize, POSITIVE_INT) && inRange(blockSize, POSITIVE_INT) && inRange(gradAccum, POSITIVE_INT) ? { batchSize, blockSize, gradAccum } : null;
 }
 
 const ourName = (saved: string) => PREFIXES.reduce((name, prefix) => (name.startsWith(prefix) ? name.slice(prefix.length) : name), saved);

@@ -22,7 +22,7 @@ export const NON_NEGATIVE: Range = { min: 0 };
 export const UNIT_INTERVAL: Range = { min: 0, below: 1 };
 export const SEED: Range = { int: true, min: 0, max: Number.MAX_SAFE_INTEGER };
 
-function inRange(value: unknown, r: Range): value is number {
+export function inRange(value: unknown, r: Range): value is number {
   if (typeof value !== 'number' || !Number.isFinite(value)) return false;
   if (r.int && !Number.isSafeInteger(value)) return false;
   if (r.min !== undefined && value < r.min) return false;

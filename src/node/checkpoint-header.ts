@@ -14,7 +14,7 @@ import { withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from '.
 import { byCheckpointKind } from './checkpoint-kind.js';
 import { openHFDirectory } from './hf-weights-files.js';
 import { nanoGptTokenizer, openNanoGptFile } from './nanogpt-file.js';
-import { nanoGptMeta, nanoGptShape } from '../gpt/nanogpt.js';
+import { nanoGptMeta, nanoGptShape, type NanoGptFile } from '../gpt/nanogpt.js';
 import { pathExists, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
@@ -40,6 +40,8 @@ export interface CheckpointHeader {
   maskCounts?: PrunedWeights;
   /** What loading changes of the model in the file, as `gpt sample` warns it: nanoGPT's padded vocabulary cut (nanoGptMeta's note). */
   loadNote?: string;
+  /** A nanoGPT checkpoint's iter_num and its config's batch, max_iters and dtype: what our metadata's trainer.step and train hold. */
+  nanoGptRun?: Pick<NanoGptFile, 'iterNum' | 'batch' | 'maxIters' | 'dtype'>;
 }
 
 /** What each tensor of a checkpoint is, by its saved name (a Hugging Face model's with or without its `transformer.` prefix), as `gpt info` names it. */
@@ -133,7 +135,8 @@ async function nanoGptHeader(handle: PositionalFile, path: string): Promise<Chec
     const shape = nanoGptShape(e.name, e.shape, meta.model.vocabSize);
     return { ...e, shape, end: e.begin + ((e.end - e.begin) / Math.max(1, numel(e.shape))) * numel(shape) };
   });
-  return { layout: 'nanoGPT checkpoint', meta, tensors, weightsFiles: [{ file: basename(path), bytes: (await handle.stat()).size }], ...(note && { loadNote: note }) };
+  const weightsFiles = [{ file: basename(path), bytes: (await handle.stat()).size }];
+  return { layout: 'nanoGPT checkpoint', meta, tensors, weightsFiles, ...(note && { loadNote: note }), nanoGptRun: { iterNum: file.iterNum, batch: file.batch, maxIters: file.maxIters, dtype: file.dtype } };
 }
 
 /** Those of `names` that are files in `dir`. */

@@ -32,3 +32,25 @@ export function tickLabel(v: number, step: number): string {
   const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
   return v.toFixed(decimals);
 }
+
+/**
+ * Round values for a log axis from lo to hi (0 < lo < hi), labelled: within a decade, ticks() of
+ * the range; across decades 1, 2 and 5 times powers of ten, or powers of ten alone where those
+ * would be more than 10.
+ */
+export function logTicks(lo: number, hi: number): { value: number; label: string }[] {
+  if (hi / lo < 10) {
+    const step = tickStep(lo, hi, 6);
+    return ticks(lo, hi, 6).map((value) => ({ value, label: tickLabel(value, step) }));
+  }
+  const within = (mantissas: number[]) => {
+    const out: number[] = [];
+    for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) {
+      // 10 ** -k, not 10 ** k: 2 * 10 ** -2 is 0.020000000000000004
+      for (const m of mantissas) out.push(k < 0 ? m / 10 ** -k : m * 10 ** k);
+    }
+    return out.filter((v) => v >= lo && v <= hi);
+  };
+  const fine = within([1, 2, 5]);
+  return (fine.length <= 10 ? fine : within([1])).map((value) => ({ value, label: tickLabel(value, value) }));
+}

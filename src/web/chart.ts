@@ -2,6 +2,8 @@
 // train/val losses, on a <canvas> drawn by hand. Redraws are coalesced into one per frame.
 // A step's loss is drawn at the step its weights had reached, where their evaluation is drawn
 // (nanoGPT's 'iter N: loss' and 'step N: train loss, val loss' pair so), and smoothed without lag.
+import { trainedStep } from '../plot/run-log.js';
+import { smoothed } from '../plot/smooth.js';
 import { tickLabel, ticks, tickStep } from '../plot/ticks.js';
 
 const COLORS = { train: '#2f6fdf', val: '#e0731f', evalTrain: '#2f6fdf', grid: '#d8dce3', text: '#4a5160' };
@@ -21,9 +23,9 @@ export class LossChart {
     this.requestDraw();
   }
 
-  /** The loss of the step that took the run to `step` (a Trainer's step after it), drawn at step - 1: the weights it was computed with. */
+  /** The loss of the step that took the run to `step` (a Trainer's step after it), drawn at the step of the weights it was computed with. */
   addStep(step: number, loss: number): void {
-    if (Number.isFinite(loss)) this.steps.push({ step: step - 1, loss });
+    if (Number.isFinite(loss)) this.steps.push({ step: trainedStep(step), loss });
     this.requestDraw();
   }
 
@@ -118,23 +120,6 @@ export class LossChart {
       }
     });
   }
-}
-
-/**
- * `losses` smoothed without lag: each the mean of a window centred on it, a 50th of the run's steps
- * each side (a short run's are left as they are), narrowed at the run's ends to stay centred. An
- * EMA of 0.9 trailed a falling loss by ~9 steps, which put a short run's train line above its val
- * line at the same step; one tied to no length left a long run's noise, or lagged on a short one.
- */
-export function smoothed(losses: readonly number[]): number[] {
-  const n = losses.length;
-  const half = Math.floor(n / 50);
-  const sums = new Float64Array(n + 1); // prefix sums: a long run's 200k steps at one pass
-  for (let i = 0; i < n; i++) sums[i + 1] = sums[i]! + losses[i]!;
-  return losses.map((_, i) => {
-    const h = Math.min(half, i, n - 1 - i);
-    return (sums[i + h + 1]! - sums[i - h]!) / (2 * h + 1);
-  });
 }
 
 type LegendEntry = { label: string; color: string };
