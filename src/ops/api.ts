@@ -35,6 +35,8 @@ export interface Tensor extends Core {
 
   // ---- elementwise ----------------------------------------------------------------------------
   neg(): Tensor;
+  /** x * x; the gradient is 2x */
+  square(): Tensor;
   /** |x| (NaN kept); the gradient is sign(x), 0 at 0 */
   abs(): Tensor;
   exp(): Tensor;
@@ -59,6 +61,10 @@ export interface Tensor extends Core {
   pow(exponent: TensorOrScalar): Tensor;
   /** Elementwise maximum; NaN propagates, as torch.maximum */
   maximum(other: TensorOrScalar): Tensor;
+  /** Elementwise minimum; NaN propagates, ties split the gradient, as torch.minimum */
+  minimum(other: TensorOrScalar): Tensor;
+  /** Held within [min, max] (number bounds; either may be null), as torch.clamp: NaN kept, max wins where min > max; the gradient is 1 where min <= x <= max, bounds included, 0 elsewhere. */
+  clamp(min?: number | null, max?: number | null): Tensor;
   /** 1.0 where equal, 0.0 elsewhere (operands of one dtype; float16 ones give float16, others float32) */
   eq(other: TensorOrScalar): Tensor;
   ne(other: TensorOrScalar): Tensor;
@@ -150,6 +156,7 @@ const methods: Methods & ThisType<Tensor> = {
     return this.alias(this.shape) as Tensor;
   },
   neg(...extra) { return ops.neg(this, ...extra); },
+  square(...extra) { return ops.square(this, ...extra); },
   abs(...extra) { return ops.abs(this, ...extra); },
   exp(...extra) { return ops.exp(this, ...extra); },
   log(...extra) { return ops.log(this, ...extra); },
@@ -166,6 +173,8 @@ const methods: Methods & ThisType<Tensor> = {
   div(other, ...extra) { return ops.div(this, other, ...extra); },
   pow(exponent, ...extra) { return ops.pow(this, exponent, ...extra); },
   maximum(other, ...extra) { return ops.maximum(this, other, ...extra); },
+  minimum(other, ...extra) { return ops.minimum(this, other, ...extra); },
+  clamp(min, max, ...extra) { return ops.clamp(this, min, max, ...extra); },
   eq(other, ...extra) { return ops.eq(this, other, ...extra); },
   ne(other, ...extra) { return ops.ne(this, other, ...extra); },
   lt(other, ...extra) { return ops.lt(this, other, ...extra); },
@@ -217,8 +226,8 @@ type LiftedAll<T> = { [K in keyof T]: Lifted<T[K]> };
 export const ops = OPS as unknown as LiftedAll<typeof OPS>;
 export type { OpName };
 export const {
-  neg, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
-  add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
+  neg, square, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
+  add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where, clamp,
   expand, sumTo, sum, mean, max, min, argmax, argmin, std, reshape, squeeze, unsqueeze, flatten, clone, permute, slice, concat, stack, cast, castCached,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits,
