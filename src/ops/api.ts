@@ -5,6 +5,7 @@
 // importing them from here (or the package root), so the compiler sees every dependency.
 import { backward } from '../autograd/backward.js';
 import { defineOp as defineCoreOp, type OpContext as CoreOpContext, type OpSpec as CoreOpSpec } from '../autograd/op.js';
+import { checkDtype } from '../tensor/check.js';
 import * as create from '../tensor/create.js';
 import type { Shape } from '../tensor/shape.js';
 import { Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
@@ -123,8 +124,16 @@ export interface Tensor extends Core {
   split(sizeOrSections: number | readonly number[], axis?: number): Tensor[];
   /** Cut along `axis` (0 by default) into `chunks` pieces of ceil(n / chunks) elements (fewer where they run out), as torch.chunk. */
   chunk(chunks: number, axis?: number): Tensor[];
-  /** This converted to `dtype`. */
+  /** This converted to `dtype` (this itself, as a view, where it has that dtype already). */
   astype(dtype: PlainDType): Tensor;
+  /** astype under PyTorch's name (a dtype only: there is one device). */
+  to(dtype: PlainDType): Tensor;
+  /** astype('float32'), as torch's x.float() */
+  float(): Tensor;
+  /** astype('float16'), as torch's x.half() */
+  half(): Tensor;
+  /** astype('int32'), as torch's x.int() (floats rounded toward 0) */
+  int(): Tensor;
 
   // ---- neural-network ops ---------------------------------------------------------------------
   /** op(this) · op(other) over the last two dims, batch dims broadcast (NumPy's matmul). */
@@ -203,6 +212,10 @@ const methods: Methods & ThisType<Tensor> = {
   split(sizeOrSections, axis) { return split(this, sizeOrSections, axis); },
   chunk(chunks, axis) { return chunk(this, chunks, axis); },
   astype(dtype) { return ops.cast(this, dtype); },
+  to(dtype) { return ops.cast(this, checkDtype('to', dtype)); },
+  float() { return ops.cast(this, 'float32'); },
+  half() { return ops.cast(this, 'float16'); },
+  int() { return ops.cast(this, 'int32'); },
   matmul(other, opts) { return ops.matmul(this, other, opts); },
   embedding(ids) { return ops.embedding(this, ids); },
   dropout(p, seed, training) { return ops.dropout(this, p, seed, training); },
