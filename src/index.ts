@@ -9,8 +9,8 @@ export * from './autograd/index.js';
 // loss-scaler updates, the LM head's work split, argument checks) is not the package's API
 export {
   Tensor, tensor, full, zeros, ones, zerosLike, onesLike, arange, rand, randn,
-  ops, neg, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
-  add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
+  ops, neg, square, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
+  add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where, clamp,
   expand, sumTo, sum, mean, max, min, argmax, argmin, var, std,
   reshape, squeeze, unsqueeze, flatten, clone, permute, transpose, slice, split, chunk, concat, cat, stack, sliceAssign, cast,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,

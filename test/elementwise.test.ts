@@ -18,6 +18,7 @@ const BINARY: Record<string, { f: (x: number, y: number) => number; lo?: number 
   div: { f: (x, y) => x / y, lo: 0.5 },
   pow: { f: (x, y) => x ** y, lo: 0.1 },
   maximum: { f: Math.max },
+  minimum: { f: Math.min },
   eq: { f: (x, y) => +(x === y) },
   lt: { f: (x, y) => +(x < y) },
   ge: { f: (x, y) => +(x >= y) },
@@ -157,6 +158,71 @@ describe('maximum with a NaN operand', () => {
       expect([...(await x.grad!.toArray())]).toEqual(xs.map((a, i) => share(a, ys[i]!, i + 1)));
       expect([...(await y.grad!.toArray())]).toEqual(ys.map((b, i) => share(b, xs[i]!, i + 1)));
     }));
+});
+
+describe('minimum and clamp as PyTorch 1.13 computes them', () => {
+  const grads = async (ts: ops.Tensor[]) => Promise.all(ts.map(async (t) => [...(await t.grad!.toArray())]));
+
+  it("minimum: NaN propagates to both operands' gradients, ties split it, the larger operand gets none", () =>
+    ops.scope(async () => {
+      const x = ops.tensor([1, 2, 3, NaN]).requiresGrad_();
+      const y = ops.tensor([1, 1, 4, 1]).requiresGrad_();
+      const m = x.minimum(y);
+      m.sum().backward();
+      // torch.minimum(x, y), then .sum().backward(): [1, 1, 3, nan], x.grad [0.5, 0, 1, 1], y.grad [0.5, 1, 0, 1]
+      expect([...(await m.toArray())]).toEqual([1, 1, 3, NaN]);
+      expect(await grads([x, y])).toEqual([[0.5, 0, 1, 1], [0.5, 1, 0, 1]]);
+    }));
+
+  // torch.clamp(x, ...).sum().backward() on x = [-1, 0, 0.5, 1, 2, nan], printed by torch 1.13: the
+  // gradient is 1 on a bound (the drawn cases keep off the bounds, where central differences give 1/2)
+  const xs = [-1, 0, 0.5, 1, 2, NaN];
+  it.each([
+    [0, 1, [0, 0, 0.5, 1, 1, NaN], [0, 1, 1, 1, 0, 0]],
+    [0, null, [0, 0, 0.5, 1, 2, NaN], [0, 1, 1, 1, 1, 0]],
+    [undefined, 1, [-1, 0, 0.5, 1, 1, NaN], [1, 1, 1, 1, 0, 0]],
+    [1, 0, [0, 0, 0, 0, 0, NaN], [0, 0, 0, 0, 0, 0]], // min > max: max everywhere, no gradient
+    [-Infinity, Infinity, xs, [1, 1, 1, 1, 1, 0]], // bounds that bound nothing
+  ] as const)('clamp(x, %s, %s) and its gradient: bounds included, NaN kept', (min, max, want, grad) =>
+    ops.scope(async () => {
+      const x = ops.tensor(xs).requiresGrad_();
+      const y = x.clamp(min, max);
+      y.sum().backward();
+      expect([...(await y.toArray())]).toEqual(want);
+      expect(await grads([x])).toEqual([grad]);
+    }));
+
+  it('clamp keeps the sign of a zero on a bound of the other sign, as torch (x, not the bound)', () =>
+    ops.scope(async () => {
+      const got = [...(await ops.clamp(ops.tensor([-0, 0]), 0, -0).toArray())];
+      expect(got.map((v) => Object.is(v, -0))).toEqual([true, false]);
+    }));
+
+  it('clamp in float16: a bound float16 cannot hold is rounded, as the clamped value would be', () =>
+    ops.scope(async () => {
+      if (!profile().f16) return;
+      const h = ops.tensor([0.05, 0.2, 5]).astype('float16');
+      const half = (v: number) => ops.tensor([v]).astype('float16').toArray('float16');
+      const [lo, x1] = [(await half(0.1))[0]!, (await half(0.2))[0]!];
+      expect([...(await h.clamp(0.1, 70000).toArray())]).toEqual([lo, x1, 5]); // 70000 is past float16: no bound
+      expect(() => h.clamp(70000)).toThrow(/^clamp: argument 'min' must be a number within float16's range, -Infinity or null, got 70000$/);
+    }));
+
+  it.each([
+    [() => [ops.tensor([1])], /^clamp: argument 'min' must be a number within float32's range, -Infinity or null, got a float32\[1\] tensor; for tensor bounds write x\.maximum\(min\)\.minimum\(max\)$/],
+    [() => [NaN], /^clamp: argument 'min' must be a number within float32's range, -Infinity or null, got NaN$/],
+    [() => [null, -Infinity], /^clamp: argument 'max' must be a number within float32's range, Infinity or null, got -Infinity$/],
+    [() => [1e39], /^clamp: argument 'min' must be .*, got 1e\+39$/],
+    [() => [], /^clamp: at least one of 'min' and 'max' must be given, got neither$/],
+    [() => [0, 1, 2], /^clamp: takes three arguments \(input, min, max\), got 4$/],
+  ] as [() => unknown[], RegExp][])('clamp refuses bad bounds in one line: %#', (args, want) =>
+    ops.scope(() => {
+      const clamp = ops.clamp as unknown as (x: ops.Tensor, ...a: unknown[]) => ops.Tensor;
+      expect(() => clamp(ops.tensor([1, 2]), ...args())).toThrow(want);
+    }));
+
+  it('clamp refuses an int32 tensor under its own name', () =>
+    ops.scope(() => expect(() => ops.tensor([1, 2], 'int32').clamp(0)).toThrow(/^clamp: /)));
 });
 
 describe('comparisons and where with NaN, infinities and signed zeros', () => {
@@ -396,7 +462,7 @@ describe('unary ops take their input alone', () => {
   it("refuse a second argument, function and method; gelu's error names geluTanh; gelu(x) is the erf form in float64", () =>
     ops.scope(async () => {
       const x = ops.tensor([-2, -0.5, 0.5, 2]);
-      for (const name of ['neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'geluTanh'] as const) {
+      for (const name of ['neg', 'square', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'geluTanh'] as const) {
         const fn = ops[name] as unknown as (t: ops.Tensor, extra: unknown) => ops.Tensor;
         const method = x[name] as unknown as (this: ops.Tensor, extra: unknown) => ops.Tensor;
         const want = new RegExp(`^${name}: takes one argument \\(input\\), got 2`);

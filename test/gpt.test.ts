@@ -45,6 +45,16 @@ describe('GPT', () => {
     model.dispose();
   });
 
+  it("takes nanoGPT's GPTConfig defaults for dropout and bias left out: 0.0 and True (biases in every Linear and LayerNorm)", () => {
+    const model = new GPT({ vocabSize: 65, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 128 });
+    expect([model.config.dropout, model.config.bias]).toEqual([0, true]);
+    const names = [...model.namedParameters()].map(([n]) => n);
+    expect(names).toEqual(expect.arrayContaining(['h.0.attn.c_attn.bias', 'h.1.mlp.c_proj.bias', 'h.0.ln_1.bias', 'ln_f.bias']));
+    // nanoGPT's count with bias: the 12 C^2 + 13 C of each block (Linear and LayerNorm biases), wte, ln_f's 2 C
+    expect(model.numParams()).toBe(2 * (12 * 128 * 128 + 13 * 128) + 65 * 128 + 2 * 128);
+    model.dispose();
+  });
+
   it("initialises as nanoGPT's _init_weights: normal(0, 0.02), c_proj weights 0.02 / sqrt(2 nLayer), biases 0, LayerNorm gains 1", async () => {
     const L = 6;
     const model = new GPT({ vocabSize: 300, blockSize: 64, nLayer: L, nHead: 4, nEmbd: 128, dropout: 0, bias: true });

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { arange, device, enableGrad, full, Generator, keep, Linear, noGrad, ones, onesLike, scope, sum, tensor, zeros, zerosLike, Tensor } from '../src/index.js';
 import { expectClose, setupDevice } from './helpers.js';
+import { profile } from '../src/kernels/profile.js';
 import { ref } from '../src/check/reference/index.js';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,6 +84,37 @@ describe('creation', () => {
       const layer = new Linear(2, 3, { rng: new Generator(0) });
       expect(inspect(layer.stateDict())).toBe("Map(2) {\n  'weight' => Tensor(float32[3, 2], requiresGrad),\n  'bias' => Tensor(float32[3], requiresGrad)\n}");
       layer.dispose();
+    }));
+});
+
+describe('reading back, as PyTorch spells it', () => {
+  it('tolist nests the values a level per dim (a 0-d tensor: its number; a dim of 0: empty lists), as torch.tolist', () =>
+    scope(async () => {
+      // torch.arange(6.).reshape(2, 3).tolist(), torch.tensor(3.).tolist(), torch.zeros(2, 0, 3).tolist()
+      expect(await arange(0, 6, 1).reshape(2, 3).astype('float32').tolist()).toEqual([[0, 1, 2], [3, 4, 5]]);
+      expect(await arange(0, 24, 1).reshape(2, 3, 4).tolist()).toEqual([0, 1].map((i) => [0, 1, 2].map((j) => [0, 1, 2, 3].map((k) => 12 * i + 4 * j + k))));
+      expect(await tensor(3).tolist()).toBe(3);
+      expect(await zeros([2, 0, 3]).tolist()).toEqual([[], []]);
+      expect(await tensor([7]).tolist()).toEqual([7]);
+    }));
+
+  it("toArray(dtype) types the array for the tensor's dtype and refuses another", () =>
+    scope(async () => {
+      const f: Float32Array = await tensor([1.5]).toArray('float32');
+      const i: Int32Array = await tensor([2], 'int32').toArray('int32');
+      expect([f[0], i[0]]).toEqual([1.5, 2]);
+      await expect(tensor([2], 'int32').toArray('float32')).rejects.toThrow(/^toArray: argument 'dtype' must be the tensor's own, int32, got "float32" \(cast first: \.astype\("float32"\)\)$/);
+    }));
+
+  it('to(dtype), float(), half() and int() are astype under torch\'s names; to names itself refusing a device', () =>
+    scope(async () => {
+      const x = tensor([1.75, -2.5]);
+      expect(x.int().dtype).toBe('int32');
+      expect([...(await x.int().toArray())]).toEqual([1, -2]); // toward 0, as torch's .int()
+      expect(x.int().float().dtype).toBe('float32');
+      expect(x.to('int32').dtype).toBe('int32');
+      if (profile().f16) expect(x.half().dtype).toBe('float16');
+      expect(() => x.to('cuda' as never)).toThrow(/^to: argument 'dtype' must be /);
     }));
 });
 

@@ -84,7 +84,9 @@ const CASES: Case[] = [
   ['GPT config null', () => new GPT(bad(null)), TypeError, /^GPT config: must be an object .*, got null$/],
   ['GPT misspelt nEmbed', () => new GPT(bad({ ...cfg, nEmbed: 64 })), TypeError, /^GPT config: unknown option 'nEmbed' \(the options are vocabSize, .*\)$/],
   ["GPT bias 'yes'", () => new GPT(bad({ ...cfg, bias: 'yes' })), TypeError, /^GPT config: bias must be true or false, got "yes"$/],
-  ['GPT bias missing', () => new GPT(bad({ ...cfg, bias: undefined })), TypeError, /^GPT config: bias must be true or false, got undefined$/],
+  // left out, bias is nanoGPT's default (true); Python's None (falsy there) is not taken for it
+  ['GPT bias null', () => new GPT(bad({ ...cfg, bias: null })), TypeError, /^GPT config: bias must be true or false, got null$/],
+  ['GPT dropout null', () => new GPT(bad({ ...cfg, dropout: null })), Error, /^GPT config: dropout must be in \[0, 1\), got null$/],
   ["GPT vocabSize '16'", () => new GPT(bad({ ...cfg, vocabSize: '16' })), Error, /^GPT config: vocabSize must be a positive integer, got "16"$/],
   ['GPT opts misspelt sead', () => new GPT(cfg, bad({ sead: 1 })), TypeError, /^GPT: unknown option 'sead' \(the options are seed\)$/],
   ['GPT.forward misspelt target', () => scope(() => model.forward(tensor(ids2, [1, 2]), bad({ target: ids2 }))), TypeError,

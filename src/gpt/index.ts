@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webgpu-gpt/gpt: the GPT model, its trainer, generation, tokenizers and checkpoints (as bytes; the
 // atomic checkpoint directories of `gpt train` are in webgpu-gpt/node).
-export { GPT, validateConfig, type GPTConfig } from './model.js';
+export { GPT, GPT_CONFIG_DEFAULTS, validateConfig, type GPTConfig, type GPTConfigInput } from './model.js';
 export {
   Trainer,
   TrainingDivergedError,

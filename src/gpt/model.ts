@@ -188,6 +188,18 @@ function weightsMemoryProblem(cfg: GPTConfig, bound: MemoryBound): string | null
   return `the model does not fit this adapter: its weights alone take ${cfg.quantization ? 'at least ' : ''}${formatBytes(bytes)} (${shape}), more than ${formatBytes(bound.bytes)}, ${bound.what}`;
 }
 
+/** nanoGPT's GPTConfig defaults for what `new GPT` may be given without: no dropout, biases in the Linears and LayerNorms. */
+export const GPT_CONFIG_DEFAULTS = { dropout: 0, bias: true } as const;
+
+/** A GPTConfig as `new GPT` takes it: dropout and bias may be left out (GPT_CONFIG_DEFAULTS, nanoGPT's). */
+export type GPTConfigInput = Omit<GPTConfig, 'dropout' | 'bias'> & Partial<Pick<GPTConfig, 'dropout' | 'bias'>>;
+
+/** `cfg` with GPT_CONFIG_DEFAULTS where it leaves dropout or bias out (undefined); anything else as it is, for validateConfig to judge. */
+function withDefaults(cfg: GPTConfigInput): GPTConfig {
+  if (cfg === null || typeof cfg !== 'object' || (cfg.dropout !== undefined && cfg.bias !== undefined)) return cfg as GPTConfig;
+  return { ...cfg, dropout: cfg.dropout ?? GPT_CONFIG_DEFAULTS.dropout, bias: cfg.bias ?? GPT_CONFIG_DEFAULTS.bias };
+}
+
 /** Whether some block's shape differs from the dense one (nHead heads, a 4 * nEmbd MLP). */
 export const hasPrunedShapes = (cfg: GPTConfig) =>
   !!cfg.nHeads?.some((n) => n !== cfg.nHead) || !!cfg.mlpWidths?.some((w) => w !== 4 * cfg.nEmbd);
@@ -249,8 +261,9 @@ export class GPT extends Module {
   /** The shape, its `lora` changed by addLoRA and mergeLoRA. */
   private currentConfig: GPTConfig;
 
-  constructor(config: GPTConfig, opts: { seed?: number } = {}) {
+  constructor(given: GPTConfigInput, opts: { seed?: number } = {}) {
     super();
+    const config = withDefaults(given);
     validateConfig(config);
     const size = modelSizeProblem(config, deviceRoom()); // before a layer is made
     if (size) throw new RangeError(`GPT config: ${size}`);

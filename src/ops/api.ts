@@ -5,6 +5,7 @@
 // importing them from here (or the package root), so the compiler sees every dependency.
 import { backward } from '../autograd/backward.js';
 import { defineOp as defineCoreOp, type OpContext as CoreOpContext, type OpSpec as CoreOpSpec } from '../autograd/op.js';
+import { checkDtype } from '../tensor/check.js';
 import * as create from '../tensor/create.js';
 import type { Shape } from '../tensor/shape.js';
 import { Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
@@ -35,6 +36,8 @@ export interface Tensor extends Core {
 
   // ---- elementwise ----------------------------------------------------------------------------
   neg(): Tensor;
+  /** x * x; the gradient is 2x */
+  square(): Tensor;
   /** |x| (NaN kept); the gradient is sign(x), 0 at 0 */
   abs(): Tensor;
   exp(): Tensor;
@@ -59,6 +62,10 @@ export interface Tensor extends Core {
   pow(exponent: TensorOrScalar): Tensor;
   /** Elementwise maximum; NaN propagates, as torch.maximum */
   maximum(other: TensorOrScalar): Tensor;
+  /** Elementwise minimum; NaN propagates, ties split the gradient, as torch.minimum */
+  minimum(other: TensorOrScalar): Tensor;
+  /** Held within [min, max] (number bounds; either may be null), as torch.clamp: NaN kept, max wins where min > max; the gradient is 1 where min <= x <= max, bounds included, 0 elsewhere. */
+  clamp(min?: number | null, max?: number | null): Tensor;
   /** 1.0 where equal, 0.0 elsewhere (operands of one dtype; float16 ones give float16, others float32) */
   eq(other: TensorOrScalar): Tensor;
   ne(other: TensorOrScalar): Tensor;
@@ -117,8 +124,16 @@ export interface Tensor extends Core {
   split(sizeOrSections: number | readonly number[], axis?: number): Tensor[];
   /** Cut along `axis` (0 by default) into `chunks` pieces of ceil(n / chunks) elements (fewer where they run out), as torch.chunk. */
   chunk(chunks: number, axis?: number): Tensor[];
-  /** This converted to `dtype`. */
+  /** This converted to `dtype` (this itself, as a view, where it has that dtype already). */
   astype(dtype: PlainDType): Tensor;
+  /** astype under PyTorch's name (a dtype only: there is one device). */
+  to(dtype: PlainDType): Tensor;
+  /** astype('float32'), as torch's x.float() */
+  float(): Tensor;
+  /** astype('float16'), as torch's x.half() */
+  half(): Tensor;
+  /** astype('int32'), as torch's x.int() (floats rounded toward 0) */
+  int(): Tensor;
 
   // ---- neural-network ops ---------------------------------------------------------------------
   /** op(this) · op(other) over the last two dims, batch dims broadcast (NumPy's matmul). */
@@ -150,6 +165,7 @@ const methods: Methods & ThisType<Tensor> = {
     return this.alias(this.shape) as Tensor;
   },
   neg(...extra) { return ops.neg(this, ...extra); },
+  square(...extra) { return ops.square(this, ...extra); },
   abs(...extra) { return ops.abs(this, ...extra); },
   exp(...extra) { return ops.exp(this, ...extra); },
   log(...extra) { return ops.log(this, ...extra); },
@@ -166,6 +182,8 @@ const methods: Methods & ThisType<Tensor> = {
   div(other, ...extra) { return ops.div(this, other, ...extra); },
   pow(exponent, ...extra) { return ops.pow(this, exponent, ...extra); },
   maximum(other, ...extra) { return ops.maximum(this, other, ...extra); },
+  minimum(other, ...extra) { return ops.minimum(this, other, ...extra); },
+  clamp(min, max, ...extra) { return ops.clamp(this, min, max, ...extra); },
   eq(other, ...extra) { return ops.eq(this, other, ...extra); },
   ne(other, ...extra) { return ops.ne(this, other, ...extra); },
   lt(other, ...extra) { return ops.lt(this, other, ...extra); },
@@ -194,6 +212,10 @@ const methods: Methods & ThisType<Tensor> = {
   split(sizeOrSections, axis) { return split(this, sizeOrSections, axis); },
   chunk(chunks, axis) { return chunk(this, chunks, axis); },
   astype(dtype) { return ops.cast(this, dtype); },
+  to(dtype) { return ops.cast(this, checkDtype('to', dtype)); },
+  float() { return ops.cast(this, 'float32'); },
+  half() { return ops.cast(this, 'float16'); },
+  int() { return ops.cast(this, 'int32'); },
   matmul(other, opts) { return ops.matmul(this, other, opts); },
   embedding(ids) { return ops.embedding(this, ids); },
   dropout(p, seed, training) { return ops.dropout(this, p, seed, training); },
@@ -217,8 +239,8 @@ type LiftedAll<T> = { [K in keyof T]: Lifted<T[K]> };
 export const ops = OPS as unknown as LiftedAll<typeof OPS>;
 export type { OpName };
 export const {
-  neg, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
-  add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
+  neg, square, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
+  add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where, clamp,
   expand, sumTo, sum, mean, max, min, argmax, argmin, std, reshape, squeeze, unsqueeze, flatten, clone, permute, slice, concat, stack, cast, castCached,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits,

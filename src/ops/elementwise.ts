@@ -78,6 +78,7 @@ interface UnarySpec {
 
 const UNARY = {
   neg: { expr: '-x', saves: 'none', grad: '-x' }, // d(-a) = -da
+  square: { expr: 'x * x', saves: 'input', grad: '2.0 * x * y' }, // d a^2 = 2a da
   // the sign bit cleared: NaN and Inf kept without computing with them
   abs: { expr: 'bitcast<f32>(bitcast<u32>(x) & 0x7fffffffu)', saves: 'input', grad: 'abs_grad(x, y)', gradHelpers: ABS_GRAD },
   exp: { expr: 'exp(x)', saves: 'output', grad: 'x * y' }, // d exp(a) = exp(a) da
@@ -144,6 +145,7 @@ function sameShapeBinary(k: ReturnType<typeof broadcastKernel>, a: Tensor, b: Te
 }
 
 export const neg = unaryOp('neg');
+export const square = unaryOp('square');
 export const abs = unaryOp('abs');
 export const sigmoid = unaryOp('sigmoid');
 export const exp = unaryOp('exp');
@@ -297,6 +299,13 @@ const BINARY = {
     gradX: 'c * select(select(1.0, 0.5, ieee_eq(x, y)), 0.0, ieee_lt(x, y))',
     gradY: 'c * select(select(1.0, 0.5, ieee_eq(x, y)), 0.0, ieee_lt(y, x))',
   },
+  // maximum's mirror: NaN propagates, ties split the gradient, the larger operand gets none (torch.minimum)
+  minimum: {
+    expr: 'ieee_min(x, y)',
+    helpers: ORDERED_WGSL,
+    gradX: 'c * select(select(1.0, 0.5, ieee_eq(x, y)), 0.0, ieee_lt(y, x))',
+    gradY: 'c * select(select(1.0, 0.5, ieee_eq(x, y)), 0.0, ieee_lt(x, y))',
+  },
 } satisfies Record<string, BinarySpec>;
 
 export type BinaryName = keyof typeof BINARY;
@@ -338,6 +347,7 @@ export const mul = binaryOp('mul');
 export const div = binaryOp('div');
 export const pow = binaryOp('pow');
 export const maximum = binaryOp('maximum');
+export const minimum = binaryOp('minimum');
 
 // ---- comparisons (not differentiable): 1.0 where true, 0.0 where false (float16 for float16
 // operands, float32 otherwise) ------------------------------------------------------------------

@@ -11,11 +11,12 @@ import { biasGelu } from './bias-gelu.js';
 import { expand, sumTo } from './broadcast.js';
 import { cast, castCached } from './cast.js';
 import { castInto } from './cast-into.js';
+import { clamp } from './clamp.js';
 import { crossEntropy } from './cross-entropy.js';
 import { distillLoss } from './distill-loss.js';
 import { dropout } from './dropout.js';
 import {
-  abs, add, div, eq, exp, ge, gelu, geluTanh, gt, le, log, lt, maximum, mul, ne, neg, pow, relu, rsqrt, sigmoid, sqrt, sub, tanh, where,
+  abs, add, div, eq, exp, ge, gelu, geluTanh, gt, le, log, lt, maximum, minimum, mul, ne, neg, pow, relu, rsqrt, sigmoid, sqrt, square, sub, tanh, where,
 } from './elementwise.js';
 import { watchNonFinite } from './finite.js';
 import { embedding } from './gather.js';
@@ -40,10 +41,11 @@ type AnyUpdate = Update<any>;
 
 export const OPS = {
   // elementwise (src/ops/elementwise.ts)
-  neg, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
-  add, sub, mul, div, pow, maximum,
+  neg, square, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
+  add, sub, mul, div, pow, maximum, minimum,
   eq, ne, lt, le, gt, ge,
   where,
+  clamp, // (clamp.ts)
   // broadcasting (broadcast.ts), reductions (reduce.ts, variance.ts), shapes (shape.ts)
   expand, sumTo,
   sum, mean, max, min, argmax, argmin, var: variance, std,

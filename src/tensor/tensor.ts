@@ -24,6 +24,9 @@ export type DType = 'float32' | 'float16' | 'int32' | 'int8';
 export type PlainDType = Exclude<DType, 'int8'>;
 export type TypedArrayFor<D extends DType> = D extends 'int32' ? Int32Array : D extends 'int8' ? Int8Array : Float32Array;
 
+/** What tolist gives: a number for a 0-d tensor, arrays nested a level per dim otherwise. */
+export type NestedList = number | NestedList[];
+
 const DTYPES: readonly DType[] = ['float32', 'float16', 'int32', 'int8'];
 
 /** The float dtypes: what a float op's tensor arguments may be (one of them per call). */
@@ -243,8 +246,17 @@ export class Tensor {
     this.grad = null;
   }
 
-  /** Reads the data back; resolves after all queued GPU work. */
-  async toArray(): Promise<TypedArrayFor<DType>> {
+  /**
+   * Reads the data back; resolves after all queued GPU work. With the tensor's `dtype` named, the
+   * array comes typed for it (toArray('float32'): a Float32Array, as float16's values also come),
+   * and a tensor of another dtype is refused.
+   */
+  toArray<D extends DType>(dtype: D): Promise<TypedArrayFor<D>>;
+  toArray(): Promise<TypedArrayFor<DType>>; // last: the one toArray.call(t) is typed by
+  async toArray(dtype?: DType): Promise<TypedArrayFor<DType>> {
+    if (dtype !== undefined && dtype !== this.dtype) {
+      throw new TypeError(`toArray: argument 'dtype' must be the tensor's own, ${this.dtype}, got ${JSON.stringify(dtype) ?? String(dtype)} (cast first: .astype(${JSON.stringify(dtype)}))`);
+    }
     const s = this.storage('toArray');
     const data = await device().read(s.buffer, bufferBytes(this.size, this.dtype));
     if (this.dtype === 'int32') return new Int32Array(data, 0, this.size);
@@ -258,6 +270,17 @@ export class Tensor {
     this.storage('item');
     if (this.size !== 1) throw new Error(`item: expected a tensor with one element, got ${this.describe()}`);
     return (await this.toArray())[0]!;
+  }
+
+  /** The values as nested arrays of numbers, one level a dim, as torch's tolist (a 0-d tensor's: its number). */
+  async tolist(): Promise<NestedList> {
+    const data = await this.toArray();
+    const nest = (d: number, at: number, block: number): NestedList => {
+      if (d === this.shape.length) return data[at]!;
+      const inner = block / this.shape[d]!;
+      return Array.from({ length: this.shape[d]! }, (_, i) => nest(d + 1, at + i * inner, inner));
+    };
+    return nest(0, 0, this.size);
   }
 
   toString(): string {

@@ -52,6 +52,23 @@ function powOperands(r: Random, [sa, sb]: number[][]): [Input, Input] {
 /** maximum: quarter steps, so ties are exact (the gradient splits them, as do central differences). */
 const quarterSteps = (r: Random, [sa, sb]: number[][]): [Input, Input] => [floatInput(grid(r, sa!, -3, 3, 0.25)), floatInput(grid(r, sb!, -3, 3, 0.25))];
 
+/**
+ * clamp: x off the quarter steps by an eighth, bounds on them (either left out now and then, or
+ * beyond the other), so no x sits on a bound, where torch's gradient (1) is not the central
+ * differences' (1/2): test/elementwise.test.ts checks the bounds themselves.
+ */
+const clamp = {
+  draw(r: Random): Sample<[Tensor, number | null, number | null]> {
+    const x = grid(r, shape(r), -3, 3, 0.25);
+    x.data = x.data.map((v) => v + 0.125);
+    const bound = () => (r.int(0, 3) > 0 ? r.int(-12, 12) / 4 : null);
+    let [lo, hi] = [bound(), bound()];
+    if (lo === null && hi === null) lo = r.int(-12, 12) / 4;
+    const f = (v: number) => Math.min(Math.max(v, lo ?? -Infinity), hi ?? Infinity);
+    return { inputs: [floatInput(x)], args: ([t]) => [t!, lo, hi], reference: ([a]) => map(a!, f), tol: EXACT };
+  },
+};
+
 /** Comparisons: integers in [-3, 3] as float32 or int32, so ties are common. */
 function compared(r: Random, [sa, sb]: number[][]): [Input, Input] {
   const int = bool(r);
@@ -73,6 +90,7 @@ const where = {
 
 export const ELEMENTWISE_CASES = {
   neg: unary((x) => -x, -3, 3),
+  square: unary((x) => x * x, -3, 3),
   abs: unary(Math.abs, -3, 3, true),
   exp: unary(Math.exp, -5, 5),
   log: unary(Math.log, 0.01, 10),
@@ -89,6 +107,8 @@ export const ELEMENTWISE_CASES = {
   div: binary((x, y) => x / y, floats(0.5)),
   pow: binary((x, y) => x ** y, powOperands),
   maximum: binary(Math.max, quarterSteps),
+  minimum: binary(Math.min, quarterSteps),
+  clamp,
   eq: compare((x, y) => x === y),
   ne: compare((x, y) => x !== y),
   lt: compare((x, y) => x < y),

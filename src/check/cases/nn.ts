@@ -118,7 +118,10 @@ function softmaxLike(reference: (x: Ref, axis: number) => Ref, tol: Tolerance) {
       const C = dim(r);
       const x = logits(r, [...rowsOf(r, C, 3, Math.floor(MAX_SIZE / C)), C]);
       const rank = x.shape.length;
-      const axis = bool(r) ? pick(r, [undefined, -1, rank - 1]) : r.int(-rank, rank - 1);
+      // another axis becomes the kernel's row, which must fit one binding (small-bindings: 4 KiB): one
+      // of dim()'s sizes (at most 70), not one that largeShape grew (a [4095, 1] over axis 0 was refused)
+      const short = x.shape.flatMap((n, i) => (n <= 70 ? [i] : [])); // C's among them
+      const axis = bool(r) ? pick(r, [undefined, -1, rank - 1]) : pick(r, short) - (bool(r) ? rank : 0);
       return { inputs: [floatInput(x)], args: ([t]) => [t!, axis], reference: ([a]) => reference(a!, ((axis ?? -1) + rank) % rank), tol, gradTol: { atol: 1e-4, rtol: 1e-3 } };
     },
   };

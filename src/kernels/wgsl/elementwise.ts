@@ -7,7 +7,7 @@
 // strided: a lane loads and stores 4 elements as vec4 and applies the expression to each (one
 // vec4 load instead of four bounds-checked scalar loads: ~1.8x on lavapipe for a 393k-element add).
 import { mergeDims } from '../merge-dims.js';
-import { vec4Of, bindsWhole, Kernel, narrow, pieces, piecesThatFit, shiftedWindow, windowOf, windowRoom, perElement, grid1d, variants, type FloatType, type StorageType } from '../kernel.js';
+import { vec4Of, bindsWhole, Kernel, type ParamType, narrow, pieces, piecesThatFit, shiftedWindow, windowOf, windowRoom, perElement, grid1d, variants, type FloatType, type StorageType } from '../kernel.js';
 
 // Exact GELU, a Phi(a) with Phi the standard normal CDF (PyTorch's nn.GELU(), nanoGPT's MLP), for
 // the gelu op and the fused bias + GELU kernel. WGSL has no erf: Abramowitz & Stegun 7.1.26,
@@ -35,7 +35,7 @@ fn gelu_erf_grad(v: f32) -> f32 {
 // keys is IEEE's max with NaN propagating; from_ordered_key maps a key back to f32 bits (the top key
 // to the NaN 0x7fffffff). max_ties is a == b as max's gradient wants it: -0 equals +0, NaN equals NaN;
 // ieee_eq and ieee_lt are IEEE's a == b and a < b (false where either is NaN; -0 equals +0).
-// Used by maximum and its gradient, relu, the max / argmax reductions and max's backward.
+// ieee_min is IEEE's min, NaN propagating. Used by maximum, minimum and their gradients, clamp, relu, the max / argmax reductions and max's backward.
 export const ORDERED_WGSL = /* wgsl */ `fn ordered_key(bits: u32) -> u32 {
   if ((bits & 0x7fffffffu) > 0x7f800000u) { return 0xffffffffu; }
   return bits ^ select(0x80000000u, 0xffffffffu, (bits & 0x80000000u) != 0u);
@@ -45,6 +45,12 @@ fn from_ordered_key(key: u32) -> u32 {
 }
 fn ieee_max(a: f32, b: f32) -> f32 {
   return bitcast<f32>(from_ordered_key(max(ordered_key(bitcast<u32>(a)), ordered_key(bitcast<u32>(b)))));
+}
+fn ieee_min(a: f32, b: f32) -> f32 {
+  let ka = ordered_key(bitcast<u32>(a));
+  let kb = ordered_key(bitcast<u32>(b));
+  // NaN's key is the top one: the min of keys would drop it (a constant NaN is a compile error)
+  return bitcast<f32>(from_ordered_key(select(min(ka, kb), 0xffffffffu, max(ka, kb) == 0xffffffffu)));
 }
 fn max_ties(a: f32, b: f32) -> bool {
   let ba = bitcast<u32>(a);
@@ -104,15 +110,15 @@ function scalarFn(args: readonly string[], expr: string): { fn: string; apply: s
   return { fn, apply };
 }
 
-/** y = f(x), `expr` in terms of `x` (f32), on `float` storage (computed in f32). */
-export function unaryKernel(name: string, expr: string, helpers = '', float: FloatType = 'f32'): Kernel {
+/** y = f(x), `expr` in terms of `x` (f32), on `float` storage (computed in f32); `params` are uniforms beside n it may read as `p.<name>` (clamp's bounds). */
+export function unaryKernel(name: string, expr: string, helpers = '', float: FloatType = 'f32', params: Record<string, ParamType> = {}): Kernel {
   const { fn, apply } = scalarFn(['x'], expr);
   // the scalar kernel, or its vec4 twin: x is an element or a vec4 of them
   const make = (type: StorageType, load: string, value: string, fns: string) => new Kernel({
     name,
     read: { a: type },
     write: { out: type },
-    params: { n: 'u32' },
+    params: { n: 'u32', ...params },
     body: /* wgsl */ `
 ${helpers}
 ${fns}
@@ -122,18 +128,18 @@ ${perElement(WG, `
   });
   const bytes = BYTES[float];
   const vec = vec4Of(float);
-  return cached(`unary:${name}:${expr}:${float}:${helpers}`, () => withVec4Twin(
+  return cached(`unary:${name}:${expr}:${float}:${JSON.stringify(params)}:${helpers}`, () => withVec4Twin(
     sized(make(float, widen(float, 'a[i]'), narrow(float, expr), ''), bytes, bytes),
     () => sized(make(vec, widen4(float, 'a[i]'), float === 'f16' ? `vec4h(${apply})` : apply, fn), 4 * bytes, 4 * bytes),
   ));
 }
 
-export function launchUnary(k: Kernel, a: GPUBuffer, out: GPUBuffer, n: number): void {
+export function launchUnary(k: Kernel, a: GPUBuffer, out: GPUBuffer, n: number, params: Record<string, number> = {}): void {
   const twin = n % 4 === 0 ? vec4Twins.get(k) : undefined;
   const [kernel, lanes] = twin ? [twin(), n / 4] : [k, n];
   const bytes = widths.get(kernel)!.output;
   for (const { start, count } of pieces(lanes, bytes)) {
-    kernel.launch([windowOf(a, start, count, bytes), windowOf(out, start, count, bytes)], { n: count }, grid1d(count, WG));
+    kernel.launch([windowOf(a, start, count, bytes), windowOf(out, start, count, bytes)], { ...params, n: count }, grid1d(count, WG));
   }
 }
 
