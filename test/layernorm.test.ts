@@ -1,7 +1,8 @@
 // layerNorm beyond the op table's drawn calls (test/ops.test.ts): rows around a large offset, wide
 // rows, constant rows, many rows (the weight gradient's chunks), more rows than a grid axis holds,
-// determinism, memory and errors; both layouts (CPU adapters': a lane per row, a lane per column
-// of the weight gradient; GPUs': 64 lanes a row, the weight gradient's sums split, profile().splitSums).
+// determinism, memory and errors; every layout (CPU adapters': a lane per row, reading scalars or
+// vec4s (profile().rowVec4), a lane per column of the weight gradient; GPUs': 64 lanes a row, the
+// weight gradient's sums split, profile().splitSums).
 // Tolerances, |got - want| <= atol + rtol |want|:
 //   forward                      atol 1e-5, rtol 1e-4  (lavapipe's worst: 3.5e-7 (1 + |y|))
 //   forward, mean ~1000, std ~1  atol 1e-3, rtol 1e-3  (the f32 mean is off by ~ulp(1000) = 6e-5,
@@ -36,10 +37,16 @@ function varianceAtLeast(shape: number[], v: number[], min: number): boolean {
   return true;
 }
 
-// Both layouts (src/kernels/wgsl/row.ts, layernorm.ts), whichever this adapter would pick.
-for (const lanes of [1, 64] as const) {
-  describe(`${lanes === 1 ? 'a lane per row, a lane per column sum' : '64 lanes per row, split column sums'}`, () => {
-    beforeAll(() => setProfile({ rowLanes: lanes, splitSums: lanes === 64 }));
+// Every layout (src/kernels/wgsl/row.ts, layernorm.ts), whichever this adapter would pick: a lane
+// per row reads rows of whole vec4s (C a multiple of 4) a vec4 at a time where rowVec4 says.
+const LAYOUTS = [
+  { lanes: 1, vec4: false, title: 'a lane per row (scalar reads), a lane per column sum' },
+  { lanes: 1, vec4: true, title: 'a lane per row (vec4 reads where C % 4 = 0), a lane per column sum' },
+  { lanes: 64, vec4: false, title: '64 lanes per row, split column sums' },
+] as const;
+for (const { lanes, vec4, title } of LAYOUTS) {
+  describe(title, () => {
+    beforeAll(() => setProfile({ rowLanes: lanes, rowVec4: vec4, splitSums: lanes === 64 }));
     afterAll(() => setProfile(null));
 
     describe('layerNorm forward', () => {

@@ -42,7 +42,7 @@ describe('the profile on GPU adapters', () => {
     const room = Math.min(info.limits.maxComputeInvocationsPerWorkgroup!, info.limits.maxComputeWorkgroupSizeX!);
     expect(p.matmul.tiled).toBe('buffer');
     expect(p.subgroupSharing).toBe(false); // the sharing kernels are for 8-lane CPU subgroups
-    expect([p.rowLanes, p.splitSums]).toEqual([64, true]);
+    expect([p.rowLanes, p.rowVec4, p.splitSums]).toEqual([64, false, true]); // 64 lanes a row read scalars, coalesced
     // sampleLogits: a warp or more a row, greedy as a draw (no lane-a-row layout: a GPU has rows' worth of lanes)
     expect([p.drawLanes, p.greedyLanes]).toEqual([[{ upTo: 2048, lanes: 32 }, { lanes: 256 }], [{ upTo: 2048, lanes: 32 }, { lanes: 256 }]]);
     expect(p.bindingLimit).toBeLessThanOrEqual(Math.min(info.limits.maxStorageBufferBindingSize!, info.limits.maxBufferSize!));

@@ -21,7 +21,7 @@ describe('simulateAdapter', () => {
     const want = detectProfile(withoutTensorCores);
     expect(profile()).toMatchObject({
       matmul: { ...want.matmul, textureReads: profile().matmul.textureReads },
-      rowLanes: 64, splitSums: true, subgroupSharing: false, attentionKeys: 'auto',
+      rowLanes: 64, rowVec4: false, splitSums: true, subgroupSharing: false, attentionKeys: 'auto',
       greedyLanes: [{ upTo: 2048, lanes: 32 }, { lanes: 256 }], // not a CPU adapter's lane a row
       bindingLimit: Math.min(2 ** 31, own.bindingLimit),
       bufferLimit: Math.min(2 ** 32, own.bufferLimit),

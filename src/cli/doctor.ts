@@ -113,7 +113,7 @@ function describeSkinny({ matmul: m }: KernelProfile): string {
 const describeLanes = (steps: LanesByLength) => steps.map((s) => (s.upTo === undefined ? (steps.length > 1 ? `else ${s.lanes}` : `${s.lanes}`) : `${s.lanes} up to ${s.upTo} logits`)).join(', ');
 
 function describeProfile(p: KernelProfile): string[] {
-  const rows = p.rowLanes === 'by-rows' ? 'a lane per row from 256 rows, else 64 lanes' : `${p.rowLanes} lanes per row`;
+  const rows = `${p.rowLanes === 'by-rows' ? 'a lane per row from 256 rows, else 64 lanes' : `${p.rowLanes} lanes per row`}${p.rowVec4 && p.rowLanes !== 64 ? '; a lane per row reads vec4s (LayerNorm, rows of whole vec4s)' : ''}`;
   return [
     `matmul            ${p.matmul.tiled === 'texture' ? `texture tiles (rgba32float operands, read as ${p.matmul.textureReads === 'storage' ? 'read-only storage' : 'sampled'} textures)` : 'register-tiled buffers'}; ${describeSkinny(p)}`,
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,

@@ -37,6 +37,11 @@
 //   rowLanes          row kernels (softmax, LayerNorm, cross-entropy, reductions) give a row 64 lanes
 //                     and a tree reduction on GPUs; CPU adapters give a row one lane, without
 //                     barriers, once there are at least 256 rows to keep their threads busy.
+//   rowVec4           where a lane has a row to itself (CPU adapters), it reads rows of whole vec4s
+//                     a vec4 at a time, and LayerNorm's weight gradient sums 4 columns a lane: on
+//                     lavapipe a load whose address differs by lane is a loop over the lanes, so a
+//                     vec4 takes a quarter of the loops (LayerNorm 768 x 128: 1.3-1.8x, see
+//                     layernorm.ts). GPUs keep their 64-lane rows of scalars (coalesced).
 //   drawLanes,        lanes a row of sampleLogits gets (sample.ts), by the row's length: a draw
 //   greedyLanes       (~120 passes, each ending in a tree sum) 32 up to 2048 logits, else 256, on
 //                     every adapter (lavapipe: 256 lanes made a 96-wide draw take 4 ms). Greedy's
@@ -217,6 +222,7 @@ export interface KernelProfile {
   subgroupSharing: boolean;
   attentionKeys: 'auto' | AttentionKeys;
   rowLanes: 'by-rows' | 1 | 64;
+  rowVec4: boolean;
   drawLanes: LanesByLength;
   greedyLanes: LanesByLength;
   splitSums: boolean;
@@ -270,6 +276,7 @@ export function detectProfile(info: DeviceInfo): KernelProfile {
     subgroupSharing: cpu && canShareSubgroups(info),
     attentionKeys: 'auto',
     rowLanes: cpu ? 'by-rows' : 64,
+    rowVec4: cpu,
     drawLanes: DRAW_LANES,
     greedyLanes: cpu ? CPU_GREEDY_LANES : DRAW_LANES,
     splitSums: !cpu,
@@ -418,9 +425,9 @@ export function profileVariants(): ProfileVariant[] {
       : []),
     // the GPU paths, products on the 128x128 tiles with K in 3 splits that GPT-2's products take on
     // a GPU (a check's small products would get 64x64 tiles and no split: the adapter's own profile runs those)
-    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', skinny: 'workgroup', subgroupMatrix: null, int8SubgroupMatrix: null, tiles: 'large', splits: 3 }, subgroupSharing: false, attentionKeys: 'split', rowLanes: 64, greedyLanes: DRAW_LANES, splitSums: true } },
-    { name: 'cpu', overrides: { matmul: { tiled: 'texture', textureReads: 'sampled', skinny: 'columns' }, subgroupSharing: false, rowLanes: 1, greedyLanes: CPU_GREEDY_LANES, splitSums: false } },
-    { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture', skinny: 'element' }, subgroupSharing: true, rowLanes: 1, greedyLanes: CPU_GREEDY_LANES, splitSums: false } },
+    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', skinny: 'workgroup', subgroupMatrix: null, int8SubgroupMatrix: null, tiles: 'large', splits: 3 }, subgroupSharing: false, attentionKeys: 'split', rowLanes: 64, rowVec4: false, greedyLanes: DRAW_LANES, splitSums: true } },
+    { name: 'cpu', overrides: { matmul: { tiled: 'texture', textureReads: 'sampled', skinny: 'columns' }, subgroupSharing: false, rowLanes: 1, rowVec4: false, greedyLanes: CPU_GREEDY_LANES, splitSums: false } },
+    { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture', skinny: 'element' }, subgroupSharing: true, rowLanes: 1, rowVec4: true, greedyLanes: CPU_GREEDY_LANES, splitSums: false } },
     // tensors past a 4 KiB binding: every windowed path (elementwise pieces, embedding and AdamW
     // windows, the chunked LM head) on the small tensors of a check
     { name: 'small-bindings', overrides: { bindingLimit: 4096, offsetAlignment: 256 } },

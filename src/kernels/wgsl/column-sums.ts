@@ -39,10 +39,12 @@ export const columnGrid = (layout: ColumnLayout, columns: number, chunks = 1): [
 /**
  * `main` of a column-sum kernel of `layout`: for column `c` (live: c < `columns`), sums each of
  * `terms` (WGSL of row `i` and column `c`) over rows `from` .. `to` - 1 into s0, s1, ..., then
- * runs `store` (with `c`) on the first lane of the column.
+ * runs `store` (with `c`) on the first lane of the column. The sums start at `zero`: a vec4f's
+ * (a column of 4 floats, bound as vec4s) in the 'lane' layout only, whose lanes need no tree.
  */
-export function columnSums(layout: ColumnLayout, columns: string, from: string, to: string, terms: readonly string[], store: string): string {
+export function columnSums(layout: ColumnLayout, columns: string, from: string, to: string, terms: readonly string[], store: string, zero = '0.0'): string {
   const { cols, split } = COLUMN_LAYOUTS[layout];
+  if (split > 1 && zero !== '0.0') throw new Error(`columnSums: the '${layout}' layout's tree sums f32, not ${zero}`);
   const sums = terms.map((_, t) => `s${t}`);
   const tree = split === 1 ? '' : /* wgsl */ `
   let k = lid.y * ${cols}u + lid.x;
@@ -61,7 +63,7 @@ ${split === 1 ? '' : sums.map((_, t) => `var<workgroup> red${t}: array<f32, ${co
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let c = wid.x * ${cols}u + lid.x;
   let live = c < ${columns};
-${sums.map((s) => `  var ${s} = 0.0;`).join('\n')}
+${sums.map((s) => `  var ${s} = ${zero};`).join('\n')}
   if (live) {
     for (var i = ${from} + lid.y; i < ${to}; i += ${split}u) {
 ${terms.map((term, t) => `      s${t} += ${term};`).join('\n')}
