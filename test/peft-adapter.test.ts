@@ -11,6 +11,8 @@ import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { attachPeftAdapter, decodePeftAdapter, PEFT_FILES } from '../src/gpt/hf/peft.js';
 import type { GPT } from '../src/gpt/model.js';
 import { noGrad, randn, scope, tensor, type Tensor } from '../src/index.js';
+import { show } from '../src/io/value-ranges.js';
+import { pruneGlobal } from '../src/nn/prune.js';
 import { serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { readPeftAdapter, savePeftAdapter } from '../src/node/peft-adapter-dir.js';
@@ -109,13 +111,15 @@ describe("peft's adapter directory onto a GPT-2", () => {
   const cases = [
     { name: 'c_attn (peft\'s GPT-2 default), GPT2LMHeadModel keys', layers: ['attn.c_attn'], targets: ['c_attn'], prefix: 'transformer.' },
     { name: 'every block layer (c_proj: both projections), GPT2Model keys (no transformer.)', layers: Object.keys(LAYERS), targets: ['c_fc', 'c_proj', 'c_attn'], prefix: '' },
+    // peft's shorthand for every Linear and Conv1D but the output layer: GPT-2's block layers (a config saved by hand; peft saves the names)
+    { name: '"all-linear"', layers: Object.keys(LAYERS), targets: 'all-linear', read: ['c_attn', 'c_proj', 'c_fc'], prefix: 'transformer.' },
   ];
-  for (const { name, layers, targets, prefix } of cases) {
+  for (const { name, layers, targets, read, prefix } of cases) {
     it(`${name}: merged and unmerged logits equal GPT-2's float64 forward of the merged weights`, async () => {
       const a = peftAdapter(4, 16, layers, targets, prefix);
       const path = writePeftDir(join(dir, `in-${layers.length}`), a);
       const adapter = await readPeftAdapter(path);
-      expect(adapter.lora).toEqual({ rank: 4, alpha: 16, dropout: 0.05, targets });
+      expect(adapter.lora).toEqual({ rank: 4, alpha: 16, dropout: 0.05, targets: read ?? targets });
       expect(adapter.base).toBe('gpt2');
       const want = mergedParams(a, prefix);
       const model = await baseModel();
@@ -129,6 +133,23 @@ describe("peft's adapter directory onto a GPT-2", () => {
       model.dispose();
     });
   }
+
+  it("reads a config as the newest peft writes it: every LoraConfig field at its default, fan_in_fan_out false (peft sets it true for GPT-2's Conv1D), an initialisation that leaves the base weights as they are", async () => {
+    const a = peftAdapter(2, 4, ['attn.c_attn'], ['c_attn']);
+    // LoraConfig.to_dict of peft 0.18 (runtime_config popped), its defaults but those of a GPT-2 adapter
+    const newest = {
+      ...a.config, peft_version: '0.18.1', exclude_modules: null, fan_in_fan_out: false, megatron_config: null, megatron_core: 'megatron.core', trainable_token_indices: null,
+      loftq_config: {}, eva_config: null, corda_config: null, lora_ga_config: null, velora_config: null, alora_invocation_tokens: null, use_qalora: false, qalora_group_size: 16,
+      monteclora_config: null, layer_replication: null, lora_bias: false, target_parameters: null, use_bdlora: null, arrow_config: null, kasa_config: null, ensure_weight_tying: false,
+    };
+    // peft 0.2's fields: merge_weights merged at eval time, enable_lora unset is plain LoRA
+    const oldest = { ...a.config, enable_lora: null, merge_weights: true };
+    const configs = [newest, oldest, ...['gaussian', 'orthogonal', 'eva', 'mica', false].map((init) => ({ ...a.config, init_lora_weights: init }))];
+    for (const [i, config] of configs.entries()) {
+      const read = await readPeftAdapter(writePeftDir(join(dir, `config-${i}`), { ...a, config }));
+      expect(read.lora, show(config)).toEqual({ rank: 2, alpha: 4, dropout: 0.05, targets: ['c_attn'] });
+    }
+  });
 
   it('reads float16 and bfloat16 adapters (peft saves a half-precision model\'s so) as their float32 values', async () => {
     const a = peftAdapter(2, 4, ['mlp.c_fc'], ['c_fc']);
@@ -226,6 +247,11 @@ describe('what cannot be honoured is refused in one line', () => {
     ['another tuner', { peft_type: 'IA3' }, /peft_type "IA3" is not a LoRA adapter/],
     ['another task', { task_type: 'SEQ_CLS' }, /task_type "SEQ_CLS" adapts another head/],
     ['a rank of 0', { r: 0 }, /: r must be /],
+    // initialisations that change the base weights: the adapter is trained against those, not the base it is given
+    ...['pissa', 'pissa_niter_4', 'olora', 'corda', 'lora_ga', 'loftq'].map((init): [string, Record<string, unknown>, RegExp] => [`init_lora_weights ${init}`, { init_lora_weights: init }, new RegExp(`init_lora_weights "${init}" changes the base weights`)]),
+    ['KaSA, a LoRA variant of a newer peft', { kasa_config: { beta: 1 } }, /kasa_config \{"beta":1\} cannot be honoured/],
+    ['Megatron\'s parallel layers', { megatron_config: { tensor_model_parallel_size: 2 } }, /megatron_config .* cannot be honoured/],
+    ['a field this reader does not know, set', { use_future_variant: true }, /use_future_variant true cannot be honoured here \(plain LoRA only/],
   ];
   for (const [what, change, message] of configCases) {
     it(what, async () => {
@@ -269,6 +295,18 @@ describe('what cannot be honoured is refused in one line', () => {
       model.dispose();
     });
   }
+
+  it('a magnitude-pruned base (its masks would drop part of the update) is refused naming the adapter, the model left as it was', async () => {
+    const path = writePeftDir(join(dir, 'onto-pruned'), good());
+    const adapter = await readPeftAdapter(path);
+    const model = await baseModel();
+    await pruneGlobal(model, 0.5);
+    const before = await logitsOf(model);
+    expect(() => attachPeftAdapter(model, adapter, path)).toThrow(`${path}: a LoRA adapter cannot be merged into a pruned model (h.0.attn.c_attn.weight_mask), whose masks keep its pruned weights zero (allowed: a dense float32 base model)`);
+    expect(model.config.lora).toBeUndefined();
+    expect(Buffer.from((await logitsOf(model)).buffer).equals(Buffer.from(before.buffer))).toBe(true);
+    model.dispose();
+  });
 
   it('a missing file names it', async () => {
     const path = join(dir, 'no-weights');

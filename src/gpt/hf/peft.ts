@@ -4,8 +4,8 @@
 // base_model.model.transformer.h.0.attn.c_attn.lora_A.weight [r, in] and lora_B.weight [out, r]. GPT-2's layers are Conv1D (weight [in, out]: fan_in_fan_out), but
 // peft's A and B are nn.Linear weights either way, so their shapes and W += (alpha/r)·B·A are our
 // LoRA's (src/nn/lora.ts) in our [out, in] layout. What a config asks that our LoRA cannot do
-// (rsLoRA's scale, DoRA, per-layer ranks, other modules, a subset of layers) is refused, not
-// approximated. Platform free: text and bytes in and out; webgpu-gpt/node reads and writes the directory.
+// (rsLoRA's scale, DoRA, per-layer ranks, other modules, a subset of layers, a base changed by its
+// initialisation, a field of a newer peft) is refused, not approximated. Platform free: text and bytes in and out; webgpu-gpt/node reads and writes the directory.
 import { parseJSONText } from '../../io/json-text.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../../io/safetensors.js';
 import { bytesSource } from '../../io/safetensors-source.js';
@@ -47,35 +47,30 @@ const ADAPTER_TENSOR = /^(h\.\d+\.(?:attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_
 /** Our parameter name (h.0.attn.c_attn.lora.A) as peft's key. */
 const peftKey = (name: string) => `${PEFT_PREFIX}${GPT2_PREFIX}${name.replace(/\.lora\.([AB])$/, '.lora_$1.weight')}`;
 
-/** false, or absent (an older peft's config, before the field). */
-const isOff = (v: unknown) => v === undefined || v === false;
-/** null, absent, [] or {}: a LoraConfig field left at its default. */
-const isEmpty = (v: unknown) => v === undefined || v === null || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v as object).length);
+/** Absent (an older peft's config, before the field), null, false, [] or {}: a LoraConfig field left at its default. */
+const isDefault = (v: unknown) => v === undefined || v === null || v === false || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v as object).length);
 
 /**
- * LoraConfig's fields that change what the adapter computes or which weights it touches, each with
- * whether a value leaves it as plain LoRA (their defaults: off, empty, none). Other fields (peft's
- * bookkeeping, initialisation, newer ones) do not change the saved adapter's merge and are ignored.
+ * LoraConfig's (and PeftConfig's) fields that leave the saved adapter's merge, W += (lora_alpha/r)·B·A,
+ * as it is whatever they hold: bookkeeping; runtime settings; fan_in_fan_out, which peft sets true
+ * for GPT-2's Conv1D whatever the file says; and settings that apply only with a field that is
+ * checked (layers_pattern with layers_to_transform, megatron_core with megatron_config, the
+ * initialisations' configs with init_lora_weights). Every other field, a variant's (use_dora,
+ * kasa_config, ...) or one of a newer peft this reader does not know, must be at its default: an
+ * adapter it changes would be misread, so it is refused naming the field.
  */
-const UNSUPPORTED: Record<string, (v: unknown) => boolean> = {
-  use_rslora: isOff,
-  use_dora: isOff,
-  lora_bias: isOff,
-  use_qalora: isOff,
-  rank_pattern: isEmpty,
-  alpha_pattern: isEmpty,
-  modules_to_save: isEmpty,
-  exclude_modules: isEmpty,
-  layers_to_transform: isEmpty,
-  layer_replication: isEmpty,
-  target_parameters: isEmpty,
-  trainable_token_indices: isEmpty,
-  alora_invocation_tokens: isEmpty,
-  use_bdlora: isEmpty,
-  arrow_config: isEmpty,
-  velora_config: isEmpty,
-  monteclora_config: isEmpty,
-};
+const INERT = new Set([
+  'base_model_name_or_path', 'revision', 'inference_mode', 'auto_mapping', 'peft_version', 'runtime_config', 'merge_weights', 'fan_in_fan_out',
+  'layers_pattern', 'megatron_core', 'qalora_group_size', 'ensure_weight_tying', 'loftq_config', 'eva_config', 'corda_config', 'lora_ga_config',
+]);
+/** The fields read: their values are checked where read. */
+const READ = new Set(['peft_type', 'task_type', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'bias', 'init_lora_weights']);
+
+/** init_lora_weights that draw A and B without touching the base (MiCA: from its SVD, the base kept); PiSSA, OLoRA, CorDA, LoRA-GA and LoftQ change the base weights the adapter is trained against. */
+const BASE_KEEPING_INITS: unknown[] = [true, false, 'gaussian', 'eva', 'orthogonal', 'mica'];
+
+/** peft's target_modules shorthand for every Linear and Conv1D but the output layer: GPT-2's block layers. */
+const ALL_LINEAR = 'all-linear';
 
 /** adapter_config.json for `lora`, as peft's LoraConfig.to_dict writes it for GPT-2 (Conv1D: fan_in_fan_out). */
 function peftConfigJSON(lora: LoRAConfig, base: string | null): Record<string, unknown> {
@@ -114,9 +109,10 @@ export async function encodePeftAdapter(model: GPT, base: string | null = null, 
 /**
  * A peft LoRA adapter of a GPT-2 from its files, checked in itself (that it fits a base model is
  * peftAdapterProblem's). `source` names the directory in errors. Refused in one line: another
- * peft_type or task, a LoraConfig field our LoRA cannot honour (UNSUPPORTED, `bias` other than
- * 'none'), target_modules other than GPT-2's block layers, tensors other than their A and B,
- * shapes that disagree with r, values not finite.
+ * peft_type or task, a LoraConfig field set that our LoRA cannot honour or this reader does not
+ * know (not INERT), `bias` other than 'none', an initialisation that changed the base weights,
+ * target_modules other than GPT-2's block layers, tensors other than their A and B, shapes that
+ * disagree with r, values not finite.
  */
 export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapter'): Promise<PeftAdapter> {
   const at = `${source}/${PEFT_FILES.config}`;
@@ -148,13 +144,17 @@ async function weightsOf(bytes: Uint8Array, at: string): Promise<Record<string, 
 /** Our LoRA settings from LoraConfig's fields `c`, or a one-line refusal naming `at` and the field. */
 function peftLoRAConfig(c: Record<string, unknown>, at: string): LoRAConfig {
   if (c.peft_type !== 'LORA') throw new Error(`${at}: peft_type ${show(c.peft_type)} is not a LoRA adapter (allowed: "LORA")`);
-  if (!isEmpty(c.task_type) && c.task_type !== 'CAUSAL_LM') throw new Error(`${at}: task_type ${show(c.task_type)} adapts another head than GPT-2's language model (allowed: "CAUSAL_LM" or null)`);
-  for (const [field, plain] of Object.entries(UNSUPPORTED)) {
-    if (!plain(c[field])) throw new Error(`${at}: ${field} ${show(c[field])} cannot be honoured here (plain LoRA only: leave it at its default)`);
-  }
+  if ((c.task_type ?? 'CAUSAL_LM') !== 'CAUSAL_LM') throw new Error(`${at}: task_type ${show(c.task_type)} adapts another head than GPT-2's language model (allowed: "CAUSAL_LM" or null)`);
+  const set = Object.keys(c).find((field) => !READ.has(field) && !INERT.has(field) && !isDefault(c[field]));
+  if (set !== undefined) throw new Error(`${at}: ${set} ${show(c[set])} cannot be honoured here (plain LoRA only: leave it at its default)`);
   if ((c.bias ?? 'none') !== 'none') throw new Error(`${at}: bias ${show(c.bias)} cannot be honoured here (allowed: "none": the adapter trains no biases)`);
-  const targets = c.target_modules;
-  if (typeof targets === 'string') throw new Error(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
+  const init = c.init_lora_weights ?? true;
+  if (!BASE_KEEPING_INITS.includes(init)) {
+    throw new Error(`${at}: init_lora_weights ${show(init)} changes the base weights, and the adapter is trained against those, not the model given (allowed: ${BASE_KEEPING_INITS.map((v) => show(v)).join(', ')}; peft's save_pretrained(path_initial_model_for_weight_conversion=...) saves it as plain LoRA)`);
+  }
+  const all = typeof c.target_modules === 'string' && c.target_modules.toLowerCase() === ALL_LINEAR;
+  const targets = all ? ['c_attn', 'c_proj', 'c_fc'] : c.target_modules;
+  if (typeof targets === 'string') throw new Error(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: "${ALL_LINEAR}", or a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
   const lora = { rank: c.r, alpha: c.lora_alpha, dropout: c.lora_dropout ?? 0, targets } as LoRAConfig;
   const names: Record<keyof LoRAConfig, string> = { rank: 'r', alpha: 'lora_alpha', dropout: 'lora_dropout', targets: 'target_modules' };
   const problem = loraConfigProblem(lora, (k) => names[k]);
@@ -183,13 +183,15 @@ function adapterTensors(saved: Record<string, SafetensorsTensor>, r: number, at:
 
 /**
  * What keeps `adapter` (from `source`) off a base model of `config`, or null: a base that is not
- * GPT-2's plain float32 layout (int8, shared layers, structurally pruned; its own LoRA adapters
- * are merged before), a rank past a layer's min(in, out), and any adapter tensor missing, extra or
- * of another shape than the base's layer gives it. From the config alone: before any weight is read.
+ * GPT-2's plain float32 layout (int8, shared layers, structurally pruned, or pruned by magnitude:
+ * `mask` names its first pruning mask; its own LoRA adapters are merged before), a rank past a
+ * layer's min(in, out), and any adapter tensor missing, extra or of another shape than the base's
+ * layer gives it. From the config and tensor names alone: before any weight is read.
  */
-export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, source: string): string | null {
+export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, source: string, mask?: string): string | null {
   const at = `${source}/${adapter.weightsFile}`;
   if (config.quantization) return `${source}: a LoRA adapter cannot be merged into ${config.quantization} weights (allowed: a float32 base model)`;
+  if (mask !== undefined) return `${source}: a LoRA adapter cannot be merged into a pruned model (${mask}), whose masks keep its pruned weights zero (allowed: a dense float32 base model)`;
   if ((config.shareLayers ?? 1) > 1) return `${source}: a LoRA adapter cannot be merged into a model whose blocks share weights (shareLayers ${config.shareLayers}): its layers would need one adapter each`;
   const layout = hfLayoutProblem(config);
   if (layout) return `${source}: ${layout}`;
@@ -221,7 +223,7 @@ export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, sour
  */
 export function attachPeftAdapter(model: GPT, adapter: PeftAdapter, source = 'adapter'): void {
   if (model.config.lora) throw new Error(`${source}: the model has LoRA adapters already; merge them first (GPT.mergeLoRA)`);
-  const problem = peftAdapterProblem(model.config, adapter, source);
+  const problem = peftAdapterProblem(model.config, adapter, source, model.prunedMask());
   if (problem) throw new Error(problem);
   // uploaded before the model changes: a failed allocation leaves it as it was
   const uploaded = new Map<string, Tensor>();
