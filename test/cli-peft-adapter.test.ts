@@ -69,6 +69,11 @@ describe('gpt export --adapters and --adapter DIR', () => {
     const gpt2 = join(dir, 'gpt2');
     writeGPT2Dir(gpt2, randomGPT2(), { prefix: true, head: false });
     expectOneLine(await gpt('eval', '--init-from', gpt2, '--adapter', adapter, '--data', corpus, '--eval-iters', '1'), 1, /adapter_model\.safetensors: tensor base_model\.model\.transformer\.h\.0\.attn\.c_attn\.lora_A\.weight has shape \[4, 16\], where the base model's layer gives it \[4, 24\] \(an adapter of another base model\?\)$/);
+    // a base pruned by magnitude: its masks would zero part of the update (refused naming the adapter, not GPT.addLoRA)
+    const pruned = join(dir, 'pruned');
+    expect((await gpt('prune', '--sparsity', '0.5', '--init-from', base, '--out-dir', pruned)).code).toBe(0);
+    // before the device is asked anything: a --batch-size no device holds is not what is refused
+    expectOneLine(await gpt('eval', '--init-from', pruned, '--adapter', adapter, '--data', corpus, '--batch-size', '100000000'), 1, /adapter: a LoRA adapter cannot be merged into a pruned model \(h\.0\.attn\.c_attn\.weight_mask\), whose masks keep its pruned weights zero \(allowed: a dense float32 base model\)$/);
     expectOneLine(await gpt('sample', '--init-from', base, '--adapter', join(dir, 'missing')), 2, /flag --adapter names .*missing, which does not exist$/);
   });
 });

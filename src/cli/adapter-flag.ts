@@ -4,6 +4,7 @@
 // our own LoRA runs are.
 import { attachPeftAdapter, peftAdapterProblem, type PeftAdapter } from '../gpt/hf/peft.js';
 import type { GPT } from '../gpt/model.js';
+import { isMaskName } from '../nn/prune.js';
 import type { CheckpointHead } from '../node/checkpoint-head.js';
 import { readPeftAdapter } from '../node/peft-adapter-dir.js';
 
@@ -15,12 +16,12 @@ export interface AdapterToMerge {
   adapter: PeftAdapter;
 }
 
-/** The adapter in `dir` ('' : none), once it fits the model of `head` (whose own LoRA adapters are merged before it). */
+/** The adapter in `dir` ('' : none), once it fits the model of `head` (whose own LoRA adapters are merged before it): refused before the device opens. */
 export async function readAdapterFlag(dir: string, head: CheckpointHead): Promise<AdapterToMerge | undefined> {
   if (!dir) return undefined;
   const adapter = await readPeftAdapter(dir);
   const { lora: _, ...base } = head.meta.model;
-  const problem = peftAdapterProblem(base, adapter, dir);
+  const problem = peftAdapterProblem(base, adapter, dir, head.tensors.find(({ name }) => isMaskName(name))?.name);
   if (problem) throw new Error(problem);
   return { dir, adapter };
 }
