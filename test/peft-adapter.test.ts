@@ -308,6 +308,23 @@ describe('what cannot be honoured is refused in one line', () => {
     model.dispose();
   });
 
+  it("a hostile file's names and values stay one readable line (control characters escaped, megabytes cut)", async () => {
+    const cases: [string, Adapter][] = [
+      ['field', { ...good(), config: { ...good().config, 'use_x\nforged line': 'v'.repeat(1e6) } }],
+      ['key', (() => {
+        const a = good();
+        a.tensors.set(`base_model.model.transformer.h.0.attn.c_attn.lora_A.weight\n${'x'.repeat(1e5)}`, { shape: [1], data: new Float32Array(1) });
+        return a;
+      })()],
+    ];
+    for (const [what, a] of cases) {
+      const error = await readPeftAdapter(writePeftDir(join(dir, `hostile-${what}`), a)).then(() => '', (e: Error) => e.message);
+      expect(error, what).toMatch(/\\x0a/);
+      expect(error, what).not.toContain('\n');
+      expect(error.length, what).toBeLessThan(1300);
+    }
+  });
+
   it('a missing file names it', async () => {
     const path = join(dir, 'no-weights');
     mkdirSync(path, { recursive: true });

@@ -7,6 +7,7 @@
 // (rsLoRA's scale, DoRA, per-layer ranks, other modules, a subset of layers, a base changed by its
 // initialisation, a field of a newer peft) is refused, not approximated. Platform free: text and bytes in and out; webgpu-gpt/node reads and writes the directory.
 import { parseJSONText } from '../../io/json-text.js';
+import { readableLine } from '../../io/readable-line.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../../io/safetensors.js';
 import { bytesSource } from '../../io/safetensors-source.js';
 import { openTorchFile, torchStateDictReader } from '../../io/torch-file.js';
@@ -141,24 +142,27 @@ async function weightsOf(bytes: Uint8Array, at: string): Promise<Record<string, 
   }
 }
 
+/** An error about a hostile file, whose names and values may hold newlines or be megabytes long: one readable line. */
+const refuse = (message: string) => new Error(readableLine(message));
+
 /** Our LoRA settings from LoraConfig's fields `c`, or a one-line refusal naming `at` and the field. */
 function peftLoRAConfig(c: Record<string, unknown>, at: string): LoRAConfig {
-  if (c.peft_type !== 'LORA') throw new Error(`${at}: peft_type ${show(c.peft_type)} is not a LoRA adapter (allowed: "LORA")`);
-  if ((c.task_type ?? 'CAUSAL_LM') !== 'CAUSAL_LM') throw new Error(`${at}: task_type ${show(c.task_type)} adapts another head than GPT-2's language model (allowed: "CAUSAL_LM" or null)`);
+  if (c.peft_type !== 'LORA') throw refuse(`${at}: peft_type ${show(c.peft_type)} is not a LoRA adapter (allowed: "LORA")`);
+  if ((c.task_type ?? 'CAUSAL_LM') !== 'CAUSAL_LM') throw refuse(`${at}: task_type ${show(c.task_type)} adapts another head than GPT-2's language model (allowed: "CAUSAL_LM" or null)`);
   const set = Object.keys(c).find((field) => !READ.has(field) && !INERT.has(field) && !isDefault(c[field]));
-  if (set !== undefined) throw new Error(`${at}: ${set} ${show(c[set])} cannot be honoured here (plain LoRA only: leave it at its default)`);
-  if ((c.bias ?? 'none') !== 'none') throw new Error(`${at}: bias ${show(c.bias)} cannot be honoured here (allowed: "none": the adapter trains no biases)`);
+  if (set !== undefined) throw refuse(`${at}: ${set} ${show(c[set])} cannot be honoured here (plain LoRA only: leave it at its default)`);
+  if ((c.bias ?? 'none') !== 'none') throw refuse(`${at}: bias ${show(c.bias)} cannot be honoured here (allowed: "none": the adapter trains no biases)`);
   const init = c.init_lora_weights ?? true;
   if (!BASE_KEEPING_INITS.includes(init)) {
-    throw new Error(`${at}: init_lora_weights ${show(init)} changes the base weights, and the adapter is trained against those, not the model given (allowed: ${BASE_KEEPING_INITS.map((v) => show(v)).join(', ')}; peft's save_pretrained(path_initial_model_for_weight_conversion=...) saves it as plain LoRA)`);
+    throw refuse(`${at}: init_lora_weights ${show(init)} changes the base weights, and the adapter is trained against those, not the model given (allowed: ${BASE_KEEPING_INITS.map((v) => show(v)).join(', ')}; peft's save_pretrained(path_initial_model_for_weight_conversion=...) saves it as plain LoRA)`);
   }
   const all = typeof c.target_modules === 'string' && c.target_modules.toLowerCase() === ALL_LINEAR;
   const targets = all ? ['c_attn', 'c_proj', 'c_fc'] : c.target_modules;
-  if (typeof targets === 'string') throw new Error(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: "${ALL_LINEAR}", or a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
+  if (typeof targets === 'string') throw refuse(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: "${ALL_LINEAR}", or a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
   const lora = { rank: c.r, alpha: c.lora_alpha, dropout: c.lora_dropout ?? 0, targets } as LoRAConfig;
   const names: Record<keyof LoRAConfig, string> = { rank: 'r', alpha: 'lora_alpha', dropout: 'lora_dropout', targets: 'target_modules' };
   const problem = loraConfigProblem(lora, (k) => names[k]);
-  if (problem) throw new Error(`${at}: ${problem}`);
+  if (problem) throw refuse(`${at}: ${problem}`);
   return lora;
 }
 
@@ -168,14 +172,14 @@ function adapterTensors(saved: Record<string, SafetensorsTensor>, r: number, at:
   for (const [key, t] of Object.entries(saved)) {
     const inner = key.startsWith(PEFT_PREFIX) ? key.slice(PEFT_PREFIX.length).replace(/^transformer\./, '') : null;
     const m = inner === null ? null : ADAPTER_TENSOR.exec(inner);
-    if (!m) throw new Error(`${at}: tensor '${key}' is not a LoRA A or B of a GPT-2 block layer (${PEFT_PREFIX}transformer.h.N.attn.c_attn.lora_A.weight and the like); other modules cannot be honoured here`);
+    if (!m) throw refuse(`${at}: tensor '${key}' is not a LoRA A or B of a GPT-2 block layer (${PEFT_PREFIX}transformer.h.N.attn.c_attn.lora_A.weight and the like); other modules cannot be honoured here`);
     const name = `${m[1]}.lora.${m[2]}`;
-    if (out.has(name)) throw new Error(`${at}: two tensors name ${peftKey(name)} (one with the transformer. prefix, one without)`);
-    if (!(t.data instanceof Float32Array)) throw new Error(`${at}: tensor '${key}' has dtype ${t.dtype}, expected a float type`);
+    if (out.has(name)) throw refuse(`${at}: two tensors name ${peftKey(name)} (one with the transformer. prefix, one without)`);
+    if (!(t.data instanceof Float32Array)) throw refuse(`${at}: tensor '${key}' has dtype ${t.dtype}, expected a float type`);
     const rankAt = m[2] === 'A' ? 0 : 1;
-    if (t.shape.length !== 2 || t.shape[rankAt] !== r) throw new Error(`${at}: tensor '${key}' has shape [${t.shape.join(', ')}], where r ${r} gives lora_${m[2]} ${m[2] === 'A' ? '[r, in]' : '[out, r]'}`);
+    if (t.shape.length !== 2 || t.shape[rankAt] !== r) throw refuse(`${at}: tensor '${key}' has shape [${t.shape.join(', ')}], where r ${r} gives lora_${m[2]} ${m[2] === 'A' ? '[r, in]' : '[out, r]'}`);
     const nonFinite = nonFiniteProblem([[key, t as { data: Float32Array }]]);
-    if (nonFinite) throw new Error(`${at}: ${nonFinite.replace(/a checkpoint/, 'an adapter')}`);
+    if (nonFinite) throw refuse(`${at}: ${nonFinite.replace(/a checkpoint/, 'an adapter')}`);
     out.set(name, { shape: t.shape, data: t.data });
   }
   return out;
@@ -213,7 +217,7 @@ export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, sour
     if (show(has) !== show(shape)) return `${at}: tensor ${peftKey(name)} has shape [${has.join(', ')}], where the base model's layer gives it [${shape.join(', ')}] (an adapter of another base model?)`;
   }
   const extra = [...adapter.tensors.keys()].find((name) => !want.has(name));
-  return extra === undefined ? null : `${at}: tensor ${peftKey(extra)} adapts a layer that target_modules ${show(lora.targets)} on the base's ${config.nLayer} layers do not select`;
+  return extra === undefined ? null : readableLine(`${at}: tensor ${peftKey(extra)} adapts a layer that target_modules ${show(lora.targets)} on the base's ${config.nLayer} layers do not select`);
 }
 
 /**
