@@ -3,7 +3,7 @@
 // loads onto a Hugging Face GPT-2 and gives the logits of an independent float64 GPT-2 forward of
 // the merged weights W + (alpha/r)·(B·A)ᵀ in Conv1D's [in, out] layout; our save -> load -> save is
 // bit-identical; what our LoRA cannot honour is refused in one line.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -178,6 +178,18 @@ describe("peft's adapter directory onto a GPT-2", () => {
     model.mergeLoRA();
     expect(worstError(await logitsOf(model), mergedParams(a))).toBeLessThan(1e-4);
     model.dispose();
+  });
+
+  it("reads the Hugging Face cache's layout (files symlinked to blobs), and with both weights files the safetensors one, as peft's load_peft_weights", async () => {
+    const a = peftAdapter(2, 8, ['attn.c_attn'], ['c_attn']);
+    writePeftDir(join(dir, 'cache', 'blobs'), a);
+    const snapshot = join(dir, 'cache', 'snapshots', 'abc');
+    mkdirSync(snapshot, { recursive: true });
+    for (const file of [PEFT_FILES.config, PEFT_FILES.weights]) symlinkSync(join('..', '..', 'blobs', file), join(snapshot, file));
+    copyFileSync(fileURLToPath(new URL('./fixtures/torch/peft-bin/adapter_model.bin', import.meta.url)), join(snapshot, PEFT_FILES.torchWeights)); // other values, same shapes
+    const read = await readPeftAdapter(snapshot);
+    expect(read.weightsFile).toBe(PEFT_FILES.weights);
+    expect(read.tensors.get('h.0.attn.c_attn.lora.A')!.data).toEqual(a.tensors.get('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight')!.data);
   });
 
   it('save -> load -> save is bit-identical, and the tensors written are those read', async () => {
