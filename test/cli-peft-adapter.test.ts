@@ -74,6 +74,8 @@ describe('gpt export --adapters and --adapter DIR', () => {
     expect((await gpt('prune', '--sparsity', '0.5', '--init-from', base, '--out-dir', pruned)).code).toBe(0);
     // before the device is asked anything: a --batch-size no device holds is not what is refused
     expectOneLine(await gpt('eval', '--init-from', pruned, '--adapter', adapter, '--data', corpus, '--batch-size', '100000000'), 1, /adapter: a LoRA adapter cannot be merged into a pruned model \(h\.0\.attn\.c_attn\.weight_mask\), whose masks keep its pruned weights zero \(allowed: a dense float32 base model\)$/);
+    // a checkpoint (a LoRA run's, or a model) where the adapter directory goes
+    expectOneLine(await gpt('sample', '--init-from', base, '--adapter', lora), 2, /flag --adapter takes a peft adapter directory \(adapter_config\.json\), and .*lora is a checkpoint \(checkpoint\.json\): give it as --init-from, or write a LoRA run's adapters with gpt export --adapters --to DIR$/);
     expectOneLine(await gpt('sample', '--init-from', base, '--adapter', join(dir, 'missing')), 2, /flag --adapter names .*missing, which does not exist$/);
   });
 });
