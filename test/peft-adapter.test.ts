@@ -112,12 +112,14 @@ describe("peft's adapter directory onto a GPT-2", () => {
     { name: 'c_attn (peft\'s GPT-2 default), GPT2LMHeadModel keys', layers: ['attn.c_attn'], targets: ['c_attn'], prefix: 'transformer.' },
     { name: 'every block layer (c_proj: both projections), GPT2Model keys (no transformer.)', layers: Object.keys(LAYERS), targets: ['c_fc', 'c_proj', 'c_attn'], prefix: '' },
     // peft's shorthand for every Linear and Conv1D but the output layer: GPT-2's block layers (a config saved by hand; peft saves the names)
+    // peft matches a target by the end of a module's dotted name (attn.c_attn is c_attn, mlp.c_fc is c_fc), and holds them as a set
+    { name: 'block-qualified names', layers: ['attn.c_attn', 'mlp.c_fc'], targets: ['attn.c_attn', 'mlp.c_fc', 'c_attn'], read: ['c_attn', 'c_fc'], prefix: 'transformer.' },
     { name: '"all-linear"', layers: Object.keys(LAYERS), targets: 'all-linear', read: ['c_attn', 'c_proj', 'c_fc'], prefix: 'transformer.' },
   ];
   for (const { name, layers, targets, read, prefix } of cases) {
     it(`${name}: merged and unmerged logits equal GPT-2's float64 forward of the merged weights`, async () => {
       const a = peftAdapter(4, 16, layers, targets, prefix);
-      const path = writePeftDir(join(dir, `in-${layers.length}`), a);
+      const path = writePeftDir(join(dir, `in-${name.replace(/\W+/g, '-')}`), a);
       const adapter = await readPeftAdapter(path);
       expect(adapter.lora).toEqual({ rank: 4, alpha: 16, dropout: 0.05, targets: read ?? targets });
       expect(adapter.base).toBe('gpt2');

@@ -70,6 +70,9 @@ const READ = new Set(['peft_type', 'task_type', 'r', 'lora_alpha', 'lora_dropout
 /** init_lora_weights that draw A and B without touching the base (MiCA: from its SVD, the base kept); PiSSA, OLoRA, CorDA, LoRA-GA and LoftQ change the base weights the adapter is trained against. */
 const BASE_KEEPING_INITS: unknown[] = [true, false, 'gaussian', 'eva', 'orthogonal', 'mica'];
 
+/** Names peft matches (by the end of a module's dotted name) as one of our targets, which has a single spelling for the layer. */
+const SAME_LAYER: Record<string, string> = { 'attn.c_attn': 'c_attn', 'mlp.c_fc': 'c_fc' };
+
 /** peft's target_modules shorthand for every Linear and Conv1D but the output layer: GPT-2's block layers. */
 const ALL_LINEAR = 'all-linear';
 
@@ -157,7 +160,7 @@ function peftLoRAConfig(c: Record<string, unknown>, at: string): LoRAConfig {
     throw refuse(`${at}: init_lora_weights ${show(init)} changes the base weights, and the adapter is trained against those, not the model given (allowed: ${BASE_KEEPING_INITS.map((v) => show(v)).join(', ')}; peft's save_pretrained(path_initial_model_for_weight_conversion=...) saves it as plain LoRA)`);
   }
   const all = typeof c.target_modules === 'string' && c.target_modules.toLowerCase() === ALL_LINEAR;
-  const targets = all ? ['c_attn', 'c_proj', 'c_fc'] : c.target_modules;
+  const targets = all ? ['c_attn', 'c_proj', 'c_fc'] : Array.isArray(c.target_modules) ? [...new Set(c.target_modules.map((t) => SAME_LAYER[t] ?? t))] : c.target_modules; // a set, as peft's
   if (typeof targets === 'string') throw refuse(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: "${ALL_LINEAR}", or a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
   const lora = { rank: c.r, alpha: c.lora_alpha, dropout: c.lora_dropout ?? 0, targets } as LoRAConfig;
   const names: Record<keyof LoRAConfig, string> = { rank: 'r', alpha: 'lora_alpha', dropout: 'lora_dropout', targets: 'target_modules' };
