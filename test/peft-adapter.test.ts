@@ -339,6 +339,13 @@ describe('what cannot be honoured is refused in one line', () => {
     }
   });
 
+  it("a refused config is said before the weights are read (a weights file of gigabytes is not read for nothing)", async () => {
+    const path = join(dir, 'config-first');
+    mkdirSync(join(path, PEFT_FILES.weights), { recursive: true }); // no weights file can be read here
+    writeFileSync(join(path, PEFT_FILES.config), JSON.stringify({ ...good().config, use_dora: true }));
+    await expect(readPeftAdapter(path)).rejects.toThrow(`${path}/adapter_config.json: use_dora true cannot be honoured here`);
+  });
+
   it('a missing file names it', async () => {
     const path = join(dir, 'no-weights');
     mkdirSync(path, { recursive: true });

@@ -33,6 +33,9 @@ export async function readPeftAdapter(dir: string): Promise<PeftAdapter> {
     readRegularFile(join(dir, file), maxBytes).catch((e: unknown) => Promise.reject(new Error(`${dir}/${file}: cannot be read as a peft adapter's file (${unreadableReason(e)})`)));
   const config = (await read(PEFT_FILES.config, SIDE_FILE_BYTES)).toString('utf8');
   const weightsFile = !(await pathExists(join(dir, PEFT_FILES.weights))) && (await pathExists(join(dir, PEFT_FILES.torchWeights))) ? PEFT_FILES.torchWeights : PEFT_FILES.weights;
-  const weights = await read(weightsFile);
-  return decodePeftAdapter({ config, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), weightsFile }, dir);
+  const weights = async () => {
+    const bytes = await read(weightsFile);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+  return decodePeftAdapter({ config, weights, weightsFile }, dir); // the config checked before the weights are read
 }

@@ -26,7 +26,8 @@ export const PEFT_FILES = { config: 'adapter_config.json', weights: 'adapter_mod
 /** A peft adapter's files: adapter_config.json's text and its weights file's bytes. */
 export interface PeftAdapterFiles {
   config: string;
-  weights: Uint8Array;
+  /** The weights file's bytes, or a function reading them, called once the config is accepted (a refused config reads no weights). */
+  weights: Uint8Array | (() => Promise<Uint8Array>);
   /** The weights file's name: PEFT_FILES.weights (the default) or PEFT_FILES.torchWeights. */
   weightsFile?: string;
 }
@@ -92,7 +93,7 @@ function peftConfigJSON(lora: LoRAConfig, base: string | null): Record<string, u
  * expanded, each layer with its group's adapter, as GPT-2's layout has none. Refused: a model
  * without adapters, adapters its config does not record, a layout GPT-2's cannot hold, values not finite.
  */
-export async function encodePeftAdapter(model: GPT, base: string | null = null, op = 'encodePeftAdapter'): Promise<PeftAdapterFiles> {
+export async function encodePeftAdapter(model: GPT, base: string | null = null, op = 'encodePeftAdapter'): Promise<PeftAdapterFiles & { weights: Uint8Array }> {
   if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${show(model)}`);
   const { lora } = model.config;
   if (!lora) throw new Error(`${op}: the model has no LoRA adapters to write (GPT.addLoRA, or a checkpoint of a --lora-rank run, has them)`);
@@ -127,7 +128,8 @@ export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapt
   const c = json as Record<string, unknown>;
   const lora = peftLoRAConfig(c, at);
   const weightsFile = files.weightsFile ?? PEFT_FILES.weights;
-  const tensors = adapterTensors(await weightsOf(files.weights, `${source}/${weightsFile}`), lora.rank, `${source}/${weightsFile}`);
+  const bytes = typeof files.weights === 'function' ? await files.weights() : files.weights;
+  const tensors = adapterTensors(await weightsOf(bytes, `${source}/${weightsFile}`), lora.rank, `${source}/${weightsFile}`);
   const base = typeof c.base_model_name_or_path === 'string' ? c.base_model_name_or_path : null;
   return { lora, base, tensors, weightsFile };
 }
