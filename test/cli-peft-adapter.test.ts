@@ -33,6 +33,11 @@ describe('gpt export --adapters and --adapter DIR', () => {
     expect(r.out).toMatch(/^wrote .*adapter \(adapter_config\.json, adapter_model\.safetensors: LoRA rank 4, alpha 16 on c_attn, mlp\.c_proj\), peft's adapter directory$/m);
     const config = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
     expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: 'my-base', r: 4, lora_alpha: 16, target_modules: ['c_attn', 'mlp.c_proj'], fan_in_fan_out: true, bias: 'none' });
+    // a hub id at a revision (--init-from's spelling): peft takes the revision as its own field, as AutoPeftModelForCausalLM loads the base with it
+    const pinned = join(dir, 'pinned');
+    expect((await gpt('export', '--adapters', '--out-dir', lora, '--to', pinned, '--base-model', 'my-org/base@v1.0')).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(pinned, 'adapter_config.json'), 'utf8'))).toMatchObject({ base_model_name_or_path: 'my-org/base', revision: 'v1.0' });
+    expect(config.revision).toBeNull();
     expect([...(await readPeftAdapter(adapter)).tensors.keys()].sort()).toEqual(['h.0.attn.c_attn.lora.A', 'h.0.attn.c_attn.lora.B', 'h.0.mlp.c_proj.lora.A', 'h.0.mlp.c_proj.lora.B']);
 
     const sample = (...args: string[]) => gpt('sample', ...args, '--max-new-tokens', '12', '--start', 'the ', '--seed', '3');

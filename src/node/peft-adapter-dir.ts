@@ -7,13 +7,14 @@ import { replaceFileSet } from './atomic-file.js';
 import { makeDirectories, pathExists, readRegularFile, removeEmptyCreated, SIDE_FILE_BYTES, unreadableReason } from './regular-files.js';
 
 /**
- * Writes the LoRA adapters of `model` into `dir` as peft's adapter directory, naming `base` as its
- * base model. The weights first, adapter_config.json last: a process killed meanwhile leaves the
- * old pair, or weights without a config, which peft and readPeftAdapter refuse; never new weights
- * read with an old config. Refused, it leaves the directory as it was, and none it created.
+ * Writes the LoRA adapters of `model` into `dir` as peft's adapter directory, naming `base` (at
+ * `revision`) as its base model. The weights first, adapter_config.json last: a process killed
+ * meanwhile leaves the old pair, or weights without a config, which peft and readPeftAdapter
+ * refuse; never new weights read with an old config. Refused, it leaves the directory as it was,
+ * and none it created.
  */
-export async function savePeftAdapter(dir: string, model: GPT, base: string | null = null): Promise<void> {
-  const files = await encodePeftAdapter(model, base, 'savePeftAdapter');
+export async function savePeftAdapter(dir: string, model: GPT, base: string | null = null, revision: string | null = null): Promise<void> {
+  const files = await encodePeftAdapter(model, base, revision, 'savePeftAdapter');
   const created = await makeDirectories(dir);
   try {
     await replaceFileSet(dir, { name: PEFT_FILES.weights, data: files.weights }, [{ name: PEFT_FILES.config, data: files.config }]);

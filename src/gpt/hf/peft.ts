@@ -78,22 +78,23 @@ const SAME_LAYER: Record<string, string> = { 'attn.c_attn': 'c_attn', 'mlp.c_fc'
 const ALL_LINEAR = 'all-linear';
 
 /** adapter_config.json for `lora`, as peft's LoraConfig.to_dict writes it for GPT-2 (Conv1D: fan_in_fan_out). */
-function peftConfigJSON(lora: LoRAConfig, base: string | null): Record<string, unknown> {
+function peftConfigJSON(lora: LoRAConfig, base: string | null, revision: string | null): Record<string, unknown> {
   return {
     peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: base, inference_mode: true,
     r: lora.rank, lora_alpha: lora.alpha, lora_dropout: lora.dropout, target_modules: [...lora.targets],
     fan_in_fan_out: true, bias: 'none', init_lora_weights: true, use_rslora: false, use_dora: false,
-    modules_to_save: null, rank_pattern: {}, alpha_pattern: {}, layers_to_transform: null, layers_pattern: null, revision: null,
+    modules_to_save: null, rank_pattern: {}, alpha_pattern: {}, layers_to_transform: null, layers_pattern: null, revision,
   };
 }
 
 /**
  * The adapters of a LoRA model (GPT.addLoRA's, trained or loaded) as peft's adapter files, naming
- * `base` (base_model_name_or_path; null where unknown). A model with shared layers is written
+ * `base` (base_model_name_or_path; null where unknown) at `revision` (the hub's branch, tag or
+ * commit of it, which AutoPeftModelForCausalLM loads; null: its default). A model with shared layers is written
  * expanded, each layer with its group's adapter, as GPT-2's layout has none. Refused: a model
  * without adapters, adapters its config does not record, a layout GPT-2's cannot hold, values not finite.
  */
-export async function encodePeftAdapter(model: GPT, base: string | null = null, op = 'encodePeftAdapter'): Promise<PeftAdapterFiles & { weights: Uint8Array }> {
+export async function encodePeftAdapter(model: GPT, base: string | null = null, revision: string | null = null, op = 'encodePeftAdapter'): Promise<PeftAdapterFiles & { weights: Uint8Array }> {
   if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${show(model)}`);
   const { lora } = model.config;
   if (!lora) throw new Error(`${op}: the model has no LoRA adapters to write (GPT.addLoRA, or a checkpoint of a --lora-rank run, has them)`);
@@ -108,7 +109,7 @@ export async function encodePeftAdapter(model: GPT, base: string | null = null, 
     if (nonFinite) throw new Error(`${op}: adapters not written: ${nonFinite}`);
     tensors[peftKey(name)] = { dtype: 'F32', shape: [...p.shape], data };
   }
-  return { config: JSON.stringify(peftConfigJSON(lora, base), null, 2) + '\n', weights: serializeSafetensors(tensors, { format: 'pt' }) };
+  return { config: JSON.stringify(peftConfigJSON(lora, base, revision), null, 2) + '\n', weights: serializeSafetensors(tensors, { format: 'pt' }) };
 }
 
 /**
