@@ -33,6 +33,11 @@ describe('gpt export --adapters and --adapter DIR', () => {
     expect(r.out).toMatch(/^wrote .*adapter \(adapter_config\.json, adapter_model\.safetensors: LoRA rank 4, alpha 16 on c_attn, mlp\.c_proj\), peft's adapter directory$/m);
     const config = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
     expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: 'my-base', r: 4, lora_alpha: 16, target_modules: ['c_attn', 'mlp.c_proj'], fan_in_fan_out: true, bias: 'none' });
+    // a hub id at a revision (--init-from's spelling): peft takes the revision as its own field, as AutoPeftModelForCausalLM loads the base with it
+    const pinned = join(dir, 'pinned');
+    expect((await gpt('export', '--adapters', '--out-dir', lora, '--to', pinned, '--base-model', 'my-org/base@v1.0')).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(pinned, 'adapter_config.json'), 'utf8'))).toMatchObject({ base_model_name_or_path: 'my-org/base', revision: 'v1.0' });
+    expect(config.revision).toBeNull();
     expect([...(await readPeftAdapter(adapter)).tensors.keys()].sort()).toEqual(['h.0.attn.c_attn.lora.A', 'h.0.attn.c_attn.lora.B', 'h.0.mlp.c_proj.lora.A', 'h.0.mlp.c_proj.lora.B']);
 
     const sample = (...args: string[]) => gpt('sample', ...args, '--max-new-tokens', '12', '--start', 'the ', '--seed', '3');
@@ -69,6 +74,13 @@ describe('gpt export --adapters and --adapter DIR', () => {
     const gpt2 = join(dir, 'gpt2');
     writeGPT2Dir(gpt2, randomGPT2(), { prefix: true, head: false });
     expectOneLine(await gpt('eval', '--init-from', gpt2, '--adapter', adapter, '--data', corpus, '--eval-iters', '1'), 1, /adapter_model\.safetensors: tensor base_model\.model\.transformer\.h\.0\.attn\.c_attn\.lora_A\.weight has shape \[4, 16\], where the base model's layer gives it \[4, 24\] \(an adapter of another base model\?\)$/);
+    // a base pruned by magnitude: its masks would zero part of the update (refused naming the adapter, not GPT.addLoRA)
+    const pruned = join(dir, 'pruned');
+    expect((await gpt('prune', '--sparsity', '0.5', '--init-from', base, '--out-dir', pruned)).code).toBe(0);
+    // before the device is asked anything: a --batch-size no device holds is not what is refused
+    expectOneLine(await gpt('eval', '--init-from', pruned, '--adapter', adapter, '--data', corpus, '--batch-size', '100000000'), 1, /adapter: a LoRA adapter cannot be merged into a pruned model \(h\.0\.attn\.c_attn\.weight_mask\), whose masks keep its pruned weights zero \(allowed: a dense float32 base model\)$/);
+    // a checkpoint (a LoRA run's, or a model) where the adapter directory goes
+    expectOneLine(await gpt('sample', '--init-from', base, '--adapter', lora), 2, /flag --adapter takes a peft adapter directory \(adapter_config\.json\), and .*lora is a checkpoint \(checkpoint\.json\): give it as --init-from, or write a LoRA run's adapters with gpt export --adapters --to DIR$/);
     expectOneLine(await gpt('sample', '--init-from', base, '--adapter', join(dir, 'missing')), 2, /flag --adapter names .*missing, which does not exist$/);
   });
 });

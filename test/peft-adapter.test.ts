@@ -3,7 +3,7 @@
 // loads onto a Hugging Face GPT-2 and gives the logits of an independent float64 GPT-2 forward of
 // the merged weights W + (alpha/r)·(B·A)ᵀ in Conv1D's [in, out] layout; our save -> load -> save is
 // bit-identical; what our LoRA cannot honour is refused in one line.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { attachPeftAdapter, decodePeftAdapter, PEFT_FILES } from '../src/gpt/hf/peft.js';
 import type { GPT } from '../src/gpt/model.js';
 import { noGrad, randn, scope, tensor, type Tensor } from '../src/index.js';
+import { show } from '../src/io/value-ranges.js';
+import { pruneGlobal } from '../src/nn/prune.js';
 import { serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { readPeftAdapter, savePeftAdapter } from '../src/node/peft-adapter-dir.js';
@@ -109,13 +111,17 @@ describe("peft's adapter directory onto a GPT-2", () => {
   const cases = [
     { name: 'c_attn (peft\'s GPT-2 default), GPT2LMHeadModel keys', layers: ['attn.c_attn'], targets: ['c_attn'], prefix: 'transformer.' },
     { name: 'every block layer (c_proj: both projections), GPT2Model keys (no transformer.)', layers: Object.keys(LAYERS), targets: ['c_fc', 'c_proj', 'c_attn'], prefix: '' },
+    // peft's shorthand for every Linear and Conv1D but the output layer: GPT-2's block layers (a config saved by hand; peft saves the names)
+    // peft matches a target by the end of a module's dotted name (attn.c_attn is c_attn, mlp.c_fc is c_fc), and holds them as a set
+    { name: 'block-qualified names', layers: ['attn.c_attn', 'mlp.c_fc'], targets: ['attn.c_attn', 'mlp.c_fc', 'c_attn'], read: ['c_attn', 'c_fc'], prefix: 'transformer.' },
+    { name: '"all-linear"', layers: Object.keys(LAYERS), targets: 'all-linear', read: ['c_attn', 'c_proj', 'c_fc'], prefix: 'transformer.' },
   ];
-  for (const { name, layers, targets, prefix } of cases) {
+  for (const { name, layers, targets, read, prefix } of cases) {
     it(`${name}: merged and unmerged logits equal GPT-2's float64 forward of the merged weights`, async () => {
       const a = peftAdapter(4, 16, layers, targets, prefix);
-      const path = writePeftDir(join(dir, `in-${layers.length}`), a);
+      const path = writePeftDir(join(dir, `in-${name.replace(/\W+/g, '-')}`), a);
       const adapter = await readPeftAdapter(path);
-      expect(adapter.lora).toEqual({ rank: 4, alpha: 16, dropout: 0.05, targets });
+      expect(adapter.lora).toEqual({ rank: 4, alpha: 16, dropout: 0.05, targets: read ?? targets });
       expect(adapter.base).toBe('gpt2');
       const want = mergedParams(a, prefix);
       const model = await baseModel();
@@ -129,6 +135,23 @@ describe("peft's adapter directory onto a GPT-2", () => {
       model.dispose();
     });
   }
+
+  it("reads a config as the newest peft writes it: every LoraConfig field at its default, fan_in_fan_out false (peft sets it true for GPT-2's Conv1D), an initialisation that leaves the base weights as they are", async () => {
+    const a = peftAdapter(2, 4, ['attn.c_attn'], ['c_attn']);
+    // LoraConfig.to_dict of peft 0.18 (runtime_config popped), its defaults but those of a GPT-2 adapter
+    const newest = {
+      ...a.config, peft_version: '0.18.1', exclude_modules: null, fan_in_fan_out: false, megatron_config: null, megatron_core: 'megatron.core', trainable_token_indices: null,
+      loftq_config: {}, eva_config: null, corda_config: null, lora_ga_config: null, velora_config: null, alora_invocation_tokens: null, use_qalora: false, qalora_group_size: 16,
+      monteclora_config: null, layer_replication: null, lora_bias: false, target_parameters: null, use_bdlora: null, arrow_config: null, kasa_config: null, ensure_weight_tying: false,
+    };
+    // peft 0.2's fields: merge_weights merged at eval time, enable_lora unset is plain LoRA
+    const oldest = { ...a.config, enable_lora: null, merge_weights: true };
+    const configs = [newest, oldest, ...['gaussian', 'orthogonal', 'eva', 'mica', false].map((init) => ({ ...a.config, init_lora_weights: init }))];
+    for (const [i, config] of configs.entries()) {
+      const read = await readPeftAdapter(writePeftDir(join(dir, `config-${i}`), { ...a, config }));
+      expect(read.lora, show(config)).toEqual({ rank: 2, alpha: 4, dropout: 0.05, targets: ['c_attn'] });
+    }
+  });
 
   it('reads float16 and bfloat16 adapters (peft saves a half-precision model\'s so) as their float32 values', async () => {
     const a = peftAdapter(2, 4, ['mlp.c_fc'], ['c_fc']);
@@ -157,6 +180,18 @@ describe("peft's adapter directory onto a GPT-2", () => {
     model.mergeLoRA();
     expect(worstError(await logitsOf(model), mergedParams(a))).toBeLessThan(1e-4);
     model.dispose();
+  });
+
+  it("reads the Hugging Face cache's layout (files symlinked to blobs), and with both weights files the safetensors one, as peft's load_peft_weights", async () => {
+    const a = peftAdapter(2, 8, ['attn.c_attn'], ['c_attn']);
+    writePeftDir(join(dir, 'cache', 'blobs'), a);
+    const snapshot = join(dir, 'cache', 'snapshots', 'abc');
+    mkdirSync(snapshot, { recursive: true });
+    for (const file of [PEFT_FILES.config, PEFT_FILES.weights]) symlinkSync(join('..', '..', 'blobs', file), join(snapshot, file));
+    copyFileSync(fileURLToPath(new URL('./fixtures/torch/peft-bin/adapter_model.bin', import.meta.url)), join(snapshot, PEFT_FILES.torchWeights)); // other values, same shapes
+    const read = await readPeftAdapter(snapshot);
+    expect(read.weightsFile).toBe(PEFT_FILES.weights);
+    expect(read.tensors.get('h.0.attn.c_attn.lora.A')!.data).toEqual(a.tensors.get('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight')!.data);
   });
 
   it('save -> load -> save is bit-identical, and the tensors written are those read', async () => {
@@ -226,6 +261,11 @@ describe('what cannot be honoured is refused in one line', () => {
     ['another tuner', { peft_type: 'IA3' }, /peft_type "IA3" is not a LoRA adapter/],
     ['another task', { task_type: 'SEQ_CLS' }, /task_type "SEQ_CLS" adapts another head/],
     ['a rank of 0', { r: 0 }, /: r must be /],
+    // initialisations that change the base weights: the adapter is trained against those, not the base it is given
+    ...['pissa', 'pissa_niter_4', 'olora', 'corda', 'lora_ga', 'loftq'].map((init): [string, Record<string, unknown>, RegExp] => [`init_lora_weights ${init}`, { init_lora_weights: init }, new RegExp(`init_lora_weights "${init}" changes the base weights`)]),
+    ['KaSA, a LoRA variant of a newer peft', { kasa_config: { beta: 1 } }, /kasa_config \{"beta":1\} cannot be honoured/],
+    ['Megatron\'s parallel layers', { megatron_config: { tensor_model_parallel_size: 2 } }, /megatron_config .* cannot be honoured/],
+    ['a field this reader does not know, set', { use_future_variant: true }, /use_future_variant true cannot be honoured here \(plain LoRA only/],
   ];
   for (const [what, change, message] of configCases) {
     it(what, async () => {
@@ -269,6 +309,42 @@ describe('what cannot be honoured is refused in one line', () => {
       model.dispose();
     });
   }
+
+  it('a magnitude-pruned base (its masks would drop part of the update) is refused naming the adapter, the model left as it was', async () => {
+    const path = writePeftDir(join(dir, 'onto-pruned'), good());
+    const adapter = await readPeftAdapter(path);
+    const model = await baseModel();
+    await pruneGlobal(model, 0.5);
+    const before = await logitsOf(model);
+    expect(() => attachPeftAdapter(model, adapter, path)).toThrow(`${path}: a LoRA adapter cannot be merged into a pruned model (h.0.attn.c_attn.weight_mask), whose masks keep its pruned weights zero (allowed: a dense float32 base model)`);
+    expect(model.config.lora).toBeUndefined();
+    expect(Buffer.from((await logitsOf(model)).buffer).equals(Buffer.from(before.buffer))).toBe(true);
+    model.dispose();
+  });
+
+  it("a hostile file's names and values stay one readable line (control characters escaped, megabytes cut)", async () => {
+    const cases: [string, Adapter][] = [
+      ['field', { ...good(), config: { ...good().config, 'use_x\nforged line': 'v'.repeat(1e6) } }],
+      ['key', (() => {
+        const a = good();
+        a.tensors.set(`base_model.model.transformer.h.0.attn.c_attn.lora_A.weight\n${'x'.repeat(1e5)}`, { shape: [1], data: new Float32Array(1) });
+        return a;
+      })()],
+    ];
+    for (const [what, a] of cases) {
+      const error = await readPeftAdapter(writePeftDir(join(dir, `hostile-${what}`), a)).then(() => '', (e: Error) => e.message);
+      expect(error, what).toMatch(/\\x0a/);
+      expect(error, what).not.toContain('\n');
+      expect(error.length, what).toBeLessThan(1300);
+    }
+  });
+
+  it("a refused config is said before the weights are read (a weights file of gigabytes is not read for nothing)", async () => {
+    const path = join(dir, 'config-first');
+    mkdirSync(join(path, PEFT_FILES.weights), { recursive: true }); // no weights file can be read here
+    writeFileSync(join(path, PEFT_FILES.config), JSON.stringify({ ...good().config, use_dora: true }));
+    await expect(readPeftAdapter(path)).rejects.toThrow(`${path}/adapter_config.json: use_dora true cannot be honoured here`);
+  });
 
   it('a missing file names it', async () => {
     const path = join(dir, 'no-weights');

@@ -2,10 +2,15 @@
 // directory (src/gpt/hf/peft.ts), read and checked against the checkpoint's header before the
 // device opens, then merged into the model as it loads (W += (alpha/r)·B·A), as the adapters of
 // our own LoRA runs are.
-import { attachPeftAdapter, peftAdapterProblem, type PeftAdapter } from '../gpt/hf/peft.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { attachPeftAdapter, PEFT_FILES, peftAdapterProblem, type PeftAdapter } from '../gpt/hf/peft.js';
 import type { GPT } from '../gpt/model.js';
+import { isMaskName } from '../nn/prune.js';
 import type { CheckpointHead } from '../node/checkpoint-head.js';
 import { readPeftAdapter } from '../node/peft-adapter-dir.js';
+import { checkpointFileIn } from './path-flags.js';
+import { UsageError } from './usage-error.js';
 
 export const ADAPTER_DOC = "a peft LoRA adapter directory (adapter_config.json + adapter_model.safetensors or older peft's adapter_model.bin: PeftModel.save_pretrained's) merged into the model as it loads";
 
@@ -15,12 +20,14 @@ export interface AdapterToMerge {
   adapter: PeftAdapter;
 }
 
-/** The adapter in `dir` ('' : none), once it fits the model of `head` (whose own LoRA adapters are merged before it). */
+/** The adapter in `dir` ('' : none), once it fits the model of `head` (whose own LoRA adapters are merged before it): refused before the device opens. */
 export async function readAdapterFlag(dir: string, head: CheckpointHead): Promise<AdapterToMerge | undefined> {
   if (!dir) return undefined;
+  const model = existsSync(join(dir, PEFT_FILES.config)) ? null : checkpointFileIn(dir);
+  if (model) throw new UsageError(`flag --adapter takes a peft adapter directory (${PEFT_FILES.config}), and ${dir} is a checkpoint (${model}): give it as --init-from, or write a LoRA run's adapters with gpt export --adapters --to DIR`);
   const adapter = await readPeftAdapter(dir);
   const { lora: _, ...base } = head.meta.model;
-  const problem = peftAdapterProblem(base, adapter, dir);
+  const problem = peftAdapterProblem(base, adapter, dir, head.tensors.find(({ name }) => isMaskName(name))?.name);
   if (problem) throw new Error(problem);
   return { dir, adapter };
 }

@@ -4,11 +4,13 @@
 // a .pt file, as nanoGPT's ckpt.pt (src/gpt/nanogpt-save.ts) with AdamW's moments where the
 // checkpoint has them, which nanoGPT's sample.py and train.py --init_from=resume read; or, with
 // --adapters, a LoRA run's adapters alone as peft's adapter directory (src/gpt/hf/peft.ts).
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { disposeMoments } from '../gpt/checkpoint-upload.js';
 import { HF_FILES, hfLayoutProblem } from '../gpt/hf/index.js';
+import { parseHubId } from '../gpt/hf/hub.js';
 import { PEFT_FILES } from '../gpt/hf/peft.js';
 import { nanoGptCheckpointValue, nanoGptLayoutProblem, nanoGptMetaPkl } from '../gpt/nanogpt-save.js';
 import { TRAIN_DEFAULTS } from '../gpt/trainer.js';
@@ -41,7 +43,7 @@ const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
     initFrom: "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead",
     overwrite: 'replace the model --to already holds (a .pt file there, or a directory with config.json or model.safetensors; with --adapters, adapter_config.json or adapter_model.safetensors)',
     adapters: "write only a LoRA run's adapters, as peft's adapter directory (adapter_config.json + adapter_model.safetensors), which PeftModel.from_pretrained and gpt sample|eval|train --adapter load onto the base model",
-    baseModel: "with --adapters: adapter_config.json's base_model_name_or_path (the base's hub id or path, which peft's AutoPeftModelForCausalLM loads); none when left out",
+    baseModel: "with --adapters: adapter_config.json's base_model_name_or_path (the base's hub id or path, which peft's AutoPeftModelForCausalLM loads; a hub id's @revision goes to its revision field); none when left out",
     to: "the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced, with --overwrite where there), or a .pt file: nanoGPT's checkpoint (DIR/ckpt.pt, DIR created for its sample.py --out_dir=DIR), a character vocabulary's meta.pkl beside it",
   },
 };
@@ -71,7 +73,7 @@ export async function exportModel(args: string[]): Promise<number> {
   if (held && !f.overwrite) throw new UsageError(`--to ${f.to} already holds ${held}: choose another --to, or replace it with --overwrite`);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
   if (isTorchPath(f.to)) return exportNanoGpt(ckpt, f.to);
-  if (f.adapters) return exportAdapters(ckpt, f.to, f.baseModel || null);
+  if (f.adapters) return exportAdapters(ckpt, f.to, ...peftBase(f.baseModel));
   const problem = hfLayoutProblem(ckpt.meta.model);
   if (problem) throw new UsageError(problem); // before the device opens, as the other refusals
   await initDevice();
@@ -130,15 +132,21 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
   return 0;
 }
 
-/** The LoRA adapters of the checkpoint `head` describes as peft's adapter directory `to`, naming `base` as their base model. */
-async function exportAdapters(head: CheckpointHead, to: string, base: string | null): Promise<number> {
+/** --base-model ('': none) as peft's base_model_name_or_path and revision: a hub id at a revision (org/name@v1, as --init-from spells it) split, unless it is a path here. */
+function peftBase(value: string): [string | null, string | null] {
+  const id = value.includes('@') && !existsSync(value) ? parseHubId(value) : null;
+  return id ? [id.repo, id.revision] : [value || null, null];
+}
+
+/** The LoRA adapters of the checkpoint `head` describes as peft's adapter directory `to`, naming `base` (at `revision`) as their base model. */
+async function exportAdapters(head: CheckpointHead, to: string, base: string | null, revision: string | null): Promise<number> {
   const { lora } = head.meta.model;
   if (!lora) throw new UsageError(`flag --adapters writes a LoRA run's adapters, and ${head.path} has none (gpt train --init-from DIR --lora-rank R makes a checkpoint that has them)`);
   await initDevice();
   const { model, moments } = await loadHeadModel(head, {}, true); // not merged: loaded with its moments, freed unread
   disposeMoments(moments);
   try {
-    await writingInto(to, () => savePeftAdapter(to, model, base));
+    await writingInto(to, () => savePeftAdapter(to, model, base, revision));
   } finally {
     model.dispose();
   }

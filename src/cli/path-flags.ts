@@ -147,7 +147,7 @@ export function runCheckpoint(dir: string, note: (line: string) => void): string
 }
 
 /** The file that makes a directory a checkpoint of ours (its manifest) or a Hugging Face model (its config.json), or null. */
-function checkpointFileIn(dir: string): string | null {
+export function checkpointFileIn(dir: string): string | null {
   const names = readdirSync(dir);
   return [MANIFEST_FILE, HF_FILES.config].find((name) => names.includes(name)) ?? null;
 }

@@ -4,9 +4,10 @@
 // base_model.model.transformer.h.0.attn.c_attn.lora_A.weight [r, in] and lora_B.weight [out, r]. GPT-2's layers are Conv1D (weight [in, out]: fan_in_fan_out), but
 // peft's A and B are nn.Linear weights either way, so their shapes and W += (alpha/r)·B·A are our
 // LoRA's (src/nn/lora.ts) in our [out, in] layout. What a config asks that our LoRA cannot do
-// (rsLoRA's scale, DoRA, per-layer ranks, other modules, a subset of layers) is refused, not
-// approximated. Platform free: text and bytes in and out; webgpu-gpt/node reads and writes the directory.
+// (rsLoRA's scale, DoRA, per-layer ranks, other modules, a subset of layers, a base changed by its
+// initialisation, a field of a newer peft) is refused, not approximated. Platform free: text and bytes in and out; webgpu-gpt/node reads and writes the directory.
 import { parseJSONText } from '../../io/json-text.js';
+import { readableLine } from '../../io/readable-line.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../../io/safetensors.js';
 import { bytesSource } from '../../io/safetensors-source.js';
 import { openTorchFile, torchStateDictReader } from '../../io/torch-file.js';
@@ -25,7 +26,8 @@ export const PEFT_FILES = { config: 'adapter_config.json', weights: 'adapter_mod
 /** A peft adapter's files: adapter_config.json's text and its weights file's bytes. */
 export interface PeftAdapterFiles {
   config: string;
-  weights: Uint8Array;
+  /** The weights file's bytes, or a function reading them, called once the config is accepted (a refused config reads no weights). */
+  weights: Uint8Array | (() => Promise<Uint8Array>);
   /** The weights file's name: PEFT_FILES.weights (the default) or PEFT_FILES.torchWeights. */
   weightsFile?: string;
 }
@@ -47,53 +49,52 @@ const ADAPTER_TENSOR = /^(h\.\d+\.(?:attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_
 /** Our parameter name (h.0.attn.c_attn.lora.A) as peft's key. */
 const peftKey = (name: string) => `${PEFT_PREFIX}${GPT2_PREFIX}${name.replace(/\.lora\.([AB])$/, '.lora_$1.weight')}`;
 
-/** false, or absent (an older peft's config, before the field). */
-const isOff = (v: unknown) => v === undefined || v === false;
-/** null, absent, [] or {}: a LoraConfig field left at its default. */
-const isEmpty = (v: unknown) => v === undefined || v === null || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v as object).length);
+/** Absent (an older peft's config, before the field), null, false, [] or {}: a LoraConfig field left at its default. */
+const isDefault = (v: unknown) => v === undefined || v === null || v === false || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v as object).length);
 
 /**
- * LoraConfig's fields that change what the adapter computes or which weights it touches, each with
- * whether a value leaves it as plain LoRA (their defaults: off, empty, none). Other fields (peft's
- * bookkeeping, initialisation, newer ones) do not change the saved adapter's merge and are ignored.
+ * LoraConfig's (and PeftConfig's) fields that leave the saved adapter's merge, W += (lora_alpha/r)·B·A,
+ * as it is whatever they hold: bookkeeping; runtime settings; fan_in_fan_out, which peft sets true
+ * for GPT-2's Conv1D whatever the file says; and settings that apply only with a field that is
+ * checked (layers_pattern with layers_to_transform, megatron_core with megatron_config, the
+ * initialisations' configs with init_lora_weights). Every other field, a variant's (use_dora,
+ * kasa_config, ...) or one of a newer peft this reader does not know, must be at its default: an
+ * adapter it changes would be misread, so it is refused naming the field.
  */
-const UNSUPPORTED: Record<string, (v: unknown) => boolean> = {
-  use_rslora: isOff,
-  use_dora: isOff,
-  lora_bias: isOff,
-  use_qalora: isOff,
-  rank_pattern: isEmpty,
-  alpha_pattern: isEmpty,
-  modules_to_save: isEmpty,
-  exclude_modules: isEmpty,
-  layers_to_transform: isEmpty,
-  layer_replication: isEmpty,
-  target_parameters: isEmpty,
-  trainable_token_indices: isEmpty,
-  alora_invocation_tokens: isEmpty,
-  use_bdlora: isEmpty,
-  arrow_config: isEmpty,
-  velora_config: isEmpty,
-  monteclora_config: isEmpty,
-};
+const INERT = new Set([
+  'base_model_name_or_path', 'revision', 'inference_mode', 'auto_mapping', 'peft_version', 'runtime_config', 'merge_weights', 'fan_in_fan_out',
+  'layers_pattern', 'megatron_core', 'qalora_group_size', 'ensure_weight_tying', 'loftq_config', 'eva_config', 'corda_config', 'lora_ga_config',
+]);
+/** The fields read: their values are checked where read. */
+const READ = new Set(['peft_type', 'task_type', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'bias', 'init_lora_weights']);
+
+/** init_lora_weights that draw A and B without touching the base (MiCA: from its SVD, the base kept); PiSSA, OLoRA, CorDA, LoRA-GA and LoftQ change the base weights the adapter is trained against. */
+const BASE_KEEPING_INITS: unknown[] = [true, false, 'gaussian', 'eva', 'orthogonal', 'mica'];
+
+/** Names peft matches (by the end of a module's dotted name) as one of our targets, which has a single spelling for the layer. */
+const SAME_LAYER: Record<string, string> = { 'attn.c_attn': 'c_attn', 'mlp.c_fc': 'c_fc' };
+
+/** peft's target_modules shorthand for every Linear and Conv1D but the output layer: GPT-2's block layers. */
+const ALL_LINEAR = 'all-linear';
 
 /** adapter_config.json for `lora`, as peft's LoraConfig.to_dict writes it for GPT-2 (Conv1D: fan_in_fan_out). */
-function peftConfigJSON(lora: LoRAConfig, base: string | null): Record<string, unknown> {
+function peftConfigJSON(lora: LoRAConfig, base: string | null, revision: string | null): Record<string, unknown> {
   return {
     peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: base, inference_mode: true,
     r: lora.rank, lora_alpha: lora.alpha, lora_dropout: lora.dropout, target_modules: [...lora.targets],
     fan_in_fan_out: true, bias: 'none', init_lora_weights: true, use_rslora: false, use_dora: false,
-    modules_to_save: null, rank_pattern: {}, alpha_pattern: {}, layers_to_transform: null, layers_pattern: null, revision: null,
+    modules_to_save: null, rank_pattern: {}, alpha_pattern: {}, layers_to_transform: null, layers_pattern: null, revision,
   };
 }
 
 /**
  * The adapters of a LoRA model (GPT.addLoRA's, trained or loaded) as peft's adapter files, naming
- * `base` (base_model_name_or_path; null where unknown). A model with shared layers is written
+ * `base` (base_model_name_or_path; null where unknown) at `revision` (the hub's branch, tag or
+ * commit of it, which AutoPeftModelForCausalLM loads; null: its default). A model with shared layers is written
  * expanded, each layer with its group's adapter, as GPT-2's layout has none. Refused: a model
  * without adapters, adapters its config does not record, a layout GPT-2's cannot hold, values not finite.
  */
-export async function encodePeftAdapter(model: GPT, base: string | null = null, op = 'encodePeftAdapter'): Promise<PeftAdapterFiles> {
+export async function encodePeftAdapter(model: GPT, base: string | null = null, revision: string | null = null, op = 'encodePeftAdapter'): Promise<PeftAdapterFiles & { weights: Uint8Array }> {
   if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${show(model)}`);
   const { lora } = model.config;
   if (!lora) throw new Error(`${op}: the model has no LoRA adapters to write (GPT.addLoRA, or a checkpoint of a --lora-rank run, has them)`);
@@ -108,15 +109,16 @@ export async function encodePeftAdapter(model: GPT, base: string | null = null, 
     if (nonFinite) throw new Error(`${op}: adapters not written: ${nonFinite}`);
     tensors[peftKey(name)] = { dtype: 'F32', shape: [...p.shape], data };
   }
-  return { config: JSON.stringify(peftConfigJSON(lora, base), null, 2) + '\n', weights: serializeSafetensors(tensors, { format: 'pt' }) };
+  return { config: JSON.stringify(peftConfigJSON(lora, base, revision), null, 2) + '\n', weights: serializeSafetensors(tensors, { format: 'pt' }) };
 }
 
 /**
  * A peft LoRA adapter of a GPT-2 from its files, checked in itself (that it fits a base model is
  * peftAdapterProblem's). `source` names the directory in errors. Refused in one line: another
- * peft_type or task, a LoraConfig field our LoRA cannot honour (UNSUPPORTED, `bias` other than
- * 'none'), target_modules other than GPT-2's block layers, tensors other than their A and B,
- * shapes that disagree with r, values not finite.
+ * peft_type or task, a LoraConfig field set that our LoRA cannot honour or this reader does not
+ * know (not INERT), `bias` other than 'none', an initialisation that changed the base weights,
+ * target_modules other than GPT-2's block layers, tensors other than their A and B, shapes that
+ * disagree with r, values not finite.
  */
 export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapter'): Promise<PeftAdapter> {
   const at = `${source}/${PEFT_FILES.config}`;
@@ -127,7 +129,8 @@ export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapt
   const c = json as Record<string, unknown>;
   const lora = peftLoRAConfig(c, at);
   const weightsFile = files.weightsFile ?? PEFT_FILES.weights;
-  const tensors = adapterTensors(await weightsOf(files.weights, `${source}/${weightsFile}`), lora.rank, `${source}/${weightsFile}`);
+  const bytes = typeof files.weights === 'function' ? await files.weights() : files.weights;
+  const tensors = adapterTensors(await weightsOf(bytes, `${source}/${weightsFile}`), lora.rank, `${source}/${weightsFile}`);
   const base = typeof c.base_model_name_or_path === 'string' ? c.base_model_name_or_path : null;
   return { lora, base, tensors, weightsFile };
 }
@@ -145,20 +148,27 @@ async function weightsOf(bytes: Uint8Array, at: string): Promise<Record<string, 
   }
 }
 
+/** An error about a hostile file, whose names and values may hold newlines or be megabytes long: one readable line. */
+const refuse = (message: string) => new Error(readableLine(message));
+
 /** Our LoRA settings from LoraConfig's fields `c`, or a one-line refusal naming `at` and the field. */
 function peftLoRAConfig(c: Record<string, unknown>, at: string): LoRAConfig {
-  if (c.peft_type !== 'LORA') throw new Error(`${at}: peft_type ${show(c.peft_type)} is not a LoRA adapter (allowed: "LORA")`);
-  if (!isEmpty(c.task_type) && c.task_type !== 'CAUSAL_LM') throw new Error(`${at}: task_type ${show(c.task_type)} adapts another head than GPT-2's language model (allowed: "CAUSAL_LM" or null)`);
-  for (const [field, plain] of Object.entries(UNSUPPORTED)) {
-    if (!plain(c[field])) throw new Error(`${at}: ${field} ${show(c[field])} cannot be honoured here (plain LoRA only: leave it at its default)`);
+  if (c.peft_type !== 'LORA') throw refuse(`${at}: peft_type ${show(c.peft_type)} is not a LoRA adapter (allowed: "LORA")`);
+  if ((c.task_type ?? 'CAUSAL_LM') !== 'CAUSAL_LM') throw refuse(`${at}: task_type ${show(c.task_type)} adapts another head than GPT-2's language model (allowed: "CAUSAL_LM" or null)`);
+  const set = Object.keys(c).find((field) => !READ.has(field) && !INERT.has(field) && !isDefault(c[field]));
+  if (set !== undefined) throw refuse(`${at}: ${set} ${show(c[set])} cannot be honoured here (plain LoRA only: leave it at its default)`);
+  if ((c.bias ?? 'none') !== 'none') throw refuse(`${at}: bias ${show(c.bias)} cannot be honoured here (allowed: "none": the adapter trains no biases)`);
+  const init = c.init_lora_weights ?? true;
+  if (!BASE_KEEPING_INITS.includes(init)) {
+    throw refuse(`${at}: init_lora_weights ${show(init)} changes the base weights, and the adapter is trained against those, not the model given (allowed: ${BASE_KEEPING_INITS.map((v) => show(v)).join(', ')}; peft's save_pretrained(path_initial_model_for_weight_conversion=...) saves it as plain LoRA)`);
   }
-  if ((c.bias ?? 'none') !== 'none') throw new Error(`${at}: bias ${show(c.bias)} cannot be honoured here (allowed: "none": the adapter trains no biases)`);
-  const targets = c.target_modules;
-  if (typeof targets === 'string') throw new Error(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
+  const all = typeof c.target_modules === 'string' && c.target_modules.toLowerCase() === ALL_LINEAR;
+  const targets = all ? ['c_attn', 'c_proj', 'c_fc'] : Array.isArray(c.target_modules) ? [...new Set(c.target_modules.map((t) => SAME_LAYER[t] ?? t))] : c.target_modules; // a set, as peft's
+  if (typeof targets === 'string') throw refuse(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: "${ALL_LINEAR}", or a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
   const lora = { rank: c.r, alpha: c.lora_alpha, dropout: c.lora_dropout ?? 0, targets } as LoRAConfig;
   const names: Record<keyof LoRAConfig, string> = { rank: 'r', alpha: 'lora_alpha', dropout: 'lora_dropout', targets: 'target_modules' };
   const problem = loraConfigProblem(lora, (k) => names[k]);
-  if (problem) throw new Error(`${at}: ${problem}`);
+  if (problem) throw refuse(`${at}: ${problem}`);
   return lora;
 }
 
@@ -168,14 +178,14 @@ function adapterTensors(saved: Record<string, SafetensorsTensor>, r: number, at:
   for (const [key, t] of Object.entries(saved)) {
     const inner = key.startsWith(PEFT_PREFIX) ? key.slice(PEFT_PREFIX.length).replace(/^transformer\./, '') : null;
     const m = inner === null ? null : ADAPTER_TENSOR.exec(inner);
-    if (!m) throw new Error(`${at}: tensor '${key}' is not a LoRA A or B of a GPT-2 block layer (${PEFT_PREFIX}transformer.h.N.attn.c_attn.lora_A.weight and the like); other modules cannot be honoured here`);
+    if (!m) throw refuse(`${at}: tensor '${key}' is not a LoRA A or B of a GPT-2 block layer (${PEFT_PREFIX}transformer.h.N.attn.c_attn.lora_A.weight and the like); other modules cannot be honoured here`);
     const name = `${m[1]}.lora.${m[2]}`;
-    if (out.has(name)) throw new Error(`${at}: two tensors name ${peftKey(name)} (one with the transformer. prefix, one without)`);
-    if (!(t.data instanceof Float32Array)) throw new Error(`${at}: tensor '${key}' has dtype ${t.dtype}, expected a float type`);
+    if (out.has(name)) throw refuse(`${at}: two tensors name ${peftKey(name)} (one with the transformer. prefix, one without)`);
+    if (!(t.data instanceof Float32Array)) throw refuse(`${at}: tensor '${key}' has dtype ${t.dtype}, expected a float type`);
     const rankAt = m[2] === 'A' ? 0 : 1;
-    if (t.shape.length !== 2 || t.shape[rankAt] !== r) throw new Error(`${at}: tensor '${key}' has shape [${t.shape.join(', ')}], where r ${r} gives lora_${m[2]} ${m[2] === 'A' ? '[r, in]' : '[out, r]'}`);
+    if (t.shape.length !== 2 || t.shape[rankAt] !== r) throw refuse(`${at}: tensor '${key}' has shape [${t.shape.join(', ')}], where r ${r} gives lora_${m[2]} ${m[2] === 'A' ? '[r, in]' : '[out, r]'}`);
     const nonFinite = nonFiniteProblem([[key, t as { data: Float32Array }]]);
-    if (nonFinite) throw new Error(`${at}: ${nonFinite.replace(/a checkpoint/, 'an adapter')}`);
+    if (nonFinite) throw refuse(`${at}: ${nonFinite.replace(/a checkpoint/, 'an adapter')}`);
     out.set(name, { shape: t.shape, data: t.data });
   }
   return out;
@@ -183,13 +193,15 @@ function adapterTensors(saved: Record<string, SafetensorsTensor>, r: number, at:
 
 /**
  * What keeps `adapter` (from `source`) off a base model of `config`, or null: a base that is not
- * GPT-2's plain float32 layout (int8, shared layers, structurally pruned; its own LoRA adapters
- * are merged before), a rank past a layer's min(in, out), and any adapter tensor missing, extra or
- * of another shape than the base's layer gives it. From the config alone: before any weight is read.
+ * GPT-2's plain float32 layout (int8, shared layers, structurally pruned, or pruned by magnitude:
+ * `mask` names its first pruning mask; its own LoRA adapters are merged before), a rank past a
+ * layer's min(in, out), and any adapter tensor missing, extra or of another shape than the base's
+ * layer gives it. From the config and tensor names alone: before any weight is read.
  */
-export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, source: string): string | null {
+export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, source: string, mask?: string): string | null {
   const at = `${source}/${adapter.weightsFile}`;
   if (config.quantization) return `${source}: a LoRA adapter cannot be merged into ${config.quantization} weights (allowed: a float32 base model)`;
+  if (mask !== undefined) return `${source}: a LoRA adapter cannot be merged into a pruned model (${mask}), whose masks keep its pruned weights zero (allowed: a dense float32 base model)`;
   if ((config.shareLayers ?? 1) > 1) return `${source}: a LoRA adapter cannot be merged into a model whose blocks share weights (shareLayers ${config.shareLayers}): its layers would need one adapter each`;
   const layout = hfLayoutProblem(config);
   if (layout) return `${source}: ${layout}`;
@@ -211,7 +223,7 @@ export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, sour
     if (show(has) !== show(shape)) return `${at}: tensor ${peftKey(name)} has shape [${has.join(', ')}], where the base model's layer gives it [${shape.join(', ')}] (an adapter of another base model?)`;
   }
   const extra = [...adapter.tensors.keys()].find((name) => !want.has(name));
-  return extra === undefined ? null : `${at}: tensor ${peftKey(extra)} adapts a layer that target_modules ${show(lora.targets)} on the base's ${config.nLayer} layers do not select`;
+  return extra === undefined ? null : readableLine(`${at}: tensor ${peftKey(extra)} adapts a layer that target_modules ${show(lora.targets)} on the base's ${config.nLayer} layers do not select`);
 }
 
 /**
@@ -221,7 +233,7 @@ export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, sour
  */
 export function attachPeftAdapter(model: GPT, adapter: PeftAdapter, source = 'adapter'): void {
   if (model.config.lora) throw new Error(`${source}: the model has LoRA adapters already; merge them first (GPT.mergeLoRA)`);
-  const problem = peftAdapterProblem(model.config, adapter, source);
+  const problem = peftAdapterProblem(model.config, adapter, source, model.prunedMask());
   if (problem) throw new Error(problem);
   // uploaded before the model changes: a failed allocation leaves it as it was
   const uploaded = new Map<string, Tensor>();
