@@ -3,7 +3,7 @@
 // the test (help, checkpoint metadata, resume, the teacher's tokenizer, one-line refusals); and
 // `gpt train --share-layers`.
 import { join } from 'node:path';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { distillLossRef, ref } from '../src/check/reference/index.js';
@@ -131,6 +131,19 @@ describe('gpt distill', () => {
     const accepted = await gpt('distill', '--init-from', 'resume', '--teacher', other, '--max-iters', '25', '--out-dir', out);
     expect(accepted.code, accepted.err).toBe(0);
     expect(accepted.out).toContain(`teacher: ${other} (its weights changed since the run started: --teacher), `);
+  });
+
+  // it said only "no checkpoint at DIR": not that DIR was the teacher the run recorded, nor how to go on
+  it('resuming after its recorded teacher is gone, says which teacher and how to go on, in one line', async () => {
+    const [teacher, out] = [join(dir, 'teacher-gone'), join(dir, 'student-gone')];
+    cpSync(teacherDir, teacher, { recursive: true });
+    expect((await distill('--teacher', teacher, '--max-iters', '2', '--eval-interval', '2', '--out-dir', out)).code).toBe(0);
+    rmSync(teacher, { recursive: true });
+    expectOneLine(
+      await gpt('distill', '--init-from', 'resume', '--max-iters', '4', '--out-dir', out),
+      2,
+      new RegExp(`^gpt distill: the run's teacher ${teacher}, as ${out}'s checkpoint records it, no longer exists: restore it there, or give --teacher DIR to go on learning from another$`),
+    );
   });
 
   // it took the built-in corpus (gpt train's default for a new model), read with the teacher's char

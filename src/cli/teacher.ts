@@ -39,6 +39,9 @@ export async function loadTeacher(flags: DistillFlags, given: Set<string>, stude
       `the teacher ${meta.teacher} is ${flags.outDir}'s checkpoint, which this run replaces as it saves (a resumed run would find the student there): copy the teacher elsewhere and give that as --teacher`,
     );
   }
+  if (recorded && !given.has('teacher') && !existsSync(meta.teacher)) {
+    throw new UsageError(`the run's teacher ${meta.teacher}, as ${flags.outDir}'s checkpoint records it, no longer exists: restore it there, or give --teacher DIR to go on learning from another`);
+  }
   const head = await readCheckpointHead(meta.teacher);
   const required = given.has('teacher') ? undefined : recorded?.teacherWeights;
   return { meta, head, tokenizer: tokenizerFromJSON(head.meta.tokenizer), ...(required && { required }) };
