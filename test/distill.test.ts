@@ -146,6 +146,21 @@ describe('gpt distill', () => {
     );
   });
 
+  // it said "--block-size 64 exceeds the teacher's block size 16" to a user who gave no --block-size,
+  // and never what would do; resumed, no --block-size could change the run's
+  it("refuses a student longer than the teacher's context saying where its block size came from and what is allowed", async () => {
+    const out = join(dir, 'long-student');
+    const run = ['--max-iters', '2', '--eval-interval', '2', '--eval-iters', '1'];
+    const head = (...args: string[]) => gpt('distill', '--data', corpus, '--n-layer', '1', '--n-head', '2', '--n-embd', '16', ...run, ...args);
+    expectOneLine(await head('--teacher', teacherDir, '--out-dir', out), 2, /^gpt distill: --block-size 64 \(the default\) exceeds the teacher's block size 16 \(\S+\): give --block-size 16 or less$/);
+    expectOneLine(await head('--teacher', teacherDir, '--block-size', '32', '--out-dir', out), 2, /^gpt distill: --block-size 32 exceeds the teacher's block size 16 \(\S+\): give --block-size 16 or less$/);
+    const short = join(dir, 'short-teacher');
+    expect((await gpt('train', '--data', corpus, ...TINY, '--block-size', '8', '--max-iters', '2', '--eval-interval', '2', '--out-dir', short)).code).toBe(0);
+    expectOneLine(await gpt('distill', '--data', corpus, ...run, '--teacher', short, '--init-from', teacherDir, '--out-dir', out), 2, /^gpt distill: --block-size 16 \(the student checkpoint's\) exceeds the teacher's block size 8 \(\S+\): give --block-size 8 or less$/);
+    expect((await head('--teacher', teacherDir, '--block-size', '16', '--out-dir', out)).code).toBe(0);
+    expectOneLine(await gpt('distill', '--init-from', 'resume', '--teacher', short, '--max-iters', '4', '--out-dir', out), 2, /^gpt distill: the run's block size 16 exceeds the teacher's block size 8 \(\S+\): give a teacher that reads 16 tokens$/);
+  });
+
   // it took the built-in corpus (gpt train's default for a new model), read with the teacher's char
   // tokenizer: the README's `gpt distill --teacher DIR --n-layer 2 ...` learned on 44,657 fewer
   // characters of web documentation than it held, not on the teacher's Shakespeare
@@ -176,7 +191,7 @@ describe('gpt distill', () => {
     const out = join(dir, 'refused');
     expectOneLine(await distill('--out-dir', out), 2, /--teacher DIR is required/);
     expectOneLine(await distill('--teacher', join(dir, 'nowhere'), '--out-dir', out), 2, /flag --teacher names \S+nowhere, which does not exist$/);
-    expectOneLine(await distill('--teacher', teacherDir, '--block-size', '32', '--out-dir', out), 2, /--block-size 32 exceeds the teacher's block size 16/);
+    expectOneLine(await distill('--teacher', teacherDir, '--block-size', '32', '--out-dir', out), 2, /--block-size 32 exceeds the teacher's block size 16 \(\S+\): give --block-size 16 or less$/);
     expectOneLine(await distill('--teacher', teacherDir, '--tokenizer', 'bpe', '--out-dir', out), 2, /--tokenizer bpe differs from the char tokenizer of the teacher/);
     for (const [flag, value] of [['--temperature', '0'], ['--temperature', '1e6'], ['--alpha', '1.5']]) expectOneLine(await distill('--teacher', teacherDir, flag!, value!, '--out-dir', out), 2, new RegExp(`flag ${flag}`));
     // a student checkpoint of another vocabulary (trained on text with other characters)

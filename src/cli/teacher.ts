@@ -58,8 +58,11 @@ function replacedByRun(teacher: string, outDir: string): boolean {
 }
 
 
+/** Where the student's block size came from: --block-size (or --config), the default, a checkpoint to fine-tune, or the resumed run (which keeps its own). */
+export type BlockSizeFrom = 'given' | 'default' | 'checkpoint' | 'run';
+
 /** Refuses a student the teacher cannot teach: other tokens, or longer contexts than the teacher reads. */
-export function checkStudent(teacher: Teacher, cfg: TrainConfig, tokenizer: Tokenizer, source: string): void {
+export function checkStudent(teacher: Teacher, cfg: TrainConfig, tokenizer: Tokenizer, source: string, blockSizeFrom: BlockSizeFrom): void {
   const same = JSON.stringify(tokenizer.toJSON()) === JSON.stringify(teacher.tokenizer.toJSON());
   if (!same) {
     throw new UsageError(
@@ -68,7 +71,11 @@ export function checkStudent(teacher: Teacher, cfg: TrainConfig, tokenizer: Toke
     );
   }
   const { blockSize } = teacherModel(teacher);
-  if (cfg.blockSize > blockSize) throw new UsageError(`${flagName('blockSize')} ${cfg.blockSize} exceeds the teacher's block size ${blockSize} (${teacher.meta.teacher})`);
+  if (cfg.blockSize <= blockSize) return;
+  const exceeds = `exceeds the teacher's block size ${blockSize} (${teacher.meta.teacher})`;
+  if (blockSizeFrom === 'run') throw new UsageError(`the run's block size ${cfg.blockSize} ${exceeds}: give a teacher that reads ${cfg.blockSize} tokens`);
+  const from = { given: '', default: ' (the default)', checkpoint: " (the student checkpoint's)" }[blockSizeFrom];
+  throw new UsageError(`${flagName('blockSize')} ${cfg.blockSize}${from} ${exceeds}: give ${flagName('blockSize')} ${blockSize} or less`);
 }
 
 /**
