@@ -43,6 +43,7 @@ import { chunkRows, fitsOneLaunch, windowRows } from '../ops/index.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { momentShards } from '../optim/adamw.js';
 import { castGroupSize } from '../kernels/wgsl/cast-group.js';
+import { int8ProductDequantizes } from '../kernels/wgsl/matmul.js';
 import { checkInteger } from '../tensor/check.js';
 import { isTargeted } from './lora.js';
 import { blockConfig, blockLinearShapes, configParameterShapes, modelSizeProblem, weightBuffers, type GPTConfig } from './model.js';
@@ -149,7 +150,9 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   // the residual stream's and a LayerNorm's (C each); the weight gradients it makes are in .grad's
   // count, or in inFlight
   const backwardWork = all([4 * C, C, C].map((w) => BT * w * A));
-  const activations = layersKept * layer + blockOutputs + (training ? 2 * pooled(BT * C * A) + backwardWork + (layersKept / L) * loraKept() : 0);
+  // an int8 model's products may dequantize a weight into a float32 transient first (the largest one's, taken as the forward's)
+  const dequantized = int8 ? Math.max(0, ...shapes.filter(({ matrix }) => matrix).map(({ shape: [N, K] }) => (int8ProductDequantizes(BT, N!, K!) ? pooled(4 * N! * K!) : 0))) : 0;
+  const activations = layersKept * layer + blockOutputs + dequantized + (training ? 2 * pooled(BT * C * A) + backwardWork + (layersKept / L) * loraKept() : 0);
 
   /** What the LoRA adapters of every layer keep for the backward: x·Aᵀ and its scaled copy, and the dropped input under adapter dropout. */
   function loraKept(): number {
