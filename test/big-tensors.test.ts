@@ -459,6 +459,26 @@ describe('memory plan', () => {
     teacher.dispose();
   });
 
+  // a pruned teacher holds a float32 0/1 mask beside each Linear weight, which the plan counted for
+  // the student only: a 2 x 128 teacher pruned by magnitude peaked at 1.76x the plan
+  it("counts a pruned teacher's masks: the step's measured peak at most the plan, and within 1.25x of it", async () => {
+    const tokens = Int32Array.from({ length: 4000 }, (_, i) => (i * 7) % 65);
+    const data = { train: tokens.slice(0, 3600), val: tokens.slice(3600), vocabSize: 65 };
+    const teacher = new GPT({ vocabSize: 65, blockSize: 32, nLayer: 2, nHead: 4, nEmbd: 128, dropout: 0, bias: false }, { seed: 1 });
+    await pruneGlobal(teacher, 0.5);
+    const student = new Trainer({ ...cfg, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2 }, data, undefined, { teacher, temperature: 2, alpha: 0.5 });
+    try {
+      const plan = student.memoryPlan().bytes.total;
+      const peak = await stepPeak(student);
+      const what = `pruned teacher: peak ${peak} B, plan ${plan} B`;
+      expect(peak, what).toBeLessThanOrEqual(plan);
+      expect(plan / peak, what).toBeLessThan(1.25);
+    } finally {
+      disposeTrainers(student);
+      teacher.dispose();
+    }
+  });
+
   // on the texture path (Mesa's CPU drivers) an int8 product of more rows than a skinny one
   // dequantizes its weight into a float32 transient (matmul.ts), which the plan did not count: an
   // int8 teacher (2 x 128) of a 1 x 16 student peaked at 1.27x the plan, a [4C, C] weight over it

@@ -7,11 +7,14 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { distillLossRef, ref } from '../src/check/reference/index.js';
-import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { isMaskName } from '../src/nn/prune.js';
+import { loadTeacher, teacherDistillation } from '../src/cli/teacher.js';
+import type { DistillFlags } from '../src/cli/train-flags.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
@@ -159,6 +162,27 @@ describe('gpt distill', () => {
     expectOneLine(await gpt('distill', '--data', corpus, ...run, '--teacher', short, '--init-from', teacherDir, '--out-dir', out), 2, /^gpt distill: --block-size 16 \(the student checkpoint's\) exceeds the teacher's block size 8 \(\S+\): give --block-size 8 or less$/);
     expect((await head('--teacher', teacherDir, '--block-size', '16', '--out-dir', out)).code).toBe(0);
     expectOneLine(await gpt('distill', '--init-from', 'resume', '--teacher', short, '--max-iters', '4', '--out-dir', out), 2, /^gpt distill: the run's block size 16 exceeds the teacher's block size 8 \(\S+\): give a teacher that reads 16 tokens$/);
+  });
+
+  // it kept the pruning masks of a pruned teacher on the GPU for the whole run (as large as its
+  // Linear weights), which the plan `gpt distill` prints leaves out; inference needs none
+  it('loads a pruned teacher without its masks (its weights zero where they were), to the same logits', async () => {
+    const pruned = join(dir, 'teacher-pruned');
+    expect((await gpt('prune', '--sparsity', '0.5', '--init-from', teacherDir, '--out-dir', pruned)).code).toBe(0);
+    const flags = { teacher: pruned, temperature: 2, alpha: 0.5, outDir: join(dir, 'unused') } as DistillFlags;
+    const { distill } = await teacherDistillation(await loadTeacher(flags, new Set(['teacher']), null, false));
+    const masked = modelFromCheckpoint(await loadCheckpoint(pruned)).model;
+    try {
+      expect([...distill.teacher.namedBuffers()].map(([name]) => name).filter(isMaskName)).toEqual([]);
+      expect([...masked.namedBuffers()].map(([name]) => name).filter(isMaskName).length, 'the checkpoint holds masks').toBeGreaterThan(0);
+      await scope(async () => {
+        const idx = tensor(Int32Array.from({ length: 16 }, (_, i) => i % 10), [1, 16]);
+        expect(await noGrad(() => distill.teacher.forward(idx).logits).toArray()).toEqual(await noGrad(() => masked.eval().forward(idx).logits).toArray());
+      });
+    } finally {
+      distill.teacher.dispose();
+      masked.dispose();
+    }
   });
 
   // it took the built-in corpus (gpt train's default for a new model), read with the teacher's char
