@@ -459,6 +459,44 @@ describe('memory plan', () => {
     teacher.dispose();
   });
 
+  /** A 2 x 128 teacher, made by `made` from the float32 one, teaching a 1 x 16 student: the step's measured peak at most the plan, and within 1.25x of it. */
+  async function expectTeacherStepWithinPlan(what: string, made: (float: GPT) => Promise<GPT>): Promise<void> {
+    const tokens = Int32Array.from({ length: 4000 }, (_, i) => (i * 7) % 65);
+    const data = { train: tokens.slice(0, 3600), val: tokens.slice(3600), vocabSize: 65 };
+    const teacher = await made(new GPT({ vocabSize: 65, blockSize: 32, nLayer: 2, nHead: 4, nEmbd: 128, dropout: 0, bias: false }, { seed: 1 }));
+    const student = new Trainer({ ...cfg, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2 }, data, undefined, { teacher, temperature: 2, alpha: 0.5 });
+    try {
+      const plan = student.memoryPlan().bytes.total;
+      const peak = await stepPeak(student);
+      const measured = `${what}: peak ${peak} B, plan ${plan} B`;
+      expect(peak, measured).toBeLessThanOrEqual(plan);
+      expect(plan / peak, measured).toBeLessThan(1.25);
+    } finally {
+      disposeTrainers(student);
+      teacher.dispose();
+    }
+  }
+
+  // a pruned teacher holds a float32 0/1 mask beside each Linear weight, which the plan counted for
+  // the student only: a teacher pruned by magnitude peaked at 1.76x the plan
+  it("counts a pruned teacher's masks", () =>
+    expectTeacherStepWithinPlan('pruned teacher', async (teacher) => {
+      await pruneGlobal(teacher, 0.5);
+      return teacher;
+    }));
+
+  // on the texture path (Mesa's CPU drivers) an int8 product of more rows than a skinny one
+  // dequantizes its weight into a float32 transient (matmul.ts), which the plan did not count: an
+  // int8 teacher peaked at 1.27x the plan, a [4C, C] weight over it
+  it.each(['texture', 'buffer'] as const)("counts an int8 teacher's products on the %s path", (tiled) => {
+    setProfile({ matmul: { ...profile().matmul, tiled, int8SubgroupMatrix: null } });
+    return expectTeacherStepWithinPlan(`int8 teacher, ${tiled}`, async (float) => {
+      const teacher = await quantizeModel(float);
+      float.dispose();
+      return teacher;
+    });
+  });
+
   // the plan counted one chunk of fused logits (a plain run's LM head and loss), but distillLoss takes
   // the student's and the teacher's logits whole: peak 3.5x the plan. In float16 (what 'auto' trains
   // in on a GPU with tensor cores) it counted the teacher's forward at its peak, float32 copies of

@@ -3,15 +3,18 @@
 // the test (help, checkpoint metadata, resume, the teacher's tokenizer, one-line refusals); and
 // `gpt train --share-layers`.
 import { join } from 'node:path';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { distillLossRef, ref } from '../src/check/reference/index.js';
-import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { isMaskName } from '../src/nn/prune.js';
+import { loadTeacher, teacherDistillation } from '../src/cli/teacher.js';
+import type { DistillFlags } from '../src/cli/train-flags.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
@@ -133,6 +136,55 @@ describe('gpt distill', () => {
     expect(accepted.out).toContain(`teacher: ${other} (its weights changed since the run started: --teacher), `);
   });
 
+  // it said only "no checkpoint at DIR": not that DIR was the teacher the run recorded, nor how to go on
+  it('resuming after its recorded teacher is gone, says which teacher and how to go on, in one line', async () => {
+    const [teacher, out] = [join(dir, 'teacher-gone'), join(dir, 'student-gone')];
+    cpSync(teacherDir, teacher, { recursive: true });
+    expect((await distill('--teacher', teacher, '--max-iters', '2', '--eval-interval', '2', '--out-dir', out)).code).toBe(0);
+    rmSync(teacher, { recursive: true });
+    expectOneLine(
+      await gpt('distill', '--init-from', 'resume', '--max-iters', '4', '--out-dir', out),
+      2,
+      new RegExp(`^gpt distill: the run's teacher ${teacher}, as ${out}'s checkpoint records it, no longer exists: restore it there, or give --teacher DIR to go on learning from another$`),
+    );
+  });
+
+  // it said "--block-size 64 exceeds the teacher's block size 16" to a user who gave no --block-size,
+  // and never what would do; resumed, no --block-size could change the run's
+  it("refuses a student longer than the teacher's context saying where its block size came from and what is allowed", async () => {
+    const out = join(dir, 'long-student');
+    const run = ['--max-iters', '2', '--eval-interval', '2', '--eval-iters', '1'];
+    const head = (...args: string[]) => gpt('distill', '--data', corpus, '--n-layer', '1', '--n-head', '2', '--n-embd', '16', ...run, ...args);
+    expectOneLine(await head('--teacher', teacherDir, '--out-dir', out), 2, /^gpt distill: --block-size 64 \(the default\) exceeds the teacher's block size 16 \(\S+\): give --block-size 16 or less$/);
+    expectOneLine(await head('--teacher', teacherDir, '--block-size', '32', '--out-dir', out), 2, /^gpt distill: --block-size 32 exceeds the teacher's block size 16 \(\S+\): give --block-size 16 or less$/);
+    const short = join(dir, 'short-teacher');
+    expect((await gpt('train', '--data', corpus, ...TINY, '--block-size', '8', '--max-iters', '2', '--eval-interval', '2', '--out-dir', short)).code).toBe(0);
+    expectOneLine(await gpt('distill', '--data', corpus, ...run, '--teacher', short, '--init-from', teacherDir, '--out-dir', out), 2, /^gpt distill: --block-size 16 \(the student checkpoint's\) exceeds the teacher's block size 8 \(\S+\): give --block-size 8 or less$/);
+    expect((await head('--teacher', teacherDir, '--block-size', '16', '--out-dir', out)).code).toBe(0);
+    expectOneLine(await gpt('distill', '--init-from', 'resume', '--teacher', short, '--max-iters', '4', '--out-dir', out), 2, /^gpt distill: the run's block size 16 exceeds the teacher's block size 8 \(\S+\): give a teacher that reads 16 tokens$/);
+  });
+
+  // it kept the pruning masks of a pruned teacher on the GPU for the whole run (as large as its
+  // Linear weights), which the plan `gpt distill` prints leaves out; inference needs none
+  it('loads a pruned teacher without its masks (its weights zero where they were), to the same logits', async () => {
+    const pruned = join(dir, 'teacher-pruned');
+    expect((await gpt('prune', '--sparsity', '0.5', '--init-from', teacherDir, '--out-dir', pruned)).code).toBe(0);
+    const flags = { teacher: pruned, temperature: 2, alpha: 0.5, outDir: join(dir, 'unused') } as DistillFlags;
+    const { distill } = await teacherDistillation(await loadTeacher(flags, new Set(['teacher']), null, false));
+    const masked = modelFromCheckpoint(await loadCheckpoint(pruned)).model;
+    try {
+      expect([...distill.teacher.namedBuffers()].map(([name]) => name).filter(isMaskName)).toEqual([]);
+      expect([...masked.namedBuffers()].map(([name]) => name).filter(isMaskName).length, 'the checkpoint holds masks').toBeGreaterThan(0);
+      await scope(async () => {
+        const idx = tensor(Int32Array.from({ length: 16 }, (_, i) => i % 10), [1, 16]);
+        expect(await noGrad(() => distill.teacher.forward(idx).logits).toArray()).toEqual(await noGrad(() => masked.eval().forward(idx).logits).toArray());
+      });
+    } finally {
+      distill.teacher.dispose();
+      masked.dispose();
+    }
+  });
+
   // it took the built-in corpus (gpt train's default for a new model), read with the teacher's char
   // tokenizer: the README's `gpt distill --teacher DIR --n-layer 2 ...` learned on 44,657 fewer
   // characters of web documentation than it held, not on the teacher's Shakespeare
@@ -163,7 +215,7 @@ describe('gpt distill', () => {
     const out = join(dir, 'refused');
     expectOneLine(await distill('--out-dir', out), 2, /--teacher DIR is required/);
     expectOneLine(await distill('--teacher', join(dir, 'nowhere'), '--out-dir', out), 2, /flag --teacher names \S+nowhere, which does not exist$/);
-    expectOneLine(await distill('--teacher', teacherDir, '--block-size', '32', '--out-dir', out), 2, /--block-size 32 exceeds the teacher's block size 16/);
+    expectOneLine(await distill('--teacher', teacherDir, '--block-size', '32', '--out-dir', out), 2, /--block-size 32 exceeds the teacher's block size 16 \(\S+\): give --block-size 16 or less$/);
     expectOneLine(await distill('--teacher', teacherDir, '--tokenizer', 'bpe', '--out-dir', out), 2, /--tokenizer bpe differs from the char tokenizer of the teacher/);
     for (const [flag, value] of [['--temperature', '0'], ['--temperature', '1e6'], ['--alpha', '1.5']]) expectOneLine(await distill('--teacher', teacherDir, flag!, value!, '--out-dir', out), 2, new RegExp(`flag ${flag}`));
     // a student checkpoint of another vocabulary (trained on text with other characters)

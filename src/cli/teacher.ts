@@ -1,7 +1,8 @@
 // `gpt distill`'s teacher: which checkpoint teaches, at which temperature and alpha (the flags, or a
 // resumed run's own settings with the flags given on top), checked from its header before anything
 // is written; the teacher model itself is loaded once the device is open, for inference (no
-// moments), each weight uploaded and fingerprinted as it is read: the host never holds it.
+// moments, no pruning masks), each weight uploaded and fingerprinted as it is read: the host
+// never holds it.
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Checkpoint, CheckpointMeta, DistillMeta } from '../gpt/checkpoint.js';
@@ -9,6 +10,7 @@ import { disposeUploaded } from '../gpt/checkpoint-upload.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { Distillation, TrainConfig } from '../gpt/trainer.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
+import { linearLayers } from '../nn/prune.js';
 import { flagName, UsageError } from './flags.js';
 import { pick } from './config-file.js';
 import type { DistillFlags } from './train-flags.js';
@@ -39,6 +41,9 @@ export async function loadTeacher(flags: DistillFlags, given: Set<string>, stude
       `the teacher ${meta.teacher} is ${flags.outDir}'s checkpoint, which this run replaces as it saves (a resumed run would find the student there): copy the teacher elsewhere and give that as --teacher`,
     );
   }
+  if (recorded && !given.has('teacher') && !existsSync(meta.teacher)) {
+    throw new UsageError(`the run's teacher ${meta.teacher}, as ${flags.outDir}'s checkpoint records it, no longer exists: restore it there, or give --teacher DIR to go on learning from another`);
+  }
   const head = await readCheckpointHead(meta.teacher);
   const required = given.has('teacher') ? undefined : recorded?.teacherWeights;
   return { meta, head, tokenizer: tokenizerFromJSON(head.meta.tokenizer), ...(required && { required }) };
@@ -55,8 +60,11 @@ function replacedByRun(teacher: string, outDir: string): boolean {
 }
 
 
+/** Where the student's block size came from: --block-size (or --config), the default, a checkpoint to fine-tune, or the resumed run (which keeps its own). */
+export type BlockSizeFrom = 'given' | 'default' | 'checkpoint' | 'run';
+
 /** Refuses a student the teacher cannot teach: other tokens, or longer contexts than the teacher reads. */
-export function checkStudent(teacher: Teacher, cfg: TrainConfig, tokenizer: Tokenizer, source: string): void {
+export function checkStudent(teacher: Teacher, cfg: TrainConfig, tokenizer: Tokenizer, source: string, blockSizeFrom: BlockSizeFrom): void {
   const same = JSON.stringify(tokenizer.toJSON()) === JSON.stringify(teacher.tokenizer.toJSON());
   if (!same) {
     throw new UsageError(
@@ -65,15 +73,19 @@ export function checkStudent(teacher: Teacher, cfg: TrainConfig, tokenizer: Toke
     );
   }
   const { blockSize } = teacherModel(teacher);
-  if (cfg.blockSize > blockSize) throw new UsageError(`${flagName('blockSize')} ${cfg.blockSize} exceeds the teacher's block size ${blockSize} (${teacher.meta.teacher})`);
+  if (cfg.blockSize <= blockSize) return;
+  const exceeds = `exceeds the teacher's block size ${blockSize} (${teacher.meta.teacher})`;
+  if (blockSizeFrom === 'run') throw new UsageError(`the run's block size ${cfg.blockSize} ${exceeds}: give a teacher that reads ${cfg.blockSize} tokens`);
+  const from = { given: '', default: ' (the default)', checkpoint: " (the student checkpoint's)" }[blockSizeFrom];
+  throw new UsageError(`${flagName('blockSize')} ${cfg.blockSize}${from} ${exceeds}: give ${flagName('blockSize')} ${blockSize} or less`);
 }
 
 /**
  * The teacher on the GPU, in eval mode and without dropout (the caller disposes its model), each
- * weight uploaded and fingerprinted as read, its moments not kept; with the teacher's settings, its
- * weights' fingerprint now its own. Refused where the run's record says it held other weights (the
- * same path holding other weights would change what the run learns without a word), leaving
- * nothing on the GPU.
+ * weight uploaded and fingerprinted as read, its moments and pruning masks not kept; with the
+ * teacher's settings, its weights' fingerprint now its own. Refused where the run's record says it
+ * held other weights (the same path holding other weights would change what the run learns without
+ * a word), leaving nothing on the GPU.
  */
 export async function teacherDistillation(teacher: Teacher): Promise<{ distill: Distillation; teacher: Teacher }> {
   const fingerprint = new WeightsFingerprint();
@@ -87,5 +99,7 @@ export async function teacherDistillation(teacher: Teacher): Promise<{ distill: 
         `restore it, or pass --teacher ${meta.teacher} to go on learning from what it holds now`,
     );
   }
+  // a pruned teacher's weights are zero where its masks are: it runs no optimizer step, which is all they are kept for
+  for (const [, layer] of linearLayers(loaded.model)) layer.setWeightMask(null);
   return { distill: { teacher: loaded.model.eval(), temperature: meta.temperature, alpha: meta.alpha }, teacher: { ...teacher, meta: { ...meta, teacherWeights: weights } } };
 }

@@ -99,7 +99,8 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
       if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
       checkSplitsFit(ds, cfg.blockSize, '--block-size'); // before the device opens
-      if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
+      const blockSizeFrom = resume ? 'run' : given.has('blockSize') ? 'given' : ckpt ? 'checkpoint' : 'default';
+      if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data, blockSizeFrom);
       const dev = await initDevice();
       // before a directory, a log or a step: no save could follow
       if (!dev.executes) throw new Error("Dawn's null backend (GPT_DAWN_BACKEND=null) runs nothing: a run there could save no checkpoint (its weights read back as zeros)");

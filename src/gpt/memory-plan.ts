@@ -43,6 +43,7 @@ import { chunkRows, fitsOneLaunch, windowRows } from '../ops/index.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { momentShards } from '../optim/adamw.js';
 import { castGroupSize } from '../kernels/wgsl/cast-group.js';
+import { int8ProductDequantizes } from '../kernels/wgsl/matmul.js';
 import { checkInteger } from '../tensor/check.js';
 import { isTargeted } from './lora.js';
 import { blockConfig, blockLinearShapes, configParameterShapes, modelSizeProblem, weightBuffers, type GPTConfig } from './model.js';
@@ -89,6 +90,8 @@ export interface PlanOptions {
   maskSizes?: readonly number[];
   /** A distillation's teacher, run forward (without gradients) on each batch; the student's logits are then whole. */
   teacher?: GPTConfig;
+  /** The teacher's pruning masks, as maskSizes (held beside its weights through the run). */
+  teacherMaskSizes?: readonly number[];
   /** Whether the logits are computed whole (a distillation's teacher), never fused with a loss a chunk of rows at a time. */
   wholeLogits?: boolean;
   /** Training with recompute (GPT.forward's option): each block run again in the backward. */
@@ -149,7 +152,9 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   // the residual stream's and a LayerNorm's (C each); the weight gradients it makes are in .grad's
   // count, or in inFlight
   const backwardWork = all([4 * C, C, C].map((w) => BT * w * A));
-  const activations = layersKept * layer + blockOutputs + (training ? 2 * pooled(BT * C * A) + backwardWork + (layersKept / L) * loraKept() : 0);
+  // an int8 model's products may dequantize a weight into a float32 transient first (the largest one's, taken as the forward's)
+  const dequantized = int8 ? Math.max(0, ...shapes.filter(({ matrix }) => matrix).map(({ shape: [N, K] }) => (int8ProductDequantizes(BT, N!, K!) ? pooled(4 * N! * K!) : 0))) : 0;
+  const activations = layersKept * layer + blockOutputs + dequantized + (training ? 2 * pooled(BT * C * A) + backwardWork + (layersKept / L) * loraKept() : 0);
 
   /** What the LoRA adapters of every layer keep for the backward: x·Aᵀ and its scaled copy, and the dropped input under adapter dropout. */
   function loraKept(): number {
@@ -239,7 +244,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   }
 
   // the teacher runs on the student's batches, at the student's block size
-  const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: binding, bufferLimit, dtype: opts.dtype, wholeLogits: true }) : null;
+  const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: binding, bufferLimit, dtype: opts.dtype, wholeLogits: true, maskSizes: opts.teacherMaskSizes }) : null;
   // the KV caches (transformer.ts's extendCache): every layer's, at the block's slots
   const cacheOfLayer = Array.from({ length: L }, (_, i) => {
     const { nHead, headSize } = blockConfig(cfg, i); // a structurally pruned layer has fewer heads
@@ -249,7 +254,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const kvCache = caching ? all(cacheOfLayer) : 0;
   // the teacher's forward runs first, at its own peak; then its weights and logits stay through the
   // student's step (a float16 teacher's logits past a binding go through float32 copies, freed by then)
-  const teacherKept = teacher ? teacher.bytes.weights + teacher.bytes.halfWeights + pooled(BT * V * A) : 0;
+  const teacherKept = teacher ? teacher.bytes.weights + teacher.bytes.halfWeights + teacher.bytes.masks + pooled(BT * V * A) : 0;
   const held = weights + halfWeights + gradients + optimizer + masks + kvCache;
   const total = held + Math.max(teacher?.bytes.total ?? 0, teacherKept + Math.max(activations + logits, backwardEnd, activations + inFlight));
   // the most positions one forward runs: the buffers below hold a forward's

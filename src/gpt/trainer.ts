@@ -300,8 +300,12 @@ function modelShapeProblem(model: GPT, cfg: TrainConfig, vocabSize: number): str
 /** What a step of a model of `config` trained with `cfg` in `dtype` needs on the GPU (src/gpt/memory-plan.ts). */
 export function stepPlan(config: GPTConfig, cfg: TrainConfig, dtype: ComputeDtype, distill?: Distillation, maskSizes: readonly number[] = []): MemoryPlan {
   const { bindingLimit, bufferLimit } = profile();
-  return memoryPlan(config, cfg.batchSize, { training: true, bindingLimit, bufferLimit, dtype, maskSizes, teacher: distill?.teacher.config, recompute: cfg.recompute, gradAccum: cfg.gradAccum });
+  const teacher = distill && { teacher: distill.teacher.config, teacherMaskSizes: maskSizesOf(distill.teacher) };
+  return memoryPlan(config, cfg.batchSize, { training: true, bindingLimit, bufferLimit, dtype, maskSizes, ...teacher, recompute: cfg.recompute, gradAccum: cfg.gradAccum });
 }
+
+/** The elements of each pruning mask `model` holds (its `*.weight_mask` buffers). */
+const maskSizesOf = (model: GPT): number[] => [...model.namedBuffers()].filter(([name]) => isMaskName(name)).map(([, b]) => b.size);
 
 /** The model's config from a training config and the tokenizer's vocabulary size. */
 export function modelConfig(cfg: TrainConfig, vocabSize: number): GPTConfig {
@@ -751,8 +755,7 @@ export class Trainer {
 
   /** What a step of this trainer needs on the GPU (src/gpt/memory-plan.ts), against the adapter's limits. */
   memoryPlan(): MemoryPlan {
-    const maskSizes = [...this.model.namedBuffers()].filter(([name]) => isMaskName(name)).map(([, b]) => b.size);
-    return stepPlan(this.model.config, this.cfg, this.dtype, this.distill, maskSizes);
+    return stepPlan(this.model.config, this.cfg, this.dtype, this.distill, maskSizesOf(this.model));
   }
 
   /** A LoRA run's adapters and peft's trainable-parameter line (what `gpt train` prints, the page shows), or null without adapters. */

@@ -82,6 +82,15 @@ export function matmulAddsBias(plan: Pick<MatmulPlan, 'M' | 'K' | 'transA' | 'tr
   return !plan.scale && isSkinny(plan, profile().matmul.skinnyRows);
 }
 
+/**
+ * Whether an int8 product A [M, K] · Qᵀ (Q [N, K]) dequantizes Q into a float32 transient [N, K]
+ * first, as launchMatmul does on the texture path (memory plans count it).
+ */
+export function int8ProductDequantizes(M: number, N: number, K: number): boolean {
+  const { tiled, skinnyRows } = profile().matmul;
+  return M > skinnyRows && !int8TensorCoresFor(M, K) && tiled === 'texture' && 4 * N * K <= profile().bindingLimit;
+}
+
 /** Records C = op(A) · op(B) (+ plan.bias on every row, see matmulAddsBias) for every batch; `c` must hold batch * M * N floats. */
 export function launchMatmul(a: Resource, b: Resource, c: Resource, given: MatmulPlan): void {
   // batch dims laid out one after another in A and B (C's are in order) merge: fewer dims to index
@@ -106,7 +115,7 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, given: Matmu
       device().release(xs);
       return;
     }
-    if (tiled === 'texture' && 4 * N * K <= profile().bindingLimit) {
+    if (int8ProductDequantizes(M, N, K)) {
       const w = device().alloc(Math.max(4, 4 * N * K), 'matmul dequantized int8');
       launchDequantize(b, plan.scale, w, N, K);
       launchMatmul(a, w, c, { ...plan, scale: undefined });
