@@ -3,7 +3,6 @@
 // what the command itself answers (run-lock.ts: what the run leaves, then its lock); then the signal
 // is raised again, so that the process still ends as killed by it.
 import { removeUnfinishedWrites } from '../node/atomic-file.js';
-import { makeDirectories, removeEmptyCreated } from '../node/regular-files.js';
 
 /** The signals that end a process by default without Node's 'exit' event. */
 const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -30,20 +29,5 @@ export async function answeringSignals<T>(work: () => Promise<T>, answer: (signa
     return await work();
   } finally {
     stop();
-  }
-}
-
-/**
- * Runs `work`, which writes into `dir`, made here with its missing parents: however the work ends
- * (an error, or a signal once its writes under way are deleted), the directories made here go
- * again where they hold nothing.
- */
-export async function writingInto<T>(dir: string, work: () => Promise<T>): Promise<T> {
-  const created = await makeDirectories(dir);
-  const tidy = () => removeEmptyCreated(created);
-  try {
-    return await answeringSignals(work, tidy);
-  } finally {
-    tidy();
   }
 }

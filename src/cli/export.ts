@@ -22,11 +22,11 @@ import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/
 import { saveNanoGptFile } from '../node/nanogpt-file.js';
 import { savePeftAdapter } from '../node/peft-adapter-dir.js';
 import { pathExists } from '../node/regular-files.js';
-import { writingInto } from './ending-signals.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { CHECKPOINT_OR_KEYWORD, RUN_CHECKPOINT } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
+import { withDirectoryLock } from './run-lock.js';
 import { checkpointPath } from './sample.js';
 
 /** --to a file of this extension writes nanoGPT's checkpoint (torch.save's), not a directory. */
@@ -34,6 +34,7 @@ const TORCH_EXTENSION = '.pt';
 const isTorchPath = (path: string) => extname(path) === TORCH_EXTENSION;
 
 const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '', adapters: false, baseModel: '', overwrite: false };
+type ExportFlags = typeof EXPORT_DEFAULTS;
 const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   defaults: EXPORT_DEFAULTS,
   paths: { outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? { use: 'new file', createsDirectory: true } : 'new directory') },
@@ -69,6 +70,13 @@ export async function exportModel(args: string[]): Promise<number> {
   // a checkpoint is never replaced unless asked (nanoGPT's train.py's ckpt.pt, with its AdamW state, or an earlier export)
   // --overwrite or not: the run is not what an export replaces (peft's adapter files are read by their own names: no manifest hides them)
   if (!isTorchPath(f.to) && !f.adapters && (await manifestHeld(f.to))) throw new UsageError(`--to ${f.to} ${HOLDS_RUN}: export to another directory`);
+  // one export into a directory at a time, as one run: two at once would mix their files (each one's set is atomic on its own);
+  // held from the check of what the directory holds, so that of two without --overwrite the second is refused, not written over the first
+  return withDirectoryLock(isTorchPath(f.to) ? dirname(f.to) : f.to, () => exportLocked(f, source));
+}
+
+/** The export `f` asks for of the checkpoint at `source`, its target's directory locked (made, and tidied away if nothing is written). */
+async function exportLocked(f: ExportFlags, source: string): Promise<number> {
   const held = await modelAt(f.to, f.adapters);
   if (held && !f.overwrite) throw new UsageError(`--to ${f.to} already holds ${held}: choose another --to, or replace it with --overwrite`);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
@@ -79,7 +87,7 @@ export async function exportModel(args: string[]): Promise<number> {
   await initDevice();
   const { model, tokenizer } = await loadHeadModel(ckpt, { moments: false }, true);
   try {
-    await writingInto(f.to, () => saveHFModel(f.to, model, tokenizer)); // Ctrl-C: the half-written weights go too, and the directory made for them
+    await saveHFModel(f.to, model, tokenizer); // Ctrl-C: the half-written weights go too (withDirectoryLock), and the directory made for them
   } finally {
     model.dispose();
   }
@@ -122,7 +130,7 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
       ...((meta.bestVal ?? meta.val) !== undefined && { bestVal: meta.bestVal ?? meta.val }),
       dataset: datasetName(meta.data, metaPkl !== null),
     });
-    await writingInto(dirname(to), () => saveNanoGptFile(to, torchSavePieces(root, to), metaPkl));
+    await saveNanoGptFile(to, torchSavePieces(root, to), metaPkl);
     const optimizer = moments ? `AdamW's moments at iteration ${iterNum}` : `no AdamW moments${merged ? ' (LoRA adapters merged)' : ''}: train.py --init_from=resume starts them fresh at iteration ${iterNum}`;
     console.log(`wrote ${to} (nanoGPT's checkpoint, ${optimizer})${metaPkl ? `; meta.pkl beside it, which nanoGPT's sample.py reads as data/${datasetName(meta.data, true)}/meta.pkl` : ''}`);
   } finally {
@@ -146,7 +154,7 @@ async function exportAdapters(head: CheckpointHead, to: string, base: string | n
   const { model, moments } = await loadHeadModel(head, {}, true); // not merged: loaded with its moments, freed unread
   disposeMoments(moments);
   try {
-    await writingInto(to, () => savePeftAdapter(to, model, base, revision));
+    await savePeftAdapter(to, model, base, revision);
   } finally {
     model.dispose();
   }

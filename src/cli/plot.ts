@@ -2,6 +2,7 @@
 // one) as an SVG file, overlaid, against steps and against training time.
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../node/atomic-file.js';
+import { fileLines, LineTooLongError } from '../node/file-lines.js';
 import { isDirectoryPath, openRegularFile, unreadableReason } from '../node/regular-files.js';
 import { lossChartSvg, type LabelledRun, type XAxis, type YScale } from '../plot/loss-svg.js';
 import { RunLogError, runLogReader, type RunCurves } from '../plot/run-log.js';
@@ -86,10 +87,7 @@ async function readRuns(arg: string): Promise<PlacedRun[]> {
   return curves.map((c) => ({ place, id: curves.length > 1 ? ` ${c.run.slice(0, 8)}` : '', curves: c }));
 }
 
-/** The longest line read: a record takes a few hundred characters, and a file without newlines (zeros) is not read whole to say so. */
-const MAX_LINE = 2 ** 20;
-
-/** The runs of the log `file`, read a piece at a time; a line that is no record is bad usage naming it (RUN is no run's log). */
+/** The runs of the log `file`, read a line at a time; a line that is no record is bad usage naming it (RUN is no run's log). */
 async function readRunLog(file: string): Promise<RunCurves[]> {
   let handle;
   try {
@@ -98,18 +96,10 @@ async function readRunLog(file: string): Promise<RunCurves[]> {
     throw new Error(`cannot read ${file}: ${unreadableReason(e)}`);
   }
   const reader = runLogReader(file, (line) => console.error(`note: ${line}`));
-  const decoder = new TextDecoder();
-  let [pending, i] = ['', 0];
   try {
-    for await (const piece of handle.createReadStream({ highWaterMark: 2 ** 20, autoClose: false })) {
-      const lines = (pending + decoder.decode(piece as Buffer, { stream: true })).split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) reader.line(line, i++, false);
-      if (pending.length > MAX_LINE) throw new RunLogError(`${file}:${i + 1}: no newline in its first ${MAX_LINE} characters, far past a record's`);
-    }
-    reader.line(pending + decoder.decode(), i, true);
+    for await (const { line, i, last } of fileLines(handle, file)) reader.line(line, i, last);
   } catch (e) {
-    if (!(e instanceof RunLogError)) throw e;
+    if (!(e instanceof RunLogError || e instanceof LineTooLongError)) throw e;
     throw new UsageError(`${e.message}; RUN takes a run's log.jsonl, one JSON record a line (of which only a last line cut short is left out)`);
   } finally {
     await handle.close();

@@ -1,0 +1,92 @@
+// What `gpt train --init-from resume` keeps of a run's log.jsonl (src/cli/resume-log.ts), on logs
+// written by hand: the lines expected are spelled out, not computed.
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { keepOnlyRun, rewindRunLog } from '../src/cli/resume-log.js';
+import { tempDir } from './cli-helpers.js';
+
+const logOf = (lines: string[], cut = '') => lines.map((l) => l + '\n').join('') + cut;
+
+function written(lines: string[], cut = ''): string {
+  const path = join(tempDir('resume-log'), 'log.jsonl');
+  writeFileSync(path, logOf(lines, cut));
+  return path;
+}
+
+const lines = (path: string) => readFileSync(path, 'utf8').split('\n').slice(0, -1);
+
+describe('rewinding a log to its checkpoint', () => {
+  it("drops the run's records past the step and a last line cut short; keeps other runs' records and lines that are no records, as written", async () => {
+    const path = written([
+      '{"type":"train","run":"A","step":1,"loss":3}',
+      '{"type": "eval", "run": "A", "step": 2, "train": 2, "val": 2.5}',
+      'not json',
+      '{"type":"train","run":"B","step":3,"loss":1}',
+      '{"type":"train","run":"A","step":3,"loss":1}',
+      '[1,2]',
+      '{"type":"resume","run":"A","step":9}',
+    ], '{"type":"train","ru');
+    await rewindRunLog(path, 'A', 2);
+    expect(lines(path)).toEqual([
+      '{"type":"train","run":"A","step":1,"loss":3}',
+      '{"type": "eval", "run": "A", "step": 2, "train": 2, "val": 2.5}',
+      'not json',
+      '{"type":"train","run":"B","step":3,"loss":1}',
+      '[1,2]',
+    ]);
+  });
+
+  it('leaves a log with nothing to drop untouched (not rewritten), and no log is none', async () => {
+    const path = written(['{"type":"train","run":"A","step":1,"loss":3}', '']);
+    const before = statSync(path).ino;
+    await rewindRunLog(path, 'A', 1);
+    expect([statSync(path).ino, readFileSync(path, 'utf8')]).toEqual([before, '{"type":"train","run":"A","step":1,"loss":3}\n\n']);
+    await expect(rewindRunLog(join(tempDir('resume-log'), 'log.jsonl'), 'A', 1)).resolves.toBeUndefined();
+  });
+
+  it('refuses a line past the longest a record may be in one line naming its number, the log kept, not read whole', async () => {
+    const log = logOf(['{"type":"train","run":"A","step":1,"loss":3}', '{"type":"train","run":"A","step":2,"loss":3}', 'x'.repeat(2 ** 21)]);
+    const path = written([]);
+    writeFileSync(path, log);
+    await expect(rewindRunLog(path, 'A', 1)).rejects.toThrow(new RegExp(`^${path}:3: no newline in its first 1048576 characters, far past a record's; .*$`));
+    expect(readFileSync(path, 'utf8')).toBe(log);
+  });
+});
+
+describe("keeping a checkpoint's run alone in its log", () => {
+  it("drops every other run's records, keeps the run's and lines that are no records", async () => {
+    const path = written(['{"type":"train","run":"old","step":1,"loss":3}', 'note', '{"type":"train","run":"A","step":1,"loss":2}', '{"type":"resume","run":"old","step":1}'], '{"ty');
+    await keepOnlyRun(path, 'A');
+    expect(lines(path)).toEqual(['note', '{"type":"train","run":"A","step":1,"loss":2}']);
+  });
+
+  it("adopts an unnamed checkpoint's history: back from its save's evaluation, each step once, not a crashed stretch's, an earlier run's or a later one's", async () => {
+    const path = written([
+      '{"type":"train","step":7,"loss":9}', // an earlier run, further along than the checkpoint
+      '{"type":"eval","step":0,"train":5,"val":5}',
+      '{"type":"train","step":1,"loss":5}',
+      '{"type":"train","step":2,"loss":4.5}', // the crashed stretch, done again after the resume
+      '{"type":"train","step":3,"loss":4.4}',
+      '{"step":2,"type":"train","loss":4}',
+      '{"type":"eval","step":2,"train":4,"val":4}', // the checkpoint's save
+      '{"type":"train","step":3,"loss":3}', // past it
+      '{"type":"train","run":"C","step":1,"loss":1}',
+      '{"type":"train","run":"B","step":3,"loss":3.5}',
+    ]);
+    await keepOnlyRun(path, 'B', { step: 2, val: 4 });
+    expect(lines(path)).toEqual([
+      '{"type":"eval","run":"B","step":0,"train":5,"val":5}',
+      '{"type":"train","run":"B","step":1,"loss":5}',
+      '{"type":"train","run":"B","step":2,"loss":4}',
+      '{"type":"eval","run":"B","step":2,"train":4,"val":4}',
+      '{"type":"train","run":"B","step":3,"loss":3.5}',
+    ]);
+  });
+
+  it('keeps none of an unnamed log without the evaluation of the checkpoint (another run\'s log)', async () => {
+    const path = written(['{"type":"eval","step":2,"train":4,"val":4.1}', '{"type":"train","run":"B","step":3,"loss":3.5}']);
+    await keepOnlyRun(path, 'B', { step: 2, val: 4 });
+    expect(lines(path)).toEqual(['{"type":"train","run":"B","step":3,"loss":3.5}']);
+  });
+});
