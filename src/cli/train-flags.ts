@@ -2,6 +2,7 @@
 // from the command line and --config, and the training config they make with the checkpoint the
 // run starts from. A setting that would not be applied is an error, not silently dropped.
 import type { Checkpoint } from '../gpt/checkpoint.js';
+import { LORA_BIASES } from '../gpt/lora.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, loraTargetList, resolveTrainDtype, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, TRAIN_RANGES, trainConfigProblem, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import { POSITIVE } from '../io/value-ranges.js';
@@ -58,7 +59,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   foreign: { valFraction: VAL_FRACTION_OF_PREPARE },
   nanogpt: NANOGPT_TRAIN,
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE, peakTflops: POSITIVE },
-  choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES },
+  choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES, loraBias: LORA_BIASES },
   docs: {
     data: 'text file, URL or prepared data directory to train on',
     dataDir: "directory written by `gpt prepare`, or nanoGPT's (train.bin + val.bin, with meta.pkl's characters or, with --tokenizer gpt2, GPT-2 ids)",
@@ -121,7 +122,7 @@ const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias', 'shareLayer
 /** AdamW's settings, which nanoGPT's train.py restores from a checkpoint's optimizer state over its config's. */
 const ADAMW_KEYS = ['weightDecay', 'beta1', 'beta2'] as const;
 /** A LoRA run's adapters: fixed by its checkpoint when resuming (fine-tuning merges them and may start new ones). */
-const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets'] as const;
+const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets', 'loraBias'] as const;
 
 /**
  * Defaults, then the config file, then the command line (nanoGPT's order for a bare config file and
@@ -197,10 +198,11 @@ export function trainingConfig(
       if (given.has('seed') && values.seed !== train.seed) {
         throw new UsageError(`${setting('seed')} ${values.seed} differs from the checkpoint's ${train.seed}: a resumed run continues the checkpoint's random streams`);
       }
-      const asRecorded = (key: (typeof LORA_KEYS)[number], v: unknown) => (key === 'loraTargets' ? loraTargetList(String(v)).join(',') : v);
+      // a run recorded before --lora-bias trained none
+      const asRecorded = (key: (typeof LORA_KEYS)[number], v: unknown) => (key === 'loraTargets' ? loraTargetList(String(v)).join(',') : key === 'loraBias' ? (v ?? 'none') : v);
       const adapters = LORA_KEYS.find((key) => given.has(key) && asRecorded(key, values[key]) !== asRecorded(key, train[key]));
       if (adapters) {
-        throw new UsageError(`${setting(adapters)} ${values[adapters]} differs from the checkpoint's ${train[adapters]}: a resumed run keeps its LoRA adapters (fine-tune the checkpoint with --init-from ${values.outDir} and another --out-dir to start new ones on its merged weights)`);
+        throw new UsageError(`${setting(adapters)} ${values[adapters]} differs from the checkpoint's ${asRecorded(adapters, train[adapters])}: a resumed run keeps its LoRA adapters (fine-tune the checkpoint with --init-from ${values.outDir} and another --out-dir to start new ones on its merged weights)`);
       }
       // AdamW's settings a Python config gives (or train.py's defaults under it) are the run's: train.py's load_state_dict restores them
       const restored = (key: string) => fromNanoGpt.has(key) && (ADAMW_KEYS as readonly string[]).includes(key);
