@@ -198,11 +198,10 @@ export function trainingConfig(
       if (given.has('seed') && values.seed !== train.seed) {
         throw new UsageError(`${setting('seed')} ${values.seed} differs from the checkpoint's ${train.seed}: a resumed run continues the checkpoint's random streams`);
       }
-      // a run recorded before --lora-bias trained none
-      const asRecorded = (key: (typeof LORA_KEYS)[number], v: unknown) => (key === 'loraTargets' ? loraTargetList(String(v)).join(',') : key === 'loraBias' ? (v ?? 'none') : v);
+      const asRecorded = (key: (typeof LORA_KEYS)[number], v: unknown) => (key === 'loraTargets' ? loraTargetList(String(v)).join(',') : v);
       const adapters = LORA_KEYS.find((key) => given.has(key) && asRecorded(key, values[key]) !== asRecorded(key, train[key]));
       if (adapters) {
-        throw new UsageError(`${setting(adapters)} ${values[adapters]} differs from the checkpoint's ${asRecorded(adapters, train[adapters])}: a resumed run keeps its LoRA adapters (fine-tune the checkpoint with --init-from ${values.outDir} and another --out-dir to start new ones on its merged weights)`);
+        throw new UsageError(`${setting(adapters)} ${values[adapters]} differs from the checkpoint's ${train[adapters]}: a resumed run keeps its LoRA adapters (fine-tune the checkpoint with --init-from ${values.outDir} and another --out-dir to start new ones on its merged weights)`);
       }
       // AdamW's settings a Python config gives (or train.py's defaults under it) are the run's: train.py's load_state_dict restores them
       const restored = (key: string) => fromNanoGpt.has(key) && (ADAMW_KEYS as readonly string[]).includes(key);
