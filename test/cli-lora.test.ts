@@ -88,8 +88,40 @@ describe('gpt train --lora-rank', () => {
     expect(full.out).not.toMatch(/^LoRA:/m);
   });
 
+  it("--lora-bias lora_only trains the adapted layers' biases too: the trainable line, the plan, the moments, info; resume keeps it; export --adapters writes them", async () => {
+    const biased = fresh();
+    expect((await gpt('train', '--data', corpus, ...TINY, '--bias', 'true', '--max-iters', '2', '--eval-interval', '2', '--out-dir', biased)).code).toBe(0);
+    const out = fresh();
+    const flags = [...LORA, '--lora-bias', 'lora_only', '--learning-rate', '1e-2', '--warmup-iters', '0', '--eval-interval', '3'];
+    const r = await gpt('train', '--init-from', biased, '--data', corpus, ...TINY, ...flags, '--max-iters', '3', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    // 576 adapter values, and the biases of c_attn (48) and mlp.c_proj (16)
+    expect(r.out).toMatch(/^LoRA: rank 4, alpha 16, dropout 0 on c_attn, mlp\.c_proj and the adapted layers' biases, the rest frozen; trainable params: 640 \|\| /m);
+    expect(r.out).toMatch(/; gradients and AdamW for the 640 trainable parameters only$/m);
+    const ckpt = await loadCheckpoint(out);
+    expect(ckpt.meta.model.lora).toEqual({ rank: 4, alpha: 16, dropout: 0, targets: ['c_attn', 'mlp.c_proj'], bias: 'lora_only' });
+    const trained = ['h.0.attn.c_attn.bias', 'h.0.attn.c_attn.lora.A', 'h.0.attn.c_attn.lora.B', 'h.0.mlp.c_proj.bias', 'h.0.mlp.c_proj.lora.A', 'h.0.mlp.c_proj.lora.B'];
+    expect([...ckpt.optimizer!.m.keys()].sort()).toEqual(trained);
+    const baseline = await loadCheckpoint(biased);
+    for (const [name, w] of baseline.weights) {
+      if (trained.includes(name)) expect(ckpt.weights.get(name), name).not.toEqual(w);
+      else expect(ckpt.weights.get(name), name).toEqual(w); // frozen
+    }
+    expect((await gpt('info', out)).out).toMatch(/^trainable +640 \(the LoRA adapters and biases; [\d,]+ frozen\)$/m);
+    expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--lora-bias', 'all', '--max-iters', '5', '--out-dir', out), 2, /flag --lora-bias all differs from the checkpoint's lora_only: a resumed run keeps its LoRA adapters/);
+    // exported as peft's files, merged by --adapter into the base: the run's own losses
+    const adapter = join(dir, 'adapter-bias');
+    expect((await gpt('export', '--adapters', '--out-dir', out, '--to', adapter)).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')).bias).toBe('lora_only');
+    const losses = (s: string) => s.match(/train loss [\d.]+, val loss [\d.]+/)![0];
+    const evaluate = (...args: string[]) => gpt('eval', ...args, '--data', corpus, '--eval-iters', '2');
+    expect(losses((await evaluate('--init-from', biased, '--adapter', adapter)).out)).toBe(losses((await evaluate('--out-dir', out)).out));
+  });
+
   it('settings that cannot apply are one-line usage errors', async () => {
     expectOneLine(await fineTune('--lora-alpha', '16', '--out-dir', fresh()), 2, /--lora-alpha applies to LoRA adapters only: give --lora-rank >= 1 too$/);
+    expectOneLine(await fineTune('--lora-bias', 'all', '--out-dir', fresh()), 2, /--lora-bias applies to LoRA adapters only: give --lora-rank >= 1 too$/);
+    expectOneLine(await fineTune('--lora-rank', '4', '--lora-bias', 'boft_only', '--out-dir', fresh()), 2, /--lora-bias must be one of none, all, lora_only, got 'boft_only'$/);
     expectOneLine(await fineTune('--lora-rank', '4', '--lora-targets', 'q_proj', '--out-dir', fresh()), 2, /--lora-targets must be a non-empty list of c_attn, c_proj, c_fc, attn\.c_proj, mlp\.c_proj, got "q_proj"$/);
     expectOneLine(await gpt('train', '--data', corpus, ...TINY, '--lora-rank', '4', '--out-dir', fresh()), 2, /--lora-rank 4 fine-tunes a checkpoint through adapters, and this run starts a new model, whose random weights would stay frozen: give the checkpoint as --init-from DIR/);
     expectOneLine(await fineTune('--lora-rank', '17', '--out-dir', fresh()), 2, /--lora-rank 17 exceeds 16, the smaller side of attn\.c_attn \[48, 16\]: a rank is at most min\(in, out\)$/);

@@ -13,6 +13,7 @@ import { memoryPlan } from '../src/gpt/memory-plan.js';
 import { configParameterCount, GPT, type GPTConfig } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, trainConfigProblem, Trainer } from '../src/gpt/trainer.js';
+import { describeTrainable } from '../src/gpt/lora.js';
 import { profile } from '../src/kernels/profile.js';
 import { pruneGlobal } from '../src/nn/prune.js';
 import { encodeHF } from '../src/gpt/hf/index.js';
@@ -163,8 +164,11 @@ describe('LoRA on a GPT', () => {
     disposeTrainers(trainer);
   });
 
-  it('a LoRA run resumed from its checkpoint continues with exactly the same losses (adapter dropout on); the checkpoint holds moments for the adapters only', async () => {
-    const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, batchSize: 2, maxIters: 8, warmupIters: 2, learningRate: 0.02, dtype: 'float32' as const, dropout: 0.1, loraRank: 4, loraDropout: 0.2, loraTargets: 'c_attn,mlp.c_proj' };
+  it.for([
+    { loraBias: 'none' as const, biases: 0 },
+    { loraBias: 'lora_only' as const, biases: 2 * 2 }, // attn.c_attn's and mlp.c_proj's in 2 blocks
+  ])('a LoRA run (bias $loraBias) resumed from its checkpoint continues with exactly the same losses (adapter dropout on); the checkpoint holds moments for what trains only', async ({ loraBias, biases }) => {
+    const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, batchSize: 2, maxIters: 8, warmupIters: 2, learningRate: 0.02, dtype: 'float32' as const, dropout: 0.1, bias: true, loraRank: 4, loraDropout: 0.2, loraTargets: 'c_attn,mlp.c_proj', loraBias };
     const tokenizer = CharTokenizer.train('abcdefghijklm');
     const data = { train: ids(300, 6), val: ids(80, 7), vocabSize: V };
     const straight = new Trainer(cfg, data);
@@ -173,8 +177,8 @@ describe('LoRA on a GPT', () => {
     await trainLosses(first, 4);
     const ckpt = decodeCheckpoint(await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: await first.state() }));
     disposeTrainers(first);
-    expect([...ckpt.optimizer!.m.keys()].every((n) => /\.lora\.[AB]$/.test(n))).toBe(true);
-    expect(ckpt.optimizer!.m.size).toBe(2 * 2 * 2); // A and B of attn.c_attn and mlp.c_proj in 2 blocks
+    expect([...ckpt.optimizer!.m.keys()].every((n) => /\.lora\.[AB]$|(c_attn|mlp\.c_proj)\.bias$/.test(n))).toBe(true);
+    expect(ckpt.optimizer!.m.size).toBe(2 * 2 * 2 + biases); // A and B of attn.c_attn and mlp.c_proj in 2 blocks
     const { model } = modelFromCheckpoint(ckpt);
     const resumed = new Trainer(ckpt.meta.train!, data, model);
     restoreOptimizer(ckpt, model, resumed.optimizer);
@@ -197,6 +201,86 @@ describe('LoRA on a GPT', () => {
     expect([plan.trainable, plan.bytes.gradients, plan.bytes.optimizer]).toEqual([trainable, gradientBytes(model.trainableParameters()), 2 * pooled(trainable)]);
     expect([full.trainable, full.bytes.gradients]).toEqual([full.parameters, gradientBytes([...model.namedParameters()].filter(([name]) => !isLoRAName(name)).map(([, p]) => p))]);
     model.dispose();
+  });
+
+  /**
+   * The parameters peft's PeftModel of a transformers GPT-2 holds (a targeted Linear wraps its own
+   * as base_layer, beside lora_A/lora_B.default), and those its _mark_only_adapters_as_trainable
+   * leaves trainable for `bias`: lora_ parameters; all: names `bias` or ending `.bias`;
+   * lora_only: the tuner layers' biases (their base_layer's). Written here from peft's rules, then
+   * named as our model names them.
+   */
+  function peftTrainable(nLayer: number, targets: string[], bias: string, hasBias: boolean): string[] {
+    const linears = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'];
+    const names = ['transformer.wte.weight', 'transformer.wpe.weight'];
+    const ln = (n: string) => [`${n}.weight`, ...(hasBias ? [`${n}.bias`] : [])];
+    for (let i = 0; i < nLayer; i++) {
+      for (const m of ['ln_1', 'attn.c_attn', 'attn.c_proj', 'ln_2', 'mlp.c_fc', 'mlp.c_proj'].map((m) => `transformer.h.${i}.${m}`)) {
+        const tuned = linears.some((l) => m.endsWith(`.${l}`)) && targets.some((t) => m.endsWith(`.${t}`));
+        if (!tuned) names.push(...ln(m));
+        else names.push(...ln(`${m}.base_layer`), `${m}.lora_A.default.weight`, `${m}.lora_B.default.weight`);
+      }
+    }
+    names.push(...ln('transformer.ln_f'));
+    const trainable = names.filter((n) =>
+      n.includes('lora_') || (bias === 'all' && (n === 'bias' || n.endsWith('.bias'))) || (bias === 'lora_only' && n.endsWith('.base_layer.bias')));
+    return trainable.map((n) => n.replace(/^transformer\./, '').replace('.base_layer', '').replace(/\.lora_([AB])\.default\.weight$/, '.lora.$1'));
+  }
+
+  it.for([
+    { bias: 'none' as const, hasBias: true, targets: ['c_attn' as const] },
+    { bias: 'all' as const, hasBias: true, targets: ['c_attn' as const] },
+    { bias: 'lora_only' as const, hasBias: true, targets: ['c_attn' as const] },
+    { bias: 'lora_only' as const, hasBias: true, targets: ['c_proj' as const, 'c_fc' as const] },
+    { bias: 'all' as const, hasBias: false, targets: ['c_attn' as const] },
+  ])("bias $bias on $targets (biases: $hasBias) trains what peft's rule names; the plan counts their gradients and moments", ({ bias, hasBias, targets }) => {
+    const config = { ...base, bias: hasBias };
+    const model = new GPT(config);
+    model.addLoRA({ rank: 2, targets, bias });
+    expect(model.config.lora).toEqual({ rank: 2, alpha: 8, dropout: 0, targets, ...(bias !== 'none' && { bias }) });
+    const named = new Map([...model.namedParameters()].map(([n, p]) => [p, n]));
+    const trainable = model.trainableParameters();
+    expect(trainable.map((p) => named.get(p)).sort()).toEqual(peftTrainable(2, targets, bias, hasBias).sort());
+    const plan = memoryPlan(model.config, 2, { training: true, bindingLimit: 2 ** 27 });
+    const count = trainable.reduce((n, p) => n + p.size, 0);
+    const pooled = (values: number) => pooledSize(4 * values, 2 ** 27, Infinity);
+    expect([plan.trainable, plan.bytes.gradients, plan.bytes.optimizer]).toEqual([count, trainable.reduce((n, p) => n + pooled(p.size), 0), 2 * pooled(count)]);
+    expect(configParameterCount(model.config)).toBe(model.parameterCount());
+    model.mergeLoRA();
+    expect(model.parameters().every((p) => p.requiresGrad)).toBe(true);
+    model.dispose();
+  });
+
+  it("GPT-2 124M's trainable line with bias all and lora_only (rank 8 on c_attn), from the plan's count", () => {
+    const gpt2: GPTConfig = { vocabSize: 50257, blockSize: 1024, nLayer: 12, nHead: 12, nEmbd: 768, dropout: 0, bias: true };
+    const line = (bias: 'all' | 'lora_only') => {
+      const plan = memoryPlan({ ...gpt2, lora: { rank: 8, alpha: 8, dropout: 0, targets: ['c_attn'], bias } }, 1, { training: true, bindingLimit: 2 ** 27 });
+      return describeTrainable(plan.trainable, plan.parameters);
+    };
+    // 294,912 of the adapters; all: per block ln_1 768 + c_attn 2304 + c_proj 768 + ln_2 768 + c_fc 3072 + mlp.c_proj 768, and ln_f 768; lora_only: c_attn's 2304 a block
+    expect(line('all')).toBe(`trainable params: ${(294912 + 12 * 8448 + 768).toLocaleString('en-US')} || all params: 124,734,720 || trainable%: 0.3183`);
+    expect(line('lora_only')).toBe(`trainable params: ${(294912 + 12 * 2304).toLocaleString('en-US')} || all params: 124,734,720 || trainable%: 0.2586`);
+  });
+
+  it('with bias all, the gradients of the biases are those of a plain GPT of the merged weights', async () => {
+    const model = new GPT({ ...base, lora: { ...lora, bias: 'all' } }, { seed: 4 });
+    randomB(model, 300);
+    const plain = new GPT(base);
+    plain.loadStateDict(mergedWeights(await hostParams(model), lora.alpha / lora.rank));
+    const [x, y] = [tensor(ids(16, 1), [2, 8]), tensor(ids(16, 2), [2, 8])];
+    for (const m of [model, plain]) scope(() => m.forward(x, { targets: y }).loss.backward());
+    const plainGrads = new Map([...plain.namedParameters()].map(([n, p]) => [n, p.grad]));
+    let biases = 0;
+    for (const [name, p] of model.namedParameters()) {
+      if (!name.endsWith('.bias')) continue;
+      expectNear(await p.grad!.toArray(), await plainGrads.get(name)!.toArray(), 2e-5, 2e-3, `${name}.grad`);
+      biases++;
+    }
+    expect(biases).toBe(2 * 6 + 1); // six a block (four Linears, two LayerNorms), and ln_f
+    model.dispose();
+    plain.dispose();
+    x.dispose();
+    y.dispose();
   });
 
   it("addLoRA({ rank }) takes peft's LoraConfig defaults for the rest: lora_alpha 8, lora_dropout 0, target_modules c_attn (GPT-2's)", () => {

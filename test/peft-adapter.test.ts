@@ -68,11 +68,36 @@ function writePeftDir(path: string, a: Adapter, dtype: 'F32' | 'F16' | 'BF16' = 
   return path;
 }
 
-/** GPT-2's tensors with each adapted Conv1D weight W [in, out] + (alpha/r)·(B·A)ᵀ, in float64 (rounded to float32 once). */
+/**
+ * Adds the biases peft's save_pretrained writes for bias `mode` (its _get_learnable_bias_state_dict):
+ * all, every state-dict key ending `.bias` (a tuner layer's under its base_layer); lora_only, the
+ * tuner layers' base_layer.bias. Drawn at random, so that they show in the logits.
+ */
+function withBiases(a: Adapter, mode: 'all' | 'lora_only', layers: string[]): Adapter {
+  const tensors = new Map(a.tensors);
+  let seed = 900;
+  const put = (name: string, n: number) => tensors.set(`base_model.model.transformer.${name}.bias`, { shape: [n], data: Float32Array.from(seededValues(n, seed++, -0.5, 0.5)) });
+  for (let l = 0; l < SMALL.L; l++) {
+    for (const [layer, [, O]] of Object.entries(LAYERS)) {
+      if (layers.includes(layer)) put(`h.${l}.${layer}.base_layer`, O);
+      else if (mode === 'all') put(`h.${l}.${layer}`, O);
+    }
+    if (mode === 'all') for (const ln of ['ln_1', 'ln_2']) put(`h.${l}.${ln}`, SMALL.C);
+  }
+  if (mode === 'all') put('ln_f', SMALL.C);
+  return { config: { ...a.config, bias: mode }, tensors };
+}
+
+/** GPT-2's tensors with each adapted Conv1D weight W [in, out] + (alpha/r)·(B·A)ᵀ, in float64 (rounded to float32 once), and each bias the adapter holds in place of the base's. */
 function mergedParams(a: Adapter, prefix = 'transformer.'): GPT2Params {
   const scale = (a.config.lora_alpha as number) / (a.config.r as number);
   const out: GPT2Params = new Map();
   for (const [name, t] of params) {
+    const bias = a.tensors.get(`base_model.model.${prefix}${name}`) ?? a.tensors.get(`base_model.model.${prefix}${name.replace(/\.bias$/, '.base_layer.bias')}`);
+    if (name.endsWith('.bias') && bias) {
+      out.set(name, bias);
+      continue;
+    }
     const A = a.tensors.get(`base_model.model.${prefix}${name.replace(/weight$/, 'lora_A.weight')}`);
     const B = a.tensors.get(`base_model.model.${prefix}${name.replace(/weight$/, 'lora_B.weight')}`);
     if (!A || !B) {
@@ -151,6 +176,55 @@ describe("peft's adapter directory onto a GPT-2", () => {
       const read = await readPeftAdapter(writePeftDir(join(dir, `config-${i}`), { ...a, config }));
       expect(read.lora, show(config)).toEqual({ rank: 2, alpha: 4, dropout: 0.05, targets: ['c_attn'] });
     }
+  });
+
+  it.for([
+    { mode: 'all' as const, layers: ['attn.c_attn'], targets: ['c_attn'] },
+    { mode: 'lora_only' as const, layers: ['attn.c_proj', 'mlp.c_proj'], targets: ['c_proj'] },
+  ])("bias $mode (peft's base_layer.bias keys for the adapted layers): the biases replace the base's; logits equal GPT-2's float64 forward; save -> load -> save is bit-identical", async ({ mode, layers, targets }) => {
+    const a = withBiases(peftAdapter(2, 4, layers, targets), mode, layers);
+    const path = writePeftDir(join(dir, `bias-${mode}`), a);
+    const adapter = await readPeftAdapter(path);
+    expect(adapter.lora).toEqual({ rank: 2, alpha: 4, dropout: 0.05, targets, bias: mode });
+    const model = await baseModel();
+    attachPeftAdapter(model, adapter, path);
+    // trainable as PeftModel.from_pretrained(is_trainable=True) leaves them: the adapters and the biases bias names
+    const names = new Map([...model.namedParameters()].map(([n, p]) => [p, n]));
+    const keyOf = (n: string) => `base_model.model.transformer.${n.replace(/lora\.([AB])$/, 'lora_$1.weight')}`;
+    const trainable = model.trainableParameters().map((p) => keyOf(names.get(p)!).replace(/(c_attn|c_proj|c_fc)\.bias$/, (m, l) => (a.tensors.has(keyOf(names.get(p)!).replace(/\.bias$/, '.base_layer.bias')) ? `${l}.base_layer.bias` : m)));
+    expect(trainable.sort()).toEqual([...a.tensors.keys()].sort());
+    const want = mergedParams(a);
+    expect(worstError(await logitsOf(model), want)).toBeLessThan(1e-4);
+    const first = join(dir, `bias-${mode}-1`);
+    await savePeftAdapter(first, model, 'gpt2');
+    model.mergeLoRA();
+    expect(worstError(await logitsOf(model), want)).toBeLessThan(1e-4);
+    model.dispose();
+    // written under peft's own keys, the values read
+    const written = await readPeftAdapter(first);
+    expect(written.tensors).toEqual(adapter.tensors);
+    expect(JSON.parse(readFileSync(join(first, PEFT_FILES.config), 'utf8')).bias).toBe(mode);
+    const again = await baseModel();
+    attachPeftAdapter(again, written, first);
+    const second = join(dir, `bias-${mode}-2`);
+    await savePeftAdapter(second, again, 'gpt2');
+    again.dispose();
+    for (const file of [PEFT_FILES.config, PEFT_FILES.weights]) expect(readFileSync(join(second, file)).equals(readFileSync(join(first, file))), file).toBe(true);
+    const keys = Object.keys(JSON.parse(readFileSync(join(first, PEFT_FILES.weights)).subarray(8, 8 + Number(readFileSync(join(first, PEFT_FILES.weights)).readBigUInt64LE(0))).toString('utf8'))).filter((k) => k !== '__metadata__');
+    expect(keys.sort()).toEqual([...a.tensors.keys()].sort());
+  });
+
+  it("reads an adapter of bias lora_only without biases (older peft saved none) and of older peft's layer.bias keys", async () => {
+    const plain = peftAdapter(2, 4, ['attn.c_attn'], ['c_attn']);
+    const none = await readPeftAdapter(writePeftDir(join(dir, 'bias-missing'), { config: { ...plain.config, bias: 'lora_only' }, tensors: plain.tensors }));
+    const model = await baseModel();
+    attachPeftAdapter(model, none, 'bias-missing');
+    expect(worstError(await logitsOf(model), mergedParams(plain))).toBeLessThan(1e-4); // the base's biases kept
+    model.dispose();
+    const a = withBiases(plain, 'lora_only', ['attn.c_attn']);
+    const old = { config: a.config, tensors: new Map([...a.tensors].map(([k, t]) => [k.replace('.base_layer.bias', '.bias'), t])) };
+    const read = await readPeftAdapter(writePeftDir(join(dir, 'bias-old'), old));
+    expect(read.tensors).toEqual((await readPeftAdapter(writePeftDir(join(dir, 'bias-new'), a))).tensors);
   });
 
   it('reads float16 and bfloat16 adapters (peft saves a half-precision model\'s so) as their float32 values', async () => {
@@ -255,7 +329,7 @@ describe('what cannot be honoured is refused in one line', () => {
     ['an alpha pattern', { alpha_pattern: { c_attn: 4 } }, /alpha_pattern .* cannot be honoured/],
     ['modules to save', { modules_to_save: ['lm_head'] }, /modules_to_save \["lm_head"\] cannot be honoured/],
     ['a subset of layers', { layers_to_transform: [0] }, /layers_to_transform \[0\] cannot be honoured/],
-    ['trained biases', { bias: 'all' }, /bias "all" cannot be honoured here \(allowed: "none"/],
+    ['another bias setting', { bias: 'boft_only' }, /bias must be one of none, all, lora_only, got "boft_only"/],
     ['another model\'s modules', { target_modules: ['q_proj', 'v_proj'] }, /target_modules must be a non-empty list of c_attn, c_proj, c_fc, attn\.c_proj, mlp\.c_proj, got "q_proj"/],
     ['a target pattern', { target_modules: '.*c_attn' }, /target_modules ".\*c_attn" is a pattern/],
     ['another tuner', { peft_type: 'IA3' }, /peft_type "IA3" is not a LoRA adapter/],
@@ -279,9 +353,19 @@ describe('what cannot be honoured is refused in one line', () => {
   }
 
   const tensorCases: [string, (t: Adapter['tensors']) => void, RegExp][] = [
-    ['a bias tensor', (t) => t.set('base_model.model.transformer.h.0.attn.c_attn.bias', { shape: [72], data: new Float32Array(72) }), /tensor 'base_model\.model\.transformer\.h\.0\.attn\.c_attn\.bias' is not a LoRA A or B/],
+    ['a bias tensor under bias none', (t) => t.set('base_model.model.transformer.h.0.attn.c_attn.base_layer.bias', { shape: [72], data: new Float32Array(72) }), /tensor 'base_model\.model\.transformer\.h\.0\.attn\.c_attn\.base_layer\.bias' is a bias that bias "none" does not train/],
+    ['another module', (t) => t.set('base_model.model.lm_head.weight', { shape: [2], data: new Float32Array(2) }), /tensor 'base_model\.model\.lm_head\.weight' is not a LoRA A or B or a bias of a GPT-2 layer/],
     ['a shape that disagrees with r', (t) => t.set('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight', { shape: [3, SMALL.C], data: new Float32Array(3 * SMALL.C) }), /has shape \[3, 24\], where r 2 gives lora_A \[r, in\]/],
   ];
+  it("a bias lora_only does not train: an untargeted layer's, a LayerNorm's", async () => {
+    for (const key of ['base_model.model.transformer.h.0.attn.c_proj.bias', 'base_model.model.transformer.ln_f.bias']) {
+      const a = good();
+      a.tensors.set(key, { shape: [SMALL.C], data: new Float32Array(SMALL.C) });
+      const path = writePeftDir(join(dir, `bad-lora-only-${key.length}`), { ...a, config: { ...a.config, bias: 'lora_only' } });
+      await expect(readPeftAdapter(path)).rejects.toThrow(`tensor '${key}' is a bias that bias "lora_only" does not train`);
+    }
+  });
+
   for (const [what, change, message] of tensorCases) {
     it(what, async () => {
       const a = good();

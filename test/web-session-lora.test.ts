@@ -128,6 +128,25 @@ describe('Session fine-tuning a loaded model with LoRA (the page\'s LoRA fields)
     session.dispose();
   });
 
+  it("the biases field alone starts a new run; with lora_only the adapted layers' biases train, and the saved run resumes in the page", async () => {
+    const session = new Session();
+    await session.loadHF(files, 'Hugging Face model');
+    await session.trainStep(session.trainerFor(TEXT, SETTINGS));
+    const settings = { ...SETTINGS, loraBias: 'lora_only' as const };
+    const biased = session.trainerFor(TEXT, settings);
+    expect(biased.step, 'a new run').toBe(0);
+    expect(session.model!.config.lora).toEqual({ rank: 2, alpha: 4, dropout: 0, targets: ['c_attn', 'mlp.c_proj'], bias: 'lora_only' });
+    const { C, L } = SMALL;
+    const trainable = L * 2 * ((C + 3 * C) + (4 * C + C)) + L * (3 * C + C); // the adapters, and c_attn's and mlp.c_proj's biases
+    expect(describeRun(biased)).toMatch(new RegExp(`^LoRA: rank 2, alpha 4, dropout 0 on c_attn, mlp\\.c_proj and the adapted layers' biases, the rest frozen; trainable params: ${trainable.toLocaleString('en-US')} \\|\\|.*gradients and AdamW for the ${trainable.toLocaleString('en-US')} trainable parameters only$`));
+    await session.trainStep(biased);
+    const again = new Session();
+    expect((await again.load(bytesSource(await joinPieces(session.save())), 'biased.safetensors')).config.lora).toEqual(session.model!.config.lora);
+    expect(again.trainerFor(TEXT, settings).step, 'resumed').toBe(1);
+    again.dispose();
+    session.dispose();
+  });
+
   it('refuses a rank past a targeted layer, in one line naming the setting and the layer; the run stays', async () => {
     const session = new Session();
     await session.loadHF(files, 'Hugging Face model');

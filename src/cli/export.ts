@@ -158,7 +158,7 @@ async function exportAdapters(head: CheckpointHead, to: string, base: string | n
   } finally {
     model.dispose();
   }
-  console.log(`wrote ${to} (${PEFT_FILES.config}, ${PEFT_FILES.weights}: LoRA rank ${lora.rank}, alpha ${lora.alpha} on ${lora.targets.join(', ')}), peft's adapter directory`);
+  console.log(`wrote ${to} (${PEFT_FILES.config}, ${PEFT_FILES.weights}: LoRA rank ${lora.rank}, alpha ${lora.alpha} on ${lora.targets.join(', ')}${lora.bias ? `, bias ${lora.bias}` : ''}), peft's adapter directory`);
   return 0;
 }
 

@@ -8,6 +8,7 @@ import { configParameterCount, type GPTConfig } from '../gpt/model.js';
 import { configWeightsProblem, type DistillMeta } from '../gpt/checkpoint.js';
 import type { StepBatch } from '../gpt/nanogpt.js';
 import { isLoRAName } from '../nn/lora.js';
+import { trainsBias } from '../gpt/lora.js';
 import { headerParameters, readCheckpointHeader, ROLES, tensorRoles, type CheckpointHeader, type CheckpointLayout, type TensorRole, type WeightsFileInfo } from '../node/checkpoint-header.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { compressionParts, count, prunedWeightsPart } from './compression.js';
@@ -100,8 +101,9 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
   const maskLine = counted ? prunedWeightsPart(counted) : masks && `pruning masks on ${plural(masks.tensors, 'Linear weight')} (${count(masks.elements)} entries; their sparsity is in the masks' values, not read)`;
   const train = meta.train;
   const moments = byRole.adamwMoments;
-  // a LoRA run's moments are its adapters' only: the rest is frozen
-  const trained = meta.model.lora ? params.filter((t) => isLoRAName(t.name)) : params;
+  // a LoRA run's moments are its adapters' only (and the biases its bias setting trains): the rest is frozen
+  const lora = meta.model.lora;
+  const trained = lora ? params.filter((t) => isLoRAName(t.name) || trainsBias(lora, t.name)) : params;
   const adamwMoments = !!moments && moments.tensors === 2 * trained.length;
   const step = meta.trainer?.step ?? header.nanoGptRun?.iterNum ?? undefined;
   const batch = train ?? header.nanoGptRun?.batch;
@@ -164,13 +166,13 @@ function infoLines(info: CheckpointInfo): string[] {
   const shared = m.shareLayers > 1 ? `layers shared in groups of ${m.shareLayers}` : 'no shared layers';
   const rows: [string, string][] = [
     ['checkpoint', `${info.path} (${info.layout})`],
-    ['model', `${plural(m.nLayer, 'layer')}, ${heads}, ${m.nEmbd} wide, block ${m.blockSize}, vocab ${m.vocabSize}; bias ${m.bias ? 'yes' : 'no'}, ${m.activation}, tied LM head, dropout ${m.dropout}, ${shared}${m.lora ? `; LoRA rank ${m.lora.rank} (alpha ${m.lora.alpha}, dropout ${m.lora.dropout}) on ${m.lora.targets.join(', ')}, the rest frozen` : ''}`],
+    ['model', `${plural(m.nLayer, 'layer')}, ${heads}, ${m.nEmbd} wide, block ${m.blockSize}, vocab ${m.vocabSize}; bias ${m.bias ? 'yes' : 'no'}, ${m.activation}, tied LM head, dropout ${m.dropout}, ${shared}${m.lora ? `; LoRA rank ${m.lora.rank} (alpha ${m.lora.alpha}, dropout ${m.lora.dropout}) on ${m.lora.targets.join(', ')}${m.lora.bias ? `, bias ${m.lora.bias}` : ''}, the rest frozen` : ''}`],
     [
       'parameters',
       `${count(p.header)} (${count(p.nonEmbedding)} excluding position embeddings); ` +
         (p.matches ? 'the header matches the config' : `the config makes ${count(p.config)}${p.problem ? `: ${p.problem}` : ''}`),
     ],
-    ...(p.trainable === undefined ? [] : [['trainable', `${count(p.trainable)} (the LoRA adapters; ${count(p.header - p.trainable)} frozen)`] as [string, string]]),
+    ...(p.trainable === undefined ? [] : [['trainable', `${count(p.trainable)} (the LoRA adapters${m.lora?.bias ? ' and biases' : ''}; ${count(p.header - p.trainable)} frozen)`] as [string, string]]),
     ...Object.entries(info.tensors).map(([role, r]): [string, string] => [role === 'parameters' ? 'tensors' : '', `${ROLES[role as TensorRole]}: ${r.dtypes.join('+')}, ${plural(r.tensors, 'tensor')}, ${size(r.bytes)}`]),
     ['on disk', `${size(info.bytesOnDisk)} (${info.weightsFiles.map((f) => f.file).join(', ')})`],
     ['compression', info.compression.length ? info.compression.join('; ') : 'none'],

@@ -2,6 +2,7 @@
 // from the command line and --config, and the training config they make with the checkpoint the
 // run starts from. A setting that would not be applied is an error, not silently dropped.
 import type { Checkpoint } from '../gpt/checkpoint.js';
+import { LORA_BIASES } from '../gpt/lora.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, loraTargetList, resolveTrainDtype, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, TRAIN_RANGES, trainConfigProblem, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import { POSITIVE } from '../io/value-ranges.js';
@@ -58,7 +59,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   foreign: { valFraction: VAL_FRACTION_OF_PREPARE },
   nanogpt: NANOGPT_TRAIN,
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE, peakTflops: POSITIVE },
-  choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES },
+  choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES, loraBias: LORA_BIASES },
   docs: {
     data: 'text file, URL or prepared data directory to train on',
     dataDir: "directory written by `gpt prepare`, or nanoGPT's (train.bin + val.bin, with meta.pkl's characters or, with --tokenizer gpt2, GPT-2 ids)",
@@ -121,7 +122,7 @@ const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias', 'shareLayer
 /** AdamW's settings, which nanoGPT's train.py restores from a checkpoint's optimizer state over its config's. */
 const ADAMW_KEYS = ['weightDecay', 'beta1', 'beta2'] as const;
 /** A LoRA run's adapters: fixed by its checkpoint when resuming (fine-tuning merges them and may start new ones). */
-const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets'] as const;
+const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets', 'loraBias'] as const;
 
 /**
  * Defaults, then the config file, then the command line (nanoGPT's order for a bare config file and

@@ -13,12 +13,35 @@ export const LORA_TARGETS = ['c_attn', 'c_proj', 'c_fc', 'attn.c_proj', 'mlp.c_p
 /** One of LORA_TARGETS. */
 export type LoRATarget = (typeof LORA_TARGETS)[number];
 
-/** A GPT's adapters: peft's LoraConfig (r, lora_alpha, lora_dropout, target_modules). */
+/**
+ * Which biases a LoRA run trains beside its adapters, as peft's LoraConfig.bias: none; all (every
+ * parameter named `bias`: the Linears' and the LayerNorms'); lora_only (the adapted Linears').
+ */
+export const LORA_BIASES = ['none', 'all', 'lora_only'] as const;
+/** One of LORA_BIASES. */
+export type LoRABias = (typeof LORA_BIASES)[number];
+
+/** A GPT's adapters: peft's LoraConfig (r, lora_alpha, lora_dropout, target_modules, bias: absent is none, as in a checkpoint made before it). */
 export interface LoRAConfig {
   rank: number;
   alpha: number;
   dropout: number;
   targets: LoRATarget[];
+  bias?: LoRABias;
+}
+
+/** Whether the parameter `name` (dotted) is a bias as peft's bias 'all' tells them: named `bias`, or ending `.bias`. */
+const isBiasName = (name: string) => name === 'bias' || name.endsWith('.bias');
+
+/**
+ * Whether a GPT adapted as `lora` trains its parameter `name` (h.0.attn.c_attn.bias, ln_f.bias)
+ * beside the adapters, as peft's _mark_only_adapters_as_trainable: for bias all, every bias (the
+ * Linears' and the LayerNorms'); for lora_only, an adapted Linear's.
+ */
+export function trainsBias(lora: LoRAConfig, name: string): boolean {
+  if (lora.bias === 'all') return isBiasName(name);
+  const layer = /^h\.\d+\.(.+)\.bias$/.exec(name)?.[1];
+  return lora.bias === 'lora_only' && layer !== undefined && isTargeted(layer, lora.targets);
 }
 
 /** What GPT.addLoRA fills in when left out: peft's LoraConfig defaults (lora_alpha 8, lora_dropout 0) and its GPT-2 target_modules, c_attn. */
@@ -27,7 +50,8 @@ export const GPT_LORA_DEFAULTS: Readonly<Omit<LoRAConfig, 'rank' | 'targets'>> &
 /** Whether two LoRA settings (undefined: none) make the same adapters: each field equal, the targets as a set (not by key or list order). */
 export const sameLoRA = (a: LoRAConfig | undefined, b: LoRAConfig | undefined): boolean =>
   a === b ||
-  (!!a && !!b && a.rank === b.rank && a.alpha === b.alpha && a.dropout === b.dropout && show([...new Set(a.targets)].sort()) === show([...new Set(b.targets)].sort()));
+  (!!a && !!b && a.rank === b.rank && a.alpha === b.alpha && a.dropout === b.dropout && (a.bias ?? 'none') === (b.bias ?? 'none') &&
+    show([...new Set(a.targets)].sort()) === show([...new Set(b.targets)].sort()));
 
 /** A block's Linear layers as [name in the block, out features, in features]. */
 export type LinearShape = [string, number, number];
@@ -47,10 +71,11 @@ export function targetedLinears(blocks: readonly Block[], targets: readonly stri
 
 /** What is wrong with LoRA settings, or null; `name` spells a key as the caller's user knows it (a flag, a metadata field). */
 export function loraConfigProblem(lora: unknown, name: (key: keyof LoRAConfig) => string): string | null {
-  if (lora === null || typeof lora !== 'object' || Array.isArray(lora)) return `the LoRA settings must be an object { rank, alpha, dropout, targets }, got ${show(lora)}`;
+  if (lora === null || typeof lora !== 'object' || Array.isArray(lora)) return `the LoRA settings must be an object { rank, alpha, dropout, targets, bias? }, got ${show(lora)}`;
   const l = lora as Record<string, unknown>;
-  const unknown = Object.keys(l).find((k) => !['rank', 'alpha', 'dropout', 'targets'].includes(k));
-  if (unknown !== undefined) return `the LoRA settings have an unknown key ${show(unknown)} (they are rank, alpha, dropout, targets)`;
+  const unknown = Object.keys(l).find((k) => !['rank', 'alpha', 'dropout', 'targets', 'bias'].includes(k));
+  if (unknown !== undefined) return `the LoRA settings have an unknown key ${show(unknown)} (they are rank, alpha, dropout, targets, bias)`;
+  if (l.bias !== undefined && !LORA_BIASES.includes(l.bias as LoRABias)) return `${name('bias')} must be one of ${LORA_BIASES.join(', ')}, got ${show(l.bias)}`;
   return rangeProblem(name('rank'), l.rank, POSITIVE_INT) ?? rangeProblem(name('alpha'), l.alpha, POSITIVE) ?? rangeProblem(name('dropout'), l.dropout, UNIT_INTERVAL) ?? targetsProblem(l.targets, name('targets'));
 }
 
@@ -79,6 +104,7 @@ export function describeTrainable(trainable: number, all: number): string {
 }
 
 /** A LoRA run's adapters and peft's trainable line, as `gpt train` prints it and the page shows it. */
-export function describeAdapters({ rank, alpha, dropout, targets }: LoRAConfig, trainable: number, all: number): string {
-  return `LoRA: rank ${rank}, alpha ${alpha}, dropout ${dropout} on ${targets.join(', ')}, the rest frozen; ${describeTrainable(trainable, all)}`;
+export function describeAdapters({ rank, alpha, dropout, targets, bias = 'none' }: LoRAConfig, trainable: number, all: number): string {
+  const biases = bias === 'none' ? '' : bias === 'all' ? ' and every bias' : " and the adapted layers' biases";
+  return `LoRA: rank ${rank}, alpha ${alpha}, dropout ${dropout} on ${targets.join(', ')}${biases}, the rest frozen; ${describeTrainable(trainable, all)}`;
 }

@@ -15,7 +15,7 @@
 // are whole, never fused with the loss in chunks: distillLoss takes them all (it and the LM head's
 // product go a window at a time past a binding).
 // With recompute (activation checkpointing) a step keeps each block's input and, in the backward,
-// one block's activations. A LoRA model (GPTConfig.lora) trains its adapters only: gradients and
+// one block's activations. A LoRA model (GPTConfig.lora) trains its adapters (and the biases its lora.bias names) only: gradients and
 // moments are theirs, the frozen embeddings get no gradient at the backward's end, and each adapted
 // layer keeps its x·Aᵀ (r values a token, twice: scaled) and, with adapter dropout, its dropped input.
 // Each buffer is counted at the size the buffer pool gives it (its size classes round a request up
@@ -55,7 +55,7 @@ const F16 = 2;
 /** A model's GPU memory: its parameter count, bytes by part, and the buffers that must fit the adapter's limits. */
 export interface MemoryPlan {
   parameters: number;
-  /** The parameters a training step updates (a LoRA model's adapters; else all), whose gradients and moments are counted. */
+  /** The parameters a training step updates (a LoRA model's adapters and lora.bias's biases; else all), whose gradients and moments are counted. */
   trainable: number;
   /**
    * Bytes of each part, as the buffer pool sizes its buffers: `logits`, the most the LM head holds
@@ -127,8 +127,8 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const shapes = configParameterShapes(cfg);
   const sizes = shapes.map(({ shape }) => shape.reduce((a, b) => a * b, 1));
   const parameters = sizes.reduce((a, b) => a + b, 0);
-  // what AdamW is given, in the model's order: a LoRA model's adapters, else every parameter
-  const trainableSizes = cfg.lora ? sizes.filter((_, i) => shapes[i]!.adapter) : sizes;
+  // what AdamW is given, in the model's order: a LoRA model's adapters (and the biases its lora.bias names), else every parameter
+  const trainableSizes = cfg.lora ? sizes.filter((_, i) => shapes[i]!.trained) : sizes;
   const trainable = trainableSizes.reduce((a, b) => a + b, 0);
   // int8: the matrices (the block weights and the token embedding) one byte a weight, plus a float32 scale a row
   const int8 = cfg.quantization === 'int8';
@@ -235,7 +235,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
    * head's or a block weight's; one not summed becomes .grad.
    */
   function gradientsInFlight(): number {
-    const trained = (i: number) => !cfg.lora || !!shapes[i]!.adapter;
+    const trained = (i: number) => !cfg.lora || !!shapes[i]!.trained;
     const order = [0, ...[...shapes.keys()].slice(2).reverse()].filter(trained);
     if (A === F32) return summing ? 2 * Math.max(0, ...order.map((i) => pooled(sizes[i]! * F32))) : 0;
     const halves = order.map((i) => pooled(sizes[i]! * F16));

@@ -17,7 +17,7 @@ import { checkBoolean, checkOptionKeys, checkTensor, describeValue } from '../te
 import { settingProblem, show } from '../io/value-ranges.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { isMaskName } from '../nn/prune.js';
-import { GPT_LORA_DEFAULTS, isTargeted, loraConfigProblem, loraRankProblem, targetedLinears, type LinearShape, type LoRAConfig } from './lora.js';
+import { GPT_LORA_DEFAULTS, isTargeted, trainsBias, loraConfigProblem, loraRankProblem, targetedLinears, type LinearShape, type LoRAConfig } from './lora.js';
 import type { MemoryBound } from '../device/adapter.js';
 import { device } from '../device/device.js';
 import { bufferFitProblem, formatBytes, formatCount, type PlannedBuffer } from './buffer-fit.js';
@@ -94,18 +94,24 @@ export function blockLinearShapes(cfg: GPTConfig): LinearShape[] {
  * The parameters a GPT of `cfg` holds, from its config alone, in the order the model lists them
  * (each shared block once, the LM head tied to the token embedding, wpe at blockSize rows, a
  * targeted Linear's LoRA A and B after its weight and bias), each a shape [rows, cols] or [n];
- * `matrix`: the token embedding or a Linear weight, which int8 quantizes; `adapter`: a LoRA one's.
+ * `matrix`: the token embedding or a Linear weight, which int8 quantizes; `trained`: what a LoRA
+ * model trains, its adapters' A and B and the biases its lora.bias names.
  */
-export function configParameterShapes(cfg: GPTConfig): { shape: number[]; matrix: boolean; adapter?: boolean }[] {
+export function configParameterShapes(cfg: GPTConfig): { shape: number[]; matrix: boolean; trained?: boolean }[] {
   const C = cfg.nEmbd;
   const vector = (n: number) => ({ shape: [n], matrix: false });
-  const layerNorm = () => (cfg.bias ? [vector(C), vector(C)] : [vector(C)]);
   const lora = cfg.lora;
-  const linear = ([name, outputs, inputs]: LinearShape) => [
-    { shape: [outputs, inputs], matrix: true },
-    ...(cfg.bias ? [vector(outputs)] : []),
-    ...(lora && isTargeted(name, lora.targets) ? [{ shape: [lora.rank, inputs], matrix: false, adapter: true }, { shape: [outputs, lora.rank], matrix: false, adapter: true }] : []),
-  ];
+  const layerNorm = () => (cfg.bias ? [vector(C), { ...vector(C), ...(lora?.bias === 'all' && { trained: true }) }] : [vector(C)]);
+  // what a LoRA run trains beside its adapters (peft's bias: all, or the adapted Linears' for lora_only)
+  const trainedBias = (n: number, adapted: boolean) => ({ ...vector(n), ...((lora?.bias === 'all' || (lora?.bias === 'lora_only' && adapted)) && { trained: true }) });
+  const linear = ([name, outputs, inputs]: LinearShape) => {
+    const adapted = !!lora && isTargeted(name, lora.targets);
+    return [
+      { shape: [outputs, inputs], matrix: true },
+      ...(cfg.bias ? [trainedBias(outputs, adapted)] : []),
+      ...(lora && adapted ? [{ shape: [lora.rank, inputs], matrix: false, trained: true }, { shape: [outputs, lora.rank], matrix: false, trained: true }] : []),
+    ];
+  };
   const shapes = [{ shape: [cfg.vocabSize, C], matrix: true }, { shape: [cfg.blockSize, C], matrix: false }];
   // each block: ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj (blockLinearShapes lists its four Linears in that order)
   const linears = blockLinearShapes(cfg);
@@ -301,8 +307,9 @@ export class GPT extends Module {
    */
   addLoRA(opts: Pick<LoRAConfig, 'rank'> & Partial<LoRAConfig>): this {
     if (this.currentConfig.lora) throw new Error('GPT.addLoRA: the model already has LoRA adapters; merge them first (mergeLoRA)');
-    const { rank, alpha = GPT_LORA_DEFAULTS.alpha, dropout = GPT_LORA_DEFAULTS.dropout, targets = [...GPT_LORA_DEFAULTS.targets], ...unknown } = opts;
-    const lora: LoRAConfig = { rank, alpha, dropout, targets, ...unknown }; // unknown keys stay, for validateConfig to name
+    const { rank, alpha = GPT_LORA_DEFAULTS.alpha, dropout = GPT_LORA_DEFAULTS.dropout, targets = [...GPT_LORA_DEFAULTS.targets], bias = 'none', ...unknown } = opts;
+    // unknown keys stay, for validateConfig to name; bias none is left out, as in the configs made before it
+    const lora: LoRAConfig = { rank, alpha, dropout, targets, ...(bias !== 'none' && { bias }), ...unknown };
     const config = { ...this.currentConfig, lora };
     validateConfig(config);
     const pruned = this.prunedMask();
@@ -335,7 +342,8 @@ export class GPT extends Module {
   }
 
   /** All or nothing: refused partway (an allocation failing), it leaves the model as it was. */
-  private attachLoRA({ rank, alpha, dropout, targets }: LoRAConfig): void {
+  private attachLoRA(lora: LoRAConfig): void {
+    const { rank, alpha, dropout, targets } = lora;
     const [trainable, rngState] = [this.trainableParameters(), this.rng.getState()];
     const added: Linear[] = [];
     this.requiresGrad_(false);
@@ -344,6 +352,8 @@ export class GPT extends Module {
         linear.addLoRA({ rank, alpha, dropout, rng: this.rng });
         added.push(linear);
       }
+      // peft's LoraConfig.bias: these train beside the adapters (_mark_only_adapters_as_trainable)
+      for (const [name, p] of this.namedParameters()) if (trainsBias(lora, name)) p.requiresGrad_(true);
     } catch (e) {
       for (const linear of added) linear.removeLoRA();
       for (const p of trainable) p.requiresGrad_(true);

@@ -29,7 +29,7 @@ import { evaluateModel } from './evaluate.js';
 import { memoryPlan, planFitProblem, type MemoryPlan } from './memory-plan.js';
 import { blockLinearShapes, deviceRoom, firstBlockGroup, GPT, modelSizeProblem, shareLayersProblem, type GPTConfig } from './model.js';
 import { forwardFlopsPerToken, trainingFlopsPerToken } from './flops.js';
-import { describeAdapters, GPT_LORA_DEFAULTS, LORA_TARGETS, loraConfigProblem, loraRankProblem, sameLoRA, type LoRAConfig, type LoRATarget } from './lora.js';
+import { describeAdapters, GPT_LORA_DEFAULTS, LORA_BIASES, LORA_TARGETS, loraConfigProblem, loraRankProblem, sameLoRA, type LoRABias, type LoRAConfig, type LoRATarget } from './lora.js';
 
 /** nanoGPT's Shakespeare-char configuration for CPUs (config/train_shakespeare_char.py, CPU line). */
 export const TRAIN_DEFAULTS = {
@@ -61,6 +61,7 @@ export const TRAIN_DEFAULTS = {
   loraAlpha: GPT_LORA_DEFAULTS.alpha,
   loraDropout: GPT_LORA_DEFAULTS.dropout,
   loraTargets: GPT_LORA_DEFAULTS.targets.join(','),
+  loraBias: 'none' as LoRABias,
 };
 
 /** What a run may compute in: float32, float16 (mixed precision), or auto (the profile's choice for this adapter). */
@@ -105,6 +106,7 @@ export const TRAIN_DOCS: { [K in keyof TrainConfig]: string } = {
   loraAlpha: "LoRA's scale: the adapters add (alpha / rank)·B·A to each weight (peft's lora_alpha)",
   loraDropout: "dropout on the LoRA adapters' input while training (peft's lora_dropout)",
   loraTargets: `the layers of each block LoRA adapts, comma-separated: ${LORA_TARGETS.join(', ')} (c_proj: both projections; peft's GPT-2 default is c_attn)`,
+  loraBias: "the biases that train beside the LoRA adapters (peft's bias): none, all (every Linear's and LayerNorm's), lora_only (the adapted Linears')",
 };
 
 /** Every training config, from flags, a config file or a checkpoint, must be within these. */
@@ -148,6 +150,7 @@ export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: str
   }
   const c = cfg as TrainConfig;
   if (!TRAIN_DTYPES.includes(c.dtype)) return `${name('dtype')} must be one of ${TRAIN_DTYPES.join(', ')}, got ${JSON.stringify(c.dtype)}`;
+  if (!LORA_BIASES.includes(c.loraBias)) return `${name('loraBias')} must be one of ${LORA_BIASES.join(', ')}, got ${JSON.stringify(c.loraBias)}`;
   if (c.minLr > c.learningRate) return `${name('minLr')} (${c.minLr}) must not exceed ${name('learningRate')} (${c.learningRate})`;
   return headsProblem(c, name) ?? shareLayersProblem(c, name) ?? loraSettingsProblem(c, name, model);
 }
@@ -156,17 +159,18 @@ export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: str
 function loraSettingsProblem(c: TrainConfig, name: (key: string) => string, model?: GPTConfig): string | null {
   const lora = loraOf(c);
   if (!lora) {
-    const unused = (['loraAlpha', 'loraDropout', 'loraTargets'] as const).find((k) => c[k] !== TRAIN_DEFAULTS[k]);
+    const unused = (['loraAlpha', 'loraDropout', 'loraTargets', 'loraBias'] as const).find((k) => c[k] !== TRAIN_DEFAULTS[k]);
     return unused ? `${name(unused)} applies to LoRA adapters only: give ${name('loraRank')} >= 1 too` : null;
   }
-  const key = { rank: 'loraRank', alpha: 'loraAlpha', dropout: 'loraDropout', targets: 'loraTargets' } as const;
+  const key = { rank: 'loraRank', alpha: 'loraAlpha', dropout: 'loraDropout', targets: 'loraTargets', bias: 'loraBias' } as const;
   return loraConfigProblem(lora, (k) => name(key[k])) ?? loraRankProblem(lora, blockLinearShapes(firstBlockGroup(model ?? modelConfig(c, 1))), name('loraRank'));
 }
 
 /** The adapters `cfg` asks for (loraRank >= 1; loraTargets a comma-separated list), or undefined. */
-export function loraOf(cfg: Pick<TrainConfig, 'loraRank' | 'loraAlpha' | 'loraDropout' | 'loraTargets'>): LoRAConfig | undefined {
+export function loraOf(cfg: Pick<TrainConfig, 'loraRank' | 'loraAlpha' | 'loraDropout' | 'loraTargets'> & Partial<Pick<TrainConfig, 'loraBias'>>): LoRAConfig | undefined {
   if (!cfg.loraRank) return undefined;
-  return { rank: cfg.loraRank, alpha: cfg.loraAlpha, dropout: cfg.loraDropout, targets: loraTargetList(cfg.loraTargets) };
+  const bias = cfg.loraBias ?? 'none'; // absent in a run recorded before it
+  return { rank: cfg.loraRank, alpha: cfg.loraAlpha, dropout: cfg.loraDropout, targets: loraTargetList(cfg.loraTargets), ...(bias !== 'none' && { bias }) };
 }
 
 /** The layers a `loraTargets` setting names (comma-separated, spaces around a name ignored). */

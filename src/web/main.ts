@@ -12,7 +12,7 @@ import type { HFModelSources } from '../gpt/hf/index.js';
 import { HUB_ENDPOINT } from '../gpt/hf/hub.js';
 import { autotuneSettled } from '../kernels/autotune.js';
 import { headsProblem, loraOf, TRAIN_DEFAULTS, TRAIN_RANGES } from '../gpt/trainer.js';
-import { loraConfigProblem, loraRankProblem } from '../gpt/lora.js';
+import { loraConfigProblem, loraRankProblem, type LoRABias } from '../gpt/lora.js';
 import { blockLinearShapes, MAX_LAYERS } from '../gpt/model.js';
 import { formatBytes } from '../gpt/buffer-fit.js';
 import { bytesSource, countingReads, type ByteSource } from '../io/safetensors-source.js';
@@ -96,6 +96,7 @@ const ui = {
   loraAlpha: $<Input>('lora-alpha'),
   loraDropout: $<Input>('lora-dropout'),
   loraTargets: $<Input>('lora-targets'),
+  loraBias: $<HTMLSelectElement>('lora-bias'),
   newModel: $<HTMLButtonElement>('new-model'),
   train: $<HTMLButtonElement>('train'),
   stopTrain: $<HTMLButtonElement>('stop-train'),
@@ -318,7 +319,7 @@ function shown(s: ModelSummary, bytes: number, note?: string): ModelSummary {
   // Train goes on with the model's adapters (a LoRA run's checkpoint), or with none
   const lora = s.config.lora;
   ui.loraRank.value = String(lora?.rank ?? 0);
-  if (lora) [ui.loraAlpha.value, ui.loraDropout.value, ui.loraTargets.value] = [String(lora.alpha), String(lora.dropout), lora.targets.join(',')];
+  if (lora) [ui.loraAlpha.value, ui.loraDropout.value, ui.loraTargets.value, ui.loraBias.value] = [String(lora.alpha), String(lora.dropout), lora.targets.join(','), lora.bias ?? 'none'];
   if (s.run) {
     // Train goes on at the rate the run had reached, not the page's default (a decayed run's may be 30x below it)
     if (s.run.learningRate) ui.lr.value = String(Number(s.run.learningRate.toPrecision(4)));
@@ -475,13 +476,14 @@ function settingsFromUi(): TrainSettings {
  */
 function loraFromUi(): TrainSettings {
   const loraRank = num(ui.loraRank, 'LoRA rank', TRAIN_RANGES.loraRank);
-  const { loraAlpha, loraDropout, loraTargets } = TRAIN_DEFAULTS;
-  if (loraRank === 0) return { loraRank, loraAlpha, loraDropout, loraTargets };
+  const { loraAlpha, loraDropout, loraTargets, loraBias } = TRAIN_DEFAULTS;
+  if (loraRank === 0) return { loraRank, loraAlpha, loraDropout, loraTargets, loraBias };
   const settings = {
     loraRank,
     loraAlpha: num(ui.loraAlpha, 'LoRA alpha', TRAIN_RANGES.loraAlpha),
     loraDropout: num(ui.loraDropout, 'LoRA dropout', TRAIN_RANGES.loraDropout),
     loraTargets: ui.loraTargets.value.split(',').map((t) => t.trim()).join(','),
+    loraBias: ui.loraBias.value as LoRABias, // a select of LORA_BIASES
   };
   const lora = loraOf(settings)!;
   const problem = loraConfigProblem(lora, (key) => `LoRA ${key}`) ?? loraRankProblem(lora, blockLinearShapes(session.model!.config), 'LoRA rank');

@@ -28,7 +28,7 @@ export type TrainSettings = Partial<Omit<TrainConfig, keyof ModelShape | 'dropou
  * Settings a Trainer reads only when it is made (its AdamW's, its dtype, its LoRA adapters): a
  * change takes a new trainer, continuing the run (other adapters start a new run: see startOver).
  */
-const FIXED_AT_START = ['beta1', 'beta2', 'weightDecay', 'dtype', 'loraRank', 'loraAlpha', 'loraDropout', 'loraTargets'] as const;
+const FIXED_AT_START = ['beta1', 'beta2', 'weightDecay', 'dtype', 'loraRank', 'loraAlpha', 'loraDropout', 'loraTargets', 'loraBias'] as const;
 
 export interface ModelSummary {
   source: string;

@@ -1,7 +1,10 @@
 // Hugging Face peft's LoRA adapter files for a GPT-2: adapter_config.json (LoraConfig as JSON) and
 // adapter_model.safetensors (or older peft's torch.save adapter_model.bin, read), which hold the
 // adapters only, named as PeftModel's state dict with the adapter's name taken out:
-// base_model.model.transformer.h.0.attn.c_attn.lora_A.weight [r, in] and lora_B.weight [out, r]. GPT-2's layers are Conv1D (weight [in, out]: fan_in_fan_out), but
+// base_model.model.transformer.h.0.attn.c_attn.lora_A.weight [r, in] and lora_B.weight [out, r];
+// with LoraConfig.bias all or lora_only, the biases that trained too, under their PeftModel names
+// (an adapted layer's `...c_attn.base_layer.bias`, another's `...c_proj.bias`, `...ln_1.bias`:
+// peft's BaseTuner._get_learnable_bias_state_dict). GPT-2's layers are Conv1D (weight [in, out]: fan_in_fan_out), but
 // peft's A and B are nn.Linear weights either way, so their shapes and W += (alpha/r)·B·A are our
 // LoRA's (src/nn/lora.ts) in our [out, in] layout. What a config asks that our LoRA cannot do
 // (rsLoRA's scale, DoRA, per-layer ranks, other modules, a subset of layers, a base changed by its
@@ -17,7 +20,7 @@ import { tensor } from '../../tensor/create.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { nonFiniteProblem } from '../checkpoint.js';
 import { blockLinearShapes, GPT, type GPTConfig } from '../model.js';
-import { isTargeted, loraConfigProblem, loraRankProblem, type LoRAConfig } from '../lora.js';
+import { isTargeted, loraConfigProblem, loraRankProblem, trainsBias, type LoRAConfig } from '../lora.js';
 import { hfLayoutProblem } from './config.js';
 
 /** The files of a peft adapter directory (save_pretrained's): its config, and its weights as safetensors or, from older peft (or safe_serialization=False), torch.save's. */
@@ -32,7 +35,7 @@ export interface PeftAdapterFiles {
   weightsFile?: string;
 }
 
-/** A peft LoRA adapter as read: its settings, the base model it names, A and B by our parameter names (h.0.attn.c_attn.lora.A), and the file they came from (for errors). */
+/** A peft LoRA adapter as read: its settings, the base model it names, A and B (and trained biases) by our parameter names (h.0.attn.c_attn.lora.A, h.0.ln_1.bias), and the file they came from (for errors). */
 export interface PeftAdapter {
   lora: LoRAConfig;
   base: string | null;
@@ -46,8 +49,19 @@ const GPT2_PREFIX = 'transformer.';
 /** An adapter tensor's name after the prefixes: block, layer, A or B. */
 const ADAPTER_TENSOR = /^(h\.\d+\.(?:attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj))\.lora_([AB])\.weight$/;
 
-/** Our parameter name (h.0.attn.c_attn.lora.A) as peft's key. */
-const peftKey = (name: string) => `${PEFT_PREFIX}${GPT2_PREFIX}${name.replace(/\.lora\.([AB])$/, '.lora_$1.weight')}`;
+/**
+ * A bias tensor's name after the prefixes: a block's Linear or LayerNorm, or ln_f. An adapted
+ * Linear's is under its base_layer (peft >= 0.7 wraps the layer); peft before it saved it as the
+ * layer's own, which is read too.
+ */
+const BIAS_TENSOR = /^(h\.\d+\.(?:(?:attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)(?:\.base_layer)?|ln_1|ln_2)|ln_f)\.bias$/;
+
+/** Our parameter name (h.0.attn.c_attn.lora.A, h.0.attn.c_attn.bias) as peft's key; an adapted Linear of `lora` keeps its bias in its base_layer. */
+function peftKey(name: string, lora?: LoRAConfig): string {
+  const adaptedBias = lora && /^h\.\d+\.(.+)\.bias$/.exec(name)?.[1];
+  const inner = adaptedBias && isTargeted(adaptedBias, lora.targets) ? name.replace(/\.bias$/, '.base_layer.bias') : name.replace(/\.lora\.([AB])$/, '.lora_$1.weight');
+  return `${PEFT_PREFIX}${GPT2_PREFIX}${inner}`;
+}
 
 /** Absent (an older peft's config, before the field), null, false, [] or {}: a LoraConfig field left at its default. */
 const isDefault = (v: unknown) => v === undefined || v === null || v === false || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v as object).length);
@@ -82,13 +96,14 @@ function peftConfigJSON(lora: LoRAConfig, base: string | null, revision: string 
   return {
     peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: base, inference_mode: true,
     r: lora.rank, lora_alpha: lora.alpha, lora_dropout: lora.dropout, target_modules: [...lora.targets],
-    fan_in_fan_out: true, bias: 'none', init_lora_weights: true, use_rslora: false, use_dora: false,
+    fan_in_fan_out: true, bias: lora.bias ?? 'none', init_lora_weights: true, use_rslora: false, use_dora: false,
     modules_to_save: null, rank_pattern: {}, alpha_pattern: {}, layers_to_transform: null, layers_pattern: null, revision,
   };
 }
 
 /**
- * The adapters of a LoRA model (GPT.addLoRA's, trained or loaded) as peft's adapter files, naming
+ * The adapters of a LoRA model (GPT.addLoRA's, trained or loaded), and the biases its lora.bias
+ * trains (each layer's, as peft's save_pretrained writes them), as peft's adapter files, naming
  * `base` (base_model_name_or_path; null where unknown) at `revision` (the hub's branch, tag or
  * commit of it, which AutoPeftModelForCausalLM loads; null: its default). A model with shared layers is written
  * expanded, each layer with its group's adapter, as GPT-2's layout has none. Refused: a model
@@ -103,11 +118,11 @@ export async function encodePeftAdapter(model: GPT, base: string | null = null, 
   if (layout) throw new Error(`${op}: ${layout}`);
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const [name, p] of model.layerParameters()) {
-    if (!isLoRAName(name)) continue;
+    if (!isLoRAName(name) && !trainsBias(lora, name)) continue;
     const data = (await p.toArray()) as Float32Array;
     const nonFinite = nonFiniteProblem([[name, { data }]]);
     if (nonFinite) throw new Error(`${op}: adapters not written: ${nonFinite}`);
-    tensors[peftKey(name)] = { dtype: 'F32', shape: [...p.shape], data };
+    tensors[peftKey(name, lora)] = { dtype: 'F32', shape: [...p.shape], data };
   }
   return { config: JSON.stringify(peftConfigJSON(lora, base, revision), null, 2) + '\n', weights: serializeSafetensors(tensors, { format: 'pt' }) };
 }
@@ -116,9 +131,9 @@ export async function encodePeftAdapter(model: GPT, base: string | null = null, 
  * A peft LoRA adapter of a GPT-2 from its files, checked in itself (that it fits a base model is
  * peftAdapterProblem's). `source` names the directory in errors. Refused in one line: another
  * peft_type or task, a LoraConfig field set that our LoRA cannot honour or this reader does not
- * know (not INERT), `bias` other than 'none', an initialisation that changed the base weights,
- * target_modules other than GPT-2's block layers, tensors other than their A and B, shapes that
- * disagree with r, values not finite.
+ * know (not INERT), `bias` other than none, all, lora_only, an initialisation that changed the base
+ * weights, target_modules other than GPT-2's block layers, tensors other than their A and B and the
+ * biases `bias` trains, shapes that disagree with r, values not finite.
  */
 export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapter'): Promise<PeftAdapter> {
   const at = `${source}/${PEFT_FILES.config}`;
@@ -130,7 +145,7 @@ export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapt
   const lora = peftLoRAConfig(c, at);
   const weightsFile = files.weightsFile ?? PEFT_FILES.weights;
   const bytes = typeof files.weights === 'function' ? await files.weights() : files.weights;
-  const tensors = adapterTensors(await weightsOf(bytes, `${source}/${weightsFile}`), lora.rank, `${source}/${weightsFile}`);
+  const tensors = adapterTensors(await weightsOf(bytes, `${source}/${weightsFile}`), lora, `${source}/${weightsFile}`);
   const base = typeof c.base_model_name_or_path === 'string' ? c.base_model_name_or_path : null;
   return { lora, base, tensors, weightsFile };
 }
@@ -157,7 +172,6 @@ function peftLoRAConfig(c: Record<string, unknown>, at: string): LoRAConfig {
   if ((c.task_type ?? 'CAUSAL_LM') !== 'CAUSAL_LM') throw refuse(`${at}: task_type ${show(c.task_type)} adapts another head than GPT-2's language model (allowed: "CAUSAL_LM" or null)`);
   const set = Object.keys(c).find((field) => !READ.has(field) && !INERT.has(field) && !isDefault(c[field]));
   if (set !== undefined) throw refuse(`${at}: ${set} ${show(c[set])} cannot be honoured here (plain LoRA only: leave it at its default)`);
-  if ((c.bias ?? 'none') !== 'none') throw refuse(`${at}: bias ${show(c.bias)} cannot be honoured here (allowed: "none": the adapter trains no biases)`);
   const init = c.init_lora_weights ?? true;
   if (!BASE_KEEPING_INITS.includes(init)) {
     throw refuse(`${at}: init_lora_weights ${show(init)} changes the base weights, and the adapter is trained against those, not the model given (allowed: ${BASE_KEEPING_INITS.map((v) => show(v)).join(', ')}; peft's save_pretrained(path_initial_model_for_weight_conversion=...) saves it as plain LoRA)`);
@@ -165,25 +179,32 @@ function peftLoRAConfig(c: Record<string, unknown>, at: string): LoRAConfig {
   const all = typeof c.target_modules === 'string' && c.target_modules.toLowerCase() === ALL_LINEAR;
   const targets = all ? ['c_attn', 'c_proj', 'c_fc'] : Array.isArray(c.target_modules) ? [...new Set(c.target_modules.map((t) => SAME_LAYER[t] ?? t))] : c.target_modules; // a set, as peft's
   if (typeof targets === 'string') throw refuse(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: "${ALL_LINEAR}", or a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
-  const lora = { rank: c.r, alpha: c.lora_alpha, dropout: c.lora_dropout ?? 0, targets } as LoRAConfig;
-  const names: Record<keyof LoRAConfig, string> = { rank: 'r', alpha: 'lora_alpha', dropout: 'lora_dropout', targets: 'target_modules' };
+  const bias = c.bias ?? 'none';
+  const lora = { rank: c.r, alpha: c.lora_alpha, dropout: c.lora_dropout ?? 0, targets, ...(bias !== 'none' && { bias }) } as LoRAConfig;
+  const names: Record<keyof LoRAConfig, string> = { rank: 'r', alpha: 'lora_alpha', dropout: 'lora_dropout', targets: 'target_modules', bias: 'bias' };
   const problem = loraConfigProblem(lora, (k) => names[k]);
   if (problem) throw refuse(`${at}: ${problem}`);
   return lora;
 }
 
-/** The A and B tensors of a peft adapter file by our names, each checked against rank `r`; one line naming `at` and the tensor for any other. */
-function adapterTensors(saved: Record<string, SafetensorsTensor>, r: number, at: string): PeftAdapter['tensors'] {
+/**
+ * The A and B tensors of a peft adapter file by our names, each checked against lora's rank, and
+ * the biases its bias trains (h.0.ln_1.bias); one line naming `at` and the tensor for any other.
+ */
+function adapterTensors(saved: Record<string, SafetensorsTensor>, lora: LoRAConfig, at: string): PeftAdapter['tensors'] {
+  const r = lora.rank;
   const out: PeftAdapter['tensors'] = new Map();
   for (const [key, t] of Object.entries(saved)) {
     const inner = key.startsWith(PEFT_PREFIX) ? key.slice(PEFT_PREFIX.length).replace(/^transformer\./, '') : null;
     const m = inner === null ? null : ADAPTER_TENSOR.exec(inner);
-    if (!m) throw refuse(`${at}: tensor '${key}' is not a LoRA A or B of a GPT-2 block layer (${PEFT_PREFIX}transformer.h.N.attn.c_attn.lora_A.weight and the like); other modules cannot be honoured here`);
-    const name = `${m[1]}.lora.${m[2]}`;
-    if (out.has(name)) throw refuse(`${at}: two tensors name ${peftKey(name)} (one with the transformer. prefix, one without)`);
+    const b = inner === null || m ? null : BIAS_TENSOR.exec(inner);
+    if (!m && !b) throw refuse(`${at}: tensor '${key}' is not a LoRA A or B or a bias of a GPT-2 layer (${PEFT_PREFIX}transformer.h.N.attn.c_attn.lora_A.weight and the like); other modules cannot be honoured here`);
+    const name = m ? `${m[1]}.lora.${m[2]}` : `${b![1]!.replace(/\.base_layer$/, '')}.bias`;
+    if (out.has(name)) throw refuse(`${at}: two tensors name ${peftKey(name, lora)} (with and without the transformer. prefix, or the base_layer. infix)`);
     if (!(t.data instanceof Float32Array)) throw refuse(`${at}: tensor '${key}' has dtype ${t.dtype}, expected a float type`);
-    const rankAt = m[2] === 'A' ? 0 : 1;
-    if (t.shape.length !== 2 || t.shape[rankAt] !== r) throw refuse(`${at}: tensor '${key}' has shape [${t.shape.join(', ')}], where r ${r} gives lora_${m[2]} ${m[2] === 'A' ? '[r, in]' : '[out, r]'}`);
+    if (b && !trainsBias(lora, name)) throw refuse(`${at}: tensor '${key}' is a bias that bias ${show(lora.bias ?? 'none')} does not train (all: every bias; lora_only: the targeted layers')`);
+    const rankAt = m?.[2] === 'A' ? 0 : 1;
+    if (m && (t.shape.length !== 2 || t.shape[rankAt] !== r)) throw refuse(`${at}: tensor '${key}' has shape [${t.shape.join(', ')}], where r ${r} gives lora_${m[2]} ${m[2] === 'A' ? '[r, in]' : '[out, r]'}`);
     const nonFinite = nonFiniteProblem([[key, t as { data: Float32Array }]]);
     if (nonFinite) throw refuse(`${at}: ${nonFinite.replace(/a checkpoint/, 'an adapter')}`);
     out.set(name, { shape: t.shape, data: t.data });
@@ -209,26 +230,39 @@ export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, sour
   const rank = loraRankProblem(lora, blockLinearShapes(config), `${source}/${PEFT_FILES.config}: r`);
   if (rank) return rank;
   const want = new Map<string, number[]>();
+  // the biases bias trains, each kept from the base where the file has none (peft loads them
+  // with strict=False; its lora_only saved none before its fix, peft #3457)
+  const biases = new Map<string, number[]>();
   const shapes = blockLinearShapes(config); // four a block, nLayer blocks (no sharing)
+  const C = [config.nEmbd];
   for (let l = 0; l < config.nLayer; l++) {
     for (const [layer, outF, inF] of shapes.slice(4 * l, 4 * l + 4)) {
+      biases.set(`h.${l}.${layer}.bias`, [outF]);
       if (!isTargeted(layer, lora.targets)) continue;
       want.set(`h.${l}.${layer}.lora.A`, [lora.rank, inF]);
       want.set(`h.${l}.${layer}.lora.B`, [outF, lora.rank]);
     }
+    for (const ln of ['ln_1', 'ln_2']) biases.set(`h.${l}.${ln}.bias`, C);
   }
+  biases.set('ln_f.bias', C);
   for (const [name, shape] of want) {
     const has = adapter.tensors.get(name)?.shape;
     if (!has) return `${at}: no tensor ${peftKey(name)}, which target_modules ${show(lora.targets)} on the base's ${config.nLayer} layers need`;
     if (show(has) !== show(shape)) return `${at}: tensor ${peftKey(name)} has shape [${has.join(', ')}], where the base model's layer gives it [${shape.join(', ')}] (an adapter of another base model?)`;
   }
-  const extra = [...adapter.tensors.keys()].find((name) => !want.has(name));
-  return extra === undefined ? null : readableLine(`${at}: tensor ${peftKey(extra)} adapts a layer that target_modules ${show(lora.targets)} on the base's ${config.nLayer} layers do not select`);
+  for (const [name, { shape: has }] of adapter.tensors) {
+    if (want.has(name)) continue;
+    const shape = biases.get(name);
+    if (!shape) return readableLine(`${at}: tensor ${peftKey(name, lora)} ${trainsBias(lora, name) ? 'is a bias of a layer the base does not have' : `adapts a layer that target_modules ${show(lora.targets)} on the base's ${config.nLayer} layers do not select`}`);
+    if (!config.bias) return `${at}: tensor ${peftKey(name, lora)} is a bias, and the base model has none (bias false)`;
+    if (show(has) !== show(shape)) return `${at}: tensor ${peftKey(name, lora)} has shape [${has.join(', ')}], where the base model's layer gives it [${shape.join(', ')}] (an adapter of another base model?)`;
+  }
+  return null;
 }
 
 /**
- * Attaches `adapter` to `model` (GPT.addLoRA with its settings, then A and B set to its tensors), as
- * peft's PeftModel.from_pretrained: the base frozen, the adapters trainable. GPT.mergeLoRA then
+ * Attaches `adapter` to `model` (GPT.addLoRA with its settings, then A and B set to its tensors, and
+ * the biases it holds), as peft's PeftModel.from_pretrained: the base frozen, the adapters (and the biases its bias names) trainable. GPT.mergeLoRA then
  * folds them into the weights. Refused (peftAdapterProblem) before the model changes.
  */
 export function attachPeftAdapter(model: GPT, adapter: PeftAdapter, source = 'adapter'): void {
@@ -241,7 +275,8 @@ export function attachPeftAdapter(model: GPT, adapter: PeftAdapter, source = 'ad
   try {
     for (const [name, t] of adapter.tensors) uploaded.set(name, tensor(t.data, t.shape));
     model.addLoRA(adapter.lora);
-    for (const [name, p] of model.namedParameters()) if (isLoRAName(name)) p.assign(uploaded.get(name)!);
+    // A and B, and the trained biases the file has (they replace the base's, as peft's load_state_dict)
+    for (const [name, p] of model.namedParameters()) if (uploaded.has(name)) p.assign(uploaded.get(name)!);
     model.rng.setState(rngState); // the A addLoRA drew is replaced: a run from here draws its dropout as it would without the adapter
   } finally {
     for (const t of uploaded.values()) t.dispose();
