@@ -262,7 +262,7 @@ describe('gpt train and its --out-dir', () => {
     const since = new Date().toISOString();
     writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: live, hostname: hostname(), started: since }) + '\n');
     const held = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '14', '--out-dir', out);
-    expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since ${since}\\); if that run is gone, delete .*${LOCK_FILE}$`));
+    expectOneLine(held, 1, new RegExp(`is in use by another gpt process \\(pid ${live}, since ${since}\\); if it is gone, delete .*${LOCK_FILE}$`));
     expect(existsSync(join(out, LOCK_FILE))).toBe(true); // not ours to remove
   });
 
@@ -274,7 +274,7 @@ describe('gpt train and its --out-dir', () => {
     const learnt = vi.spyOn(CharTokenizer, 'trainOnPieces');
     try {
       const held = await gpt('prepare', '--data', corpus, '--out-dir', out);
-      expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since ${since}\\)`));
+      expectOneLine(held, 1, new RegExp(`is in use by another gpt process \\(pid ${live}, since ${since}\\)`));
       expect(learnt).not.toHaveBeenCalled(); // refused before a pass over the corpus, which may take minutes
     } finally {
       learnt.mockRestore();

@@ -152,8 +152,8 @@ it('a lock taken in another PID namespace (a container sharing this host name) i
   const foreign = (pid: number) => writeFileSync(path, JSON.stringify({ pid, hostname: hostname(), started: new Date().toISOString(), startTicks: 1, pidNamespace: 'pid:[1]' }) + '\n');
   for (const pid of [process.pid, 1]) { // pid 1 there is that container's command; here, init (another start)
     foreign(pid);
-    await expect(lockDirectory(dir), `pid ${pid}`).rejects.toThrow(`${dir} is in use by another run (pid ${pid} in another PID namespace (a container), since `);
-    await expect(lockDirectory(dir), 'when it is taken over').rejects.toThrow(new RegExp(`; if that run is gone, run again in (59|60) s \\(a lock not renewed for 60 s is taken over\\) or delete ${path}$`));
+    await expect(lockDirectory(dir), `pid ${pid}`).rejects.toThrow(`${dir} is in use by another gpt process (pid ${pid} in another PID namespace (a container), since `);
+    await expect(lockDirectory(dir), 'when it is taken over').rejects.toThrow(new RegExp(`; if it is gone, run again in (59|60) s \\(a lock not renewed for 60 s is taken over\\) or delete ${path}$`));
   }
   // its owner gone (a restarted container's earlier command): no renewal for a minute
   const last = (Date.now() - FOREIGN_LOCK_STALE_MS - 1_000) / 1000;

@@ -49,7 +49,7 @@ describe('gpt train holds a lock on its --out-dir', () => {
 
     const second = await runGpt(endless(a), 30_000);
     expect(second.code, second.err).toBe(1);
-    expect(second.err).toMatch(new RegExp(`^gpt train: ${a} is in use by another run \\(pid ${first.child.pid}, since [\\dT:.Z-]+\\); if that run is gone, delete ${join(a, LOCK_FILE)}\\n$`));
+    expect(second.err).toMatch(new RegExp(`^gpt train: ${a} is in use by another gpt process \\(pid ${first.child.pid}, since [\\dT:.Z-]+\\); if it is gone, delete ${join(a, LOCK_FILE)}\\n$`));
     expect(existsSync(join(a, LOCK_FILE))).toBe(true);
 
     first.child.kill('SIGINT');

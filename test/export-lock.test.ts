@@ -37,7 +37,7 @@ describe('two exports into one --to at once', () => {
     first.child.kill('SIGSTOP'); // holding the lock while the second tries
     try {
       const second = await runGpt(['export', ...adapters, '--out-dir', source, '--to', to, '--overwrite']);
-      expect([second.code, second.err]).toEqual([1, expect.stringMatching(new RegExp(`^gpt export: ${locked} is in use by another run \\(pid ${first.child.pid}, since [\\dT:.Z-]+\\); if that run is gone, delete ${join(locked, LOCK_FILE)}\\n$`))]);
+      expect([second.code, second.err]).toEqual([1, expect.stringMatching(new RegExp(`^gpt export: ${locked} is in use by another gpt process \\(pid ${first.child.pid}, since [\\dT:.Z-]+\\); if it is gone, delete ${join(locked, LOCK_FILE)}\\n$`))]);
     } finally {
       first.child.kill('SIGCONT');
     }

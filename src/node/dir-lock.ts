@@ -63,7 +63,7 @@ export class DirectoryLockedError extends Error {
       : 'its lock file cannot be read';
     // a restarted container meets its earlier command's lock: it is taken over once it goes unrenewed long enough
     const wait = renewedAgoMs === undefined ? '' : `run again in ${Math.ceil((FOREIGN_LOCK_STALE_MS - renewedAgoMs) / 1000)} s (a lock not renewed for ${FOREIGN_LOCK_STALE_MS / 1000} s is taken over) or `;
-    super(`${dir} is in use by another run (${who}); if that run is gone, ${wait}delete ${path}`);
+    super(`${dir} is in use by another gpt process (${who}); if it is gone, ${wait}delete ${path}`);
     this.name = 'DirectoryLockedError';
   }
 }
