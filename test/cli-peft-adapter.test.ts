@@ -120,6 +120,10 @@ describe('gpt export --adapters and --adapter DIR', () => {
     expectOneLine(await gpt('serve', '--checkpoint', base, '--adapter', adapter), 2, /^gpt serve: flag --adapter merges a peft adapter into the model --api generates with: it applies with --api only \(the page loads --checkpoint's file as it is, without the adapter\)$/);
     expectOneLine(await gpt('bench-generate', '--adapter', adapter), 2, /^gpt bench-generate: flag --adapter merges a peft adapter into the checkpoint of --init-from: give --init-from PATH \(without it the model is random\)$/);
     expectOneLine(await gpt('bench-generate', '--init-from', gpt2, '--adapter', adapter, '--prompt-tokens', '4', '--new-tokens', '4'), 1, /tensor base_model\.model\.transformer\.h\.0\.attn\.c_attn\.lora_A\.weight has shape \[4, 16\], where the base model's layer gives it \[4, 24\]/);
+    // the checkpoint is checked as without --adapter, though not served
+    const broken = join(dir, 'broken.safetensors');
+    writeFileSync(broken, 'hello');
+    expectOneLine(await gpt('serve', '--api', '--checkpoint', broken, '--adapter', adapter, '--port', '0', '--root', root), 1, /^gpt serve: flag --checkpoint: .*broken\.safetensors: not a readable safetensors file/);
     expectOneLine(await gpt('serve', '--api', '--checkpoint', gpt2, '--adapter', adapter, '--port', '0', '--root', root), 1, /tensor base_model\.model\.transformer\.h\.0\.attn\.c_attn\.lora_A\.weight has shape \[4, 16\], where the base model's layer gives it \[4, 24\]/);
   });
 });

@@ -96,8 +96,8 @@ export interface StaticServer {
 
 /** A server listening that serves nothing yet but its API: every other request is answered 503 (Retry-After) until ready() has returned. */
 export interface LoadingServer extends StaticServer {
-  /** Checks `checkpoint` (ServeOptions') and serves it at /checkpoint.safetensors, and root's files. */
-  ready(checkpoint?: string): Promise<void>;
+  /** Checks `checkpoint` (ServeOptions') and serves it at /checkpoint.safetensors (unless `withhold`: checked only), and root's files. */
+  ready(checkpoint?: string, withhold?: boolean): Promise<void>;
 }
 
 /**
@@ -143,8 +143,8 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
   let imported: ConvertedCheckpointFile | null = null; // a Hugging Face directory or nanoGPT's ckpt.pt, in our format, read and encoded per request a tensor at a time
   const importedEtag = `"imported-${randomUUID()}"`; // fixed while this server runs (its files are checked once)
   const checkedWeights: CheckedWeights = {}; // a directory's weights are checksummed once, not at every range read
-  /** Checks the checkpoint given as `given` and serves it. */
-  const serveCheckpoint = async (given: string) => {
+  /** Checks the checkpoint given as `given` and serves it, unless `withhold`. */
+  const serveCheckpoint = async (given: string, withhold: boolean) => {
     const path = resolve(given);
     const s = await stat(path).catch(() => null);
     if (!s) throw new Error(`no checkpoint at ${given}`);
@@ -161,7 +161,11 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
       e.message = `flag --checkpoint: ${e.message}`;
       throw e;
     });
-    checkpoint = path;
+    if (!withhold) checkpoint = path;
+    else if (imported) {
+      await imported.close(); // no file of it is read
+      imported = null;
+    }
   };
 
   let hosts = new Set<string>(); // known once listening (the port may be picked by the system)
@@ -274,8 +278,8 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
       await Promise.allSettled(answering); // each ends once its connection is gone
       await imported?.close();
     },
-    ready: async (given) => {
-      if (given) await serveCheckpoint(given);
+    ready: async (given, withhold = false) => {
+      if (given) await serveCheckpoint(given, withhold);
       ready = true;
     },
   };
@@ -394,7 +398,7 @@ export async function serve(args: string[]): Promise<number> {
     // a download cut off resumes on the next run (hub-cache.ts)
     await answeringSignals(async () => {
       await fetchHubCheckpoints(SERVE_FLAGS, f, given);
-      await srv.ready(f.adapter ? undefined : f.checkpoint || undefined); // the page would load the base without the adapter
+      await srv.ready(f.checkpoint || undefined, Boolean(f.adapter)); // checked, not served with --adapter: the page would load the base without it
       await api?.load(f.checkpoint, f.dtype, f.adapter);
     });
   } catch (e) {
