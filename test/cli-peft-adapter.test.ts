@@ -1,12 +1,12 @@
 // peft's adapter directory on the command line: `gpt export --adapters` writes a LoRA run's
-// adapters alone, and `--adapter DIR` merges them into the base for `gpt sample`, `gpt eval` and
-// `gpt train --init-from`: the same text and losses as the LoRA run's own checkpoint (whose
-// adapters are merged on load). What cannot apply is a one-line error.
-import { readFileSync, writeFileSync } from 'node:fs';
+// adapters alone, and `--adapter DIR` merges them into the base for `gpt sample`, `gpt eval`,
+// `gpt train --init-from`, `gpt serve --api` and `gpt bench-generate`: the same text and losses as
+// the LoRA run's own checkpoint (whose adapters are merged on load). What cannot apply is a one-line error.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readPeftAdapter } from '../src/node/peft-adapter-dir.js';
-import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 import { randomGPT2, writeGPT2Dir } from './hf-reference.js';
 
@@ -15,11 +15,14 @@ const corpus = join(dir, 'corpus.txt');
 const base = join(dir, 'base');
 const lora = join(dir, 'lora');
 const adapter = join(dir, 'adapter');
+const root = join(dir, 'page'); // what gpt serve --root serves
 const losses = (s: string) => s.match(/train loss [\d.]+, val loss [\d.]+/)![0];
 
 beforeAll(async () => {
   await setupDevice();
   writeFileSync(corpus, corpusText(8000));
+  mkdirSync(root);
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>t</title>');
   const b = await gpt('train', '--data', corpus, ...TINY, '--max-iters', '6', '--eval-interval', '6', '--out-dir', base);
   expect(b.code, b.err).toBe(0);
   const l = await gpt('train', '--init-from', base, '--data', corpus, ...TINY, '--lora-rank', '4', '--lora-alpha', '16', '--lora-targets', 'c_attn,mlp.c_proj', '--learning-rate', '1e-2', '--warmup-iters', '0', '--max-iters', '4', '--eval-interval', '4', '--out-dir', lora);
@@ -64,6 +67,37 @@ describe('gpt export --adapters and --adapter DIR', () => {
     expect(step0(tuned.out)).toBe(step0(again.out));
   });
 
+  it("serve --api generates gpt sample --adapter's greedy text, and does not serve the base at /checkpoint.safetensors; bench-generate times the adapted model", async () => {
+    const greedy = ['--max-new-tokens', '12', '--start', 'the ', '--temperature', '0'];
+    // as a process, so that stdout is the text as written
+    const own = await runGpt(['sample', '--out-dir', lora, ...greedy]);
+    const adapted = await runGpt(['sample', '--init-from', base, '--adapter', adapter, ...greedy]);
+    expect(adapted.code, adapted.err).toBe(0);
+    expect(adapted.out).toBe(own.out);
+    expect((await runGpt(['sample', '--init-from', base, ...greedy])).out).not.toBe(own.out); // the adapter changes the greedy text
+    const server = await spawnGpt(['serve', '--api', '--checkpoint', base, '--adapter', adapter, '--root', root, '--port', '0', '--quiet'], 120_000);
+    try {
+      const printed = await server.printed(/^open \S+/m);
+      expect(printed).toMatch(/^\/checkpoint\.safetensors is not served: the page would load .*base without the adapter .*adapter, which the API merges$/m);
+      const url = printed.match(/^open (\S+)/m)![1]!;
+      const page = await fetch(url);
+      expect([page.status, page.headers.get('gpt-checkpoint')]).toEqual([200, 'no']); // the page asks for no checkpoint
+      expect((await fetch(`${url}checkpoint.safetensors`)).status).toBe(404);
+      const res = await fetch(`${url}v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'the ', max_tokens: 12, temperature: 0 }) });
+      const body = (await res.json()) as { choices: { text: string }[] };
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(`the ${body.choices[0]!.text}\n`).toBe(adapted.out);
+    } finally {
+      server.child.kill('SIGINT');
+      await server.done;
+    }
+
+    const bench = await gpt('bench-generate', '--init-from', base, '--adapter', adapter, '--batch', '1', '--prompt-tokens', '4', '--new-tokens', '4', '--repeats', '1');
+    expect(bench.code, bench.err).toBe(0);
+    expect(bench.out).toMatch(/^model: .*base \+ adapter .*adapter \(1 layer, 2 heads, 16 wide, block 16, vocab \d+;/m);
+    expect(bench.out).toMatch(/^1 +[\d.]+ +[\d.]+ +[\d.]+$/m);
+  });
+
   it('what cannot apply is one line', async () => {
     expectOneLine(await gpt('export', '--adapters', '--out-dir', base, '--to', join(dir, 'none')), 2, /flag --adapters writes a LoRA run's adapters, and .*base has none/);
     expectOneLine(await gpt('export', '--base-model', 'gpt2', '--out-dir', lora, '--to', join(dir, 'x')), 2, /flag --base-model names the base model of the adapters --adapters writes: give --adapters too$/);
@@ -82,5 +116,14 @@ describe('gpt export --adapters and --adapter DIR', () => {
     // a checkpoint (a LoRA run's, or a model) where the adapter directory goes
     expectOneLine(await gpt('sample', '--init-from', base, '--adapter', lora), 2, /flag --adapter takes a peft adapter directory \(adapter_config\.json\), and .*lora is a checkpoint \(checkpoint\.json\): give it as --init-from, or write a LoRA run's adapters with gpt export --adapters --to DIR$/);
     expectOneLine(await gpt('sample', '--init-from', base, '--adapter', join(dir, 'missing')), 2, /flag --adapter names .*missing, which does not exist$/);
+    // serve's page loads --checkpoint's file as it is, so --adapter is --api's only; bench-generate's random model has no base to merge into
+    expectOneLine(await gpt('serve', '--checkpoint', base, '--adapter', adapter), 2, /^gpt serve: flag --adapter merges a peft adapter into the model --api generates with: it applies with --api only \(the page loads --checkpoint's file as it is, without the adapter\)$/);
+    expectOneLine(await gpt('bench-generate', '--adapter', adapter), 2, /^gpt bench-generate: flag --adapter merges a peft adapter into the checkpoint of --init-from: give --init-from PATH \(without it the model is random\)$/);
+    expectOneLine(await gpt('bench-generate', '--init-from', gpt2, '--adapter', adapter, '--prompt-tokens', '4', '--new-tokens', '4'), 1, /tensor base_model\.model\.transformer\.h\.0\.attn\.c_attn\.lora_A\.weight has shape \[4, 16\], where the base model's layer gives it \[4, 24\]/);
+    // the checkpoint is checked as without --adapter, though not served
+    const broken = join(dir, 'broken.safetensors');
+    writeFileSync(broken, 'hello');
+    expectOneLine(await gpt('serve', '--api', '--checkpoint', broken, '--adapter', adapter, '--port', '0', '--root', root), 1, /^gpt serve: flag --checkpoint: .*broken\.safetensors: not a readable safetensors file/);
+    expectOneLine(await gpt('serve', '--api', '--checkpoint', gpt2, '--adapter', adapter, '--port', '0', '--root', root), 1, /tensor base_model\.model\.transformer\.h\.0\.attn\.c_attn\.lora_A\.weight has shape \[4, 16\], where the base model's layer gives it \[4, 24\]/);
   });
 });

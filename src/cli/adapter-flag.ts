@@ -1,7 +1,7 @@
-// --adapter DIR of `gpt sample`, `gpt eval` and `gpt train --init-from PATH`: a peft LoRA adapter
-// directory (src/gpt/hf/peft.ts), read and checked against the checkpoint's header before the
-// device opens, then merged into the model as it loads (W += (alpha/r)·B·A), as the adapters of
-// our own LoRA runs are.
+// --adapter DIR of `gpt sample`, `gpt eval`, `gpt train --init-from PATH`, `gpt serve --api` and
+// `gpt bench-generate`: a peft LoRA adapter directory (src/gpt/hf/peft.ts), read and checked against
+// the checkpoint's header before the device opens, then merged into the model as it loads
+// (W += (alpha/r)·B·A), as the adapters of our own LoRA runs are.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachPeftAdapter, PEFT_FILES, peftAdapterProblem, type PeftAdapter } from '../gpt/hf/peft.js';

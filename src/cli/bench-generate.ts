@@ -1,13 +1,15 @@
 // `gpt bench-generate`: prompt-processing and decoding tokens/s of batched generation, a table row
 // per batch size. The model: a checkpoint (--init-from), or without one a randomly initialised GPT
 // of the shape the flags give (by default nanoGPT's Shakespeare-char CPU model): speed depends on
-// the shape, not on what the weights learned.
+// the shape, not on what the weights learned. A peft adapter (--adapter) is merged into the
+// checkpoint as `gpt sample` merges it: the model timed is a plain GPT either way.
 import { timeGeneration } from '../gpt/generate-timing.js';
 import { GPT, type GPTConfig } from '../gpt/model.js';
 import { headsProblem, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, type TrainDtype } from '../gpt/trainer.js';
 import { POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { autocast, type CastCache } from '../nn/autocast.js';
 import { readCheckpointHead } from '../node/checkpoint-head.js';
+import { ADAPTER_DOC, readAdapterFlag } from './adapter-flag.js';
 import { generationExtent } from './device-fit.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { checkOnDevice, openModel, weightCasts, type InferenceBatch } from './inference-model.js';
@@ -20,6 +22,7 @@ const SHAPE_KEYS = ['nLayer', 'nHead', 'nEmbd', 'blockSize', 'vocabSize'] as con
 
 const DEFAULTS = {
   initFrom: '',
+  adapter: '',
   batch: '1,8',
   promptTokens: 32,
   newTokens: 32,
@@ -34,7 +37,7 @@ const DEFAULTS = {
 };
 const FLAGS: FlagSpec<typeof DEFAULTS> = {
   defaults: DEFAULTS,
-  paths: { initFrom: CHECKPOINT_OR_HUB },
+  paths: { initFrom: CHECKPOINT_OR_HUB, adapter: 'directory' },
   choices: { dtype: TRAIN_DTYPES },
   ranges: {
     promptTokens: POSITIVE_INT,
@@ -49,6 +52,7 @@ const FLAGS: FlagSpec<typeof DEFAULTS> = {
   },
   docs: {
     initFrom: 'the checkpoint to time (any kind `gpt sample --out-dir` takes); without it, a random model of the shape below',
+    adapter: `with --init-from: ${ADAPTER_DOC}`,
     batch: 'batch sizes to time, comma-separated (each a row of the table)',
     promptTokens: 'tokens in each prompt (random ids); with --new-tokens, at most the block size',
     newTokens: 'tokens each sequence generates (greedy); the first comes with the prompt processing',
@@ -84,6 +88,7 @@ export async function benchGenerate(args: string[]): Promise<number> {
   const batches = batchSizes(f.batch);
   const shapeGiven = SHAPE_KEYS.filter((k) => given.has(k));
   if (f.initFrom && shapeGiven.length) throw new UsageError(`${flagName(shapeGiven[0]!)} shapes the random model; it does not apply with --init-from`);
+  if (f.adapter && !f.initFrom) throw new UsageError('flag --adapter merges a peft adapter into the checkpoint of --init-from: give --init-from PATH (without it the model is random)');
   const heads = headsProblem(f, flagName);
   if (!f.initFrom && heads) throw new UsageError(heads);
   await fetchHubCheckpoints(FLAGS, f, given);
@@ -93,13 +98,14 @@ export async function benchGenerate(args: string[]): Promise<number> {
     throw new UsageError(`--prompt-tokens (${f.promptTokens}) + --new-tokens (${f.newTokens}) must not exceed the model's block size (${config.blockSize})`);
   }
   const run: InferenceBatch = { dtype: f.dtype, batch: Math.max(...batches), flag: '--batch', ...generationExtent(config.blockSize, f.promptTokens, f.newTokens), kvCache: true };
-  const { model, dtype } = ckpt ? await openModel(ckpt, run) : { dtype: await checkOnDevice(config, run), model: new GPT(config, { seed: f.seed }) };
+  const adapter = ckpt && (await readAdapterFlag(f.adapter, ckpt)); // refused before the device opens
+  const { model, dtype } = ckpt ? await openModel(ckpt, run, adapter) : { dtype: await checkOnDevice(config, run), model: new GPT(config, { seed: f.seed }) };
   let casts: CastCache | undefined;
   try {
     casts = weightCasts(model, dtype);
     const { nLayer, nHead, nEmbd, blockSize, vocabSize } = model.config;
     console.log(
-      `model: ${f.initFrom || 'random'} (${plural(nLayer, 'layer')}, ${plural(nHead, 'head')}, ${nEmbd} wide, block ${blockSize}, vocab ${vocabSize}; ` +
+      `model: ${f.initFrom || 'random'}${f.adapter ? ` + adapter ${f.adapter}` : ''} (${plural(nLayer, 'layer')}, ${plural(nHead, 'head')}, ${nEmbd} wide, block ${blockSize}, vocab ${vocabSize}; ` +
         `${formatParams(model.numParams())} parameters); prompts of ${plural(f.promptTokens, 'token')}, ${f.newTokens} new tokens each, greedy, ${dtype}; ` +
         `median of ${plural(f.repeats, 'run')}`,
     );

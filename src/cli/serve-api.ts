@@ -1,13 +1,14 @@
 // `gpt serve --api`: generation on this machine's GPU through OpenAI's legacy completions API, as
 // llama.cpp's server, vLLM and Ollama offer it: POST /v1/completions (src/cli/completion-request.ts
-// has the fields) and GET /v1/models. The checkpoint is loaded once, as `gpt sample` loads it, and
-// generates as `gpt sample` does (generateBatch; choice i of a prompt draws with seed + i), so that a
-// seed and settings give `gpt sample`'s text; a prompt longer than the block is cropped to its last
-// block-size tokens, as there. Until the model is loaded (load()), every request answers 503 with
-// Retry-After. One generation runs at a time: requests wait their turn in arrival order, at most
-// maxQueue of them (429 with Retry-After past it); one whose client is gone stops at its next token
-// (or never starts, and leaves the queue), one whose client reads its stream slowly waits for it,
-// and one whose client has read nothing for STALLED_CLIENT_MS is cut off, as gone.
+// has the fields) and GET /v1/models. The checkpoint is loaded once, as `gpt sample` loads it (a peft
+// adapter, --adapter, merged into it), and generates as `gpt sample` does (generateBatch; choice i of
+// a prompt draws with seed + i), so that a seed and settings give `gpt sample`'s text; a prompt
+// longer than the block is cropped to its last block-size tokens, as there. Until the model is
+// loaded (load()), every request answers 503 with Retry-After. One generation runs at a time:
+// requests wait their turn in arrival order, at most maxQueue of them (429 with Retry-After past
+// it); one whose client is gone stops at its next token (or never starts, and leaves the queue), one
+// whose client reads its stream slowly waits for it, and one whose client has read nothing for
+// STALLED_CLIENT_MS is cut off, as gone.
 // serve.ts checks the Host header first (DNS rebinding). A page of another origin could still send a
 // "simple" request with the browser's own Host; so a POST must carry JSON (which a browser sends
 // cross-origin only after a preflight, OPTIONS, which is refused: no CORS headers are ever sent)
@@ -23,6 +24,7 @@ import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON, type Token
 import type { TrainDtype } from '../gpt/trainer.js';
 import { autocast } from '../nn/autocast.js';
 import { readCheckpointHead } from '../node/checkpoint-head.js';
+import { readAdapterFlag } from './adapter-flag.js';
 import { apiKeyCheck } from './api-key.js';
 import { CompletionText } from './completion-text.js';
 import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './completion-request.js';
@@ -52,8 +54,11 @@ export interface CompletionsApi {
   readonly modelId: string;
   /** Answers a request for a path under /v1/ whose Host the server has checked (`hosts`: those accepted); its status, for the log. */
   handle(req: IncomingMessage, res: ServerResponse, path: string, hosts: ReadonlySet<string>): Promise<number>;
-  /** Loads the model of `checkpoint` (a path: a hub id is fetched before) in `dtype`; until it has, a request (with its key) answers 503 with Retry-After. */
-  load(checkpoint: string, dtype: TrainDtype): Promise<void>;
+  /**
+   * Loads the model of `checkpoint` (a path: a hub id is fetched before) in `dtype`, the peft adapter
+   * directory `adapter` (--adapter; '' none) merged into it; until it has, a request (with its key) answers 503 with Retry-After.
+   */
+  load(checkpoint: string, dtype: TrainDtype, adapter?: string): Promise<void>;
   /** Resolves when the GPU device is lost (never, while it works, or before the model is loaded): every generation would fail. */
   readonly lost: Promise<DeviceLostError>;
   /** Waits for the generations queued (each stops once its client is gone) and frees the model. */
@@ -220,10 +225,11 @@ export function completionsApi({ modelId, apiKey, maxQueue = MAX_QUEUE, stallMs 
   return {
     modelId,
     lost,
-    async load(checkpoint, dtype) {
+    async load(checkpoint, dtype, adapterDir = '') {
       const head = await readCheckpointHead(checkpoint);
+      const adapter = await readAdapterFlag(adapterDir, head); // refused before the device opens
       const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
-      const generator = await openGenerator(head, { dtype, batch: 1, flag: '--api' });
+      const generator = await openGenerator(head, { dtype, batch: 1, flag: '--api' }, adapter);
       const endToken = tokenizer instanceof Gpt2Tokenizer ? tokenizer.specialId('<|endoftext|>') : undefined;
       const modelObject = { id: modelId, object: 'model' as const, created: Math.floor(Date.now() / 1000), owned_by: 'webgpu-gpt', max_model_len: generator.model.config.blockSize };
       loaded = { tokenizer, generator, endToken, modelObject };

@@ -13,7 +13,8 @@
 // CRC-32): the page reads the checkpoint a tensor at a time, each read pinned by If-Match to the
 // version its first read saw, so that a save landing mid-load is a 412, never two saves' bytes.
 // With --api, the checkpoint's model also generates, on this machine's GPU, through OpenAI's
-// completions API under /v1/ (src/cli/serve-api.ts).
+// completions API under /v1/ (src/cli/serve-api.ts). With --adapter too, it generates with a peft
+// adapter merged in, and the checkpoint is not served: the page would load the base without it.
 // The server listens first, so that a port in use is said at once, then loads (fetches a hub id,
 // checks the checkpoint, loads --api's model): meanwhile a request is answered 503 with Retry-After,
 // not refused, and `open URL` is printed once everything is served.
@@ -37,6 +38,7 @@ import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from '.
 import { CHECKPOINT_OR_HUB } from './path-flags.js';
 import { acceptedHosts, browserHostname, isLoopback, isUnspecified, requestTarget } from './host-check.js';
 import { DTYPE_DOC } from './sample.js';
+import { ADAPTER_DOC } from './adapter-flag.js';
 import { API_PATH, completionsApi, MAX_QUEUE, RETRY_AFTER_S, type CompletionsApi } from './serve-api.js';
 import { API_KEY_ENV, apiKeyProblem, envApiKey } from './api-key.js';
 import type { DeviceLostError } from '../device/lost.js';
@@ -94,8 +96,8 @@ export interface StaticServer {
 
 /** A server listening that serves nothing yet but its API: every other request is answered 503 (Retry-After) until ready() has returned. */
 export interface LoadingServer extends StaticServer {
-  /** Checks `checkpoint` (ServeOptions') and serves it at /checkpoint.safetensors, and root's files. */
-  ready(checkpoint?: string): Promise<void>;
+  /** Checks `checkpoint` (ServeOptions') and serves it at /checkpoint.safetensors (unless `withhold`: checked only), and root's files. */
+  ready(checkpoint?: string, withhold?: boolean): Promise<void>;
 }
 
 /**
@@ -141,8 +143,8 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
   let imported: ConvertedCheckpointFile | null = null; // a Hugging Face directory or nanoGPT's ckpt.pt, in our format, read and encoded per request a tensor at a time
   const importedEtag = `"imported-${randomUUID()}"`; // fixed while this server runs (its files are checked once)
   const checkedWeights: CheckedWeights = {}; // a directory's weights are checksummed once, not at every range read
-  /** Checks the checkpoint given as `given` and serves it. */
-  const serveCheckpoint = async (given: string) => {
+  /** Checks the checkpoint given as `given` and serves it, unless `withhold`. */
+  const serveCheckpoint = async (given: string, withhold: boolean) => {
     const path = resolve(given);
     const s = await stat(path).catch(() => null);
     if (!s) throw new Error(`no checkpoint at ${given}`);
@@ -159,7 +161,11 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
       e.message = `flag --checkpoint: ${e.message}`;
       throw e;
     });
-    checkpoint = path;
+    if (!withhold) checkpoint = path;
+    else if (imported) {
+      await imported.close(); // no file of it is read
+      imported = null;
+    }
   };
 
   let hosts = new Set<string>(); // known once listening (the port may be picked by the system)
@@ -272,8 +278,8 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
       await Promise.allSettled(answering); // each ends once its connection is gone
       await imported?.close();
     },
-    ready: async (given) => {
-      if (given) await serveCheckpoint(given);
+    ready: async (given, withhold = false) => {
+      if (given) await serveCheckpoint(given, withhold);
       ready = true;
     },
   };
@@ -322,10 +328,10 @@ function notFound(res: ServerResponse): number {
   return 404;
 }
 
-const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', api: false, apiKey: '', dtype: TRAIN_DEFAULTS.dtype, maxQueue: MAX_QUEUE, quiet: false };
+const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', api: false, adapter: '', apiKey: '', dtype: TRAIN_DEFAULTS.dtype, maxQueue: MAX_QUEUE, quiet: false };
 const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
   defaults: SERVE_DEFAULTS,
-  paths: { checkpoint: CHECKPOINT_OR_HUB, root: 'directory' },
+  paths: { checkpoint: CHECKPOINT_OR_HUB, root: 'directory', adapter: 'directory' },
   ranges: { port: { int: true, min: 0, max: 65535 }, maxQueue: { int: true, min: 0 } },
   choices: { dtype: TRAIN_DTYPES },
   docs: {
@@ -334,6 +340,7 @@ const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
     checkpoint: `a checkpoint (directory or .safetensors file, a Hugging Face GPT-2 directory, or nanoGPT's ckpt.pt, converted as read), served at ${CHECKPOINT_URL} and loaded by the page`,
     root: 'directory to serve instead of web-dist/: it must hold the page, index.html',
     api: "also generate with --checkpoint's model on this machine's GPU: OpenAI's POST /v1/completions and GET /v1/models, one generation at a time",
+    adapter: `with --api: ${ADAPTER_DOC}; ${CHECKPOINT_URL} is then not served (the page would load the model without the adapter)`,
     apiKey: `with --api: requests under /v1/ must carry 'Authorization: Bearer KEY' (else $${API_KEY_ENV}; where neither is set, none is asked for)`,
     dtype: `with --api: ${DTYPE_DOC}`,
     maxQueue: `with --api: the most requests that wait while one generates; past it a request is answered 429 Too Many Requests (Retry-After: ${RETRY_AFTER_S})`,
@@ -365,6 +372,7 @@ export async function serve(args: string[]): Promise<number> {
   noPositional(positional);
   if (f.api && !f.checkpoint) throw new UsageError('flag --api generates with the model of --checkpoint: give --checkpoint PATH (or a hub id such as gpt2)');
   if (!f.api && given.has('dtype')) throw new UsageError(`flag --dtype ${f.dtype} is the dtype --api generates in: it applies with --api only`);
+  if (!f.api && f.adapter) throw new UsageError(`flag --adapter merges a peft adapter into the model --api generates with: it applies with --api only (the page loads --checkpoint's file as it is, without the adapter)`);
   if (!f.api && given.has('apiKey')) throw new UsageError('flag --api-key is the key --api asks for: it applies with --api only');
   const keyProblem = given.has('apiKey') && apiKeyProblem(f.apiKey, 'flag --api-key');
   if (keyProblem) throw new UsageError(keyProblem);
@@ -384,14 +392,14 @@ export async function serve(args: string[]): Promise<number> {
       else if (!f.quiet) console.log(`${s} ${m} ${u}`);
     },
   });
-  if (modelId) console.log(`listening on ${srv.bound}; loading ${modelId}${api ? ' onto the GPU' : ''} (until it is served, requests are answered 503)`);
+  if (modelId) console.log(`listening on ${srv.bound}; loading ${modelId}${f.adapter ? ` with the adapter ${f.adapter}` : ''}${api ? ' onto the GPU' : ''} (until it is served, requests are answered 503)`);
   try {
     // Ctrl-C meanwhile ends the process at once, as killed by it (a load cannot be cut short: waiting for it would hang);
     // a download cut off resumes on the next run (hub-cache.ts)
     await answeringSignals(async () => {
       await fetchHubCheckpoints(SERVE_FLAGS, f, given);
-      await srv.ready(f.checkpoint || undefined);
-      await api?.load(f.checkpoint, f.dtype);
+      await srv.ready(f.checkpoint || undefined, Boolean(f.adapter)); // checked, not served with --adapter: the page would load the base without it
+      await api?.load(f.checkpoint, f.dtype, f.adapter);
     });
   } catch (e) {
     await srv.close();
@@ -412,10 +420,12 @@ export async function serve(args: string[]): Promise<number> {
     process.on('SIGTERM', signaled);
     void api?.lost.then(stop);
   });
-  console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
+  const served = f.checkpoint && !f.adapter;
+  console.log(`serving ${f.root || 'web-dist/'}${served ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
+  if (f.adapter) console.log(`${CHECKPOINT_URL} is not served: the page would load ${f.checkpoint} without the adapter ${f.adapter}, which the API merges`);
   if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}; one generation at a time, up to ${f.maxQueue} waiting${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
   const generate = api && (apiKey === undefined ? ` and generate on this GPU (--api-key KEY, or ${API_KEY_ENV}, asks for a key)` : '');
-  if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}${generate || ''}`);
+  if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${served ? ' and download the checkpoint' : ''}${generate || ''}`);
   console.log(`open ${srv.url}  (Ctrl-C to stop)`);
   const lost = await ended;
   await srv.close();
