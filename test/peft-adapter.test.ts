@@ -332,6 +332,8 @@ describe('what cannot be honoured is refused in one line', () => {
     ['another bias setting', { bias: 'boft_only' }, /bias must be one of none, all, lora_only, got "boft_only"/],
     ['another model\'s modules', { target_modules: ['q_proj', 'v_proj'] }, /target_modules must be a non-empty list of c_attn, c_proj, c_fc, attn\.c_proj, mlp\.c_proj, got "q_proj"/],
     ['a target pattern', { target_modules: '.*c_attn' }, /target_modules ".\*c_attn" is a pattern/],
+    // a name of Object.prototype's is named as given, not as the function the spelling table's lookup found
+    ['a target named as an object\'s property', { target_modules: ['c_attn', 'constructor'] }, /target_modules must be a non-empty list of .*, got "constructor"$/],
     ['another tuner', { peft_type: 'IA3' }, /peft_type "IA3" is not a LoRA adapter/],
     ['another task', { task_type: 'SEQ_CLS' }, /task_type "SEQ_CLS" adapts another head/],
     ['a rank of 0', { r: 0 }, /: r must be /],

@@ -177,7 +177,7 @@ function peftLoRAConfig(c: Record<string, unknown>, at: string): LoRAConfig {
     throw refuse(`${at}: init_lora_weights ${show(init)} changes the base weights, and the adapter is trained against those, not the model given (allowed: ${BASE_KEEPING_INITS.map((v) => show(v)).join(', ')}; peft's save_pretrained(path_initial_model_for_weight_conversion=...) saves it as plain LoRA)`);
   }
   const all = typeof c.target_modules === 'string' && c.target_modules.toLowerCase() === ALL_LINEAR;
-  const targets = all ? ['c_attn', 'c_proj', 'c_fc'] : Array.isArray(c.target_modules) ? [...new Set(c.target_modules.map((t) => SAME_LAYER[t] ?? t))] : c.target_modules; // a set, as peft's
+  const targets = all ? ['c_attn', 'c_proj', 'c_fc'] : Array.isArray(c.target_modules) ? [...new Set(c.target_modules.map((t) => (Object.hasOwn(SAME_LAYER, t) ? SAME_LAYER[t] : t)))] : c.target_modules; // a set, as peft's
   if (typeof targets === 'string') throw refuse(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: "${ALL_LINEAR}", or a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
   const bias = c.bias ?? 'none';
   const lora = { rank: c.r, alpha: c.lora_alpha, dropout: c.lora_dropout ?? 0, targets, ...(bias !== 'none' && { bias }) } as LoRAConfig;
