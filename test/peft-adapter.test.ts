@@ -368,6 +368,14 @@ describe('what cannot be honoured is refused in one line', () => {
     }
   });
 
+  it("a base_layer bias of a layer target_modules do not adapt (peft wraps only the adapted ones: its load would leave this key out)", async () => {
+    const a = good();
+    const key = 'base_model.model.transformer.h.0.attn.c_proj.base_layer.bias';
+    a.tensors.set(key, { shape: [SMALL.C], data: new Float32Array(SMALL.C).fill(1) });
+    const path = writePeftDir(join(dir, 'bad-unadapted-base-layer'), { ...a, config: { ...a.config, bias: 'all' } });
+    await expect(readPeftAdapter(path)).rejects.toThrow(`tensor '${key}' is a base_layer bias of attn.c_proj, a layer target_modules ["c_attn"] do not adapt`);
+  });
+
   for (const [what, change, message] of tensorCases) {
     it(what, async () => {
       const a = good();
