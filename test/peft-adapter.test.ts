@@ -181,11 +181,13 @@ describe("peft's adapter directory onto a GPT-2", () => {
   it.for([
     { mode: 'all' as const, layers: ['attn.c_attn'], targets: ['c_attn'] },
     { mode: 'lora_only' as const, layers: ['attn.c_proj', 'mlp.c_proj'], targets: ['c_proj'] },
-  ])("bias $mode (peft's base_layer.bias keys for the adapted layers): the biases replace the base's; logits equal GPT-2's float64 forward; save -> load -> save is bit-identical", async ({ mode, layers, targets }) => {
+    // every block layer adapted: each Linear's bias under its base_layer, the LayerNorms' as they are
+    { mode: 'all' as const, layers: Object.keys(LAYERS), targets: 'all-linear', read: ['c_attn', 'c_proj', 'c_fc'] },
+  ])("bias $mode on $targets (peft's base_layer.bias keys for the adapted layers): the biases replace the base's; logits equal GPT-2's float64 forward; save -> load -> save is bit-identical", async ({ mode, layers, targets, read }) => {
     const a = withBiases(peftAdapter(2, 4, layers, targets), mode, layers);
-    const path = writePeftDir(join(dir, `bias-${mode}`), a);
+    const path = writePeftDir(join(dir, `bias-${mode}-${layers.length}`), a);
     const adapter = await readPeftAdapter(path);
-    expect(adapter.lora).toEqual({ rank: 2, alpha: 4, dropout: 0.05, targets, bias: mode });
+    expect(adapter.lora).toEqual({ rank: 2, alpha: 4, dropout: 0.05, targets: read ?? targets, bias: mode });
     const model = await baseModel();
     attachPeftAdapter(model, adapter, path);
     // trainable as PeftModel.from_pretrained(is_trainable=True) leaves them: the adapters and the biases bias names
@@ -195,7 +197,7 @@ describe("peft's adapter directory onto a GPT-2", () => {
     expect(trainable.sort()).toEqual([...a.tensors.keys()].sort());
     const want = mergedParams(a);
     expect(worstError(await logitsOf(model), want)).toBeLessThan(1e-4);
-    const first = join(dir, `bias-${mode}-1`);
+    const first = join(dir, `bias-${mode}-${layers.length}-1`);
     await savePeftAdapter(first, model, 'gpt2');
     model.mergeLoRA();
     expect(worstError(await logitsOf(model), want)).toBeLessThan(1e-4);
@@ -206,7 +208,7 @@ describe("peft's adapter directory onto a GPT-2", () => {
     expect(JSON.parse(readFileSync(join(first, PEFT_FILES.config), 'utf8')).bias).toBe(mode);
     const again = await baseModel();
     attachPeftAdapter(again, written, first);
-    const second = join(dir, `bias-${mode}-2`);
+    const second = join(dir, `bias-${mode}-${layers.length}-2`);
     await savePeftAdapter(second, again, 'gpt2');
     again.dispose();
     for (const file of [PEFT_FILES.config, PEFT_FILES.weights]) expect(readFileSync(join(second, file)).equals(readFileSync(join(first, file))), file).toBe(true);
