@@ -333,6 +333,8 @@ describe('what cannot be honoured is refused in one line', () => {
     ['a subset of layers', { layers_to_transform: [0] }, /layers_to_transform \[0\] cannot be honoured/],
     ['another bias setting', { bias: 'boft_only' }, /bias must be one of none, all, lora_only, got "boft_only"/],
     ['another model\'s modules', { target_modules: ['q_proj', 'v_proj'] }, /target_modules must be a non-empty list of c_attn, c_proj, c_fc, attn\.c_proj, mlp\.c_proj, got "q_proj"/],
+    // lora_bias (peft 0.14) is another field than bias: a bias on lora_B itself, which W += (alpha/r)·B·A has no place for
+    ['a LoRA-B bias (lora_bias)', { lora_bias: true, bias: 'all' }, /lora_bias true cannot be honoured here/],
     ['a target pattern', { target_modules: '.*c_attn' }, /target_modules ".\*c_attn" is a pattern/],
     // a name of Object.prototype's is named as given, not as the function the spelling table's lookup found
     ['a target named as an object\'s property', { target_modules: ['c_attn', 'constructor'] }, /target_modules must be a non-empty list of .*, got "constructor"$/],
@@ -358,6 +360,7 @@ describe('what cannot be honoured is refused in one line', () => {
 
   const tensorCases: [string, (t: Adapter['tensors']) => void, RegExp][] = [
     ['a bias tensor under bias none', (t) => t.set('base_model.model.transformer.h.0.attn.c_attn.base_layer.bias', { shape: [72], data: new Float32Array(72) }), /tensor 'base_model\.model\.transformer\.h\.0\.attn\.c_attn\.base_layer\.bias' is a bias that bias "none" does not train/],
+    ['a lora_B bias tensor', (t) => t.set('base_model.model.transformer.h.0.attn.c_attn.lora_B.bias', { shape: [72], data: new Float32Array(72) }), /tensor 'base_model\.model\.transformer\.h\.0\.attn\.c_attn\.lora_B\.bias' is not a LoRA A or B or a bias of a GPT-2 layer/],
     ['another module', (t) => t.set('base_model.model.lm_head.weight', { shape: [2], data: new Float32Array(2) }), /tensor 'base_model\.model\.lm_head\.weight' is not a LoRA A or B or a bias of a GPT-2 layer/],
     ['a shape that disagrees with r', (t) => t.set('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight', { shape: [3, SMALL.C], data: new Float32Array(3 * SMALL.C) }), /has shape \[3, 24\], where r 2 gives lora_A \[r, in\]/],
   ];
