@@ -438,6 +438,14 @@ describe('what cannot be honoured is refused in one line', () => {
     }
   });
 
+  it("a config that is not JSON is named in one readable line (the parser's quote of it has its control characters escaped)", async () => {
+    const path = writePeftDir(join(dir, 'hostile-json'), good());
+    writeFileSync(join(path, PEFT_FILES.config), '{"r": 2, "x":\n\u001b[2J\u0007}');
+    const error = await readPeftAdapter(path).then(() => '', (e: Error) => e.message);
+    expect(error).toMatch(new RegExp(`^${path}/adapter_config\\.json: .*\\\\x1b\\[2J`));
+    expect(error).not.toMatch(/[\u0000-\u001f]/);
+  });
+
   it("a refused config is said before the weights are read (a weights file of gigabytes is not read for nothing)", async () => {
     const path = join(dir, 'config-first');
     mkdirSync(join(path, PEFT_FILES.weights), { recursive: true }); // no weights file can be read here
