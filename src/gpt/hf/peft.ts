@@ -138,7 +138,7 @@ export async function encodePeftAdapter(model: GPT, base: string | null = null, 
 export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapter'): Promise<PeftAdapter> {
   const at = `${source}/${PEFT_FILES.config}`;
   const json = parseJSONText(files.config, (why) => {
-    throw refuse(`${at}: ${why}`); // the parser quotes the text
+    throw new Error(`${at}: ${why}`);
   });
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${at}: must hold a JSON object (peft's LoraConfig), got ${show(json)}`);
   const c = json as Record<string, unknown>;
