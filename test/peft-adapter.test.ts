@@ -181,11 +181,13 @@ describe("peft's adapter directory onto a GPT-2", () => {
   it.for([
     { mode: 'all' as const, layers: ['attn.c_attn'], targets: ['c_attn'] },
     { mode: 'lora_only' as const, layers: ['attn.c_proj', 'mlp.c_proj'], targets: ['c_proj'] },
-  ])("bias $mode (peft's base_layer.bias keys for the adapted layers): the biases replace the base's; logits equal GPT-2's float64 forward; save -> load -> save is bit-identical", async ({ mode, layers, targets }) => {
+    // every block layer adapted: each Linear's bias under its base_layer, the LayerNorms' as they are
+    { mode: 'all' as const, layers: Object.keys(LAYERS), targets: 'all-linear', read: ['c_attn', 'c_proj', 'c_fc'] },
+  ])("bias $mode on $targets (peft's base_layer.bias keys for the adapted layers): the biases replace the base's; logits equal GPT-2's float64 forward; save -> load -> save is bit-identical", async ({ mode, layers, targets, read }) => {
     const a = withBiases(peftAdapter(2, 4, layers, targets), mode, layers);
-    const path = writePeftDir(join(dir, `bias-${mode}`), a);
+    const path = writePeftDir(join(dir, `bias-${mode}-${layers.length}`), a);
     const adapter = await readPeftAdapter(path);
-    expect(adapter.lora).toEqual({ rank: 2, alpha: 4, dropout: 0.05, targets, bias: mode });
+    expect(adapter.lora).toEqual({ rank: 2, alpha: 4, dropout: 0.05, targets: read ?? targets, bias: mode });
     const model = await baseModel();
     attachPeftAdapter(model, adapter, path);
     // trainable as PeftModel.from_pretrained(is_trainable=True) leaves them: the adapters and the biases bias names
@@ -195,7 +197,7 @@ describe("peft's adapter directory onto a GPT-2", () => {
     expect(trainable.sort()).toEqual([...a.tensors.keys()].sort());
     const want = mergedParams(a);
     expect(worstError(await logitsOf(model), want)).toBeLessThan(1e-4);
-    const first = join(dir, `bias-${mode}-1`);
+    const first = join(dir, `bias-${mode}-${layers.length}-1`);
     await savePeftAdapter(first, model, 'gpt2');
     model.mergeLoRA();
     expect(worstError(await logitsOf(model), want)).toBeLessThan(1e-4);
@@ -206,7 +208,7 @@ describe("peft's adapter directory onto a GPT-2", () => {
     expect(JSON.parse(readFileSync(join(first, PEFT_FILES.config), 'utf8')).bias).toBe(mode);
     const again = await baseModel();
     attachPeftAdapter(again, written, first);
-    const second = join(dir, `bias-${mode}-2`);
+    const second = join(dir, `bias-${mode}-${layers.length}-2`);
     await savePeftAdapter(second, again, 'gpt2');
     again.dispose();
     for (const file of [PEFT_FILES.config, PEFT_FILES.weights]) expect(readFileSync(join(second, file)).equals(readFileSync(join(first, file))), file).toBe(true);
@@ -331,7 +333,11 @@ describe('what cannot be honoured is refused in one line', () => {
     ['a subset of layers', { layers_to_transform: [0] }, /layers_to_transform \[0\] cannot be honoured/],
     ['another bias setting', { bias: 'boft_only' }, /bias must be one of none, all, lora_only, got "boft_only"/],
     ['another model\'s modules', { target_modules: ['q_proj', 'v_proj'] }, /target_modules must be a non-empty list of c_attn, c_proj, c_fc, attn\.c_proj, mlp\.c_proj, got "q_proj"/],
+    // lora_bias (peft 0.14) is another field than bias: a bias on lora_B itself, which W += (alpha/r)·B·A has no place for
+    ['a LoRA-B bias (lora_bias)', { lora_bias: true, bias: 'all' }, /lora_bias true cannot be honoured here/],
     ['a target pattern', { target_modules: '.*c_attn' }, /target_modules ".\*c_attn" is a pattern/],
+    // a name of Object.prototype's is named as given, not as the function the spelling table's lookup found
+    ['a target named as an object\'s property', { target_modules: ['c_attn', 'constructor'] }, /target_modules must be a non-empty list of .*, got "constructor"$/],
     ['another tuner', { peft_type: 'IA3' }, /peft_type "IA3" is not a LoRA adapter/],
     ['another task', { task_type: 'SEQ_CLS' }, /task_type "SEQ_CLS" adapts another head/],
     ['a rank of 0', { r: 0 }, /: r must be /],
@@ -354,6 +360,7 @@ describe('what cannot be honoured is refused in one line', () => {
 
   const tensorCases: [string, (t: Adapter['tensors']) => void, RegExp][] = [
     ['a bias tensor under bias none', (t) => t.set('base_model.model.transformer.h.0.attn.c_attn.base_layer.bias', { shape: [72], data: new Float32Array(72) }), /tensor 'base_model\.model\.transformer\.h\.0\.attn\.c_attn\.base_layer\.bias' is a bias that bias "none" does not train/],
+    ['a lora_B bias tensor', (t) => t.set('base_model.model.transformer.h.0.attn.c_attn.lora_B.bias', { shape: [72], data: new Float32Array(72) }), /tensor 'base_model\.model\.transformer\.h\.0\.attn\.c_attn\.lora_B\.bias' is not a LoRA A or B or a bias of a GPT-2 layer/],
     ['another module', (t) => t.set('base_model.model.lm_head.weight', { shape: [2], data: new Float32Array(2) }), /tensor 'base_model\.model\.lm_head\.weight' is not a LoRA A or B or a bias of a GPT-2 layer/],
     ['a shape that disagrees with r', (t) => t.set('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight', { shape: [3, SMALL.C], data: new Float32Array(3 * SMALL.C) }), /has shape \[3, 24\], where r 2 gives lora_A \[r, in\]/],
   ];
@@ -364,6 +371,14 @@ describe('what cannot be honoured is refused in one line', () => {
       const path = writePeftDir(join(dir, `bad-lora-only-${key.length}`), { ...a, config: { ...a.config, bias: 'lora_only' } });
       await expect(readPeftAdapter(path)).rejects.toThrow(`tensor '${key}' is a bias that bias "lora_only" does not train`);
     }
+  });
+
+  it("a base_layer bias of a layer target_modules do not adapt (peft wraps only the adapted ones: its load would leave this key out)", async () => {
+    const a = good();
+    const key = 'base_model.model.transformer.h.0.attn.c_proj.base_layer.bias';
+    a.tensors.set(key, { shape: [SMALL.C], data: new Float32Array(SMALL.C).fill(1) });
+    const path = writePeftDir(join(dir, 'bad-unadapted-base-layer'), { ...a, config: { ...a.config, bias: 'all' } });
+    await expect(readPeftAdapter(path)).rejects.toThrow(`tensor '${key}' is a base_layer bias of attn.c_proj, a layer target_modules ["c_attn"] do not adapt`);
   });
 
   for (const [what, change, message] of tensorCases) {
@@ -421,6 +436,14 @@ describe('what cannot be honoured is refused in one line', () => {
       expect(error, what).not.toContain('\n');
       expect(error.length, what).toBeLessThan(1300);
     }
+  });
+
+  it("a config that is not JSON is named in one readable line (the parser's quote of it has its control characters escaped)", async () => {
+    const path = writePeftDir(join(dir, 'hostile-json'), good());
+    writeFileSync(join(path, PEFT_FILES.config), '{"r": 2, "x":\n\u001b[2J\u0007}');
+    const error = await readPeftAdapter(path).then(() => '', (e: Error) => e.message);
+    expect(error).toMatch(new RegExp(`^${path}/adapter_config\\.json: .*\\\\x1b\\[2J`));
+    expect(error).not.toMatch(/[\u0000-\u001f]/);
   });
 
   it("a refused config is said before the weights are read (a weights file of gigabytes is not read for nothing)", async () => {

@@ -45,6 +45,20 @@ describe('rewinding a log to its checkpoint', () => {
     await expect(rewindRunLog(join(tempDir('resume-log'), 'log.jsonl'), 'A', 1)).resolves.toBeUndefined();
   });
 
+  it('keeps CRLF lines and a multi-byte character across the reader\'s 1 MiB pieces as written; an empty log is left as it is', async () => {
+    const first = '{"type":"train","run":"A","step":1,"loss":3}\r\n';
+    const note = `{"type":"note","text":"${'x'.repeat(2 ** 20 - 1 - first.length - 23)}é€😀"}`; // é's two bytes either side of the first piece's end
+    const log = [first, `${note}\r\n`, '{"type":"train","run":"A","step":2,"loss":3}\r\n', 'ünïcode, no record\r\n'];
+    expect(Buffer.from(log.join('')).subarray(2 ** 20 - 1, 2 ** 20 + 1).toString()).toBe('é');
+    const path = written([]);
+    writeFileSync(path, log.join(''));
+    await rewindRunLog(path, 'A', 1);
+    expect(readFileSync(path, 'utf8')).toBe([log[0], log[1], log[3]].join(''));
+    writeFileSync(path, '');
+    await rewindRunLog(path, 'A', 1);
+    expect(readFileSync(path, 'utf8')).toBe('');
+  });
+
   it('refuses a line past the longest a record may be in one line naming its number, the log kept, not read whole', async () => {
     const log = logOf(['{"type":"train","run":"A","step":1,"loss":3}', '{"type":"train","run":"A","step":2,"loss":3}', 'x'.repeat(2 ** 21)]);
     const path = written([]);

@@ -320,6 +320,7 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
     ['header length above 2^53', Uint8Array.from([...u64(1, 2 ** 30), ...utf8('{}')]), /header length 4611686018427387905 runs past/],
     ['invalid JSON', handBuilt('{"a":'), /header is not valid JSON/],
     // V8 quotes the text around the fault, newlines and all: escaped, the error stays one line
+    ['invalid JSON quoting a terminal escape', handBuilt('{"a":\u001b[2J}'), /^safetensors: header is not valid JSON \(Unexpected token '\\x1b', "\{"a":\\x1b\[2J\}" is not valid JSON\)$/],
     ['invalid JSON over lines', handBuilt('{"a":\n[1,\n2,,3]}'), /^safetensors: header is not valid JSON \(Unexpected token ',', "\{"a":\\n\[1,\\n2,,3\]\}" is not valid JSON\)$/],
     ['invalid UTF-8', Uint8Array.from([...u64(3), 0x7b, 0xff, 0x7d]), /header is not valid UTF-8/],
     ['header not an object', handBuilt('[1,2]'), /header must be a JSON object/],

@@ -177,7 +177,7 @@ function peftLoRAConfig(c: Record<string, unknown>, at: string): LoRAConfig {
     throw refuse(`${at}: init_lora_weights ${show(init)} changes the base weights, and the adapter is trained against those, not the model given (allowed: ${BASE_KEEPING_INITS.map((v) => show(v)).join(', ')}; peft's save_pretrained(path_initial_model_for_weight_conversion=...) saves it as plain LoRA)`);
   }
   const all = typeof c.target_modules === 'string' && c.target_modules.toLowerCase() === ALL_LINEAR;
-  const targets = all ? ['c_attn', 'c_proj', 'c_fc'] : Array.isArray(c.target_modules) ? [...new Set(c.target_modules.map((t) => SAME_LAYER[t] ?? t))] : c.target_modules; // a set, as peft's
+  const targets = all ? ['c_attn', 'c_proj', 'c_fc'] : Array.isArray(c.target_modules) ? [...new Set(c.target_modules.map((t) => (Object.hasOwn(SAME_LAYER, t) ? SAME_LAYER[t] : t)))] : c.target_modules; // a set, as peft's
   if (typeof targets === 'string') throw refuse(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: "${ALL_LINEAR}", or a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
   const bias = c.bias ?? 'none';
   const lora = { rank: c.r, alpha: c.lora_alpha, dropout: c.lora_dropout ?? 0, targets, ...(bias !== 'none' && { bias }) } as LoRAConfig;
@@ -202,6 +202,8 @@ function adapterTensors(saved: Record<string, SafetensorsTensor>, lora: LoRAConf
     const name = m ? `${m[1]}.lora.${m[2]}` : `${b![1]!.replace(/\.base_layer$/, '')}.bias`;
     if (out.has(name)) throw refuse(`${at}: two tensors name ${peftKey(name, lora)} (with and without the transformer. prefix, or the base_layer. infix)`);
     if (!(t.data instanceof Float32Array)) throw refuse(`${at}: tensor '${key}' has dtype ${t.dtype}, expected a float type`);
+    const wrapped = b && /^h\.\d+\.(.+)\.base_layer$/.exec(b[1]!)?.[1]; // peft wraps only the layers it adapts: it would leave this key out
+    if (wrapped && !isTargeted(wrapped, lora.targets)) throw refuse(`${at}: tensor '${key}' is a base_layer bias of ${wrapped}, a layer target_modules ${show(lora.targets)} do not adapt (peft's load leaves it out; an unadapted layer's bias is saved as ${wrapped}.bias)`);
     if (b && !trainsBias(lora, name)) throw refuse(`${at}: tensor '${key}' is a bias that bias ${show(lora.bias ?? 'none')} does not train (all: every bias; lora_only: the targeted layers')`);
     const rankAt = m?.[2] === 'A' ? 0 : 1;
     if (m && (t.shape.length !== 2 || t.shape[rankAt] !== r)) throw refuse(`${at}: tensor '${key}' has shape [${t.shape.join(', ')}], where r ${r} gives lora_${m[2]} ${m[2] === 'A' ? '[r, in]' : '[out, r]'}`);
