@@ -9,6 +9,7 @@ import { readPeftAdapter } from '../src/node/peft-adapter-dir.js';
 import { corpusText, expectOneLine, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 import { randomGPT2, writeGPT2Dir } from './hf-reference.js';
+import { mockRepo, startMockHub, type MockHub } from './hub-mock.js';
 
 const dir = tempDir('cli-peft');
 const corpus = join(dir, 'corpus.txt');
@@ -65,6 +66,49 @@ describe('gpt export --adapters and --adapter DIR', () => {
     expect(tuned.code, tuned.err).toBe(0);
     const again = await gpt('train', '--init-from', lora, '--data', corpus, ...TINY, '--max-iters', '1', '--eval-interval', '1', '--out-dir', join(dir, 'tuned-own'));
     expect(step0(tuned.out)).toBe(step0(again.out));
+  });
+
+  it('--adapter user/my-lora[@rev] downloads the adapter repo into the Hugging Face cache: the text of the same adapter given as a directory; offline, the cache only', async () => {
+    const HUB_ENV = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_TOKEN'];
+    const saved = Object.fromEntries(HUB_ENV.map((k) => [k, process.env[k]]));
+    const hub: MockHub = await startMockHub();
+    try {
+      for (const k of HUB_ENV) delete process.env[k];
+      process.env.HF_ENDPOINT = hub.endpoint;
+      const cache = (process.env.HF_HUB_CACHE = tempDir('cli-peft-hub-cache'));
+      process.env.HF_HOME = tempDir('cli-peft-hf-home'); // no token file of the machine's
+      const files = (names: string[]) => Object.fromEntries(names.map((f) => [f, readFileSync(join(adapter, f))]));
+      hub.repos.set('user/my-lora', mockRepo(files(['adapter_config.json', 'adapter_model.safetensors']), ['adapter_model.safetensors'], 'ab'.repeat(20)));
+      hub.repos.set('user/a-model', mockRepo({ 'config.json': '{}', 'model.safetensors': 'x' }, ['model.safetensors']));
+      hub.repos.set('user/no-weights', mockRepo(files(['adapter_config.json']), []));
+
+      const sample = (...args: string[]) => gpt('sample', '--init-from', base, ...args, '--max-new-tokens', '12', '--start', 'the ', '--seed', '3');
+      const local = await sample('--adapter', adapter);
+      expect(local.code, local.err).toBe(0);
+      const fromHub = await sample('--adapter', 'user/my-lora@main');
+      expect(fromHub.code, fromHub.err).toBe(0);
+      expect(fromHub.out).toBe(local.out);
+      // laid out as huggingface_hub lays it: the snapshot links to the blobs, the ref names the commit
+      const snapshot = join(cache, 'models--user--my-lora', 'snapshots', 'ab'.repeat(20));
+      expect(readFileSync(join(snapshot, 'adapter_model.safetensors'))).toEqual(readFileSync(join(adapter, 'adapter_model.safetensors')));
+      expect(readFileSync(join(cache, 'models--user--my-lora', 'refs', 'main'), 'utf8')).toBe('ab'.repeat(20));
+
+      // offline: the cache answers, and a repo not in it is one line
+      process.env.HF_HUB_OFFLINE = '1';
+      const asked = hub.requests.length;
+      expect((await sample('--adapter', 'user/my-lora')).out).toBe(local.out);
+      expect(hub.requests.length).toBe(asked);
+      expectOneLine(await sample('--adapter', 'user/other-lora'), 2, /^gpt sample: flag --adapter user\/other-lora: no such file or directory, and the Hugging Face cache .* has no adapter_config\.json of user\/other-lora@main \(HF_HUB_OFFLINE is set: nothing is downloaded\)$/);
+      delete process.env.HF_HUB_OFFLINE;
+
+      // a repo without the adapter's files, or none at all: one line naming the repo (and the files wanted)
+      expectOneLine(await sample('--adapter', 'user/a-model'), 1, /^gpt sample: flag --adapter user\/a-model: user\/a-model on the Hugging Face hub has no adapter_config\.json: not a peft adapter \(wanted: adapter_config\.json with adapter_model\.safetensors or adapter_model\.bin\)$/);
+      expectOneLine(await sample('--adapter', 'user/no-weights'), 1, /^gpt sample: flag --adapter user\/no-weights: user\/no-weights on the Hugging Face hub has no adapter_model\.safetensors nor adapter_model\.bin: not a peft adapter \(wanted: adapter_config\.json with adapter_model\.safetensors or adapter_model\.bin\)$/);
+      expectOneLine(await sample('--adapter', 'user/missing'), 2, /^gpt sample: flag --adapter user\/missing: no such file or directory, and the Hugging Face hub \(http:\/\/127\.0\.0\.1:\d+\) has no model user\/missing, or it is private/);
+    } finally {
+      await hub.close();
+      for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
+    }
   });
 
   it("serve --api generates gpt sample --adapter's greedy text, and does not serve the base at /checkpoint.safetensors; bench-generate times the adapted model", async () => {

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { DownloadProgress } from '../src/cli/hub-flags.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { hubFileURL, parseHubId } from '../src/gpt/hf/hub.js';
-import { hubSettings, hubSnapshot } from '../src/node/hub-cache.js';
+import { hubSettings, hubSnapshot, PEFT_ADAPTER_FILES } from '../src/node/hub-cache.js';
 import { gpt, spawnGpt, tempDir } from './cli-helpers.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { gpt2Config, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
@@ -100,6 +100,30 @@ describe('a Hugging Face model id', () => {
 
   it("resolves as hf_hub_url does: the revision quoted whole, the file's path by segment", () => {
     expect(hubFileURL('https://huggingface.co/', 'org/m', 'refs/pr/1', 'sub dir/model.safetensors')).toBe('https://huggingface.co/org/m/resolve/refs%2Fpr%2F1/sub%20dir/model.safetensors');
+  });
+});
+
+describe('a peft adapter on the Hugging Face hub', () => {
+  const config = '{"peft_type": "LORA"}';
+  const fetched = (dir: string) => readdirSync(dir).sort();
+  it('fetches adapter_config.json and adapter_model.safetensors, else adapter_model.bin, as peft prefers them', async () => {
+    hub.repos.set('user/both', mockRepo({ 'adapter_config.json': config, 'adapter_model.safetensors': 'st', 'adapter_model.bin': 'pt', 'README.md': 'r' }, ['adapter_model.safetensors', 'adapter_model.bin']));
+    hub.repos.set('user/old', mockRepo({ 'adapter_config.json': config, 'adapter_model.bin': 'pt' }, ['adapter_model.bin']));
+    expect(fetched(await hubSnapshot('user/both', {}, PEFT_ADAPTER_FILES))).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    const old = await hubSnapshot('user/old', {}, PEFT_ADAPTER_FILES);
+    expect(fetched(old)).toEqual(['adapter_config.json', 'adapter_model.bin']);
+    expect(readFileSync(join(old, 'adapter_model.bin'), 'utf8')).toBe('pt');
+    // cached complete: offline finds it with no request
+    process.env.HF_HUB_OFFLINE = '1';
+    hub.requests.length = 0;
+    expect(await hubSnapshot('user/old', {}, PEFT_ADAPTER_FILES)).toBe(old);
+    expect(hub.requests).toEqual([]);
+  });
+
+  it('a repo with the config but no weights is refused before anything is downloaded', async () => {
+    hub.repos.set('user/no-weights', mockRepo({ 'adapter_config.json': config }, []));
+    await expect(hubSnapshot('user/no-weights', {}, PEFT_ADAPTER_FILES)).rejects.toThrow(/^user\/no-weights: user\/no-weights on the Hugging Face hub has no adapter_model\.safetensors nor adapter_model\.bin/);
+    expect(existsSync(join(repoDir('user/no-weights'), 'blobs'))).toBe(false);
   });
 });
 

@@ -1,5 +1,6 @@
 // --adapter DIR of `gpt sample`, `gpt eval`, `gpt train --init-from PATH`, `gpt serve --api` and
-// `gpt bench-generate`: a peft LoRA adapter directory (src/gpt/hf/peft.ts), read and checked against
+// `gpt bench-generate`: a peft LoRA adapter directory (src/gpt/hf/peft.ts; a hub id is fetched into
+// the hub's cache first, hub-flags.ts, and names its snapshot directory here), read and checked against
 // the checkpoint's header before the device opens, then merged into the model as it loads
 // (W += (alpha/r)·B·A), as the adapters of our own LoRA runs are.
 import { existsSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { readPeftAdapter } from '../node/peft-adapter-dir.js';
 import { checkpointFileIn } from './path-flags.js';
 import { UsageError } from './usage-error.js';
 
-export const ADAPTER_DOC = "a peft LoRA adapter directory (adapter_config.json + adapter_model.safetensors or older peft's adapter_model.bin: PeftModel.save_pretrained's) merged into the model as it loads";
+export const ADAPTER_DOC = "a peft LoRA adapter directory (adapter_config.json + adapter_model.safetensors or older peft's adapter_model.bin: PeftModel.save_pretrained's), or the Hugging Face hub id of one (user/my-lora@revision) to download into the hub's cache, merged into the model as it loads";
 
 /** An adapter to merge, and the directory it came from (for errors). */
 export interface AdapterToMerge {

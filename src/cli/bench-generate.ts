@@ -14,7 +14,7 @@ import { generationExtent } from './device-fit.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { checkOnDevice, openModel, weightCasts, type InferenceBatch } from './inference-model.js';
 import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
-import { CHECKPOINT_OR_HUB } from './path-flags.js';
+import { ADAPTER_OR_HUB, CHECKPOINT_OR_HUB } from './path-flags.js';
 import { DTYPE_DOC } from './sample.js';
 import { formatParams, plural } from './progress.js';
 
@@ -37,7 +37,7 @@ const DEFAULTS = {
 };
 const FLAGS: FlagSpec<typeof DEFAULTS> = {
   defaults: DEFAULTS,
-  paths: { initFrom: CHECKPOINT_OR_HUB, adapter: 'directory' },
+  paths: { initFrom: CHECKPOINT_OR_HUB, adapter: ADAPTER_OR_HUB },
   choices: { dtype: TRAIN_DTYPES },
   ranges: {
     promptTokens: POSITIVE_INT,

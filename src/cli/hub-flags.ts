@@ -5,24 +5,27 @@
 import { lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { parseHubId } from '../gpt/hf/hub.js';
-import { HubModelNotFound, hubSettings, hubSnapshot, type HubProgress } from '../node/hub-cache.js';
+import { GPT2_MODEL_FILES, HubModelNotFound, hubSettings, hubSnapshot, PEFT_ADAPTER_FILES, type HubFileSet, type HubProgress } from '../node/hub-cache.js';
 import { flagName, type FlagSpec } from './flags.js';
 import { pathRule } from './path-flags.js';
 import { Progress } from './progress.js';
 import { UsageError } from './usage-error.js';
 
-/** The settings `keys` that take a checkpoint to read and name a hub model: each fetched, its value replaced by the model's snapshot directory. */
+const FILE_SETS: Record<'model' | 'adapter', HubFileSet> = { model: GPT2_MODEL_FILES, adapter: PEFT_ADAPTER_FILES };
+
+/** The settings `keys` that take a checkpoint (or adapter) to read and name a hub repo: each fetched, its value replaced by the repo's snapshot directory. */
 export async function fetchHubCheckpoints<T extends Record<string, unknown>>(spec: FlagSpec<T>, values: T, keys: Iterable<string>, name = (key: string) => `flag ${flagName(key)}`): Promise<void> {
   for (const key of keys) {
     const [flag, value] = [spec.paths?.[key], values[key]];
-    if (flag && typeof value === 'string' && pathRule(flag, value)?.hub) {
-      (values as Record<string, unknown>)[key] = await fetchHubCheckpoint(value, name(key));
+    const hub = flag && typeof value === 'string' ? pathRule(flag, value)?.hub : undefined;
+    if (hub) {
+      (values as Record<string, unknown>)[key] = await fetchHubCheckpoint(value as string, name(key), FILE_SETS[hub]);
     }
   }
 }
 
-/** `value` (given as `name`) where it is a path, or no model id; else the snapshot directory of the hub model it names. */
-export async function fetchHubCheckpoint(value: string, name: string): Promise<string> {
+/** `value` (given as `name`) where it is a path, or no model id; else the snapshot directory of the hub repo it names (`fileSet`'s files fetched). */
+export async function fetchHubCheckpoint(value: string, name: string, fileSet: HubFileSet = GPT2_MODEL_FILES): Promise<string> {
   if (exists(value) || !parseHubId(value)) return value;
   const settings = hubSettings();
   let announced = false;
@@ -35,7 +38,7 @@ export async function fetchHubCheckpoint(value: string, name: string): Promise<s
         announced = true;
         progress.report(p);
       },
-    });
+    }, fileSet);
   } catch (e) {
     const message = `${name} ${(e as Error).message}`;
     throw e instanceof HubModelNotFound ? new UsageError(message) : new Error(message);

@@ -23,8 +23,8 @@ export interface PathRule {
   otherwise?: string;
   /** The path in the value, where it is not the value itself (--start FILE:path). */
   path?: string;
-  /** A checkpoint to read that may be a model on the Hugging Face hub, named by its id (fetched as the command starts: hub-flags.ts). */
-  hub?: boolean;
+  /** A checkpoint (or peft adapter) to read that may be a repo on the Hugging Face hub, named by its id (fetched as the command starts: hub-flags.ts). */
+  hub?: 'model' | 'adapter';
   /** A new file whose directory, missing, is created with its parents (as a new directory's are). */
   createsDirectory?: boolean;
   /** A checkpoint directory read as nanoGPT's out_dir: its ckpt.pt is the checkpoint where it holds none of ours (runCheckpoint). */
@@ -156,7 +156,9 @@ export function checkpointFileIn(dir: string): string | null {
 export const TEXT_SOURCE: PathFlag = (value) => (isPathSource(value) ? 'file or directory' : null);
 
 /** A checkpoint to read, or a Hugging Face model id (`--init-from gpt2`, as nanoGPT's init_from; --out-dir stays a path, as its out_dir). */
-export const CHECKPOINT_OR_HUB: PathRule = { use: 'checkpoint', hub: true };
+export const CHECKPOINT_OR_HUB: PathRule = { use: 'checkpoint', hub: 'model' };
+/** --adapter: a peft adapter directory to read, or the id of one on the Hugging Face hub. */
+export const ADAPTER_OR_HUB: PathRule = { use: 'directory', hub: 'adapter' };
 /** A checkpoint to read (or a model id), or the keyword 'resume' (the checkpoint in --out-dir) or 'scratch' (none). */
 export const CHECKPOINT_OR_KEYWORD: PathFlag = (value) => (value === 'resume' || value === 'scratch' ? null : CHECKPOINT_OR_HUB);
 

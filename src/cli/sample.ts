@@ -19,7 +19,7 @@ import { checkPathSettings, flagHelp, printNote, UsageError, type FlagSpec } fro
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { openGenerator, openModel } from './inference-model.js';
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
-import { CHECKPOINT_OR_KEYWORD, DATA_DIR, RUN_CHECKPOINT, runCheckpoint, TEXT_SOURCE } from './path-flags.js';
+import { ADAPTER_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, RUN_CHECKPOINT, runCheckpoint, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
 
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
@@ -67,7 +67,7 @@ const SAMPLE_DEFAULTS = {
 const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   defaults: SAMPLE_DEFAULTS,
   nanogpt: NANOGPT_SAMPLE,
-  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, adapter: 'directory', start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
+  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, adapter: ADAPTER_OR_HUB, start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
   ranges: {
     numSamples: POSITIVE_INT,
     maxNewTokens: POSITIVE_INT,
@@ -158,7 +158,7 @@ const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
   defaults: EVAL_DEFAULTS,
   foreign: { valFraction: VAL_FRACTION_OF_PREPARE },
   nanogpt: NANOGPT_EVAL, // nanoGPT's train.py with eval_only = True
-  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, adapter: 'directory', data: TEXT_SOURCE, dataDir: DATA_DIR },
+  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, adapter: ADAPTER_OR_HUB, data: TEXT_SOURCE, dataDir: DATA_DIR },
   ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
   choices: { dtype: TRAIN_DTYPES },
   docs: {

@@ -35,7 +35,7 @@ import { isHFDirectory, isTorchSave } from '../node/checkpoint-kind.js';
 import { partsBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
-import { CHECKPOINT_OR_HUB } from './path-flags.js';
+import { ADAPTER_OR_HUB, CHECKPOINT_OR_HUB } from './path-flags.js';
 import { acceptedHosts, browserHostname, isLoopback, isUnspecified, requestTarget } from './host-check.js';
 import { DTYPE_DOC } from './sample.js';
 import { ADAPTER_DOC } from './adapter-flag.js';
@@ -331,7 +331,7 @@ function notFound(res: ServerResponse): number {
 const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', api: false, adapter: '', apiKey: '', dtype: TRAIN_DEFAULTS.dtype, maxQueue: MAX_QUEUE, quiet: false };
 const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
   defaults: SERVE_DEFAULTS,
-  paths: { checkpoint: CHECKPOINT_OR_HUB, root: 'directory', adapter: 'directory' },
+  paths: { checkpoint: CHECKPOINT_OR_HUB, root: 'directory', adapter: ADAPTER_OR_HUB },
   ranges: { port: { int: true, min: 0, max: 65535 }, maxQueue: { int: true, min: 0 } },
   choices: { dtype: TRAIN_DTYPES },
   docs: {

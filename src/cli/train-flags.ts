@@ -15,7 +15,7 @@ import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER
 import { checkPathSettings, flagHelp, flagName, printNote, pyName, showPython, UsageError, type FlagSpec, type Note } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { NANOGPT_TRAIN } from './nanogpt-settings.js';
-import { CHECKPOINT_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
+import { ADAPTER_OR_HUB, CHECKPOINT_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 
 /** What float16 needs that this adapter lacks ("needs WebGPU's shader-f16 feature, and ..."), or null where float16 runs. */
 export function float16Needs(): string | null {
@@ -55,7 +55,7 @@ const dataDefault = (fresh: string) =>
 
 export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   defaults: DEFAULTS,
-  paths: { data: TEXT_SOURCE, dataDir: DATA_DIR, outDir: 'new directory', config: 'file', initFrom: CHECKPOINT_OR_KEYWORD, adapter: 'directory', tokenizerFile: TEXT_SOURCE },
+  paths: { data: TEXT_SOURCE, dataDir: DATA_DIR, outDir: 'new directory', config: 'file', initFrom: CHECKPOINT_OR_KEYWORD, adapter: ADAPTER_OR_HUB, tokenizerFile: TEXT_SOURCE },
   foreign: { valFraction: VAL_FRACTION_OF_PREPARE },
   nanogpt: NANOGPT_TRAIN,
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE, peakTflops: POSITIVE },

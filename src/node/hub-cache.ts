@@ -1,10 +1,11 @@
-// A GPT-2 model on the Hugging Face hub as a local directory (Node only), in the hub's own cache,
+// A GPT-2 model (or a peft LoRA adapter) on the Hugging Face hub as a local directory (Node only), in the hub's own cache,
 // laid out as huggingface_hub lays it (file_download.py), so that what Python fetched is found here
 // with no download and what is downloaded here Python uses:
 //   {HF_HUB_CACHE}/models--org--name/blobs/{etag}                 each file's bytes
 //   {HF_HUB_CACHE}/models--org--name/snapshots/{commit}/{file}    a relative link to ../../blobs/{etag}
 //   {HF_HUB_CACHE}/models--org--name/refs/{revision}              the commit the revision named
-// The snapshot directory is then read as any Hugging Face directory (checkpoint-dir.ts).
+// The snapshot directory is then read as any Hugging Face directory (checkpoint-dir.ts), or as
+// peft's adapter directory (peft-adapter-dir.ts): what files a repo needs is its HubFileSet's.
 //
 // Two processes at once: no lock. A download writes its own file, blobs/{etag}.{pid}-{random}.incomplete,
 // and renames it into place once complete and checked (a rename is atomic: a reader sees no blob
@@ -19,6 +20,7 @@ import { copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, symlink, w
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { HF_FILES, HF_WEIGHTS_FORMS, hfModelConfig, parseShardIndex } from '../gpt/hf/index.js';
+import { PEFT_FILES } from '../gpt/hf/peft.js';
 import { fileMetadata, HUB_ENDPOINT, HUB_TOKENIZERS, hubFileURL, hubRefusal, isCommitHash, isSha256, noWeightsText, parseHubId, refusalText, repoFolderName, type HubFileMetadata, type HubModelId } from '../gpt/hf/hub.js';
 import { tempPathFor, writeFileAtomic } from './atomic-file.js';
 import { fetchFailure, stallWatch, STALL_MS, type StallWatch } from './http-download.js';
@@ -90,14 +92,61 @@ class HubUnreachable extends Error {
 /** The hub has no such model or revision (or hides a private one), or offline, the cache has none: a value mistyped, as a missing path is. */
 export class HubModelNotFound extends Error {}
 
+/** The files a repo of one kind needs in its snapshot, and how they are fetched. */
+export interface HubFileSet {
+  /** The file asked for first: a repo without it is refused (`notThis`) before anything is downloaded. */
+  first: string;
+  /** Why a repo without `first` is refused, after its name. */
+  notThis: string;
+  /** The first file the snapshot of `commit` lacks, or null. */
+  missing(storage: string, commit: string): Promise<string | null>;
+  /** Fetches the files wanted into the snapshot of `meta.commit`, `first` (whose metadata `meta` is) among them. */
+  fetchRest(hub: HubRepo, meta: HubFileMetadata): Promise<void>;
+}
+
+/** A GPT-2 model: config.json first, checked to be a GPT-2 model's before any weights are fetched, then the weights in our loader's order of preference, then the tokenizer's files. */
+export const GPT2_MODEL_FILES: HubFileSet = {
+  first: HF_FILES.config,
+  notThis: `has no ${HF_FILES.config}: not a transformers model`,
+  missing: snapshotMissing,
+  async fetchRest(hub, meta) {
+    hfModelConfig(await readFile(await hub.fetch(HF_FILES.config, meta), 'utf8'), hub.value);
+    await hub.fetchWeights(meta.commit);
+    for (const files of HUB_TOKENIZERS) if (await hub.fetchAll(files, meta.commit)) break;
+  },
+};
+
+const PEFT_WANTED = `${PEFT_FILES.config} with ${PEFT_FILES.weights} or ${PEFT_FILES.torchWeights}`;
+
+/** A peft LoRA adapter: adapter_config.json, then adapter_model.safetensors, else older peft's adapter_model.bin (as peft prefers them). */
+export const PEFT_ADAPTER_FILES: HubFileSet = {
+  first: PEFT_FILES.config,
+  notThis: `has no ${PEFT_FILES.config}: not a peft adapter (wanted: ${PEFT_WANTED})`,
+  async missing(storage, commit) {
+    const at = (file: string) => pathExists(join(storage, 'snapshots', commit, file));
+    if (!(await at(PEFT_FILES.config))) return PEFT_FILES.config;
+    return (await at(PEFT_FILES.weights)) || (await at(PEFT_FILES.torchWeights)) ? null : PEFT_FILES.weights;
+  },
+  async fetchRest(hub, meta) {
+    // the weights looked for before anything is downloaded: a repo without them leaves nothing in the cache
+    for (const file of [PEFT_FILES.weights, PEFT_FILES.torchWeights]) {
+      const weights = await hub.headOrRefuse(file, meta.commit);
+      if (!weights) continue;
+      await hub.fetch(PEFT_FILES.config, meta);
+      await hub.fetch(file, weights);
+      return;
+    }
+    throw new Error(`${hub.value}: ${hub.id.repo} on the Hugging Face hub has no ${PEFT_FILES.weights} nor ${PEFT_FILES.torchWeights}: not a peft adapter (wanted: ${PEFT_WANTED})`);
+  },
+};
+
 /**
- * The snapshot directory of the model `value` names (`gpt2`, `org/name@revision`: parseHubId's), its
- * files downloaded into the cache where missing: config.json first, checked to be a GPT-2 model's
- * before any weights are fetched, then the weights in our loader's order of preference, then the
- * tokenizer's files. Offline, or for a commit already cached complete, no request is made. Errors
- * are one line starting with `value`.
+ * The snapshot directory of the repo `value` names (`gpt2`, `org/name@revision`: parseHubId's), the
+ * files `fileSet` wants downloaded into the cache where missing (a GPT-2 model's by default).
+ * Offline, or for a commit already cached complete, no request is made. Errors are one line
+ * starting with `value`.
  */
-export async function hubSnapshot(value: string, opts: HubFetchOptions = {}): Promise<string> {
+export async function hubSnapshot(value: string, opts: HubFetchOptions = {}, fileSet: HubFileSet = GPT2_MODEL_FILES): Promise<string> {
   const id = parseHubId(value);
   if (!id) throw new Error(`${value}: not a Hugging Face model id ([org/]name[@revision])`);
   const settings = opts.settings ?? hubSettings();
@@ -106,7 +155,7 @@ export async function hubSnapshot(value: string, opts: HubFetchOptions = {}): Pr
     const ref = isCommitHash(id.revision) ? id.revision : (await unlessMissing(readFile(join(storage, 'refs', id.revision), 'utf8')))?.trim();
     const commit = ref && isCommitHash(ref) ? ref : null; // a ref holding anything else names no snapshot (never a path: ../..)
     const dir = commit && join(storage, 'snapshots', commit);
-    return { dir, missing: commit ? await snapshotMissing(storage, commit) : HF_FILES.config };
+    return { dir, missing: commit ? await fileSet.missing(storage, commit) : fileSet.first };
   };
   if (settings.offline || isCommitHash(id.revision)) {
     const { dir, missing } = await cached();
@@ -114,9 +163,9 @@ export async function hubSnapshot(value: string, opts: HubFetchOptions = {}): Pr
     if (settings.offline) throw new HubModelNotFound(`${value}: no such file or directory, and the Hugging Face cache ${settings.cache} has no ${missing} of ${id.repo}@${id.revision} (HF_HUB_OFFLINE is set: nothing is downloaded)`);
   }
   const hub = new HubRepo(id, value, storage, settings, opts);
-  let config: HubFileMetadata | null;
+  let first: HubFileMetadata | null;
   try {
-    config = await hub.head(HF_FILES.config);
+    first = await hub.head(fileSet.first);
   } catch (e) {
     if (!(e instanceof HubUnreachable)) throw e;
     // as huggingface_hub does: the network down, or the repo refused (a token since revoked), the cache answers
@@ -125,20 +174,17 @@ export async function hubSnapshot(value: string, opts: HubFetchOptions = {}): Pr
     const message = `${value}: ${e.message}${e.notFound ? '' : `; the cache ${settings.cache} has no ${missing} of ${id.repo}@${id.revision}`}`;
     throw e.notFound ? new HubModelNotFound(message) : new Error(message);
   }
-  if (!config) throw new Error(`${value}: ${id.repo} on the Hugging Face hub has no ${HF_FILES.config}: not a transformers model`);
-  const dir = join(storage, 'snapshots', config.commit);
-  if (id.revision !== config.commit) await writeRef(join(storage, 'refs', id.revision), config.commit);
-  if (!(await snapshotMissing(storage, config.commit))) return dir; // that commit is cached complete: its files never change
-  // its config first: a model that is not GPT-2 is refused before gigabytes of weights are fetched
-  hfModelConfig(await readFile(await hub.fetch(HF_FILES.config, config), 'utf8'), value);
-  await hub.fetchWeights(config.commit);
-  for (const files of HUB_TOKENIZERS) if (await hub.fetchAll(files, config.commit)) break;
+  if (!first) throw new Error(`${value}: ${id.repo} on the Hugging Face hub ${fileSet.notThis}`);
+  const dir = join(storage, 'snapshots', first.commit);
+  if (id.revision !== first.commit) await writeRef(join(storage, 'refs', id.revision), first.commit);
+  if (!(await fileSet.missing(storage, first.commit))) return dir; // that commit is cached complete: its files never change
+  await fileSet.fetchRest(hub, first);
   return dir;
 }
 
 /**
  * The first file the snapshot of `commit` lacks of a GPT-2 model's (its config, weights, tokenizer:
- * as hubSnapshot fetches them), or null. A tokenizer noted absent from the commit (.no_exist: a
+ * as GPT2_MODEL_FILES fetches them), or null. A tokenizer noted absent from the commit (.no_exist: a
  * model of ours keeps its own in the weights' metadata) is not missing.
  */
 async function snapshotMissing(storage: string, commit: string): Promise<string | null> {
@@ -170,8 +216,9 @@ const MAX_TEXT_FILE_BYTES = 16 * 2 ** 20;
 /** One repo's files on the hub, fetched into its folder of the cache. */
 class HubRepo {
   constructor(
-    private readonly id: HubModelId,
-    private readonly value: string,
+    readonly id: HubModelId,
+    /** The repo as given, which errors start with. */
+    readonly value: string,
     private readonly storage: string,
     private readonly settings: HubSettings,
     private readonly opts: HubFetchOptions,
@@ -255,7 +302,8 @@ class HubRepo {
     throw new Error(`${this.value}: ${noWeightsText(this.id.repo)}`);
   }
 
-  private async headOrRefuse(file: string, commit: string): Promise<HubFileMetadata | null> {
+  /** head's metadata of `file` at `commit`, a refusal one line starting with the repo as given. */
+  async headOrRefuse(file: string, commit: string): Promise<HubFileMetadata | null> {
     try {
       return await this.head(file, commit);
     } catch (e) {
