@@ -14,9 +14,8 @@
 // rounded to f16 once. Called by src/ops/layernorm.ts.
 import { device } from '../../device/device.js';
 import { floatSuffix, Kernel, narrow, variants, vec4Of, type FloatType } from '../kernel.js';
-import { profile } from '../profile.js';
 import { columnGrid, columnPlan, columnSums, type ColumnLayout } from './column-sums.js';
-import { blockedSum, rowGrid, rowKernel, rowMain, type RowWidth } from './row.js';
+import { blockedSum, rowGrid, rowKernel, rowMain, rowWidth, type RowWidth } from './row.js';
 
 
 /**
@@ -129,8 +128,7 @@ const wbSumK = variants((key: `${FloatType}>${ColumnLayout}>${RowWidth}`) => {
 
 function launchWeightGrads(b: { x: GPUBuffer; mean: GPUBuffer; rstd: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db: GPUBuffer }, rows: number, C: number, float: FloatType): void {
   const { rowsLayout, chunksLayout, chunks, chunk } = columnPlan(rows);
-  // a lane per 4 columns where a lane has its columns to itself (no tree) and the profile reads vec4s there
-  const width: RowWidth = rowsLayout === 'lane' && chunksLayout === 'lane' && C % 4 === 0 && profile().rowVec4 ? 4 : 1;
+  const width = rowWidth(rowsLayout === 'lane' && chunksLayout === 'lane', C); // a lane per 4 columns where it has them to itself
   if (chunks === 1) {
     backwardWbK(`${float}>${float}>${rowsLayout}>${width}`).launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C, chunk }, columnGrid(rowsLayout, C / width));
     return;

@@ -144,6 +144,9 @@ export function rowGrid(rows: number, lanes: number): [number, number, number] {
 /** Elements a lane loads at once: 4 (a vec4) or 1. */
 export type RowWidth = 1 | 4;
 
+/** 4 where a lane has its elements to itself (`ownLane`: no tree shares them), they come in whole vec4s of `len`, and the profile reads vec4s there (rowVec4); else 1. */
+export const rowWidth = (ownLane: boolean, len: number): RowWidth => (ownLane && len > 0 && len % 4 === 0 && profile().rowVec4 ? 4 : 1);
+
 /**
  * A row kernel for `rows` rows, in the layout rowLanes picks (each built once): `make(lanes,
  * width)` gives it. Given the rows' length `len`, a lane that has a row to itself reads it a vec4
@@ -156,8 +159,7 @@ export function rowKernel(make: (lanes: 1 | 64, width: RowWidth) => Kernel): (ro
   });
   return (rows, len = 0) => {
     const lanes = rowLanes(rows);
-    const width = lanes === 1 && len > 0 && len % 4 === 0 && profile().rowVec4 ? 4 : 1;
-    return { kernel: built(`${lanes}x${width}`), lanes };
+    return { kernel: built(`${lanes}x${rowWidth(lanes === 1, len)}`), lanes };
   };
 }
 
