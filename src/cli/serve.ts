@@ -408,7 +408,7 @@ export async function serve(args: string[]): Promise<number> {
   }
   // until Ctrl-C, or until the GPU device of --api is lost: every generation would fail, so the server ends, saying why;
   // listened for before "Ctrl-C to stop" is printed (a script that signals once it reads that line met the signal's default action),
-  // in the tick answeringSignals stopped listening in (no signal can fall between them)
+  // in the tick answeringSignals returned in: a signal that landed as the load ended is heard here (ending-signals.ts)
   const ended = new Promise<DeviceLostError | null>((done) => {
     const stop = (why: DeviceLostError | null) => {
       process.off('SIGINT', signaled);
