@@ -7,10 +7,8 @@ import { spawn } from 'node:child_process';
  * Runs `node script ...args`, which prints a number a line as it finishes each piece of work, and
  * sends it `signal` `delayMs` after its first line (counting from there, not from the start, keeps
  * the test meaningful on a loaded machine; one that never prints is SIGKILLed after a minute and
- * fails). The numbers it printed, and its pid; it must end by that signal. The signal is sent again
- * each second until the child ends: one that lands as a command's answeringSignals ends is caught
- * by Node and then dropped with its listener, before it is dispatched (the command, its work done,
- * ends as it would have; a child that loops would go on forever).
+ * fails). The numbers it printed, and its pid; it must end by that signal, sent once (one that goes
+ * unanswered, as a signal landing as answeringSignals returned once did, fails after another minute).
  */
 export function signalAfterFirstLine(script: string, args: string[], signal: NodeJS.Signals, delayMs: number): Promise<{ printed: number[]; pid: number }> {
   return new Promise((resolve, reject) => {
@@ -20,9 +18,9 @@ export function signalAfterFirstLine(script: string, args: string[], signal: Nod
     child.stdout.on('data', (d: Buffer) => {
       if (!out.includes('\n') && String(d).includes('\n')) {
         clearTimeout(timer);
-        timer = setTimeout(function send() {
+        timer = setTimeout(() => {
           child.kill(signal);
-          timer = setTimeout(send, 1000);
+          timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
         }, delayMs);
       }
       out += d;
