@@ -338,6 +338,8 @@ describe('Hugging Face tokenizer.json', () => {
     expect(() => tokenizerFromHuggingFace(withAdded(added(50257, 'Ġqzxv', { special: false })))).toThrow('added token "Ġqzxv" is spelled in ByteLevel\'s byte characters, which Hugging Face\'s decoder reads as bytes (decoding it as " qzxv")');
     // printable ASCII stands for itself, and a token with a character outside the alphabet (a space) is decoded as its text
     expect(tokenizerFromHuggingFace(withAdded(added(50257, '<|x|>'), added(50258, '<é >'))).decode([50257, 50258])).toBe('<|x|><é >');
+    // one that the merges make, special or not, is matched in the text in place of BPE's ("hellox" is 31373, 87 there)
+    expect(() => tokenizerFromHuggingFace(withAdded(added(31373, 'hello')))).toThrow('added token "hello" (special: true) has id 31373, which model.vocab\'s merges make: matching it in the text is not supported');
     // a single_word token with normalized: true is matched only between those with normalized: false,
     // whose ends it is not beside: "<m>" is matched in "Z<a<m>" though "a" is a word character
     const twoPasses = withAdded(added(50257, '<m>', { single_word: true, normalized: true }), added(50258, 'Z<a'));

@@ -122,15 +122,15 @@ function refuseByteLevelText(content: string): void {
 }
 
 // The added tokens with special: false, which Hugging Face takes out of the text before the model
-// does: matches of tokens past the merges (a token the merges make would be matched in place of
-// BPE's, which the tokenizer cannot do). How each matches: rulesOf's.
+// does (special ones too: encodeAllowingSpecial does). Each must be past the merges: a token the
+// merges make would be matched in place of BPE's, which the tokenizer cannot do. How each matches: rulesOf's.
 function matchedOf(json: Json, special: readonly string[]): string[] {
+  for (const { content, id, special: isSpecial } of addedTokens(json)) {
+    if (!special.includes(content as string)) fail(`added token ${JSON.stringify(content)} (special: ${isSpecial !== false}) has id ${id}, which model.vocab's merges make: matching it in the text is not supported`);
+  }
   return addedTokens(json)
     .filter((t) => t.special === false)
-    .map(({ content, id }) => {
-      if (!special.includes(content as string)) fail(`added token ${JSON.stringify(content)} (special: false) has id ${id}, which model.vocab's merges make: matching it in the text is not supported`);
-      return content as string;
-    });
+    .map((t) => t.content as string);
 }
 
 // The added tokens that take in the whitespace before them (lstrip), and after them (rstrip), and
