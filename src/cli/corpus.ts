@@ -14,6 +14,14 @@
 // saved with Windows line ends then tokenizes as the same text saved with Unix ones; `gpt prepare`
 // and `gpt train --data FILE` read it alike. (The page's text box does the same: a textarea's value
 // has its line ends normalized.)
+//
+// A UTF-8 byte-order mark that starts a file (an editor's "UTF-8 with BOM") is dropped, as TextDecoder
+// drops it by default and the page's file reader does: it marks the file's encoding, not its text, so
+// a text saved with it trains as the same text saved without (no U+FEFF in a char vocabulary, no
+// bytes EF BB BF at the start of GPT-2's ids). Python's open(path, 'r') keeps it as a character (only
+// encoding='utf-8-sig' drops it): there nanoGPT's prepare.py differs, as docs/cli.md says. A U+FEFF
+// further in is text, kept here and by the tokenizers (GPT-2's encodes it as bytes EF BB BF, as
+// Hugging Face's tokenizers and tiktoken do, and decodes it back).
 import { constants } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';

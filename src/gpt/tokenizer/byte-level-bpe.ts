@@ -19,18 +19,28 @@ const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /**
- * A pattern matching any of `names`, leftmost first and of those the longest (longer alternatives
- * first), as Hugging Face's added vocabulary matches; null for none.
+ * How the special tokens match, where matched (Hugging Face's added tokens' flags): those of lstrip
+ * take in the whitespace before them, those of rstrip that after them, and those of singleWord match
+ * only where no word character touches them on either side.
  */
-/** The special tokens that take in the whitespace before them (Hugging Face's lstrip), and after them (rstrip), where matched. */
-export interface Strips {
+export interface MatchRules {
   lstrip?: readonly string[];
   rstrip?: readonly string[];
+  singleWord?: readonly string[];
 }
 
 // Rust's char::is_whitespace, which Hugging Face's lstrip and rstrip take (JavaScript's \s differs: U+FEFF, U+0085).
 const WHITE_SPACE = /^\p{White_Space}$/u;
+// A word character to Hugging Face's single_word: Rust's regex \w (Unicode's, UTS #18), which JavaScript's \w is not.
+const WORD_CHARACTER = /^[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]$/u;
 
+/** Whether `ch` (one character) is a word character to Hugging Face's single_word: Rust's regex \w. */
+export const isWordCharacter = (ch: string): boolean => WORD_CHARACTER.test(ch);
+
+/**
+ * A pattern matching any of `names`, leftmost first and of those the longest (longer alternatives
+ * first), as Hugging Face's added vocabulary matches; null for none.
+ */
 function anyOf(names: readonly string[]): RegExp | null {
   if (!names.length) return null;
   const longestFirst = [...names].sort((x, y) => y.length - x.length);
@@ -50,6 +60,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
   readonly matched: readonly string[];
   readonly lstrip: readonly string[];
   readonly rstrip: readonly string[];
+  readonly singleWord: readonly string[];
   private readonly matchedPattern: RegExp | null;
   private readonly specialPattern: RegExp | null;
   private readonly byteIds: number[] = []; // byteIds[b]: the token of byte b
@@ -58,7 +69,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
   private readonly cache = new Map<string, readonly number[]>();
 
   // `owner` names the tokenizer in errors.
-  protected constructor(private readonly owner: string, byteOrder: readonly number[], merges: readonly (readonly [number, number])[], special: readonly string[], matched: readonly string[] = [], strips: Strips = {}) {
+  protected constructor(private readonly owner: string, byteOrder: readonly number[], merges: readonly (readonly [number, number])[], special: readonly string[], matched: readonly string[] = [], rules: MatchRules = {}) {
     let total = byteOrder.length; // bytes of the tokens so far
     byteOrder.forEach((b, id) => {
       this.byteIds[b] = id;
@@ -93,13 +104,14 @@ export abstract class ByteLevelBpe implements Tokenizer {
       if (!this.special.includes(text)) throw new Error(`${owner}: matched token ${JSON.stringify(text)} is not one of the special tokens`);
     });
     this.matched = [...matched];
-    const stripping = (side: keyof Strips) =>
-      checkArray(owner, side, strips[side] ?? [], 'an array of special tokens').map((text) => {
-        if (!this.special.includes(text)) throw new Error(`${owner}: ${side} token ${JSON.stringify(text)} is not one of the special tokens`);
+    const flagged = (rule: keyof MatchRules) =>
+      checkArray(owner, rule, rules[rule] ?? [], 'an array of special tokens').map((text) => {
+        if (!this.special.includes(text)) throw new Error(`${owner}: ${rule} token ${JSON.stringify(text)} is not one of the special tokens`);
         return text;
       });
-    this.lstrip = stripping('lstrip');
-    this.rstrip = stripping('rstrip');
+    this.lstrip = flagged('lstrip');
+    this.rstrip = flagged('rstrip');
+    this.singleWord = flagged('singleWord');
     this.matchedPattern = anyOf(this.matched);
     this.specialPattern = anyOf(this.special);
   }
@@ -133,7 +145,9 @@ export abstract class ByteLevelBpe implements Tokenizer {
   // The ids of text whose matches of `taken` (special tokens' texts) are those tokens, the rest BPE;
   // a token of lstrip or rstrip takes in the whitespace on that side, as Hugging Face's added tokens
   // do: the matches are found in the text as it is, then stretched (lstrip not past the previous
-  // token's end), so a match that starts in whitespace the one before took in is still one.
+  // token's end), so a match that starts in whitespace the one before took in is still one. A match
+  // of a singleWord token beside a word character is dropped, its text left to BPE and not searched
+  // again (Hugging Face's find_matches: "ab" of single_word in "xabc" hides a "bc" there).
   private encodeTaking(text: string, taken: RegExp | null): Int32Array {
     let out = new Int32Array(1024);
     let length = 0;
@@ -154,6 +168,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
     let from = 0;
     if (taken) taken.lastIndex = 0; // exec's: each look starts where the last match ends
     for (let m; taken && (m = taken.exec(text)); ) {
+      if (this.singleWord.includes(m[0]) && (wordBefore(text, m.index) || wordAt(text, taken.lastIndex))) continue;
       let start = m.index;
       if (this.lstrip.includes(m[0])) while (start > from && white(start - 1)) start--;
       addPlain(text.slice(from, start));
@@ -196,3 +211,11 @@ export abstract class ByteLevelBpe implements Tokenizer {
     return ids;
   }
 }
+
+// Whether the character that ends text[0, at) (or starts text[at..]) is a word character; the text's
+// ends are not. A character past U+FFFF is two UTF-16 units.
+function wordBefore(text: string, at: number): boolean {
+  const pair = at >= 2 && /[\uDC00-\uDFFF]/.test(text[at - 1]!) && /[\uD800-\uDBFF]/.test(text[at - 2]!);
+  return at > 0 && isWordCharacter(text.slice(pair ? at - 2 : at - 1, at));
+}
+const wordAt = (text: string, at: number): boolean => at < text.length && isWordCharacter(String.fromCodePoint(text.codePointAt(at)!));

@@ -7,7 +7,7 @@
 // as ordinary text, so no input can forge a document boundary; a caller that wants the token appends
 // specialId('<|endoftext|>') itself, and encodeAllowingSpecial() reads a prompt as nanoGPT's
 // sample.py does (its --start "<|endoftext|>" is token 50256). decode() writes a special token's text.
-import { ByteLevelBpe, type Strips } from './byte-level-bpe.js';
+import { ByteLevelBpe, type MatchRules } from './byte-level-bpe.js';
 import { GPT2_BYTE_ORDER } from './byte-chars.js';
 import { eachMatch } from './split.js';
 import type { Gpt2TokenizerJSON } from './tokenizer.js';
@@ -35,17 +35,17 @@ export class Gpt2Tokenizer extends ByteLevelBpe {
   private readonly specialIds: ReadonlyMap<string, number>;
 
   /** Merge i joins tokens [a, b] into token 256 + i; special[k] is token 256 + merges.length + k; encode() takes those `matched` out of the text. */
-  constructor(merges: readonly (readonly [number, number])[], special: readonly string[] = [], matched: readonly string[] = [], strips: Strips = {}) {
-    super('Gpt2Tokenizer', GPT2_BYTE_ORDER, merges, special, matched, strips);
+  constructor(merges: readonly (readonly [number, number])[], special: readonly string[] = [], matched: readonly string[] = [], rules: MatchRules = {}) {
+    super('Gpt2Tokenizer', GPT2_BYTE_ORDER, merges, special, matched, rules);
     this.specialIds = new Map(this.special.map((text, k) => [text, this.vocabSize - this.special.length + k]));
   }
 
   static fromJSON(json: Gpt2TokenizerJSON): Gpt2Tokenizer {
-    const { merges, special, matched = [], lstrip = [], rstrip = [] } = json;
+    const { merges, special, matched = [], lstrip = [], rstrip = [], singleWord = [] } = json;
     if (!Array.isArray(merges) || merges.length % 2) throw new Error('Gpt2Tokenizer.fromJSON: "merges" must be an array of token ids, two per merge');
     if (!Array.isArray(special)) throw new Error('Gpt2Tokenizer.fromJSON: "special" must be an array of strings');
     const pairs = Array.from({ length: merges.length / 2 }, (_, i) => [merges[2 * i]!, merges[2 * i + 1]!] as const);
-    return new Gpt2Tokenizer(pairs, special, matched, { lstrip, rstrip });
+    return new Gpt2Tokenizer(pairs, special, matched, { lstrip, rstrip, singleWord });
   }
 
   /** The id of a special token such as '<|endoftext|>', or undefined when the vocabulary has none of that name. */
@@ -55,8 +55,8 @@ export class Gpt2Tokenizer extends ByteLevelBpe {
 
   /** The merges flattened: for GPT-2, 442 kB of JSON where a list of pairs would take 590 kB. */
   toJSON(): Gpt2TokenizerJSON {
-    const listed = (key: 'matched' | 'lstrip' | 'rstrip') => this[key].length && { [key]: [...this[key]] };
-    return { kind: 'gpt2', merges: this.merges.flat(), special: [...this.special], ...listed('matched'), ...listed('lstrip'), ...listed('rstrip') };
+    const listed = (key: 'matched' | 'lstrip' | 'rstrip' | 'singleWord') => this[key].length && { [key]: [...this[key]] };
+    return { kind: 'gpt2', merges: this.merges.flat(), special: [...this.special], ...listed('matched'), ...listed('lstrip'), ...listed('rstrip'), ...listed('singleWord') };
   }
 
   protected chunks(text: string): Iterable<string> {

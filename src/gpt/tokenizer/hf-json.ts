@@ -7,12 +7,13 @@
 // than ignored, and so is a field that tokenizers 0.23 does not write. Added tokens follow the merges
 // as special tokens: those with special: false encode() takes out of the text, as Hugging Face's
 // tokenizers does; special ones, as in GPT-2's encoder, it does not (Hugging Face's does:
-// "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so). lstrip and rstrip are
-// followed where a token is taken; single_word is refused.
+// "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so). lstrip, rstrip and
+// single_word are followed where a token is taken.
 // `normalized` matters only for the order of matching (a normalizer is refused): see refuseTwoPasses.
 import { parseJSONText } from '../../io/json-text.js';
 import { BpeTokenizer } from './bpe.js';
-import type { Strips } from './byte-level-bpe.js';
+import { isWordCharacter, type MatchRules } from './byte-level-bpe.js';
+import { BYTE_CHARS } from './byte-chars.js';
 import { Gpt2Tokenizer } from './gpt2.js';
 import { CHUNK_PATTERN } from './split.js';
 import { byteLevelTokenizer, vocabFromStrings, vocabToStrings } from './vocab-strings.js';
@@ -38,7 +39,7 @@ export function toHuggingFaceJSON(tok: Gpt2Tokenizer | BpeTokenizer): Json {
     truncation: null,
     padding: null,
     added_tokens: tok.special.map((content, k) => ({
-      id: first + k, content, single_word: false, lstrip: tok.lstrip.includes(content), rstrip: tok.rstrip.includes(content), normalized: false, special: !tok.matched.includes(content),
+      id: first + k, content, single_word: tok.singleWord.includes(content), lstrip: tok.lstrip.includes(content), rstrip: tok.rstrip.includes(content), normalized: false, special: !tok.matched.includes(content),
     })),
     normalizer: null,
     pre_tokenizer: tok instanceof Gpt2Tokenizer ? GPT2_PRE : OWN_PRE,
@@ -69,7 +70,7 @@ export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeToke
   }
   const ids = vocabFromStrings(vocabOf(json, model), mergesOf(model), new Set(addedTokens(json).map((t) => t.content as string)));
   refuseTwoPasses(addedTokens(json)); // each {id, content}: vocabOf checked
-  return byteLevelTokenizer(split, { ...ids, matched: matchedOf(json, ids.special), strips: stripsOf(json) });
+  return byteLevelTokenizer(split, { ...ids, matched: matchedOf(json, ids.special), rules: rulesOf(json) });
 }
 
 // Settings that would change the tokens or the text decoded from them.
@@ -89,42 +90,55 @@ function refuseOtherSettings(json: Json, model: Json): void {
   if (decoder.length !== 1 || !isByteLevelStep(decoder[0])) fail(`decoder must be ByteLevel, got ${'decoder' in json ? JSON.stringify(json.decoder) : 'none'}`);
 }
 
-// model.vocab with the added tokens, which it may or may not list too
+// model.vocab with the added tokens, which it may or may not list too. Hugging Face's tokenizers
+// gives an added token the id model.vocab has for it, and numbers the others in the order they are
+// listed, from model.vocab's size on, whatever ids the file gives them (it warns): a file whose ids
+// differ would be read with other ids than the file says, refused.
 function vocabOf(json: Json, model: Json): Map<string, number> {
   if (!isObject(model.vocab)) return fail('model.vocab must be an object of token -> id');
   const vocab = new Map(Object.entries(model.vocab) as [string, number][]);
+  let next = vocab.size;
   for (const t of Array.isArray(json.added_tokens) ? json.added_tokens : []) {
     if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id)) fail(`added token ${JSON.stringify(t)} must be {id, content}`);
     const { id, content } = t as { id: number; content: string };
     const known = vocab.get(content);
     if (known !== undefined && known !== id) fail(`added token ${JSON.stringify(content)} has id ${id}, model.vocab gives it ${known}`);
+    if (known === undefined && id !== next) fail(`added token ${JSON.stringify(content)} has id ${id}, where Hugging Face's tokenizers numbers it ${next}: the added tokens not in model.vocab must be listed in the order of their ids, from model.vocab's size on`);
+    if (known === undefined) next++;
+    refuseByteLevelText(content);
     vocab.set(content, id);
   }
   return vocab;
 }
 
-// The added tokens with special: false, which Hugging Face takes out of the text before the model
-// does: matches of tokens past the merges (a token the merges make would be matched in place of
-// BPE's, which the tokenizer cannot do). An added token's single_word would change what matches:
-// refused (lstrip and rstrip only take in whitespace beside a match: stripsOf's).
-function matchedOf(json: Json, special: readonly string[]): string[] {
-  const added = addedTokens(json);
-  for (const { content, special: isSpecial, single_word } of added) {
-    if (single_word) fail(`added token ${JSON.stringify(content)} (special: ${isSpecial !== false}) has single_word true, which is not supported: only exact matches are`);
-  }
-  return added
-    .filter((t) => t.special === false)
-    .map(({ content, id }) => {
-      if (!special.includes(content as string)) fail(`added token ${JSON.stringify(content)} (special: false) has id ${id}, which model.vocab's merges make: matching it in the text is not supported`);
-      return content as string;
-    });
+// Hugging Face's ByteLevel decoder reads an added token whose characters are all of bytes_to_unicode's
+// alphabet as the bytes they stand for, as it reads model.vocab's tokens: "Ġx" decodes as " x", "<é>"
+// as "<\uFFFD>" (byte 0xE9 alone). Printable ASCII stands for itself; other text (a space in it) is its own UTF-8.
+function refuseByteLevelText(content: string): void {
+  const chars = [...content];
+  if (!chars.every((ch) => BYTE_CHARS.includes(ch)) || chars.every((ch) => ch >= '!' && ch <= '~')) return;
+  const decoded = new TextDecoder('utf-8', { ignoreBOM: true }).decode(Uint8Array.from(chars, (ch) => BYTE_CHARS.indexOf(ch)));
+  fail(`added token ${JSON.stringify(content)} is spelled in ByteLevel's byte characters, which Hugging Face's decoder reads as bytes (decoding it as ${JSON.stringify(decoded)}), where encode() matches its text: not supported`);
 }
 
-// The added tokens that take in the whitespace before them (lstrip), and after them (rstrip), where
-// matched (special: false ones by encode(), all by encodeAllowingSpecial), as Hugging Face's tokenizers does.
-function stripsOf(json: Json): Strips {
-  const flagged = (flag: keyof Strips) => addedTokens(json).filter((t) => t[flag] === true).map((t) => t.content as string);
-  return { lstrip: flagged('lstrip'), rstrip: flagged('rstrip') };
+// The added tokens with special: false, which Hugging Face takes out of the text before the model
+// does (special ones too: encodeAllowingSpecial does). Each must be past the merges: a token the
+// merges make would be matched in place of BPE's, which the tokenizer cannot do. How each matches: rulesOf's.
+function matchedOf(json: Json, special: readonly string[]): string[] {
+  for (const { content, id, special: isSpecial } of addedTokens(json)) {
+    if (!special.includes(content as string)) fail(`added token ${JSON.stringify(content)} (special: ${isSpecial !== false}) has id ${id}, which model.vocab's merges make: matching it in the text is not supported`);
+  }
+  return addedTokens(json)
+    .filter((t) => t.special === false)
+    .map((t) => t.content as string);
+}
+
+// The added tokens that take in the whitespace before them (lstrip), and after them (rstrip), and
+// those that match only where no word character touches them (single_word), where matched
+// (special: false ones by encode(), all by encodeAllowingSpecial), as Hugging Face's tokenizers does.
+function rulesOf(json: Json): MatchRules {
+  const flagged = (flag: string) => addedTokens(json).filter((t) => t[flag] === true).map((t) => t.content as string);
+  return { lstrip: flagged('lstrip'), rstrip: flagged('rstrip'), singleWord: flagged('single_word') };
 }
 
 const addedTokens = (json: Json): Json[] => (Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : []);
@@ -132,16 +146,22 @@ const addedTokens = (json: Json): Json[] => (Array.isArray(json.added_tokens) ? 
 // Hugging Face matches the added tokens with normalized: false first, then those with normalized:
 // true in the text between. One leftmost-longest pass over all of them (ours) finds the same matches
 // unless a token of one kind can overlap one of the other in some text: "<|ab|>" first in "x<|ab|>y",
-// or "<b>" of lstrip first in "a <b>", taking in the space that "a " ends with.
+// or "<b>" of lstrip first in "a <b>", taking in the space that "a " ends with. The second pass
+// reads each piece between the first's matches as a text of its own, whose ends no word character
+// touches: "<m>" of single_word is matched in "Z<a<m>" after "Z<a", though "a" is one.
 function refuseTwoPasses(added: Json[]): void {
   const raw = added.filter((t) => t.normalized === false);
-  const normalized = added.filter((t) => t.normalized !== false).map((t) => t.content as string);
+  const normalized = added.filter((t) => t.normalized !== false);
+  const oneWord = normalized.find((t) => t.single_word === true)?.content as string | undefined;
   for (const first of raw) {
     const content = first.content as string;
     const takenIn = (then: string) => (first.lstrip === true && WHITE_SPACE_END.test(then)) || (first.rstrip === true && WHITE_SPACE_START.test(then));
-    const other = normalized.find((then) => canOverlap(content, then) || takenIn(then));
+    const other = normalized.map((t) => t.content as string).find((then) => canOverlap(content, then) || takenIn(then));
     if (other !== undefined) {
       fail(`added tokens ${JSON.stringify(content)} (normalized: false) and ${JSON.stringify(other)} (normalized: true) can overlap in a text, where Hugging Face matches the first kind before the second: not supported`);
+    }
+    if (oneWord !== undefined && (isWordCharacter([...content][0]!) || isWordCharacter([...content].at(-1)!))) {
+      fail(`added tokens ${JSON.stringify(content)} (normalized: false), which starts or ends with a word character, and ${JSON.stringify(oneWord)} (normalized: true, single_word: true): Hugging Face matches the second only between the first's matches, where that character is not beside it: not supported`);
     }
   }
 }

@@ -63,6 +63,8 @@ export interface Gpt2TokenizerJSON {
   /** The special tokens that take in the whitespace before them (Hugging Face's lstrip), and after them (rstrip), where matched; none when absent. */
   lstrip?: string[];
   rstrip?: string[];
+  /** The special tokens that match only where no word character touches them (Hugging Face's single_word); none when absent. */
+  singleWord?: string[];
 }
 
 /** What a checkpoint stores of its tokenizer (toJSON()); tokenizerFromJSON() brings it back. */

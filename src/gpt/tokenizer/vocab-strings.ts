@@ -3,7 +3,7 @@
 // two strings it joins. A tokenizer here holds ids, numbered as GPT-2 numbers them: the 256 byte
 // tokens, then one token per merge in rank order, then the special tokens; a vocabulary numbered
 // otherwise (RoBERTa puts its special tokens first) is refused rather than renumbered.
-import type { ByteLevelBpe, Strips } from './byte-level-bpe.js';
+import type { ByteLevelBpe, MatchRules } from './byte-level-bpe.js';
 import { BYTE_CHARS, GPT2_BYTE_ORDER } from './byte-chars.js';
 import { BpeTokenizer } from './bpe.js';
 import { Gpt2Tokenizer } from './gpt2.js';
@@ -16,8 +16,8 @@ export interface VocabIds {
   special: string[];
   /** The special tokens that encode() takes out of the text (Hugging Face's added tokens with special: false). */
   matched?: string[];
-  /** The special tokens that take in the whitespace before them, and after them, where matched (Hugging Face's lstrip, rstrip). */
-  strips?: Strips;
+  /** How the special tokens match: Hugging Face's lstrip, rstrip and single_word. */
+  rules?: MatchRules;
 }
 
 const LAYOUT = 'the vocabulary must be numbered as GPT-2\'s (the 256 bytes, then one token per merge in order, then special tokens)';
@@ -95,7 +95,7 @@ export function byteLevelTokenizer(split: 'gpt2' | 'bpe', ids: VocabIds): Gpt2To
   const order = split === 'gpt2' ? GPT2_BYTE_ORDER : BpeTokenizer.BYTE_ORDER;
   const wrong = ids.byteOrder.findIndex((b, id) => b !== order[id]);
   if (wrong >= 0) throw new Error(`token ${wrong} is byte ${ids.byteOrder[wrong]}, expected byte ${order[wrong]} there`);
-  if (split === 'gpt2') return new Gpt2Tokenizer(ids.merges, ids.special, ids.matched, ids.strips);
+  if (split === 'gpt2') return new Gpt2Tokenizer(ids.merges, ids.special, ids.matched, ids.rules);
   if (ids.special.length) throw new Error(`special tokens (${JSON.stringify(ids.special[0])}) are GPT-2's; a webgpu-gpt BPE vocabulary has none`);
   return new BpeTokenizer(ids.merges);
 }
