@@ -6,7 +6,8 @@
 // finite and non-finite gradients drawn by fast-check and replayed by a host model of the rules,
 // which also says when a watch must be marked (the first step skipped at the minimum scale).
 // A float16 loss is scaled in float32 (as PyTorch does a 0-d half loss), its gradient exact; a step
-// is refused without its unscale's control, or with a control its unscale did not compute.
+// is refused without its unscale's control, or with a control its unscale did not compute, and
+// clipGradNorm refuses loss-scaled gradients (the clip is unscale's maxNorm).
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
@@ -186,6 +187,28 @@ describe('GradScaler', () => {
       const want = [1, 2].map((w, i) => w - HYPER.lr * [1, -1][i]!);
       Array.from(await p.toArray()).forEach((w, i) => expect(w).toBeCloseTo(want[i]!, 5));
       expect(await scaler.state()).toEqual({ scale: 2 ** 7, cleanSteps: 1, skippedSteps: 1 });
+      for (const t of [opt, scaler]) t.dispose();
+    }));
+
+  // torch's loop clips after unscale_ (clip_grad_norm_ then sees the unscaled gradients); here unscale
+  // changes no gradient, so clipGradNorm after it measured the loss-scaled ones (65536 times the norm)
+  // and its scale replaced the scaler's decision: step(scale) went through, an overflowed step
+  // (clipped by 0: Infinity times 0) made the weights NaN where the scaler had skipped it
+  it("clipGradNorm refuses loss-scaled gradients, and unscale clipped ones, in one line: the clip is unscale's maxNorm", () =>
+    scope(async () => {
+      const p = tensor([1, 2]).requiresGrad_();
+      const opt = new AdamW([p], HYPER);
+      const scaler = new GradScaler({ initScale: 2 ** 8 });
+      p.grad = tensor([Infinity, 1]); // overflowed: to be skipped
+      scaler.unscale([p], Infinity);
+      expect(() => clipGradNorm([p], 1)).toThrow(/^clipGradNorm: params\[0\]'s gradient is loss-scaled \(GradScaler\.unscale measured it and changes no gradient\); clip it with scaler\.unscale\(params, maxNorm\) instead$/);
+      opt.step(scaler.control);
+      expect(Array.from(await p.toArray())).toEqual([1, 2]); // skipped, as the scaler decided
+      opt.zeroGrad();
+      p.grad = tensor([2 ** 9, 0]); // the next backward's, at scale 2^7
+      clipGradNorm([p], 1);
+      expect(() => scaler.unscale([p], 1)).toThrow(/^GradScaler\.unscale: params\[0\]'s gradient was clipped by clipGradNorm, which measured it loss-scaled; pass maxNorm to scaler\.unscale\(params, maxNorm\) instead$/);
+      expect(await scaler.state()).toEqual({ scale: 2 ** 7, cleanSteps: 0, skippedSteps: 1 });
       for (const t of [opt, scaler]) t.dispose();
     }));
 

@@ -112,6 +112,9 @@ export class GradScaler {
       // would count the step again and unscale by a scale it just grew or shrank
       const again = params.findIndex((p) => p.grad && grads.includes(p.grad) && owedMultipliers.get(p.grad) === this.control);
       if (again >= 0) throw new Error(`GradScaler.unscale: params[${again}]'s gradient was already unscaled; step with scaler.control (AdamW.step) before unscaling the next backward's gradients`);
+      // a clip of the loss-scaled gradients, which this unscale's decision would silently replace
+      const clipped = params.findIndex((p) => p.grad && grads.includes(p.grad) && owedMultipliers.get(p.grad)?.rank === 0);
+      if (clipped >= 0) throw new Error(`GradScaler.unscale: params[${clipped}]'s gradient was clipped by clipGradNorm, which measured it loss-scaled; pass maxNorm to scaler.unscale(params, maxNorm) instead`);
       gradNorm(grads, Infinity, norm, unusedClip);
       const settings = { maxNorm: clipLimit(maxNorm), growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
       gradScalerUpdate(norm, this.scale, this.control, floor?.status ?? null, settings, floor && { flag: floor.flag, step: floor.step });
