@@ -380,8 +380,8 @@ export class Trainer {
   private carriedScaler?: GradScalerState;
   /**
    * The scaler state of a float16 run that continueFrom handed this trainer without a GPU copy (this
-   * one is float32, or continues a float32 trainer that had not read it yet), on its way to the host:
-   * taken as restore takes a state's before the next step or state.
+   * one is float32, or continues a trainer that had not taken it yet), on its way to the host: taken
+   * as restore takes a state's before the next step or state.
    */
   private carriedOnGpu?: Promise<GradScalerState>;
   /** AdamW steps taken before this run's step 0 (TrainerState's optimizerStepsBefore): in AdamW's count, and in this trainer's states. */
@@ -747,7 +747,9 @@ export class Trainer {
     old.assertIdle('continueFrom (the trainer it continues)');
     this.optimizer.copyMoments(old.optimizer);
     this.restore(old.hostState());
-    if (this.scaler && old.scaler) {
+    if (old.carriedOnGpu) {
+      this.carriedOnGpu = old.carriedOnGpu; // handed to old by a continueFrom, not taken yet
+    } else if (this.scaler && old.scaler) {
       this.scaler.scale.assign(old.scaler.scale);
       this.scaler.control.assign(old.scaler.control);
     } else if (old.scaler) {
@@ -758,8 +760,6 @@ export class Trainer {
       copy.control.assign(old.scaler.control);
       this.carriedOnGpu = copy.state().finally(() => copy.dispose());
       this.carriedOnGpu.catch(() => undefined); // (a lost device) thrown where it is awaited, not as an unhandled rejection
-    } else {
-      this.carriedOnGpu = old.carriedOnGpu; // old continued a float16 run and has not read its state yet
     }
   }
 
