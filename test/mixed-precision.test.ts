@@ -314,8 +314,12 @@ describe('resuming a float16 run in float32', () => {
     // and back to float16 before the float32 trainer has read the state: the scaler goes on from it
     const back = new Trainer({ ...tiny, dtype: 'float16' }, data, half.model);
     back.continueFrom(moved);
+    // and on to float32 again before that one has taken it
+    const again = new Trainer({ ...tiny, dtype: 'float32' }, data, half.model);
+    again.continueFrom(back);
+    expect((await again.state()).scaler).toEqual(scaler);
     expect((await back.state()).scaler).toEqual(scaler);
-    back.dispose();
+    for (const t of [back, again]) t.dispose();
     await expectNextStepCounts(moved, half.step - scaler.skippedSteps + 1);
     expect((await moved.state()).scaler).toEqual(scaler);
     disposeTrainers(moved);
