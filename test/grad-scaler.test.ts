@@ -7,7 +7,8 @@
 // which also says when a watch must be marked (the first step skipped at the minimum scale).
 // A float16 loss is scaled in float32 (as PyTorch does a 0-d half loss), its gradient exact; a step
 // is refused without its unscale's control, or with a control its unscale did not compute, and
-// clipGradNorm refuses loss-scaled gradients (the clip is unscale's maxNorm).
+// clipGradNorm refuses loss-scaled gradients (the clip is unscale's maxNorm), and a second unscale
+// is refused while the first's gradients wait for their step (several optimizers: one unscale).
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
@@ -210,6 +211,32 @@ describe('GradScaler', () => {
       expect(() => scaler.unscale([p], 1)).toThrow(/^GradScaler\.unscale: params\[0\]'s gradient was clipped by clipGradNorm, which measured it loss-scaled; pass maxNorm to scaler\.unscale\(params, maxNorm\) instead$/);
       expect(await scaler.state()).toEqual({ scale: 2 ** 7, cleanSteps: 0, skippedSteps: 1 });
       for (const t of [opt, scaler]) t.dispose();
+    }));
+
+  // torch's loop with two optimizers unscales each (unscale_(optA); unscale_(optB)), then steps each
+  // and updates once; here each unscale is the update, so the second overwrote the decision the
+  // first's gradients were to step with: an overflow in A's and none in B's stepped A's Infinity
+  // (its weights NaN), where torch skips both
+  it("refuses an unscale while the last one's gradients wait for their step; one unscale over both optimizers' parameters skips both", () =>
+    scope(async () => {
+      const [a, b] = [tensor([1, 2]).requiresGrad_(), tensor([3, 4]).requiresGrad_()];
+      const [optA, optB] = [new AdamW([a], HYPER), new AdamW([b], { ...HYPER, lr: 0.01 })];
+      const scaler = new GradScaler({ initScale: 2 ** 8 });
+      a.grad = tensor([Infinity, 1]); // overflowed: the whole step is skipped
+      b.grad = tensor([2 ** 8, 2 ** 8]);
+      scaler.unscale([a], Infinity);
+      expect(() => scaler.unscale([b], Infinity)).toThrow(/^GradScaler\.unscale: 1 gradient of its last unscale has not been stepped with scaler\.control yet; unscale every optimizer's parameters in one call \(each unscale is the step's update\), then step each optimizer with scaler\.control$/);
+      expect(await scaler.state()).toEqual({ scale: 2 ** 7, cleanSteps: 0, skippedSteps: 1 });
+      optA.step(scaler.control);
+      optA.zeroGrad();
+      // the next step's, in one unscale: A's gradients overflow again, and neither optimizer steps
+      a.grad = tensor([Infinity, 1]);
+      scaler.unscale([a, b], Infinity);
+      optA.step(scaler.control);
+      optB.step(scaler.control);
+      expect(await read([a, b])).toEqual([[1, 2], [3, 4]]);
+      expect(await scaler.state()).toEqual({ scale: 2 ** 6, cleanSteps: 0, skippedSteps: 2 });
+      for (const t of [optA, optB, scaler]) t.dispose();
     }));
 
   // torch refuses a second unscale_ before update ('unscale_() has already been called on this
