@@ -5,7 +5,8 @@
 // scale stop the run at the first step skipped there, before an evaluation hook could run, while
 // a scale that gets low but fits goes on, and a loss past float16's range names --dtype float32; a
 // resumed run continues with exactly the same losses and loss scale, and a state without a scaler's
-// restores a fresh one; distillation runs in float16 too; an evaluation casts the weights once and
+// restores a fresh one; a float32 run continuing a float16 one (from its checkpoint, or by
+// continueFrom) bias-corrects for the steps taken and hands the scaler's state on; distillation runs in float16 too; an evaluation casts the weights once and
 // reads its losses once, with the numbers of a batch-by-batch one; bad settings are refused with
 // one line, whatever dtype auto resolves to.
 import { beforeAll, describe, expect, it } from 'vitest';
