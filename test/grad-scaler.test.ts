@@ -6,7 +6,9 @@
 // finite and non-finite gradients drawn by fast-check and replayed by a host model of the rules,
 // which also says when a watch must be marked (the first step skipped at the minimum scale).
 // A float16 loss is scaled in float32 (as PyTorch does a 0-d half loss), its gradient exact; a step
-// is refused without its unscale's control, or with a control its unscale did not compute.
+// is refused without its unscale's control, or with a control its unscale did not compute, and
+// clipGradNorm refuses loss-scaled gradients (the clip is unscale's maxNorm), and a second unscale
+// is refused while the first's gradients wait for their step (several optimizers: one unscale).
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
@@ -165,8 +167,12 @@ describe('GradScaler', () => {
 
   // PyTorch's scaler.step(opt) applies the decision of this step's unscale; here opt.step() without
   // the control stepped with the scaled (here overflowed) gradients, and a control from an earlier
-  // unscale repeated that step's decision for gradients it never measured, both without a word
-  it('AdamW.step refuses unscaled gradients without their control, and a control computed for other gradients', () =>
+  // unscale repeated that step's decision for gradients it never measured, both without a word.
+  // torch's loop clips after unscale_ (clip_grad_norm_ then sees the unscaled gradients); here unscale
+  // changes no gradient, so clipGradNorm after it measured the loss-scaled ones (256 times the norm)
+  // and its scale replaced the scaler's decision: step(scale) went through, and an overflowed step
+  // (clipped by 0: Infinity times 0) made the weights NaN where the scaler had skipped it
+  it("AdamW.step refuses unscaled gradients without their control, and a control computed for other gradients; clipGradNorm refuses loss-scaled gradients, and unscale clipped ones: the clip is unscale's maxNorm", () =>
     scope(async () => {
       const p = tensor([1, 2]).requiresGrad_();
       const opt = new AdamW([p], HYPER);
@@ -174,6 +180,7 @@ describe('GradScaler', () => {
       p.grad = tensor([Infinity, 1]); // overflowed: to be skipped
       scaler.unscale([p], Infinity);
       expect(() => opt.step()).toThrow(/^AdamW\.step: GradScaler\.unscale measured these loss-scaled gradients \(they are not changed in place\); pass its control: step\(scaler\.control\)$/);
+      expect(() => clipGradNorm([p], 1)).toThrow(/^clipGradNorm: params\[0\]'s gradient is loss-scaled \(GradScaler\.unscale measured it and changes no gradient\); clip it with scaler\.unscale\(params, maxNorm\) instead$/);
       opt.step(scaler.control);
       expect(Array.from(await p.toArray())).toEqual([1, 2]); // skipped
       opt.zeroGrad();
@@ -186,7 +193,38 @@ describe('GradScaler', () => {
       const want = [1, 2].map((w, i) => w - HYPER.lr * [1, -1][i]!);
       Array.from(await p.toArray()).forEach((w, i) => expect(w).toBeCloseTo(want[i]!, 5));
       expect(await scaler.state()).toEqual({ scale: 2 ** 7, cleanSteps: 1, skippedSteps: 1 });
+      opt.zeroGrad();
+      p.grad = tensor([2 ** 8, 0]);
+      clipGradNorm([p], 1);
+      expect(() => scaler.unscale([p], 1)).toThrow(/^GradScaler\.unscale: params\[0\]'s gradient was clipped by clipGradNorm, which measured it loss-scaled; pass maxNorm to scaler\.unscale\(params, maxNorm\) instead$/);
+      expect(await scaler.state()).toEqual({ scale: 2 ** 7, cleanSteps: 1, skippedSteps: 1 });
       for (const t of [opt, scaler]) t.dispose();
+    }));
+
+  // torch's loop with two optimizers unscales each (unscale_(optA); unscale_(optB)), then steps each
+  // and updates once; here each unscale is the update, so the second overwrote the decision the
+  // first's gradients were to step with: an overflow in A's and none in B's stepped A's Infinity
+  // (its weights NaN), where torch skips both
+  it("refuses an unscale while the last one's gradients wait for their step; one unscale over both optimizers' parameters skips both", () =>
+    scope(async () => {
+      const [a, b] = [tensor([1, 2]).requiresGrad_(), tensor([3, 4]).requiresGrad_()];
+      const [optA, optB] = [new AdamW([a], HYPER), new AdamW([b], { ...HYPER, lr: 0.01 })];
+      const scaler = new GradScaler({ initScale: 2 ** 8 });
+      a.grad = tensor([Infinity, 1]); // overflowed: the whole step is skipped
+      b.grad = tensor([2 ** 8, 2 ** 8]);
+      scaler.unscale([a], Infinity);
+      expect(() => scaler.unscale([b], Infinity)).toThrow(/^GradScaler\.unscale: 1 gradient of its last unscale has not been stepped with scaler\.control yet; unscale every optimizer's parameters in one call \(each unscale is the step's update\), then step each optimizer with scaler\.control$/);
+      expect(await scaler.state()).toEqual({ scale: 2 ** 7, cleanSteps: 0, skippedSteps: 1 });
+      optA.step(scaler.control);
+      optA.zeroGrad();
+      // the next step's, in one unscale: A's gradients overflow again, and neither optimizer steps
+      a.grad = tensor([Infinity, 1]);
+      scaler.unscale([a, b], Infinity);
+      optA.step(scaler.control);
+      optB.step(scaler.control);
+      expect(await read([a, b])).toEqual([[1, 2], [3, 4]]);
+      expect(await scaler.state()).toEqual({ scale: 2 ** 6, cleanSteps: 0, skippedSteps: 2 });
+      for (const t of [optA, optB, scaler]) t.dispose();
     }));
 
   // torch refuses a second unscale_ before update ('unscale_() has already been called on this

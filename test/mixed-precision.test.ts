@@ -5,7 +5,8 @@
 // scale stop the run at the first step skipped there, before an evaluation hook could run, while
 // a scale that gets low but fits goes on, and a loss past float16's range names --dtype float32; a
 // resumed run continues with exactly the same losses and loss scale, and a state without a scaler's
-// restores a fresh one; distillation runs in float16 too; an evaluation casts the weights once and
+// restores a fresh one; a float32 run continuing a float16 one (from its checkpoint, or by
+// continueFrom) bias-corrects for the steps taken and hands the scaler's state on; distillation runs in float16 too; an evaluation casts the weights once and
 // reads its losses once, with the numbers of a batch-by-batch one; bad settings are refused with
 // one line, whatever dtype auto resolves to.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -238,6 +239,39 @@ describe('restoring a float16 trainer', () => {
   });
 });
 
+/**
+ * Takes one step of a float32 `trainer` and checks it against float64 AdamW whose bias correction
+ * counts `taken` steps (this one included): what a run continuing a float16 one must count.
+ */
+async function expectNextStepCounts(trainer: Trainer, taken: number): Promise<void> {
+  const opt = trainer.optimizer;
+  const before = await Promise.all(opt.params.map((p) => p.toArray()));
+  const { m, v } = await opt.readMoments();
+  // the gradients and clipping factor the step is given, kept past the step's scope
+  let given: { grads: Tensor[]; clip: Tensor; lr: number } | null = null;
+  const step_ = opt.step.bind(opt);
+  opt.step = (clip?: Tensor) => {
+    given = { grads: opt.params.map((p) => keep(p.grad!.mul(1))), clip: keep(clip!.mul(1)), lr: opt.lr };
+    step_(clip);
+  };
+  try {
+    await trainer.trainStep();
+  } finally {
+    opt.step = step_;
+  }
+  const { grads, clip, lr } = given!;
+  const clipScale = await clip.item();
+  for (const [i, p] of opt.params.entries()) {
+    const hyper = { lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: p.rank >= 2 ? opt.weightDecay : 0, step: taken };
+    const want = adamwStepRef(before[i]!, await grads[i]!.toArray(), m[i]!, v[i]!, clipScale, hyper).p;
+    const got = await p.toArray();
+    const moved = want.map((w, k) => Math.abs(w - before[i]![k]!));
+    const worst = Math.max(...want.map((w, k) => Math.abs(got[k]! - w)));
+    expect(worst, `parameter ${i}`).toBeLessThanOrEqual(1e-3 * Math.max(...moved) + 1e-7);
+  }
+  for (const t of [...grads, clip]) t.dispose();
+}
+
 describe('resuming a float16 run in float32', () => {
   it("AdamW's bias correction goes on counting the steps taken, not the ones the loss scaler skipped", async (ctx) => {
     needF16(ctx);
@@ -253,31 +287,8 @@ describe('resuming a float16 run in float32', () => {
     const resumed = new Trainer({ ...ckpt.meta.train!, dtype: 'float32' }, data, model);
     restoreOptimizer(ckpt, model, resumed.optimizer);
     resumed.restore(ckpt.meta.trainer!);
+    await expectNextStepCounts(resumed, step - scaler!.skippedSteps + 1);
     const opt = resumed.optimizer;
-    const before = await Promise.all(opt.params.map((p) => p.toArray()));
-    const { m, v } = await opt.readMoments();
-    // the gradients and clipping factor the step is given, kept past the step's scope
-    let given: { grads: Tensor[]; clip: Tensor; lr: number } | null = null;
-    const step_ = opt.step.bind(opt);
-    opt.step = (clip?: Tensor) => {
-      given = { grads: opt.params.map((p) => keep(p.grad!.mul(1))), clip: keep(clip!.mul(1)), lr: opt.lr };
-      step_(clip);
-    };
-    await resumed.trainStep();
-    const { grads, clip, lr } = given!;
-    const clipScale = await clip.item();
-    // float64 AdamW at the count of steps the float16 run took, plus this one
-    const taken = step - scaler!.skippedSteps + 1;
-    for (const [i, p] of opt.params.entries()) {
-      const hyper = { lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: p.rank >= 2 ? opt.weightDecay : 0, step: taken };
-      const want = adamwStepRef(before[i]!, await grads[i]!.toArray(), m[i]!, v[i]!, clipScale, hyper).p;
-      const got = await p.toArray();
-      const moved = want.map((w, k) => Math.abs(w - before[i]![k]!));
-      const worst = Math.max(...want.map((w, k) => Math.abs(got[k]! - w)));
-      expect(worst, `parameter ${i}`).toBeLessThanOrEqual(1e-3 * Math.max(...moved) + 1e-7);
-    }
-    for (const t of [...grads, clip]) t.dispose();
-    opt.step = step_;
     // and in its own checkpoints: resumed from one, it goes on as it would have
     const again = decodeCheckpoint(await encodeCheckpoint(model, tokenizer, { optimizer: opt, train: resumed.cfg, trainer: await resumed.state() }));
     const straight = await trainLosses(resumed, 3);
@@ -287,6 +298,32 @@ describe('resuming a float16 run in float32', () => {
     resumed2.restore(again.meta.trainer!);
     expect(await trainLosses(resumed2, 3)).toEqual(straight);
     disposeTrainers(resumed, resumed2);
+  });
+
+  // the page's Session makes a new trainer when the dtype changes and continues the run with
+  // continueFrom: the float16 trainer's skipped steps (on its scaler, on the GPU) were lost, so the
+  // float32 run's bias correction counted them as taken, and its checkpoints had no scaler to hand on
+  it("continueFrom counts the steps taken too, and hands the float16 run's scaler state on to its checkpoints", async (ctx) => {
+    needF16(ctx);
+    const half = new Trainer({ ...tiny, dtype: 'float16' }, data, undefined, undefined, { scaler: { initScale: 2 ** 24 } });
+    await trainLosses(half, 4);
+    const scaler = await half.scaler!.state();
+    expect(scaler.skippedSteps).toBeGreaterThan(0);
+    const moved = new Trainer({ ...tiny, dtype: 'float32' }, data, half.model);
+    moved.continueFrom(half);
+    half.dispose(); // as the page's Session does: the old trainer's scaler goes with it
+    // and back to float16 before the float32 trainer has read the state: the scaler goes on from it
+    const back = new Trainer({ ...tiny, dtype: 'float16' }, data, half.model);
+    back.continueFrom(moved);
+    // and on to float32 again before that one has taken it
+    const again = new Trainer({ ...tiny, dtype: 'float32' }, data, half.model);
+    again.continueFrom(back);
+    expect((await again.state()).scaler).toEqual(scaler);
+    expect((await back.state()).scaler).toEqual(scaler);
+    for (const t of [back, again]) t.dispose();
+    await expectNextStepCounts(moved, half.step - scaler.skippedSteps + 1);
+    expect((await moved.state()).scaler).toEqual(scaler);
+    disposeTrainers(moved);
   });
 });
 

@@ -378,6 +378,12 @@ export class Trainer {
   private readonly castCache: boolean;
   /** A float32 run's copy of the scaler state of the float16 run it continues: handed on in its checkpoints, so the steps skipped there stay out of AdamW's count. */
   private carriedScaler?: GradScalerState;
+  /**
+   * The scaler state of a float16 run that continueFrom handed this trainer without a GPU copy (this
+   * one is float32, or continues a trainer that had not taken it yet), on its way to the host: taken
+   * as restore takes a state's before the next step or state.
+   */
+  private carriedOnGpu?: Promise<GradScalerState>;
   /** AdamW steps taken before this run's step 0 (TrainerState's optimizerStepsBefore): in AdamW's count, and in this trainer's states. */
   private optimizerStepsBefore = 0;
   /** The trainStep, evaluate or run in flight, if any. */
@@ -512,6 +518,7 @@ export class Trainer {
 
   private async takeStep(readLoss: boolean): Promise<StepResult> {
     if (this.health.isDisposed) throw new Error('Trainer.trainStep: the trainer was disposed (dispose() frees its optimizer state); make a new Trainer');
+    await this.settleCarriedScaler();
     this.model.train();
     this.optimizer.lr = this.lr();
     this.stepInFlight = true;
@@ -708,8 +715,24 @@ export class Trainer {
   /** Where the run stands, for a checkpoint (the scaler's state is read back from the GPU). */
   async state(): Promise<TrainerState> {
     if (this.stepInFlight) throw new Error('Trainer.state: a trainStep is still running; await it first (its state now is half a step: its batch drawn, its count not taken)');
+    await this.settleCarriedScaler();
     const scaler = await this.scaler?.state();
     return { ...this.hostState(), ...(scaler && { scaler }) };
+  }
+
+  /**
+   * Takes the scaler state continueFrom handed on, once read back, as restore takes a state's: a
+   * float16 trainer's scaler loads it; a float32 one carries it on, its skipped steps out of AdamW's count.
+   */
+  private async settleCarriedScaler(): Promise<void> {
+    const pending = this.carriedOnGpu;
+    if (!pending) return;
+    const carried = await pending;
+    if (this.carriedOnGpu !== pending) return; // taken by a caller before this one, or replaced by a restore
+    this.carriedOnGpu = undefined;
+    if (this.scaler) return this.scaler.load(carried);
+    this.carriedScaler = carried;
+    this.optimizer.stepCount -= carried.skippedSteps;
   }
 
   private hostState(): TrainerState {
@@ -724,9 +747,19 @@ export class Trainer {
     old.assertIdle('continueFrom (the trainer it continues)');
     this.optimizer.copyMoments(old.optimizer);
     this.restore(old.hostState());
-    if (this.scaler && old.scaler) {
+    if (old.carriedOnGpu) {
+      this.carriedOnGpu = old.carriedOnGpu; // handed to old by a continueFrom, not taken yet
+    } else if (this.scaler && old.scaler) {
       this.scaler.scale.assign(old.scaler.scale);
       this.scaler.control.assign(old.scaler.control);
+    } else if (old.scaler) {
+      // a float32 run continuing a float16 one: the scaler's state is on the GPU, read back from a
+      // copy (old may be disposed at once), taken before this trainer's next step or state
+      const copy = new GradScaler();
+      copy.scale.assign(old.scaler.scale);
+      copy.control.assign(old.scaler.control);
+      this.carriedOnGpu = copy.state().finally(() => copy.dispose());
+      this.carriedOnGpu.catch(() => undefined); // (a lost device) thrown where it is awaited, not as an unhandled rejection
     }
   }
 
@@ -749,6 +782,7 @@ export class Trainer {
     const problem = trainerStateProblem(state, (path) => `argument 'state${path}'`);
     if (problem) throw new RangeError(`Trainer.restore: ${problem}`);
     this.step = state.step;
+    this.carriedOnGpu = undefined; // the state given replaces what continueFrom handed on
     this.carriedScaler = this.scaler || !state.scaler ? undefined : { ...state.scaler };
     this.optimizerStepsBefore = state.optimizerStepsBefore ?? 0;
     this.optimizer.stepCount = this.optimizerStepsBefore + state.step - (this.carriedScaler?.skippedSteps ?? 0);

@@ -32,6 +32,14 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor;
   let grads: Tensor[];
   try {
     grads = float32Grads('clipGradNorm', params);
+    // torch clips after unscale_, which unscaled the gradients in place; ours did not: this norm
+    // would be the scale times theirs, and this clip would replace the scaler's skip decision
+    // (unless the scaler is gone: its decision can no longer be stepped with)
+    const scaled = params.findIndex((p) => {
+      const owed = p.grad && grads.includes(p.grad) ? owedMultipliers.get(p.grad) : undefined;
+      return owed?.rank === 1 && !owed.isDisposed;
+    });
+    if (scaled >= 0) throw new Error(`clipGradNorm: params[${scaled}]'s gradient is loss-scaled (GradScaler.unscale measured it and changes no gradient); clip it with scaler.unscale(params, maxNorm) instead`);
     gradNorm(grads, maxNorm, norm, scale);
   } catch (e) {
     norm.dispose();

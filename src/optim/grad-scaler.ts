@@ -67,6 +67,8 @@ export class GradScaler {
   readonly growthFactor: number;
   readonly backoffFactor: number;
   readonly growthInterval: number;
+  /** The parameters of the last unscale: their gradients are owed its decision until an AdamW.step(control) takes them. */
+  private lastUnscaled: Tensor[] = [];
 
   constructor(opts: GradScalerOptions = {}) {
     const settings = gradScalerSettings(opts);
@@ -112,10 +114,19 @@ export class GradScaler {
       // would count the step again and unscale by a scale it just grew or shrank
       const again = params.findIndex((p) => p.grad && grads.includes(p.grad) && owedMultipliers.get(p.grad) === this.control);
       if (again >= 0) throw new Error(`GradScaler.unscale: params[${again}]'s gradient was already unscaled; step with scaler.control (AdamW.step) before unscaling the next backward's gradients`);
+      // torch's unscale_ per optimizer, then one update; here each unscale is the update, and its
+      // decision would replace the one the last unscale's gradients are still to step with
+      // (held by their parameters still: a gradient replaced or disposed is no step's)
+      const waiting = this.lastUnscaled.filter((p) => p.grad && !p.grad.isDisposed && owedMultipliers.get(p.grad) === this.control).length;
+      if (waiting) throw new Error(`GradScaler.unscale: ${waiting} gradient${waiting === 1 ? ' of its last unscale has' : 's of its last unscale have'} not been stepped with scaler.control yet; unscale every optimizer's parameters in one call (each unscale is the step's update), then step each optimizer with scaler.control`);
+      // a clip of the loss-scaled gradients, which this unscale's decision would silently replace
+      const clipped = params.findIndex((p) => p.grad && grads.includes(p.grad) && owedMultipliers.get(p.grad)?.rank === 0);
+      if (clipped >= 0) throw new Error(`GradScaler.unscale: params[${clipped}]'s gradient was clipped by clipGradNorm, which measured it loss-scaled; pass maxNorm to scaler.unscale(params, maxNorm) instead`);
       gradNorm(grads, Infinity, norm, unusedClip);
       const settings = { maxNorm: clipLimit(maxNorm), growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
       gradScalerUpdate(norm, this.scale, this.control, floor?.status ?? null, settings, floor && { flag: floor.flag, step: floor.step });
       for (const g of grads) owedMultipliers.set(g, this.control); // AdamW.step must be given this decision
+      this.lastUnscaled = params.filter((p) => p.grad && grads.includes(p.grad));
     } catch (e) {
       norm.dispose();
       throw e;
@@ -154,5 +165,6 @@ export class GradScaler {
   dispose(): void {
     this.scale.dispose();
     this.control.dispose();
+    this.lastUnscaled = [];
   }
 }
