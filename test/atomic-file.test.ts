@@ -77,6 +77,22 @@ describe('writeFileAtomic', () => {
     expect(await readdir(dir)).toEqual(['taken']);
     await expect(writeFileAtomic(join(dir, 'no-such-dir', 'f'), 'x')).rejects.toThrow(`cannot write ${join(dir, 'no-such-dir', 'f')}: ENOENT (no such file or directory)`);
   });
+
+  it('keeps the first `keep` bytes of the file there, its invalid UTF-8 too; a failed write leaves the file as it was', async () => {
+    const dir = await freshDir();
+    const path = join(dir, 'log');
+    const old = Buffer.concat([Buffer.from('kept\n'), Buffer.from([0xff, 0x0a]), Buffer.from('dropped\n')]);
+    await writeFile(path, old);
+    await writeFileAtomic(path, 'new\n', 7);
+    expect(await readFile(path)).toEqual(Buffer.concat([old.subarray(0, 7), Buffer.from('new\n')]));
+    async function* failing() {
+      yield Buffer.from('half');
+      throw new Error('made: refused');
+    }
+    const before = await readFile(path);
+    await expect(writeFileAtomic(path, failing(), 5)).rejects.toThrow(/^made: refused$/);
+    expect([await readFile(path), await readdir(dir)]).toEqual([before, ['log']]);
+  });
 });
 
 describe('checkpoint files', () => {

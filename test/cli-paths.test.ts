@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServer, WEB_DIST } from '../src/cli/serve.js';
 import { UsageError } from '../src/cli/usage-error.js';
-import { expectOneLine, gpt, runGpt, tempDir } from './cli-helpers.js';
+import { expectOneLine, gpt, runGpt, tempDir, TINY } from './cli-helpers.js';
 
 const dir = tempDir('paths');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -159,6 +159,9 @@ describe('a path flag given a path that cannot be what it takes', () => {
     syncBuiltinESMExports();
     try {
       expectOneLine(await gpt('train', '--data', corpus, '--out-dir', ro), 2, new RegExp(`^gpt train: flag --out-dir names ${escape(ro)}, which cannot be written \\(its file system is mounted read-only\\)$`));
+      // a directory to make there: refused before anything runs, naming the flag (not mkdir's bare EROFS)
+      const missing = join(ro, 'new', 'run');
+      expectOneLine(await gpt('train', '--data', corpus, '--out-dir', missing, ...TINY, '--max-iters', '1'), 2, new RegExp(`^gpt train: flag --out-dir names ${escape(missing)}, which cannot be created in ${escape(ro)} \\(its file system is mounted read-only\\)$`));
     } finally {
       fs.accessSync = real;
       syncBuiltinESMExports();

@@ -493,7 +493,7 @@ describe('gpt plot', () => {
       truncateSync(huge, gib * 2 ** 30); // a hole: nothing on disk
       const t0 = performance.now();
       const r = await gpt('plot', huge, '--out', join(dir, 'zeros.svg'));
-      expect([r.code, r.err]).toEqual([2, `gpt plot: ${huge}:1: no newline in its first 1048576 characters, far past a record's; RUN takes a run's log.jsonl, one JSON record a line (of which only a last line cut short is left out)`]);
+      expect([r.code, r.err]).toEqual([2, `gpt plot: ${huge}:1: no newline in its first 1048576 bytes, far past a record's; RUN takes a run's log.jsonl, one JSON record a line (of which only a last line cut short is left out)`]);
       expect(performance.now() - t0).toBeLessThan(2000);
     }
   });

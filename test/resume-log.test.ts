@@ -1,8 +1,8 @@
 // What `gpt train --init-from resume` keeps of a run's log.jsonl (src/cli/resume-log.ts), on logs
 // written by hand: the lines expected are spelled out, not computed.
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { keepOnlyRun, rewindRunLog } from '../src/cli/resume-log.js';
 import { tempDir } from './cli-helpers.js';
 
@@ -42,7 +42,7 @@ describe('rewinding a log to its checkpoint', () => {
     const before = statSync(path).ino;
     await rewindRunLog(path, 'A', 1);
     expect([statSync(path).ino, readFileSync(path, 'utf8')]).toEqual([before, '{"type":"train","run":"A","step":1,"loss":3}\n\n']);
-    await expect(rewindRunLog(join(tempDir('resume-log'), 'log.jsonl'), 'A', 1)).resolves.toBeUndefined();
+    await expect(rewindRunLog(join(tempDir('resume-log'), 'log.jsonl'), 'A', 1)).resolves.toBeNull();
   });
 
   it('keeps CRLF lines and a multi-byte character across the reader\'s 1 MiB pieces as written; an empty log is left as it is', async () => {
@@ -63,7 +63,7 @@ describe('rewinding a log to its checkpoint', () => {
     const log = logOf(['{"type":"train","run":"A","step":1,"loss":3}', '{"type":"train","run":"A","step":2,"loss":3}', 'x'.repeat(2 ** 21)]);
     const path = written([]);
     writeFileSync(path, log);
-    await expect(rewindRunLog(path, 'A', 1)).rejects.toThrow(new RegExp(`^${path}:3: no newline in its first 1048576 characters, far past a record's; .*$`));
+    await expect(rewindRunLog(path, 'A', 1)).rejects.toThrow(new RegExp(`^${path}:3: no newline in its first 1048576 bytes, far past a record's; .*$`));
     expect(readFileSync(path, 'utf8')).toBe(log);
   });
 });
@@ -102,5 +102,41 @@ describe("keeping a checkpoint's run alone in its log", () => {
     const path = written(['{"type":"eval","step":2,"train":4,"val":4.1}', '{"type":"train","run":"B","step":3,"loss":3.5}']);
     await keepOnlyRun(path, 'B', { step: 2, val: 4 });
     expect(lines(path)).toEqual(['{"type":"train","run":"B","step":3,"loss":3.5}']);
+  });
+});
+
+describe('a resume reads its log once', () => {
+  it("rewinding parses each line once, and the first save parses only from the other runs' first record on", async () => {
+    const own = (step: number) => `{"type":"train","run":"A","step":${step},"loss":3}`;
+    const history = Array.from({ length: 3000 }, (_, k) => own(1 + (k % 20)));
+    const crashed = [own(21), own(22)]; // past the checkpoint of step 20
+    const other = ['{"type":"train","run":"B","step":1,"loss":4}', '{"type":"train","run":"B","step":2,"loss":4}']; // an --overwrite run that failed
+    const path = written([...history, ...crashed, ...other], '{"type":"tr');
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const from = await rewindRunLog(path, 'A', 20);
+      expect(parse.mock.calls.length, 'lines parsed rewinding').toBe(history.length + crashed.length + other.length);
+      expect(lines(path)).toEqual([...history, ...other]);
+      appendFileSync(path, own(30) + '\n'); // the resumed run's own record, before its first save
+      parse.mockClear();
+      await keepOnlyRun(path, 'A', undefined, from);
+      expect(parse.mock.calls.length, 'lines parsed at the first save').toBe(other.length + 1);
+      expect(lines(path)).toEqual([...history, own(30)]);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('a log with no other run, nothing to rewind, is parsed once at the start and not read at the first save', async () => {
+    const path = written(['{"type":"eval","run":"A","step":0,"train":3,"val":3}', '{"type":"train","run":"A","step":1,"loss":3}']);
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const from = await rewindRunLog(path, 'A', 1);
+      expect([from, parse.mock.calls.length]).toEqual([null, 2]);
+      await keepOnlyRun(path, 'A', undefined, from);
+      expect(parse.mock.calls.length).toBe(2);
+    } finally {
+      parse.mockRestore();
+    }
   });
 });

@@ -65,14 +65,17 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag): st
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? '';
     if (!['ENOENT', 'ENOTDIR'].includes(code)) return `${name} names ${value}, which cannot be looked at (${code || (e as Error).message})`;
-    const blocker = nonDirectoryAbove(path);
-    if (blocker) return `${name} names ${value}, under ${blocker.path}, which is ${kindOf(blocker.stats)}, not a directory`;
+    const above = existingAbove(path);
+    if (above && !above.stats.isDirectory()) return `${name} names ${value}, under ${above.path}, which is ${kindOf(above.stats)}, not a directory`;
     // a directory to write is created with its parents; a file is written into a directory that is there, unless its rule creates it
     if (rule.use === 'new file' && path.endsWith('/')) return `${name} names ${value}, which ends in / (a directory, not a file to write)`;
     if (rule.use === 'new file' && !rule.createsDirectory && statOrNull(dirname(path)) === null) return `${name} names ${value}, whose directory ${dirname(path)} does not exist`;
     // a model on the Hugging Face hub, fetched when the command starts (hub-flags.ts)
     if (rule.hub && parseHubId(path)) return null;
-    return writes ? null : `${name} names ${value}, which does not exist`;
+    if (!writes) return `${name} names ${value}, which does not exist`;
+    // made (or written) in the nearest directory there: a read-only mount refused now, not as mkdir's bare EROFS once the command runs
+    const denied = above && accessDenied(above.path, constants.W_OK | constants.X_OK);
+    return denied ? `${name} names ${value}, which cannot be created in ${above.path} (${denied})` : null;
   }
   const wanted = rule.use === 'file' || rule.use === 'new file' ? s.isFile() : rule.use === 'directory' || rule.use === 'new directory' ? s.isDirectory() : s.isFile() || s.isDirectory();
   if (!wanted) return `${name} takes ${rule.takes ?? TAKES[rule.use]}, got the ${kindOf(s).replace(/^an? (regular )?/, '')} ${value}${rule.otherwise ? `: ${rule.otherwise}` : ''}`;
@@ -98,16 +101,16 @@ function statOrNull(path: string): Stats | null {
 }
 
 /**
- * The nearest existing path above `path` that is no directory (so that nothing can be under it), or
+ * The nearest existing path above the missing `path` (no directory: nothing can be under it), or
  * null. `file/` is under its file too: the slash asks for a directory (ENOTDIR), which dirname drops.
  */
-function nonDirectoryAbove(path: string): { path: string; stats: Stats } | null {
+function existingAbove(path: string): { path: string; stats: Stats } | null {
   const start = path.endsWith('/') ? path.replace(/(.)\/+$/, '$1') : dirname(path);
-  for (let p = start; p !== dirname(p); p = dirname(p)) {
+  for (let p = start; ; p = dirname(p)) {
     const s = statOrNull(p);
-    if (s) return s.isDirectory() ? null : { path: p, stats: s };
+    if (s) return { path: p, stats: s };
+    if (p === dirname(p)) return null;
   }
-  return null;
 }
 
 /** Why `path` cannot be used in `mode`, in words, or null: a read-only mount is not a permission to ask for. */

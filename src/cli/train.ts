@@ -240,7 +240,7 @@ async function trainRun(
   const runId = (resume && ckpt!.meta.run) || randomUUID();
   const unnamed = resume && !ckpt!.meta.run ? { step: trainer.step, val: ckpt!.meta.val ?? ckpt!.meta.bestVal } : undefined;
   const logPath = join(flags.outDir, 'log.jsonl');
-  await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
+  const others = await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
   const log = await RunLog.open(logPath, runId, { append: true });
   if (resume) await log.resumed(trainer.step); // the time the run was stopped is no training time: gpt plot leaves it out
   let firstSave = true;
@@ -263,7 +263,7 @@ async function trainRun(
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
     whereabouts.saved(trainer.step, val);
     savedAt = trainer.step;
-    if (firstSave) await keepOnlyRun(logPath, runId, unnamed);
+    if (firstSave) await keepOnlyRun(logPath, runId, unnamed, others);
     firstSave = false;
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };

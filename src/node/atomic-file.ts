@@ -1,8 +1,8 @@
 // Crash-safe file writes (Node only). A file is written to a temporary name in the same directory,
 // flushed to disk, then renamed over the target: rename within a directory is atomic, so a reader,
 // or a process killed mid-save, sees the old file or the new one and never a half-written mix.
-import { renameSync, rmSync } from 'node:fs';
-import { lstat, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { constants, renameSync, rmSync } from 'node:fs';
+import { copyFile, lstat, open, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { isRunning } from './processes.js';
@@ -64,10 +64,11 @@ export function removeUnfinishedWrites(): void {
 /**
  * Writes `data` to `path` atomically; given pieces (a generator, sync or async), it takes them one
  * at a time, holding no more than one. A piece that fails to be made (a tensor refused as not
- * finite) fails the write with its own error, the temporary file removed.
+ * finite) fails the write with its own error, the temporary file removed. With `keep`, the file
+ * there keeps its first `keep` bytes, `data` written after them (writeTemporary's).
  */
-export async function writeFileAtomic(path: string, data: FileData): Promise<void> {
-  const temp = await writeTemporary(path, data);
+export async function writeFileAtomic(path: string, data: FileData, keep = 0): Promise<void> {
+  const temp = await writeTemporary(path, data, keep);
   try {
     await rename(temp, path);
   } catch (e) {
@@ -83,8 +84,11 @@ export async function writeFileAtomic(path: string, data: FileData): Promise<voi
  * `data` written and flushed to disk under a fresh temporary name beside `path` (tempPathFor's),
  * which it returns, still among the writes under way (a signal ending the process deletes it)
  * until the caller renames it into place and takes it out of `unfinished`. A failure removes it.
+ * `data` follows the first `keep` bytes of the file at `path`, copied by the kernel (copy_file_range,
+ * a reflink where the file system shares blocks): a long file changed near its end is not read
+ * into this process again to be rewritten (a run's log.jsonl rewound to its checkpoint).
  */
-async function writeTemporary(path: string, data: FileData): Promise<string> {
+async function writeTemporary(path: string, data: FileData, keep = 0): Promise<string> {
   const temp = tempPathFor(path);
   unfinished.add(temp);
   let piecesFailed = false;
@@ -97,7 +101,11 @@ async function writeTemporary(path: string, data: FileData): Promise<string> {
     }
   }
   try {
-    const file = await open(temp, 'wx'); // 'x': never clobber another writer's temporary file
+    if (keep > 0) {
+      await copyFile(path, temp, constants.COPYFILE_EXCL); // EXCL, as 'wx' below: never clobber another writer's temporary file
+      await truncate(temp, keep);
+    }
+    const file = await open(temp, keep > 0 ? 'a' : 'wx'); // 'x': never clobber another writer's temporary file
     try {
       await writeFile(file, typeof data === 'string' || data instanceof Uint8Array ? data : noted(data));
       await file.sync(); // the bytes reach the disk before the rename makes them visible
