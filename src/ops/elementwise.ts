@@ -159,7 +159,7 @@ export const geluTanh = unaryOp('geluTanh');
 
 // ---- broadcasting ------------------------------------------------------------------------
 /** Launches a broadcasting kernel over `inputs`, returning the output of the broadcast shape, of `dtype`. */
-function broadcastLaunch(op: string, k: ReturnType<typeof broadcastKernel>, inputs: Tensor[], dtype: DType): Tensor {
+export function broadcastLaunch(op: string, k: ReturnType<typeof broadcastKernel>, inputs: Tensor[], dtype: DType): Tensor {
   const shape = broadcastShapes(op, ...inputs.map((t) => t.shape));
   const out = Tensor.empty(shape, dtype, op);
   launchBroadcast(
