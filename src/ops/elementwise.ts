@@ -87,7 +87,9 @@ const UNARY = {
   rsqrt: { expr: 'inverseSqrt(x)', saves: 'output', grad: '-0.5 * x * y * y * y' }, // d a^-1/2 = -a^-3/2 da / 2
   tanh: { expr: 'tanh_safe(x)', helpers: TANH_SAFE, saves: 'output', grad: 'x * (1.0 - y * y)' },
   sigmoid: { expr: 'sigmoid_safe(x)', helpers: SIGMOID_SAFE, saves: 'output', grad: 'x * y * (1.0 - y)' }, // d s(a) = s(a) (1 - s(a)) da
-  relu: { expr: 'ieee_max(x, 0.0)', helpers: ORDERED_WGSL, saves: 'output', grad: 'select(0.0, x, y > 0.0)' }, // relu(NaN) = NaN
+  // relu(NaN) = NaN, relu(-0) = +0. d relu = da except where the output is <= 0, as torch's threshold_backward,
+  // so a NaN passes the gradient: the output is +0 there, told by its bits (WGSL may assume no NaN in compares)
+  relu: { expr: 'ieee_max(x, 0.0)', helpers: ORDERED_WGSL, saves: 'output', grad: 'select(x, 0.0, bitcast<u32>(y) == 0u)' },
   // exact GELU (PyTorch's nn.GELU(), nanoGPT's MLP): a Phi(a), Phi the standard normal CDF
   // d gelu = [Phi(a) + a phi(a)] da, phi(a) = exp(-a^2 / 2) / sqrt(2 pi)  (WGSL in kernels/wgsl/elementwise.ts)
   gelu: { expr: 'gelu_erf(x)', helpers: GELU_WGSL, saves: 'input', grad: 'x * gelu_erf_grad(y)', gradHelpers: GELU_WGSL },
