@@ -2,7 +2,7 @@
 // is its forward WGSL expression and its gradient, side by side. Gradient expressions read
 // `x` = upstream gradient and `y` = the saved value (input or output, as stated).
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
-import { broadcastKernel, floatKernels, GELU_WGSL, launchBroadcast, launchUnary, ORDERED_WGSL, unaryKernel } from '../kernels/wgsl/elementwise.js';
+import { broadcastKernel, floatKernels, GELU_WGSL, launchBroadcast, launchUnary, NAN_UNLESS_FINITE_WGSL, ORDERED_WGSL, unaryKernel } from '../kernels/wgsl/elementwise.js';
 import { full } from '../tensor/create.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor, type DType, type PlainDType } from '../tensor/tensor.js';
@@ -100,11 +100,11 @@ const UNARY = {
     saves: 'input',
     // d gelu = [0.5 (1 + t) + 0.5 a (1 - t^2) k (1 + 3 * 0.044715 a^2)] da, t = tanh(k (a + 0.044715 a^3))
     grad: 'x * gelu_tanh_grad(y)',
-    gradHelpers: `${GELU_C}\n${TANH_SAFE}
+    gradHelpers: `${GELU_C}\n${TANH_SAFE}\n${NAN_UNLESS_FINITE_WGSL}
 fn gelu_tanh_grad(a: f32) -> f32 {
   let t = tanh_safe(gelu_tanh_arg(a));
   let c = clamp(a, -1e4, 1e4); // 1 - t^2 is 0 past it
-  return 0.5 * (1.0 + t) + 0.5 * c * (1.0 - t * t) * GELU_K * (1.0 + 0.134145 * c * c);
+  return nan_unless_finite(a, 0.5 * (1.0 + t) + 0.5 * c * (1.0 - t * t) * GELU_K * (1.0 + 0.134145 * c * c));
 }`,
   },
 } satisfies Record<string, UnarySpec>;
