@@ -1,19 +1,20 @@
 // Ops against PyTorch 1.13 (test/fixtures/torch/make_ops_parity_fixture.py, ops-parity.json): each
 // case calls one op (or a short chain: a cut then a join) on small inputs with NaN, infinities,
 // signed zeros and ties among them, and compares the output and the gradients of (out * w).sum(),
-// w = ((i % 7) + 1) / 4, with torch's. NaN must meet NaN and an infinity the same infinity; the
+// w = ((i % 7) + 1) / 4, with torch's; a few in float16, as torch's CPU half computes them. NaN must meet NaN and an infinity the same infinity; the
 // sign of a zero is not compared (torch's own depends on its vectorised or scalar loop).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
 import type { Tensor } from '../src/index.js';
+import { profile } from '../src/kernels/profile.js';
 import { setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
 
 type Encoded = number | 'nan' | 'inf' | '-inf' | '-0';
-interface Input { shape: number[]; data: Encoded[]; dtype: 'float32' | 'int32'; grad: boolean }
+interface Input { shape: number[]; data: Encoded[]; dtype: 'float32' | 'float16' | 'int32'; grad: boolean }
 interface Case { id: string; inputs: Input[]; out: { shape: number[]; data: Encoded[] }; grads?: Encoded[][] }
 
 const decode = (v: Encoded): number => (v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v === '-0' ? -0 : v);
@@ -115,6 +116,12 @@ const CALLS: Record<string, (...t: Tensor[]) => Tensor> = {
   matmul_inf_nan: (p, q) => p.matmul(q),
   matmul_inf_times_zero: (p, q) => p.matmul(q),
   matmul_1d_1d: (p, q) => p.matmul(q),
+  half_square_past_max: (t) => t.square(),
+  half_mul_past_max: (p, q) => p.mul(q),
+  half_add_past_max: (p, q) => p.add(q),
+  half_sum_cancels_in_float32: (t) => t.sum(),
+  half_clamp_tensor_bounds: (x, a, b) => ops.clamp(x, a, b),
+  half_maximum_ties: (p, q) => p.maximum(q),
 };
 
 // where ours differs on purpose (README, "Where it differs from PyTorch"): the gradient is not compared
@@ -140,21 +147,25 @@ describe('ops against PyTorch 1.13: values and gradients', () => {
   for (const c of cases) {
     it(c.id, () =>
       ops.scope(async () => {
+        const half = c.inputs.some((inp) => inp.dtype === 'float16');
+        if (half && !profile().f16) return; // an adapter without shader-f16
         const inputs = c.inputs.map((inp) => {
           const t = ops.tensor(inp.data.map(decode), inp.shape, inp.dtype);
           return inp.grad ? t.requiresGrad_() : t;
         });
         const out = CALLS[c.id]!(...inputs);
         expect(out.shape, 'shape').toEqual(c.out.shape);
-        expect(mismatches(await out.toArray(), c.out.data.map(decode)), 'output').toEqual([]);
+        // float16: one rounding of a float32 result (2^-11 relative), 2 for a gradient
+        const [atol, rtol] = half ? [2 ** -24, 2 ** -11] : [1e-5, 1e-5];
+        expect(mismatches(await out.toArray(), c.out.data.map(decode), atol, rtol), 'output').toEqual([]);
         if (!c.grads || OWN_GRADIENT[c.id]) return;
         const n = out.size;
-        const w = ops.tensor(Array.from({ length: n }, (_, i) => ((i % 7) + 1) / 4), out.shape);
+        const w = ops.tensor(Array.from({ length: n }, (_, i) => ((i % 7) + 1) / 4), out.shape, out.dtype);
         out.mul(w).sum().backward();
         const withGrad = inputs.filter((_, i) => c.inputs[i]!.grad);
         for (const [k, t] of withGrad.entries()) {
           const got = t.grad ? await t.grad.toArray() : new Float32Array(t.size);
-          expect(mismatches(got, c.grads[k]!.map(decode)), `gradient of input ${c.inputs.indexOf(c.inputs.filter((i) => i.grad)[k]!)}`).toEqual([]);
+          expect(mismatches(got, c.grads[k]!.map(decode), atol, 2 * rtol), `gradient of input ${c.inputs.indexOf(c.inputs.filter((i) => i.grad)[k]!)}`).toEqual([]);
         }
       }));
   }
