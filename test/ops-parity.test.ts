@@ -65,6 +65,7 @@ const CALLS: Record<string, (...t: Tensor[]) => Tensor> = {
   permute_then_reshape: (t) => t.permute(2, 0, 1).reshape(4, 6),
   transpose_then_sum: (t) => t.transpose(0, 1).sum(-1),
   mT_then_matmul: (p, q) => p.mT.matmul(q),
+  transpose_0d: (t) => t.transpose(0, -1).mul(2),
   permute_then_add: (p, q) => p.permute(1, 0).add(q),
   matmul_batch_broadcast: (p, q) => p.matmul(q),
   matmul_vec_mat: (p, q) => p.matmul(q),

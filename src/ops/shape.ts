@@ -145,9 +145,9 @@ export function transpose(t: Tensor, d0?: number, d1?: number): Tensor {
   if (d0 === undefined && d1 === undefined && t.rank < 2) {
     throw new RangeError(`transpose: input must have rank >= 2 to swap its last two dims (the default), got ${t.describe()}`);
   }
-  assertRank('transpose', t, 1);
   const a = checkAxis('transpose', 'dim0', d0 ?? -2, t);
   const b = checkAxis('transpose', 'dim1', d1 ?? -1, t);
+  if (t.rank === 0) return reshapeOp(t, []); // dims 0 and -1 of a 0-d tensor, as torch takes them: nothing to swap
   const perm = [...t.shape.keys()];
   [perm[a], perm[b]] = [b, a];
   return permuteOp(t, perm);
