@@ -352,7 +352,7 @@ const concatOp = defineOp({
  */
 function checkJoin(op: string, tensors: readonly Tensor[], axis: number, stacked: boolean, arg = 'dim'): number {
   if (!Array.isArray(tensors)) throw new TypeError(`${op}: argument 'tensors' must be an array of Tensors, got ${describeValue(tensors)}`);
-  if (!tensors.length) throw new RangeError(`${op}: needs at least one tensor`);
+  if (!tensors.length) throw new RangeError(`${op}: argument 'tensors' must hold at least one tensor, got an empty array`);
   checkArgs({ ...concatOp.spec, name: op, floatsMayDiffer: true }, [tensors]); // (dtypes compared below, with the shapes)
   // cat's reference is its first piece that is not skipped (legacyEmpty), as torch's
   const k = stacked ? 0 : Math.max(tensors.findIndex((t) => !legacyEmpty(t)), 0);
