@@ -133,6 +133,12 @@ const CALLS: Record<string, (...t: Tensor[]) => Tensor> = {
   matmul_inf_nan: (p, q) => p.matmul(q),
   matmul_inf_times_zero: (p, q) => p.matmul(q),
   matmul_1d_1d: (p, q) => p.matmul(q),
+  layer_norm_with_constant_row: (t, w, b) => ops.layerNorm(t, w, b),
+  layer_norm_no_bias: (t, w) => ops.layerNorm(t, w, null, 1e-3),
+  cross_entropy_ignore_and_neg_inf: (t, y) => ops.crossEntropy(t, y),
+  cross_entropy_3d: (t, y) => ops.crossEntropy(t, y), // the classes on the last axis (README)
+  cross_entropy_target_neg_inf: (t, y) => ops.crossEntropy(t, y),
+  linear_bias: (t, w, b) => ops.linear(t, w, b),
   half_square_past_max: (t) => t.square(),
   half_mul_past_max: (p, q) => p.mul(q),
   half_add_past_max: (p, q) => p.add(q),
