@@ -223,6 +223,17 @@ describe('minimum and clamp as PyTorch 1.13 computes them', () => {
       expect(() => clamp(ops.tensor([1, 2]), ...args())).toThrow(want);
     }));
 
+  it('clamp keeps nothing once its backward has run (the gradient owners it saved were kept alive by a handle)', () =>
+    ops.scope(async () => {
+      const [x, lo] = [ops.tensor([[-2, 0.5, 3]]), ops.tensor([[0], [1]])].map((t) => t.requiresGrad_());
+      const before = ops.device().memory().liveBuffers;
+      const y = ops.clamp(x!, lo!, 2);
+      const loss = y.sum();
+      loss.backward();
+      for (const t of [y, loss, x!.grad!, lo!.grad!]) t.dispose();
+      expect(ops.device().memory().liveBuffers).toBe(before);
+    }));
+
   it('clamp on int32 takes integer bounds within int32, and refuses others in one line', () =>
     ops.scope(async () => {
       const ids = ops.tensor([-5, 0, 7, 2 ** 31 - 1], 'int32');

@@ -76,7 +76,11 @@ const clampOp = defineOp({
       return out;
     }
     if (x.dtype === 'int32') return broadcastLaunch('clamp', kernels.int(), operands, 'int32');
-    if (ctx.recording) ctx.save(broadcastLaunch('clamp', kernels.owner(floatType(x.dtype)), operands, x.dtype));
+    if (ctx.recording) {
+      const owner = broadcastLaunch('clamp', kernels.owner(floatType(x.dtype)), operands, x.dtype);
+      ctx.save(owner); // the node's handle keeps it
+      owner.dispose();
+    }
     return broadcastLaunch('clamp', kernels.float(floatType(x.dtype)), operands, x.dtype);
   },
   shape([x, min, max]) {
