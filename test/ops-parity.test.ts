@@ -136,6 +136,9 @@ const CALLS: Record<string, (...t: Tensor[]) => Tensor> = {
   cross_entropy_3d: (t, y) => ops.crossEntropy(t, y), // the classes on the last axis (README)
   cross_entropy_target_neg_inf: (t, y) => ops.crossEntropy(t, y),
   linear_bias: (t, w, b) => ops.linear(t, w, b),
+  causal_attention: (t) => ops.causalAttention(t, 2),
+  causal_attention_one_head_long: (t) => ops.causalAttention(t, 1),
+  bias_gelu: (t, b) => ops.biasGelu(t, b),
   half_square_past_max: (t) => t.square(),
   half_mul_past_max: (p, q) => p.mul(q),
   half_add_past_max: (p, q) => p.add(q),
