@@ -205,13 +205,15 @@ describe('minimum and clamp as PyTorch 1.13 computes them', () => {
       const half = (v: number) => ops.tensor([v]).astype('float16').toArray('float16');
       const [lo, x1] = [(await half(0.1))[0]!, (await half(0.2))[0]!];
       expect([...(await h.clamp(0.1, 70000).toArray())]).toEqual([lo, x1, 5]); // 70000 is past float16: no bound
-      expect(() => h.clamp(70000)).toThrow(/^clamp: argument 'min' must be a number within float16's range, -Infinity or null, got 70000$/);
+      expect(() => h.clamp(70000)).toThrow(/^clamp: argument 'min' must be a tensor or a number within float16's range, -Infinity or null, got 70000$/);
     }));
 
   it.each([
-    [() => [ops.tensor([1])], /^clamp: argument 'min' must be a number within float32's range, -Infinity or null, got a float32\[1\] tensor; for tensor bounds write x\.maximum\(min\)\.minimum\(max\)$/],
-    [() => [NaN], /^clamp: argument 'min' must be a number within float32's range, -Infinity or null, got NaN$/],
-    [() => [null, -Infinity], /^clamp: argument 'max' must be a number within float32's range, Infinity or null, got -Infinity$/],
+    [() => [ops.tensor([1], 'int32')], /^clamp: argument 'min' must be a number or a tensor of the input's dtype, float32, got a int32\[1\] tensor$/],
+    [() => [null, ops.tensor([1, 2, 3])], /^clamp: shapes \[2\] and \[3\] cannot be broadcast together$/],
+    [() => ['1'], /^clamp: argument 'min' must be a tensor or a number within float32's range, -Infinity or null, got string '1'$/],
+    [() => [NaN], /^clamp: argument 'min' must be a tensor or a number within float32's range, -Infinity or null, got NaN$/],
+    [() => [null, -Infinity], /^clamp: argument 'max' must be a tensor or a number within float32's range, Infinity or null, got -Infinity$/],
     [() => [1e39], /^clamp: argument 'min' must be .*, got 1e\+39$/],
     [() => [], /^clamp: at least one of 'min' and 'max' must be given, got neither$/],
     [() => [0, 1, 2], /^clamp: takes three arguments \(input, min, max\), got 4$/],
@@ -221,8 +223,26 @@ describe('minimum and clamp as PyTorch 1.13 computes them', () => {
       expect(() => clamp(ops.tensor([1, 2]), ...args())).toThrow(want);
     }));
 
-  it('clamp refuses an int32 tensor under its own name', () =>
-    ops.scope(() => expect(() => ops.tensor([1, 2], 'int32').clamp(0)).toThrow(/^clamp: /)));
+  it('clamp keeps nothing once its backward has run (the gradient owners it saved were kept alive by a handle)', () =>
+    ops.scope(async () => {
+      const [x, lo] = [ops.tensor([[-2, 0.5, 3]]), ops.tensor([[0], [1]])].map((t) => t.requiresGrad_());
+      const before = ops.device().memory().liveBuffers;
+      const y = ops.clamp(x!, lo!, 2);
+      const loss = y.sum();
+      loss.backward();
+      for (const t of [y, loss, x!.grad!, lo!.grad!]) t.dispose();
+      expect(ops.device().memory().liveBuffers).toBe(before);
+    }));
+
+  it('clamp on int32 takes integer bounds within int32, and refuses others in one line', () =>
+    ops.scope(async () => {
+      const ids = ops.tensor([-5, 0, 7, 2 ** 31 - 1], 'int32');
+      expect([...(await ids.clamp(0, 3).toArray())]).toEqual([0, 0, 3, 3]);
+      expect([...(await ids.clamp(-Infinity, 2 ** 31 - 1).toArray())]).toEqual([-5, 0, 7, 2 ** 31 - 1]);
+      expect(() => ids.clamp(0.5)).toThrow(/^clamp: argument 'min' must be a tensor or an integer within int32's range, -Infinity or null, got 0\.5$/);
+      expect(() => ids.clamp(null, 2 ** 31)).toThrow(/^clamp: argument 'max' must be a tensor or an integer within int32's range, Infinity or null, got 2147483648$/);
+      expect(() => ids.clamp(ops.tensor([1]))).toThrow(/^clamp: argument 'min' must be a number or a tensor of the input's dtype, int32, got a float32\[1\] tensor$/);
+    }));
 });
 
 describe('comparisons and where with NaN, infinities and signed zeros', () => {

@@ -243,7 +243,7 @@ describe('errors name the op', () => {
       expect(() => ops.concat([a, ops.zeros([2, 3, 1])], 0)).toThrow(/concat: shapes must match/);
       expect(() => ops.concat([a, ops.zeros([2, 3], 'int32')], 0)).toThrow(/concat: tensors must share a dtype, got float32\[2, 3\] and int32\[2, 3\]/);
       expect(() => ops.concat([a], 2)).toThrow(/^concat: argument 'axis' must be an integer in \[-2, 1\] /);
-      expect(() => ops.concat([], 0)).toThrow(/concat: needs at least one tensor/);
+      expect(() => ops.concat([], 0)).toThrow(/^concat: argument 'tensors' must hold at least one tensor, got an empty array$/);
       const gone = ops.zeros([2, 3]);
       gone.dispose();
       expect(() => ops.concat([a, gone], 0)).toThrow(/concat: tensor float32\[2, 3\] was used after dispose/);
@@ -365,7 +365,7 @@ describe('cat / stack, as torch', () => {
       expect(() => ops.stack([a, ops.zeros([3, 2])])).toThrow(/^stack: tensors must have one shape, got \[2, 3\] and \[3, 2\]$/);
       expect(() => ops.stack([a, ops.zeros([2, 3], 'int32')])).toThrow(/^stack: tensors must share a dtype, got float32\[2, 3\] and int32\[2, 3\]$/);
       expect(() => ops.stack([a], 3)).toThrow(/^stack: argument 'dim' must be an integer in \[-3, 2\] for float32\[2, 3\], got number 3$/);
-      expect(() => ops.stack([])).toThrow(/^stack: needs at least one tensor$/);
+      expect(() => ops.stack([])).toThrow(/^stack: argument 'tensors' must hold at least one tensor, got an empty array$/);
       expect(() => ops.stack(a as never)).toThrow(/^stack: argument 'tensors' must be an array of Tensors, got a float32\[2, 3\] tensor$/);
       expect(() => ops.stack([a, 3 as never])).toThrow(/^stack: argument 'tensors\[1\]' must be a Tensor, got number 3$/);
       expect(() => ops.cat([a, ops.zeros([2, 4])])).toThrow(/^cat: shapes must match except along dim 0, got \[2, 3\] and \[2, 4\]$/);

@@ -128,12 +128,12 @@ for (const lanes of [1, 64] as const) {
             await expectClose(fn(toTensor(cube), 1), reference(cube, 1), atol, rtol, `${name} the middle axis`);
           }));
 
-        it('rejects an axis out of range, rank 0 and int32', () =>
+        it('rejects an axis out of range (a 0-d tensor takes 0 and -1) and int32', () =>
           scope(() => {
             const t = toTensor(ref([2, 3], [1, 2, 3, -1, 0, 4]));
             expect(() => fn(t, 2)).toThrow(new RegExp(`^${name}: argument 'axis' must be an integer in \\[-2, 1\\] for float32\\[2, 3\\], got number 2$`));
             expect(() => fn(t, -3)).toThrow(new RegExp(`^${name}: argument 'axis' must be an integer in \\[-2, 1\\] for float32\\[2, 3\\], got number -3$`));
-            expect(() => fn(tensor(3))).toThrow(new RegExp(`^${name}: input must have rank >= 1, got float32\\[\\]$`));
+            expect(() => fn(tensor(3), 1)).toThrow(new RegExp(`^${name}: argument 'axis' must be an integer in \\[-1, 0\\] for float32\\[\\], got number 1$`)); // 0 and -1 as torch's
             expect(() => fn(tensor(new Int32Array([1, 2])), 0)).toThrow(new RegExp(`^${name}: argument 'input' must be a float32 or float16 tensor, got int32\\[2\\]$`));
           }));
 

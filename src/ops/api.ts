@@ -64,8 +64,8 @@ export interface Tensor extends Core {
   maximum(other: TensorOrScalar): Tensor;
   /** Elementwise minimum; NaN propagates, ties split the gradient, as torch.minimum */
   minimum(other: TensorOrScalar): Tensor;
-  /** Held within [min, max] (number bounds; either may be null), as torch.clamp: NaN kept, max wins where min > max; the gradient is 1 where min <= x <= max, bounds included, 0 elsewhere. */
-  clamp(min?: number | null, max?: number | null): Tensor;
+  /** Held within [min, max] (numbers, or tensors of this dtype broadcasting with it; either may be null), as torch.clamp: NaN kept, max wins where min > max; the gradient is 1 where min <= x <= max, bounds included, 0 elsewhere (int32: no gradient). */
+  clamp(min?: TensorOrScalar | null, max?: TensorOrScalar | null): Tensor;
   /** 1.0 where equal, 0.0 elsewhere (operands of one dtype; float16 ones give float16, others float32) */
   eq(other: TensorOrScalar): Tensor;
   ne(other: TensorOrScalar): Tensor;

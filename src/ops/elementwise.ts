@@ -2,7 +2,7 @@
 // is its forward WGSL expression and its gradient, side by side. Gradient expressions read
 // `x` = upstream gradient and `y` = the saved value (input or output, as stated).
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
-import { broadcastKernel, floatKernels, GELU_WGSL, launchBroadcast, launchUnary, ORDERED_WGSL, unaryKernel } from '../kernels/wgsl/elementwise.js';
+import { broadcastKernel, floatKernels, GELU_WGSL, launchBroadcast, launchUnary, NAN_UNLESS_FINITE_WGSL, ORDERED_WGSL, unaryKernel } from '../kernels/wgsl/elementwise.js';
 import { full } from '../tensor/create.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor, type DType, type PlainDType } from '../tensor/tensor.js';
@@ -87,7 +87,9 @@ const UNARY = {
   rsqrt: { expr: 'inverseSqrt(x)', saves: 'output', grad: '-0.5 * x * y * y * y' }, // d a^-1/2 = -a^-3/2 da / 2
   tanh: { expr: 'tanh_safe(x)', helpers: TANH_SAFE, saves: 'output', grad: 'x * (1.0 - y * y)' },
   sigmoid: { expr: 'sigmoid_safe(x)', helpers: SIGMOID_SAFE, saves: 'output', grad: 'x * y * (1.0 - y)' }, // d s(a) = s(a) (1 - s(a)) da
-  relu: { expr: 'ieee_max(x, 0.0)', helpers: ORDERED_WGSL, saves: 'output', grad: 'select(0.0, x, y > 0.0)' }, // relu(NaN) = NaN
+  // relu(NaN) = NaN, relu(-0) = +0. d relu = da except where the output is <= 0, as torch's threshold_backward,
+  // so a NaN passes the gradient: the output is +0 there, told by its bits (WGSL may assume no NaN in compares)
+  relu: { expr: 'ieee_max(x, 0.0)', helpers: ORDERED_WGSL, saves: 'output', grad: 'select(x, 0.0, bitcast<u32>(y) == 0u)' },
   // exact GELU (PyTorch's nn.GELU(), nanoGPT's MLP): a Phi(a), Phi the standard normal CDF
   // d gelu = [Phi(a) + a phi(a)] da, phi(a) = exp(-a^2 / 2) / sqrt(2 pi)  (WGSL in kernels/wgsl/elementwise.ts)
   gelu: { expr: 'gelu_erf(x)', helpers: GELU_WGSL, saves: 'input', grad: 'x * gelu_erf_grad(y)', gradHelpers: GELU_WGSL },
@@ -98,11 +100,11 @@ const UNARY = {
     saves: 'input',
     // d gelu = [0.5 (1 + t) + 0.5 a (1 - t^2) k (1 + 3 * 0.044715 a^2)] da, t = tanh(k (a + 0.044715 a^3))
     grad: 'x * gelu_tanh_grad(y)',
-    gradHelpers: `${GELU_C}\n${TANH_SAFE}
+    gradHelpers: `${GELU_C}\n${TANH_SAFE}\n${NAN_UNLESS_FINITE_WGSL}
 fn gelu_tanh_grad(a: f32) -> f32 {
   let t = tanh_safe(gelu_tanh_arg(a));
   let c = clamp(a, -1e4, 1e4); // 1 - t^2 is 0 past it
-  return 0.5 * (1.0 + t) + 0.5 * c * (1.0 - t * t) * GELU_K * (1.0 + 0.134145 * c * c);
+  return nan_unless_finite(a, 0.5 * (1.0 + t) + 0.5 * c * (1.0 - t * t) * GELU_K * (1.0 + 0.134145 * c * c));
 }`,
   },
 } satisfies Record<string, UnarySpec>;
@@ -159,7 +161,7 @@ export const geluTanh = unaryOp('geluTanh');
 
 // ---- broadcasting ------------------------------------------------------------------------
 /** Launches a broadcasting kernel over `inputs`, returning the output of the broadcast shape, of `dtype`. */
-function broadcastLaunch(op: string, k: ReturnType<typeof broadcastKernel>, inputs: Tensor[], dtype: DType): Tensor {
+export function broadcastLaunch(op: string, k: ReturnType<typeof broadcastKernel>, inputs: Tensor[], dtype: DType): Tensor {
   const shape = broadcastShapes(op, ...inputs.map((t) => t.shape));
   const out = Tensor.empty(shape, dtype, op);
   launchBroadcast(

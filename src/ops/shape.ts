@@ -145,9 +145,9 @@ export function transpose(t: Tensor, d0?: number, d1?: number): Tensor {
   if (d0 === undefined && d1 === undefined && t.rank < 2) {
     throw new RangeError(`transpose: input must have rank >= 2 to swap its last two dims (the default), got ${t.describe()}`);
   }
-  assertRank('transpose', t, 1);
   const a = checkAxis('transpose', 'dim0', d0 ?? -2, t);
   const b = checkAxis('transpose', 'dim1', d1 ?? -1, t);
+  if (t.rank === 0) return reshapeOp(t, []); // dims 0 and -1 of a 0-d tensor, as torch takes them: nothing to swap
   const perm = [...t.shape.keys()];
   [perm[a], perm[b]] = [b, a];
   return permuteOp(t, perm);
@@ -352,7 +352,7 @@ const concatOp = defineOp({
  */
 function checkJoin(op: string, tensors: readonly Tensor[], axis: number, stacked: boolean, arg = 'dim'): number {
   if (!Array.isArray(tensors)) throw new TypeError(`${op}: argument 'tensors' must be an array of Tensors, got ${describeValue(tensors)}`);
-  if (!tensors.length) throw new RangeError(`${op}: needs at least one tensor`);
+  if (!tensors.length) throw new RangeError(`${op}: argument 'tensors' must hold at least one tensor, got an empty array`);
   checkArgs({ ...concatOp.spec, name: op, floatsMayDiffer: true }, [tensors]); // (dtypes compared below, with the shapes)
   // cat's reference is its first piece that is not skipped (legacyEmpty), as torch's
   const k = stacked ? 0 : Math.max(tensors.findIndex((t) => !legacyEmpty(t)), 0);

@@ -5,7 +5,7 @@
 import { checkArgs, defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { launchSoftmax, launchSoftmaxBackward } from '../kernels/wgsl/softmax.js';
-import { assertRank, checkAxis } from '../tensor/check.js';
+import { checkAxis } from '../tensor/check.js';
 import { freeOnThrow } from '../tensor/scope.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { transpose } from './shape.js';
@@ -37,9 +37,8 @@ function softmaxOp(name: 'softmax' | 'logSoftmax') {
   });
   return withFront(op, (x: Tensor, axis: number = -1): Tensor => {
     checkArgs(op.spec, [x]); // as given: another axis is transposed below
-    assertRank(name, x, 1);
-    const ax = checkAxis(name, 'axis', axis, x);
-    if (ax === x.rank - 1) return op(x);
+    const ax = checkAxis(name, 'axis', axis, x); // a 0-d tensor takes axis 0 or -1, as torch's: one row of one
+    if (ax >= x.rank - 1) return op(x);
     return freeOnThrow(() => {
       const rows = transpose(x, ax, -1);
       const y = op(rows);

@@ -4,7 +4,7 @@ import type { OpName } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { bool, broadcastShapes, grid, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
-import { map, ref, zipN } from '../reference/array.js';
+import { map, ref, zipN, type Ref } from '../reference/array.js';
 import { gelu, geluTanh } from '../reference/math.js';
 import { EXACT, floatInput, intInput, type Input, type OpCase, type Sample, type Tolerance } from '../sample.js';
 
@@ -53,19 +53,32 @@ function powOperands(r: Random, [sa, sb]: number[][]): [Input, Input] {
 const quarterSteps = (r: Random, [sa, sb]: number[][]): [Input, Input] => [floatInput(grid(r, sa!, -3, 3, 0.25)), floatInput(grid(r, sb!, -3, 3, 0.25))];
 
 /**
- * clamp: x off the quarter steps by an eighth, bounds on them (either left out now and then, or
- * beyond the other), so no x sits on a bound, where torch's gradient (1) is not the central
- * differences' (1/2): test/elementwise.test.ts checks the bounds themselves.
+ * clamp: x off the quarter steps by an eighth, bounds on them, so no x sits on a bound, where torch's
+ * gradient (1) is not the central differences' (1/2): test/elementwise.test.ts and ops-parity.test.ts
+ * check the bounds themselves. Number bounds (either left out now and then, or beyond the other),
+ * or tensor bounds broadcasting with x: min on the half steps, max on the quarters between, so the
+ * two never tie (where x < min == max, torch's gradient goes nowhere; central differences split it).
  */
 const clamp = {
-  draw(r: Random): Sample<[Tensor, number | null, number | null]> {
-    const x = grid(r, shape(r), -3, 3, 0.25);
-    x.data = x.data.map((v) => v + 0.125);
-    const bound = () => (r.int(0, 3) > 0 ? r.int(-12, 12) / 4 : null);
-    let [lo, hi] = [bound(), bound()];
-    if (lo === null && hi === null) lo = r.int(-12, 12) / 4;
-    const f = (v: number) => Math.min(Math.max(v, lo ?? -Infinity), hi ?? Infinity);
-    return { inputs: [floatInput(x)], args: ([t]) => [t!, lo, hi], reference: ([a]) => map(a!, f), tol: EXACT };
+  draw(r: Random): Sample<[Tensor, Operand | null, Operand | null]> {
+    const offGrid = (x: Ref) => ref(x.shape, x.data.map((v) => v + 0.125));
+    const f = (v: number, lo = -Infinity, hi = Infinity) => Math.min(Math.max(v, lo), hi);
+    if (bool(r)) {
+      const x = offGrid(grid(r, shape(r), -3, 3, 0.25));
+      const bound = () => (r.int(0, 3) > 0 ? r.int(-12, 12) / 4 : null);
+      let [lo, hi] = [bound(), bound()];
+      if (lo === null && hi === null) lo = r.int(-12, 12) / 4;
+      return { inputs: [floatInput(x)], args: ([t]) => [t!, lo, hi], reference: ([a]) => map(a!, (v) => f(v, lo ?? undefined, hi ?? undefined)), tol: EXACT };
+    }
+    const [sx, sl, sh] = broadcastShapes(r, 3);
+    const x = offGrid(grid(r, sx!, -3, 3, 0.25));
+    const lo = grid(r, sl!, -3, 3, 0.5);
+    const hi = ref(sh!, grid(r, sh!, -3, 3, 0.5).data.map((v) => v + 0.25));
+    const side = r.int(0, 2); // 0: both bounds, 1: min alone, 2: max alone
+    if (side === 0) return { inputs: [x, lo, hi].map((v) => floatInput(v)), args: ([t, a, b]) => [t!, a!, b!], reference: (xs) => zipN(xs, f), tol: EXACT };
+    const bound = side === 1 ? lo : hi;
+    const one = (v: number, b: number) => (side === 1 ? f(v, b) : f(v, undefined, b));
+    return { inputs: [floatInput(x), floatInput(bound)], args: ([t, b]) => (side === 1 ? [t!, b!, null] : [t!, null, b!]), reference: (xs) => zipN(xs, one), tol: EXACT };
   },
 };
 

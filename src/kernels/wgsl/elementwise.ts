@@ -21,12 +21,22 @@ const ERF_WGSL = /* wgsl */ `fn erf_approx(v: f32) -> f32 {
   let c = min(abs(v), 10.0);
   return sign(v) * (1.0 - poly * exp(-c * c));
 }`;
+/**
+ * `nan_unless_finite(a, d)`: d, or NaN where a is NaN or +-Infinity: a GELU's derivative there, as
+ * torch's (its formulas meet Inf * 0), told by the bits (WGSL may assume finite math).
+ */
+export const NAN_UNLESS_FINITE_WGSL = /* wgsl */ `fn nan_unless_finite(a: f32, d: f32) -> f32 {
+  let bits = bitcast<u32>(a);
+  return select(d, bitcast<f32>(bits | 0x7fc00000u), (bits & 0x7f800000u) == 0x7f800000u);
+}`;
+
 /** `gelu_erf(a)` and its derivative `gelu_erf_grad(a)` = Phi(a) + a phi(a), phi(a) = exp(-a^2 / 2) / sqrt(2 pi). */
 export const GELU_WGSL = /* wgsl */ `${ERF_WGSL}
+${NAN_UNLESS_FINITE_WGSL}
 fn gelu_erf(v: f32) -> f32 { return 0.5 * v * (1.0 + erf_approx(v * 0.7071067811865476)); }
 fn gelu_erf_grad(v: f32) -> f32 {
   let c = min(abs(v), 20.0);
-  return 0.5 * (1.0 + erf_approx(v * 0.7071067811865476)) + v * 0.3989422804014327 * exp(-0.5 * c * c);
+  return nan_unless_finite(v, 0.5 * (1.0 + erf_approx(v * 0.7071067811865476)) + v * 0.3989422804014327 * exp(-0.5 * c * c));
 }`;
 
 // IEEE max without float comparisons: WGSL lets drivers assume finite math, so max() and compares
