@@ -61,9 +61,15 @@ describe("peft's target_modules rule", () => {
     ['*c_attn', /a quantifier \* at 0 with nothing to repeat/],
     ['.*c_attn}', /a bare \} at 8/],
     ['.*c_a{3,1}', /whose maximum is under its minimum/],
+    ['.*c_attn$*', /a quantifier \* at 9 with nothing to repeat/],
+    // both engines backtrack: what could take years on one name
+    ['(.*)*x', /a quantifier \* at 4 on a group holding a quantifier or \|/],
+    ['(?:h|\\d)+\\.x', /a quantifier \+ at 8 on a group holding a quantifier or \|/],
+    ['((a)b*)+', /a quantifier \+ at 7 on a group holding a quantifier or \|/],
+    ['.*.*.*.*.*.*.*c_attn', /more than 6 quantifiers/],
   ])('refuses %s, which Python and JavaScript read apart (or not at all)', (p, why) => {
     expect(pythonPatternProblem(p)).toMatch(why);
-    expect(peftTargetRule(p, undefined, undefined)).toMatch(/^target_modules ".*" is a pattern this reader does not translate from Python's re: .* \(allowed: literal characters/);
+    expect(peftTargetRule(p, undefined, undefined)).toMatch(/^target_modules ".*" is a pattern this reader does not translate from Python's re: .* \(allowed: literal characters.*, at most 6 of them, none on a group holding a quantifier or \|\)$/);
   });
 
   it('refuses a layers_pattern with a group of its own (it would be the group peft reads the block index from)', () => {

@@ -25,8 +25,10 @@ const BLOCK_LINEARS = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] a
 /** The other modules of a block (transformers' GPT2Block), '' the block itself. */
 const BLOCK_OTHERS = ['', '.ln_1', '.attn', '.attn.attn_dropout', '.attn.resid_dropout', '.ln_2', '.mlp', '.mlp.act', '.mlp.dropout'];
 
+/** The most quantifiers a pattern may hold (see pythonPatternProblem). */
+const MAX_QUANTIFIERS = 6;
 /** Constructs of Python's re that this reader takes, as said in errors. */
-const SUBSET = 'literal characters, ., \\d \\w \\s (and \\D \\W \\S), an escaped punctuation character, [...] classes of those and ranges, groups (...) and (?:...), |, ^, $, and * + ? {m} {m,} {m,n} with an optional lazy ?';
+const SUBSET = `literal characters, ., \\d \\w \\s (and \\D \\W \\S), an escaped punctuation character, [...] classes of those and ranges, groups (...) and (?:...), |, ^, $, and * + ? {m} {m,} {m,n} with an optional lazy ?, at most ${MAX_QUANTIFIERS} of them, none on a group holding a quantifier or |`;
 
 /**
  * What in the Python pattern `p` this reader does not take (its SUBSET, where Python's re and
@@ -34,17 +36,21 @@ const SUBSET = 'literal characters, ., \\d \\w \\s (and \\D \\W \\S), an escaped
  * (?i), lookarounds, backreferences, \A \Z \b (JavaScript reads \A and \Z as letters), {,n} (a
  * quantifier in Python, literal text in JavaScript), possessive quantifiers and atomic groups (Python
  * 3.11), a class opening with ] (a literal in Python, an empty class in JavaScript), a bare { or }.
+ * Both engines backtrack, so a file's pattern could take years on one name: a quantified group
+ * holding a quantifier or | ((a+)+, (a|a)*: exponential) is refused, and so are more than
+ * MAX_QUANTIFIERS quantifiers (k of them split a name of n characters C(n + k - 1, k - 1) ways).
  */
 export function pythonPatternProblem(p: string): string | null {
-  let depth = 0;
-  let atom = false; // whether a quantifier may follow
+  const groups: boolean[] = []; // of each open group, whether it holds a quantifier or |
+  let atom: 'none' | 'plain' | 'branching group' = 'none'; // what a quantifier would repeat
+  let quantifiers = 0;
   for (let i = 0; i < p.length; i++) {
     const ch = p[i]!;
     if (ch === '\\') {
       const e = escapeProblem(p, i);
       if (e) return e;
       i++;
-      atom = true;
+      atom = 'plain';
     } else if (ch === '[') {
       let j = i + 1;
       if (p[j] === '^') j++;
@@ -59,33 +65,41 @@ export function pythonPatternProblem(p: string): string | null {
       }
       if (j >= p.length) return `a class opened at ${i} and not closed`;
       i = j;
-      atom = true;
+      atom = 'plain';
     } else if (ch === '(') {
       if (p[i + 1] === '?') {
         if (p[i + 2] !== ':') return `(?${p[i + 2] ?? ''} at ${i} (of groups, only (...) and (?:...) are read)`;
         i += 2;
       }
-      depth++;
-      atom = false;
+      groups.push(false);
+      atom = 'none';
     } else if (ch === ')') {
-      if (!depth--) return `an unopened ) at ${i}`;
-      atom = true;
+      if (!groups.length) return `an unopened ) at ${i}`;
+      const branching = groups.pop()!;
+      if (branching && groups.length) groups[groups.length - 1] = true;
+      atom = branching ? 'branching group' : 'plain';
     } else if ('*+?{'.includes(ch)) {
       const brace = ch === '{' ? /^\{(\d+)(,(\d*))?\}/.exec(p.slice(i)) : null;
       if (ch === '{' && !brace) return `a { at ${i} that is not a quantifier {m}, {m,} or {m,n} (write \\{)`;
-      if (!atom) return `a quantifier ${brace ? brace[0] : ch} at ${i} with nothing to repeat`;
+      if (atom === 'none') return `a quantifier ${brace ? brace[0] : ch} at ${i} with nothing to repeat`;
+      if (atom === 'branching group') return `a quantifier ${brace ? brace[0] : ch} at ${i} on a group holding a quantifier or | (its backtracking can be exponential)`;
       if (brace?.[3] && Number(brace[3]) < Number(brace[1])) return `a quantifier ${brace[0]} at ${i} whose maximum is under its minimum`;
+      if (++quantifiers > MAX_QUANTIFIERS) return `more than ${MAX_QUANTIFIERS} quantifiers (its backtracking grows as the name's length to their number)`;
       if (brace) i += brace[0].length - 1;
       if (p[i + 1] === '?') i++; // lazy: the same in both
       if (p[i + 1] !== undefined && '*+?{'.includes(p[i + 1]!)) return `a quantifier after a quantifier at ${i + 1} (possessive in Python 3.11, an error before)`;
-      atom = false;
+      if (groups.length) groups[groups.length - 1] = true;
+      atom = 'none';
     } else if (ch === '}' || ch === ']') {
       return `a bare ${ch} at ${i} (write \\${ch})`;
+    } else if (ch === '|') {
+      if (groups.length) groups[groups.length - 1] = true;
+      atom = 'none';
     } else {
-      atom = ch !== '|' && ch !== '^';
+      atom = ch === '^' || ch === '$' ? 'none' : 'plain'; // an anchor repeats nothing (both refuse it)
     }
   }
-  return depth ? 'a ( not closed' : null;
+  return groups.length ? 'a ( not closed' : null;
 }
 
 /** What the escape at `p[i]` (a backslash) says that the subset does not take, or null: \d \w \s (and their negations) and escaped punctuation. */
