@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { checkpointMoments, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded } from '../gpt/checkpoint-upload.js';
-import { loraOf, resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
+import { loraFlagsProblem, loraOf, resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
 import { deviceRoom, type GPT } from '../gpt/model.js';
@@ -22,6 +22,7 @@ import { mergeAdapter, readAdapterFlag, type AdapterToMerge } from './adapter-fl
 import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
 import { checkSplitsFit, loadTokens, recordedSource, type Dataset } from './data.js';
 import { checkModelFits, withMemoryHint } from './device-fit.js';
+import { settingName } from './config-file.js';
 import { flagName, UsageError } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { nextSteps } from './next-steps.js';
@@ -66,6 +67,9 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     throw new UsageError(`flag --adapter merges a peft adapter into the checkpoint --init-from PATH fine-tunes, got ${values.continue ? '--continue, which continues a run as it was' : `--init-from ${values.initFrom}`}`);
   }
   const fresh = scratch ? trainingConfig(values, given, null, false, fromConfig, fromNanoGpt) : null; // a new model's config is the flags' alone
+  // a fine-tune's LoRA settings are too (a resumed run's are its checkpoint's, read from --out-dir: nothing to download)
+  const loraProblem = resume || scratch ? null : loraFlagsProblem(values, (key) => (fromConfig.has(key) ? settingName(fromConfig)(key) : flagName(key)));
+  if (loraProblem) throw new UsageError(loraProblem);
   await fetchHubFlags(spec, resolved);
   const source = resume || scratch ? null : trainable(await readCheckpointHead(values.initFrom), values.initFrom);
   // nanoGPT's run to continue: its AdamW settings taken into the flags not given (a Python config's give way, as train.py's load_state_dict has it)
