@@ -380,9 +380,10 @@ export async function serve(args: string[]): Promise<number> {
   const apiKey = given.has('apiKey') ? f.apiKey : envApiKey(); // the flag first, as vLLM's
   // as given (a hub id is fetched into a local directory once listening); with an adapter, its name, as vLLM names a LoRA model: the text is not the checkpoint's
   const modelId = f.adapter || f.checkpoint;
+  const parent = f.adapter ? f.checkpoint : undefined;
   const noPage = f.root ? await noPageProblem(f.root) : null;
   if (noPage) throw new UsageError(noPage);
-  const api = f.api ? completionsApi({ modelId, maxQueue: f.maxQueue, ...(f.adapter && { parent: f.checkpoint }), ...(apiKey !== undefined && { apiKey }) }) : undefined;
+  const api = f.api ? completionsApi({ modelId, parent, maxQueue: f.maxQueue, ...(apiKey !== undefined && { apiKey }) }) : undefined;
   const srv = await listen({
     host: f.host,
     port: f.port,
@@ -424,7 +425,7 @@ export async function serve(args: string[]): Promise<number> {
   const served = f.checkpoint && !f.adapter;
   console.log(`serving ${f.root || 'web-dist/'}${served ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
   if (f.adapter) console.log(`${CHECKPOINT_URL} is not served: the page would load ${f.checkpoint} without the adapter ${f.adapter}, which the API merges`);
-  if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}${f.adapter ? `: ${f.checkpoint} with the adapter merged` : ''}; one generation at a time, up to ${f.maxQueue} waiting${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
+  if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}${parent ? `: ${parent} with the adapter merged` : ''}; one generation at a time, up to ${f.maxQueue} waiting${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
   const generate = api && (apiKey === undefined ? ` and generate on this GPU (--api-key KEY, or ${API_KEY_ENV}, asks for a key)` : '');
   if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${served ? ' and download the checkpoint' : ''}${generate || ''}`);
   console.log(`open ${srv.url}  (Ctrl-C to stop)`);
