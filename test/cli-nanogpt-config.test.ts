@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveFlags, TRAIN_FLAGS, trainingConfig } from '../src/cli/train-flags.js';
+import { fetchHubFlags, resolveFlags, TRAIN_FLAGS, trainingConfig } from '../src/cli/train-flags.js';
 import { pythonLiteral, readPythonConfig } from '../src/cli/python-config.js';
 import { learningRate } from '../src/optim/schedule.js';
 import { corpusText, expectOneLine, gpt, tempDir } from './cli-helpers.js';
@@ -139,10 +139,12 @@ describe("nanoGPT's command line", () => {
   });
   afterAll(() => process.chdir(cwd));
 
-  /** The run's settings and training config from `args`, with the notes printed. */
+  /** The run's settings and training config from `args`, with the notes printed; a hub id fetched as gpt train fetches it. */
   async function settings(...args: string[]) {
     const notes: string[] = [];
-    const { values, given, fromConfig } = await resolveFlags(args, TRAIN_FLAGS, (line) => notes.push(line));
+    const resolved = await resolveFlags(args, TRAIN_FLAGS, (line) => notes.push(line));
+    await fetchHubFlags(TRAIN_FLAGS, resolved);
+    const { values, given, fromConfig } = resolved;
     return { values, cfg: trainingConfig(values, given, null, false, fromConfig), notes };
   }
   const write = (name: string, text: string) => {

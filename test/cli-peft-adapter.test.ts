@@ -128,9 +128,16 @@ describe('gpt export --adapters and --adapter DIR', () => {
       expect([page.status, page.headers.get('gpt-checkpoint')]).toEqual([200, 'no']); // the page asks for no checkpoint
       expect((await fetch(`${url}checkpoint.safetensors`)).status).toBe(404);
       const res = await fetch(`${url}v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'the ', max_tokens: 12, temperature: 0 }) });
-      const body = (await res.json()) as { choices: { text: string }[] };
+      const body = (await res.json()) as { model: string; choices: { text: string }[] };
       expect(res.status, JSON.stringify(body)).toBe(200);
       expect(`the ${body.choices[0]!.text}\n`).toBe(adapted.out);
+      // named as vLLM names a LoRA model: by the adapter, the checkpoint its parent, which is not served alone
+      expect(body.model).toBe(adapter);
+      const models = (await (await fetch(`${url}v1/models`)).json()) as { data: { id: string; parent: string }[] };
+      expect(models.data.map(({ id, parent }) => ({ id, parent }))).toEqual([{ id: adapter, parent: base }]);
+      const alone = await fetch(`${url}v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'the ', model: base }) });
+      expect(alone.status).toBe(404);
+      expect(((await alone.json()) as { error: { message: string } }).error.message).toBe(`model ${JSON.stringify(base)} is not served alone here: the adapter ${JSON.stringify(adapter)} is merged into it, served as model ${JSON.stringify(adapter)} (GET /v1/models)`);
     } finally {
       server.child.kill('SIGINT');
       await server.done;

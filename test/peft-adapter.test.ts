@@ -140,10 +140,18 @@ describe("peft's adapter directory onto a GPT-2", () => {
     // peft matches a target by the end of a module's dotted name (attn.c_attn is c_attn, mlp.c_fc is c_fc), and holds them as a set
     { name: 'block-qualified names', layers: ['attn.c_attn', 'mlp.c_fc'], targets: ['attn.c_attn', 'mlp.c_fc', 'c_attn'], read: ['c_attn', 'c_fc'], prefix: 'transformer.' },
     { name: '"all-linear"', layers: Object.keys(LAYERS), targets: 'all-linear', read: ['c_attn', 'c_proj', 'c_fc'], prefix: 'transformer.' },
+    // a string is a Python pattern matched against each module's full name (peft's re.fullmatch)
+    { name: 'a pattern of full names', layers: ['attn.c_attn'], targets: 'transformer\\.h\\.\\d+\\.attn\\.c_attn', read: ['c_attn'], prefix: 'transformer.' },
+    { name: 'a pattern with a group, GPT2Model keys', layers: ['attn.c_attn', 'mlp.c_fc', 'mlp.c_proj'], targets: '.*\\.(c_attn|mlp\\.c_(fc|proj))', read: ['c_attn', 'mlp.c_proj', 'c_fc'], prefix: '' },
+    // a list entry selects the module it names in full, or those whose names end with "." + it
+    { name: "every block's module named in full", layers: ['attn.c_proj'], targets: ['transformer.h.0.attn.c_proj', 'h.1.attn.c_proj'], read: ['attn.c_proj'], prefix: 'transformer.' },
+    // layers_to_transform: every block's, found by layers_pattern
+    { name: 'layers_to_transform of every block', layers: ['mlp.c_fc'], targets: ['c_fc'], read: ['c_fc'], prefix: 'transformer.', more: { layers_to_transform: [0, 1], layers_pattern: 'h' } },
   ];
-  for (const { name, layers, targets, read, prefix } of cases) {
+  for (const { name, layers, targets, read, prefix, more } of cases) {
     it(`${name}: merged and unmerged logits equal GPT-2's float64 forward of the merged weights`, async () => {
-      const a = peftAdapter(4, 16, layers, targets, prefix);
+      const made = peftAdapter(4, 16, layers, targets, prefix);
+      const a = { ...made, config: { ...made.config, ...more } };
       const path = writePeftDir(join(dir, `in-${name.replace(/\W+/g, '-')}`), a);
       const adapter = await readPeftAdapter(path);
       expect(adapter.lora).toEqual({ rank: 4, alpha: 16, dropout: 0.05, targets: read ?? targets });
@@ -160,6 +168,11 @@ describe("peft's adapter directory onto a GPT-2", () => {
       model.dispose();
     });
   }
+
+  it('a list entry that selects no module of GPT-2 is left out, as peft leaves it (a name of Object.prototype\'s too)', async () => {
+    const a = peftAdapter(2, 4, ['attn.c_attn'], ['c_attn', 'constructor', 'q_proj']);
+    expect((await readPeftAdapter(writePeftDir(join(dir, 'unmatched-entries'), a))).lora).toEqual({ rank: 2, alpha: 4, dropout: 0.05, targets: ['c_attn'] });
+  });
 
   it("reads a config as the newest peft writes it: every LoraConfig field at its default, fan_in_fan_out false (peft sets it true for GPT-2's Conv1D), an initialisation that leaves the base weights as they are", async () => {
     const a = peftAdapter(2, 4, ['attn.c_attn'], ['c_attn']);
@@ -330,14 +343,19 @@ describe('what cannot be honoured is refused in one line', () => {
     ['a rank pattern', { rank_pattern: { 'h.0.attn.c_attn': 4 } }, /rank_pattern \{"h\.0\.attn\.c_attn":4\} cannot be honoured/],
     ['an alpha pattern', { alpha_pattern: { c_attn: 4 } }, /alpha_pattern .* cannot be honoured/],
     ['modules to save', { modules_to_save: ['lm_head'] }, /modules_to_save \["lm_head"\] cannot be honoured/],
-    ['a subset of layers', { layers_to_transform: [0] }, /layers_to_transform \[0\] cannot be honoured/],
+    ['a subset of blocks', { layers_to_transform: [0] }, /target_modules \["c_attn"\] with layers_to_transform \[0\] selects attn\.c_attn in transformer\.h\.0 of 2 blocks only: an adapter on some blocks cannot be honoured here/],
+    ['a subset of blocks by full names', { target_modules: ['transformer.h.0.attn.c_attn'] }, /target_modules \["transformer\.h\.0\.attn\.c_attn"\] selects attn\.c_attn in transformer\.h\.0 of 2 blocks only/],
+    ['layers_to_transform not an index', { layers_to_transform: ['0'] }, /layers_to_transform \["0"\] must be a block index or a list of them/],
+    ['layers_to_transform with a pattern', { target_modules: '.*c_attn', layers_to_transform: [0, 1] }, /layers_to_transform \[0,1\] applies to a target_modules list, and target_modules ".\*c_attn" is a string/],
+    ['a layers_pattern outside the subset', { layers_to_transform: [0, 1], layers_pattern: '(?P<n>h)' }, /layers_pattern "\(\?P<n>h\)" is a pattern this reader does not translate from Python's re: \(\?P at 0/],
     ['another bias setting', { bias: 'boft_only' }, /bias must be one of none, all, lora_only, got "boft_only"/],
-    ['another model\'s modules', { target_modules: ['q_proj', 'v_proj'] }, /target_modules must be a non-empty list of c_attn, c_proj, c_fc, attn\.c_proj, mlp\.c_proj, got "q_proj"/],
+    ['another model\'s modules', { target_modules: ['q_proj', 'v_proj'] }, /target_modules \["q_proj","v_proj"\] selects none of GPT-2's modules/],
     // lora_bias (peft 0.14) is another field than bias: a bias on lora_B itself, which W += (alpha/r)·B·A has no place for
     ['a LoRA-B bias (lora_bias)', { lora_bias: true, bias: 'all' }, /lora_bias true cannot be honoured here/],
-    ['a target pattern', { target_modules: '.*c_attn' }, /target_modules ".\*c_attn" is a pattern/],
-    // a name of Object.prototype's is named as given, not as the function the spelling table's lookup found
-    ['a target named as an object\'s property', { target_modules: ['c_attn', 'constructor'] }, /target_modules must be a non-empty list of .*, got "constructor"$/],
+    ['a pattern selecting the output layer', { target_modules: '.*c_attn|lm_head' }, /target_modules ".\*c_attn\|lm_head" selects lm_head, which LoRA cannot adapt here/],
+    ['a pattern selecting a block module that is no Linear', { target_modules: '.*attn' }, /target_modules ".\*attn" selects transformer\.h\.0\.attn, which LoRA cannot adapt here/],
+    ['a pattern Python and JavaScript read apart', { target_modules: '(?i).*C_ATTN' }, /target_modules "\(\?i\)\.\*C_ATTN" is a pattern this reader does not translate from Python's re: \(\?i at 0/],
+    ['target_modules not a pattern nor a list', { target_modules: 3 }, /target_modules 3 must be a pattern or a non-empty list of module names/],
     ['another tuner', { peft_type: 'IA3' }, /peft_type "IA3" is not a LoRA adapter/],
     ['another task', { task_type: 'SEQ_CLS' }, /task_type "SEQ_CLS" adapts another head/],
     ['a rank of 0', { r: 0 }, /: r must be /],
@@ -408,6 +426,18 @@ describe('what cannot be honoured is refused in one line', () => {
       model.dispose();
     });
   }
+
+  it("target_modules selecting every block the file has, and not all the base's: refused by the rule on the base's blocks, the model left as it was", async () => {
+    const a = good();
+    for (const key of [...a.tensors.keys()]) if (key.includes('.h.1.')) a.tensors.delete(key);
+    const path = writePeftDir(join(dir, 'fewer-blocks'), { ...a, config: { ...a.config, target_modules: 'transformer\\.h\\.0\\.attn\\.c_attn' } });
+    const adapter = await readPeftAdapter(path); // its one block: every block it has
+    expect(adapter.lora.targets).toEqual(['c_attn']);
+    const model = await baseModel();
+    expect(() => attachPeftAdapter(model, adapter, path)).toThrow(`${path}/adapter_config.json: target_modules "transformer\\\\.h\\\\.0\\\\.attn\\\\.c_attn" selects attn.c_attn in transformer.h.0 of 2 blocks only`);
+    expect(model.config.lora).toBeUndefined();
+    model.dispose();
+  });
 
   it('a magnitude-pruned base (its masks would drop part of the update) is refused naming the adapter, the model left as it was', async () => {
     const path = writePeftDir(join(dir, 'onto-pruned'), good());

@@ -16,6 +16,7 @@ import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { device, scope, tensor } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { savePeftAdapter } from '../src/node/peft-adapter-dir.js';
 import { expectOneLine, gpt, spawnGpt, tempDir } from './cli-helpers.js';
 import { setupDevice, withLimits } from './helpers.js';
 import { miniGpt2Tokenizer } from './hf-reference.js';
@@ -306,6 +307,31 @@ describe('GET /v1/models', () => {
     expect(await res.json()).toEqual({ object: 'list', data: [model] });
     expect(await (await fetch(new URL('/v1/models/tiny', server.url))).json()).toEqual(model);
   });
+
+  it("with a peft adapter merged: named by the adapter (vLLM's LoRA model id), the checkpoint its parent; a request naming the checkpoint is refused, the base alone not being served", async () => {
+    const lora = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
+    lora.addLoRA({ rank: 2 });
+    const adapter = join(dir, 'adapter');
+    await savePeftAdapter(adapter, lora);
+    lora.dispose();
+    const adapted = await openCompletionsApi({ checkpoint: ckpt, adapter, modelId: 'my-lora', parent: 'tiny', dtype: 'auto' });
+    const at = await startServer({ root, port: 0, api: adapted });
+    try {
+      const model = { id: 'my-lora', object: 'model', created: expect.any(Number), owned_by: 'webgpu-gpt', max_model_len: 16, parent: 'tiny' };
+      expect(await (await fetch(new URL('/v1/models', at.url))).json()).toEqual({ object: 'list', data: [model] });
+      expect(await (await fetch(new URL('/v1/models/my-lora', at.url))).json()).toEqual(model);
+      const done = await postAt(at.url, { prompt: 'to', max_tokens: 2, model: 'my-lora' });
+      expect(((await done.json()) as Completion).model).toBe('my-lora');
+      const notAlone = 'model "tiny" is not served alone here: the adapter "my-lora" is merged into it, served as model "my-lora" (GET /v1/models)';
+      for (const res of [await postAt(at.url, { prompt: 'to', model: 'tiny' }), await fetch(new URL('/v1/models/tiny', at.url))]) {
+        expect(res.status).toBe(404);
+        expect(await res.json()).toEqual({ error: { message: notAlone, type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
+      }
+    } finally {
+      await at.close();
+      await adapted.close();
+    }
+  });
 });
 
 describe('refusals, as OpenAI sends them: a status and { error: { message (one line), type, param, code } }', () => {
@@ -413,8 +439,8 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
 
   it('another path under /v1/ is a 404, another method a 405 naming those allowed; POST elsewhere a 405', async () => {
     await refused(await post({ prompt: 'to' }, {}, '/v1/chat/completions'), 404, null, 'no endpoint POST /v1/chat/completions: this server serves POST /v1/completions and GET /v1/models', 'unknown_url');
-    await refused(await fetch(new URL('/v1/models/gpt-4', server.url)), 404, 'model', 'model "gpt-4" does not exist here: this server serves "tiny"', 'model_not_found');
-    await refused(await fetch(new URL('/v1/models/%E0', server.url)), 404, 'model', 'model "%E0" does not exist here: this server serves "tiny"', 'model_not_found');
+    await refused(await fetch(new URL('/v1/models/gpt-4', server.url)), 404, 'model', 'model "gpt-4" does not exist here: this server serves "tiny" (GET /v1/models)', 'model_not_found');
+    await refused(await fetch(new URL('/v1/models/%E0', server.url)), 404, 'model', 'model "%E0" does not exist here: this server serves "tiny" (GET /v1/models)', 'model_not_found');
     const get = await fetch(new URL('/v1/completions', server.url));
     expect(get.headers.get('allow')).toBe('POST');
     await refused(get, 405, null, 'GET /v1/completions: only POST is served here', 'method_not_allowed');

@@ -86,15 +86,23 @@ function outline(v: unknown, chars: number): unknown {
 
 const refuse = (param: string | null, message: string) => new ApiError(400, message, param);
 
-/** The request `body` asks for, of the model `modelId`; an ApiError when it cannot be served. */
-export function parseCompletionRequest(body: unknown, modelId: string): CompletionRequest {
+/**
+ * The refusal of a request naming `asked`, a model this server does not serve: it serves `modelId`;
+ * where that is an adapter merged into `parent`, the base alone is not served (vLLM would answer its
+ * name with the base unadapted: this text would not be the base's).
+ */
+export function modelNotServed(asked: unknown, modelId: string, parent?: string): ApiError {
+  const why = asked === parent ? `is not served alone here: the adapter ${shown(modelId)} is merged into it, served as model ${shown(modelId)}` : `does not exist here: this server serves ${shown(modelId)}`;
+  return new ApiError(404, `model ${shown(asked)} ${why} (GET /v1/models)`, 'model', 'model_not_found');
+}
+
+/** The request `body` asks for, of the model `modelId` (an adapter merged into `parent`, where given); an ApiError when it cannot be served. */
+export function parseCompletionRequest(body: unknown, modelId: string, parent?: string): CompletionRequest {
   if (!isRecord(body)) throw refuse(null, `the body must be a JSON object of completion fields, got ${shown(body)}`);
   const unknown = Object.keys(body).find((k) => !FIELDS.includes(k));
   if (unknown !== undefined) throw refuse(unknown, `unknown field '${unknown}': the fields served are ${FIELDS.join(', ')}`);
   const given = (k: string) => body[k] !== undefined && body[k] !== null; // null is OpenAI's "default" too
-  if (given('model') && body.model !== modelId) {
-    throw new ApiError(404, `model ${shown(body.model)} does not exist here: this server serves ${shown(modelId)} (GET /v1/models)`, 'model', 'model_not_found');
-  }
+  if (given('model') && body.model !== modelId) throw modelNotServed(body.model, modelId, parent);
   for (const [k, { ok, allowed }] of Object.entries(NEUTRAL)) if (body[k] !== undefined && !ok(body[k])) throw refuse(k, `${k} must be ${allowed}, got ${shown(body[k])}`);
   const number = (k: string): number => {
     const { default: fallback, note, ...range } = NUMBERS[k]!;

@@ -60,10 +60,10 @@ ${flagHelp(EXPORT_FLAGS)}`;
 export async function exportModel(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, EXPORT_FLAGS);
   noPositional(positional);
-  await fetchHubCheckpoints(EXPORT_FLAGS, f, given);
   if (!f.to) throw new UsageError("--to DIR is required: the directory to write (or --to DIR/ckpt.pt: nanoGPT's checkpoint)");
   if (!f.adapters && f.baseModel) throw new UsageError('flag --base-model names the base model of the adapters --adapters writes: give --adapters too');
   if (f.adapters && isTorchPath(f.to)) throw new UsageError(`flag --adapters writes peft's adapter directory, and --to ${f.to} names a .pt file: give a directory`);
+  await fetchHubCheckpoints(EXPORT_FLAGS, f, given); // once the flags alone are not refused
   const source = checkpointPath(f);
   // replaced by what is read of it: a nanoGPT checkpoint's AdamW state and iter_num, which no export carries, would be lost
   if (await sameEntry(source, f.to)) throw new UsageError(`--to names ${f.to}, the checkpoint this export reads: export to another path`);

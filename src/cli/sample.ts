@@ -37,14 +37,18 @@ export const DTYPE_DOC = 'float32, float16 (computed in float16 from the float32
 
 const CONFIG_DOC = "JSON file of settings (keys as flags), or nanoGPT's Python config (also given bare), run over nanoGPT's";
 
-/** The settings from the command line and a config file; each path looked at once every value is checked. */
-async function commandSettings<T extends Record<string, unknown> & { config: string }>(args: string[], spec: FlagSpec<T>) {
+/**
+ * The settings from the command line and a config file; each path looked at once every value is
+ * checked, and a hub id fetched once `refuse` (what the flags alone refuse) has not thrown.
+ */
+async function commandSettings<T extends Record<string, unknown> & { config: string }>(args: string[], spec: FlagSpec<T>, refuse: (values: T) => void = () => {}) {
   const settings = await resolveSettings(args, spec);
   // --out-dir is read only where --init-from is 'resume', as sample.py's out_dir
   const unread = ['config', ...(settings.values.initFrom === 'resume' ? [] : ['outDir'])];
   const keys = [...settings.given, ...settings.underneath].filter((key) => !unread.includes(key));
   const name = settingName(settings.names);
   checkPathSettings(spec, settings.values, keys, name);
+  refuse(settings.values);
   await fetchHubCheckpoints(spec, settings.values, keys, name);
   return settings;
 }
@@ -100,8 +104,9 @@ ${flagHelp(SAMPLE_FLAGS)}`;
 
 /** `gpt sample`; its closing stats line goes to `stats` (stderr, so `gpt sample > out.txt` keeps only text). */
 export async function sample(args: string[], stats: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const { values: f } = await commandSettings(args, SAMPLE_FLAGS);
-  if (f.start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
+  const { values: f } = await commandSettings(args, SAMPLE_FLAGS, ({ start }) => {
+    if (start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
+  });
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
   const head = await readCheckpointHead(checkpointPath(f));

@@ -27,7 +27,7 @@ import { readCheckpointHead } from '../node/checkpoint-head.js';
 import { readAdapterFlag } from './adapter-flag.js';
 import { apiKeyCheck } from './api-key.js';
 import { CompletionText } from './completion-text.js';
-import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './completion-request.js';
+import { ApiError, modelNotServed, parseCompletionRequest, shown, type CompletionRequest } from './completion-request.js';
 import { checkModelFits, generationExtent } from './device-fit.js';
 import { openGenerator, type GeneratingModel } from './inference-model.js';
 
@@ -50,7 +50,7 @@ export const STALLED_CLIENT_MS = 30_000;
 export const RETRY_AFTER_S = 5;
 
 export interface CompletionsApi {
-  /** The model's name in requests and in GET /v1/models: --checkpoint as given. */
+  /** The model's name in requests and in GET /v1/models: --adapter as given where there is one (vLLM names a LoRA model by the adapter's name), else --checkpoint as given. */
   readonly modelId: string;
   /** Answers a request for a path under /v1/ whose Host the server has checked (`hosts`: those accepted); its status, for the log. */
   handle(req: IncomingMessage, res: ServerResponse, path: string, hosts: ReadonlySet<string>): Promise<number>;
@@ -67,6 +67,8 @@ export interface CompletionsApi {
 
 export interface ApiSettings {
   modelId: string;
+  /** With an adapter (modelId its name): the checkpoint it is merged into, GET /v1/models's `parent` (vLLM's); a request naming it is refused, the base alone not being served. */
+  parent?: string;
   /** Only requests carrying it are answered (--api-key). */
   apiKey?: string;
   /** The most requests waiting while one generates, past which a request is refused (429): MAX_QUEUE unless given. */
@@ -80,11 +82,11 @@ interface Loaded {
   tokenizer: Tokenizer;
   generator: GeneratingModel;
   endToken: number | undefined;
-  modelObject: { id: string; object: 'model'; created: number; owned_by: string; max_model_len: number };
+  modelObject: { id: string; object: 'model'; created: number; owned_by: string; max_model_len: number; parent?: string };
 }
 
 /** The API, its model not loaded yet: load() loads it (openCompletionsApi does both). */
-export function completionsApi({ modelId, apiKey, maxQueue = MAX_QUEUE, stallMs = STALLED_CLIENT_MS }: ApiSettings): CompletionsApi {
+export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, stallMs = STALLED_CLIENT_MS }: ApiSettings): CompletionsApi {
   const checkKey = apiKey === undefined ? undefined : apiKeyCheck(apiKey);
   let loaded: Loaded | null = null;
   let deviceOpened!: (lost: Promise<DeviceLostError>) => void;
@@ -209,7 +211,7 @@ export function completionsApi({ modelId, apiKey, maxQueue = MAX_QUEUE, stallMs 
     }
     const body = await readBody(req);
     if (body === null) return CLIENT_GONE;
-    const r = parseCompletionRequest(parseJson(body), modelId);
+    const r = parseCompletionRequest(parseJson(body), modelId, parent);
     const ids = encode(m, r);
     checkFits(m, r, ids);
     return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, ids, () => left)));
@@ -219,7 +221,7 @@ export function completionsApi({ modelId, apiKey, maxQueue = MAX_QUEUE, stallMs 
     if (route === '/v1/models') return sendJson(res, 200, { object: 'list', data: [modelObject] });
     const asked = route.slice('/v1/models/'.length);
     if (decoded(asked) === modelId) return sendJson(res, 200, modelObject);
-    return fail(res, new ApiError(404, `model ${shown(asked)} does not exist here: this server serves ${shown(modelId)}`, 'model', 'model_not_found'));
+    return fail(res, modelNotServed(decoded(asked), modelId, parent));
   };
 
   return {
@@ -231,7 +233,7 @@ export function completionsApi({ modelId, apiKey, maxQueue = MAX_QUEUE, stallMs 
       const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
       const generator = await openGenerator(head, { dtype, batch: 1, flag: '--api' }, adapter);
       const endToken = tokenizer instanceof Gpt2Tokenizer ? tokenizer.specialId('<|endoftext|>') : undefined;
-      const modelObject = { id: modelId, object: 'model' as const, created: Math.floor(Date.now() / 1000), owned_by: 'webgpu-gpt', max_model_len: generator.model.config.blockSize };
+      const modelObject = { id: modelId, object: 'model' as const, created: Math.floor(Date.now() / 1000), owned_by: 'webgpu-gpt', max_model_len: generator.model.config.blockSize, ...(parent !== undefined && { parent }) };
       loaded = { tokenizer, generator, endToken, modelObject };
       deviceOpened(device().lost);
     },
@@ -264,10 +266,10 @@ export function completionsApi({ modelId, apiKey, maxQueue = MAX_QUEUE, stallMs 
   };
 }
 
-/** The API of the checkpoint at `checkpoint` (a path: a hub id is fetched before), its model loaded (completionsApi, then load). */
-export async function openCompletionsApi({ checkpoint, dtype, ...settings }: ApiSettings & { checkpoint: string; dtype: TrainDtype }): Promise<CompletionsApi> {
+/** The API of the checkpoint at `checkpoint` (a path: a hub id is fetched before), the adapter directory `adapter` merged into it, its model loaded (completionsApi, then load). */
+export async function openCompletionsApi({ checkpoint, dtype, adapter, ...settings }: ApiSettings & { checkpoint: string; dtype: TrainDtype; adapter?: string }): Promise<CompletionsApi> {
   const api = completionsApi(settings);
-  await api.load(checkpoint, dtype);
+  await api.load(checkpoint, dtype, adapter);
   return api;
 }
 

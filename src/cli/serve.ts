@@ -340,7 +340,7 @@ const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
     checkpoint: `a checkpoint (directory or .safetensors file, a Hugging Face GPT-2 directory, or nanoGPT's ckpt.pt, converted as read), served at ${CHECKPOINT_URL} and loaded by the page`,
     root: 'directory to serve instead of web-dist/: it must hold the page, index.html',
     api: "also generate with --checkpoint's model on this machine's GPU: OpenAI's POST /v1/completions and GET /v1/models, one generation at a time",
-    adapter: `with --api: ${ADAPTER_DOC}; ${CHECKPOINT_URL} is then not served (the page would load the model without the adapter)`,
+    adapter: `with --api: ${ADAPTER_DOC}; the API names the model --adapter as given (GET /v1/models: its parent --checkpoint), as vLLM names a LoRA model, and refuses requests naming --checkpoint, which it does not serve alone; ${CHECKPOINT_URL} is then not served (the page would load the model without the adapter)`,
     apiKey: `with --api: requests under /v1/ must carry 'Authorization: Bearer KEY' (else $${API_KEY_ENV}; where neither is set, none is asked for)`,
     dtype: `with --api: ${DTYPE_DOC}`,
     maxQueue: `with --api: the most requests that wait while one generates; past it a request is answered 429 Too Many Requests (Retry-After: ${RETRY_AFTER_S})`,
@@ -378,10 +378,12 @@ export async function serve(args: string[]): Promise<number> {
   if (keyProblem) throw new UsageError(keyProblem);
   if (!f.api && given.has('maxQueue')) throw new UsageError(`flag --max-queue ${f.maxQueue} bounds the requests --api queues: it applies with --api only`);
   const apiKey = given.has('apiKey') ? f.apiKey : envApiKey(); // the flag first, as vLLM's
-  const modelId = f.checkpoint; // as given: a hub id is fetched into a local directory once listening
+  // as given (a hub id is fetched into a local directory once listening); with an adapter, its name, as vLLM names a LoRA model: the text is not the checkpoint's
+  const modelId = f.adapter || f.checkpoint;
+  const parent = f.adapter ? f.checkpoint : undefined;
   const noPage = f.root ? await noPageProblem(f.root) : null;
   if (noPage) throw new UsageError(noPage);
-  const api = f.api ? completionsApi({ modelId, maxQueue: f.maxQueue, ...(apiKey !== undefined && { apiKey }) }) : undefined;
+  const api = f.api ? completionsApi({ modelId, parent, maxQueue: f.maxQueue, ...(apiKey !== undefined && { apiKey }) }) : undefined;
   const srv = await listen({
     host: f.host,
     port: f.port,
@@ -392,7 +394,7 @@ export async function serve(args: string[]): Promise<number> {
       else if (!f.quiet) console.log(`${s} ${m} ${u}`);
     },
   });
-  if (modelId) console.log(`listening on ${srv.bound}; loading ${modelId}${f.adapter ? ` with the adapter ${f.adapter}` : ''}${api ? ' onto the GPU' : ''} (until it is served, requests are answered 503)`);
+  if (f.checkpoint) console.log(`listening on ${srv.bound}; loading ${f.checkpoint}${f.adapter ? ` with the adapter ${f.adapter}` : ''}${api ? ' onto the GPU' : ''} (until it is served, requests are answered 503)`);
   try {
     // Ctrl-C meanwhile ends the process at once, as killed by it (a load cannot be cut short: waiting for it would hang);
     // a download cut off resumes on the next run (hub-cache.ts)
@@ -423,7 +425,7 @@ export async function serve(args: string[]): Promise<number> {
   const served = f.checkpoint && !f.adapter;
   console.log(`serving ${f.root || 'web-dist/'}${served ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
   if (f.adapter) console.log(`${CHECKPOINT_URL} is not served: the page would load ${f.checkpoint} without the adapter ${f.adapter}, which the API merges`);
-  if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}; one generation at a time, up to ${f.maxQueue} waiting${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
+  if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}${parent ? `: ${parent} with the adapter merged` : ''}; one generation at a time, up to ${f.maxQueue} waiting${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
   const generate = api && (apiKey === undefined ? ` and generate on this GPU (--api-key KEY, or ${API_KEY_ENV}, asks for a key)` : '');
   if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${served ? ' and download the checkpoint' : ''}${generate || ''}`);
   console.log(`open ${srv.url}  (Ctrl-C to stop)`);

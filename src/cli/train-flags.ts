@@ -127,7 +127,7 @@ const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets', 'loraB
 /**
  * Defaults, then the config file, then the command line (nanoGPT's order for a bare config file and
  * a Python config's defaults: resolveSettings); each value checked against its range (TRAIN_FLAGS or
- * DISTILL_FLAGS). `fromConfig`: each setting whose value is the config file's, named as its errors name it;
+ * DISTILL_FLAGS); a hub id fetched by fetchHubFlags, once the flags' own refusals are made. `fromConfig`: each setting whose value is the config file's, named as its errors name it;
  * `fromNanoGpt`: each whose value is a Python config's or its nanoGPT script's default (no flag's), which
  * a checkpoint's own gives way to as nanoGPT's train.py lets it (trainingConfig, nanoGptRunToContinue).
  */
@@ -143,9 +143,12 @@ export async function resolveFlags<F extends TrainFlags>(
   checkTokenizerFlagsApply(given, values.tokenizer);
   checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), settingName(fromConfig));
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
-  await fetchHubCheckpoints(spec, values, given, settingName(fromConfig));
   return { values, given, fromConfig, fromNanoGpt: new Set([...fromPython, ...underneath]) };
 }
+
+/** Fetches each hub id the flags `resolveFlags` gave name (--init-from, --adapter, --teacher): their values become the snapshot directories. */
+export const fetchHubFlags = <F extends TrainFlags>(spec: FlagSpec<F>, { values, given, fromConfig }: { values: F; given: Set<string>; fromConfig: ReadonlyMap<string, string> }) =>
+  fetchHubCheckpoints(spec, values, given, settingName(fromConfig));
 
 /**
  * The run's training config: the flags; when fine-tuning, with the checkpoint's model shape; when

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { checkpointMoments, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded } from '../gpt/checkpoint-upload.js';
-import { loraOf, resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
+import { loraFlagsProblem, loraOf, resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
 import { deviceRoom, type GPT } from '../gpt/model.js';
@@ -22,6 +22,7 @@ import { mergeAdapter, readAdapterFlag, type AdapterToMerge } from './adapter-fl
 import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
 import { checkSplitsFit, loadTokens, recordedSource, type Dataset } from './data.js';
 import { checkModelFits, withMemoryHint } from './device-fit.js';
+import { settingName } from './config-file.js';
 import { flagName, UsageError } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { nextSteps } from './next-steps.js';
@@ -34,7 +35,7 @@ import { nanoGptFileIn } from './path-flags.js';
 import { profileTable } from './profile-table.js';
 import { checkContinuable, continuedLine, continueNanoGptRun, nanoGptRunToContinue } from './nanogpt-continue.js';
 import { checkStudent, loadTeacher, teacherDistillation, teacherModel, type Teacher } from './teacher.js';
-import { changedSettings, checkTokenizerFlags, DISTILL_FLAGS, dtypeFlag, float16Needs, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
+import { changedSettings, checkTokenizerFlags, DISTILL_FLAGS, dtypeFlag, fetchHubFlags, float16Needs, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
 
 export { DISTILL_HELP, TRAIN_HELP } from './train-flags.js';
 
@@ -53,18 +54,30 @@ export function distill(args: string[]): Promise<number> {
 
 async function trainStudent(args: string[], opts: { nextSteps?: boolean; distilling: boolean }): Promise<number> {
   const { distilling } = opts;
-  const { values, given, fromConfig, fromNanoGpt } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
+  const spec = distilling ? DISTILL_FLAGS : TRAIN_FLAGS;
+  const resolved = await resolveFlags(args, spec);
+  const { values, given, fromConfig, fromNanoGpt } = resolved;
   const resume = values.initFrom === 'resume';
-  const source = resume || values.initFrom === 'scratch' ? null : trainable(await readCheckpointHead(values.initFrom), values.initFrom);
-  if (values.continue && (distilling || !source)) {
+  const scratch = values.initFrom === 'scratch';
+  // what the flags alone refuse, refused before any download (a hub id of --init-from, --adapter, --teacher)
+  if (values.continue && (distilling || resume || scratch)) {
     throw new UsageError(`flag --continue continues nanoGPT's run from its ckpt.pt given as gpt train --init-from, got ${distilling ? 'gpt distill' : `--init-from ${values.initFrom}`}${resume ? ' (which continues a run of ours without it)' : ''}`);
   }
+  if (values.adapter && (resume || scratch || values.continue)) {
+    throw new UsageError(`flag --adapter merges a peft adapter into the checkpoint --init-from PATH fine-tunes, got ${values.continue ? '--continue, which continues a run as it was' : `--init-from ${values.initFrom}`}`);
+  }
+  const fresh = scratch ? trainingConfig(values, given, null, false, fromConfig, fromNanoGpt) : null; // a new model's config is the flags' alone
+  // a fine-tune's LoRA settings are too (a resumed run's are its checkpoint's, read from --out-dir: nothing to download)
+  const loraProblem = resume || scratch ? null : loraFlagsProblem(values, (key) => (fromConfig.has(key) ? settingName(fromConfig)(key) : flagName(key)));
+  if (loraProblem) throw new UsageError(loraProblem);
+  await fetchHubFlags(spec, resolved);
+  const source = resume || scratch ? null : trainable(await readCheckpointHead(values.initFrom), values.initFrom);
   // nanoGPT's run to continue: its AdamW settings taken into the flags not given (a Python config's give way, as train.py's load_state_dict has it)
   const flagged = new Set([...given].filter((key) => !fromNanoGpt.has(key)));
   const continued = values.continue ? await nanoGptRunToContinue(values, flagged, source!.meta.model.vocabSize) : null;
   const flags = continued?.flags ?? values;
-  const adapter = await adapterToMerge(values, source);
-  const checked = resume ? null : trainingConfig(flags, given, source, false, fromConfig, fromNanoGpt); // before anything is written
+  const adapter = source ? await readAdapterFlag(values.adapter, source) : undefined; // --adapter '': none
+  const checked = resume ? null : (fresh ?? trainingConfig(flags, given, source, false, fromConfig, fromNanoGpt)); // before anything is written
   if (continued) checkContinuable(checked!, source!.meta.model.blockSize, continued.state);
   const whereabouts = new RunWhereabouts(distilling ? 'distill' : 'train', flags.outDir);
   const onSignal = (signal: NodeJS.Signals) => console.error(whereabouts.interrupted(signal));
@@ -129,14 +142,6 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
 /** The checkpoint, unless it is a quantized one (inference only). */
 const trainable = (head: CheckpointHead, path: string) => floatCheckpoint(head, path, 'train from');
 
-/** --adapter's adapter, read and checked against the checkpoint --init-from fine-tunes (`source`); refused where there is none, or a run is continued. */
-async function adapterToMerge(values: TrainFlags, source: CheckpointHead | null): Promise<AdapterToMerge | undefined> {
-  if (!values.adapter) return undefined;
-  if (!source || values.continue) {
-    throw new UsageError(`flag --adapter merges a peft adapter into the checkpoint --init-from PATH fine-tunes, got ${values.continue ? '--continue, which continues a run as it was' : `--init-from ${values.initFrom}`}`);
-  }
-  return readAdapterFlag(values.adapter, source);
-}
 
 async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: CheckpointHead | null, resume: boolean, teacher: Teacher | null, whereabouts: RunWhereabouts, continued: ContinuedRun | null, adapter?: AdapterToMerge): Promise<void> {
   // fine-tuning draws dropout from --seed (resuming restores the run's generator over it); each

@@ -158,12 +158,18 @@ export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: str
 /** The LoRA settings of `cfg` that would not apply (any but the rank's default, at rank 0) or that no adapter could have, or null. */
 function loraSettingsProblem(c: TrainConfig, name: (key: string) => string, model?: GPTConfig): string | null {
   const lora = loraOf(c);
+  return loraFlagsProblem(c, name) ?? (lora ? loraRankProblem(lora, blockLinearShapes(firstBlockGroup(model ?? modelConfig(c, 1))), name('loraRank')) : null);
+}
+
+/** What loraSettingsProblem finds in the LoRA settings alone, whatever the model: known before a checkpoint is read (or downloaded). */
+export function loraFlagsProblem(c: Pick<TrainConfig, 'loraRank' | 'loraAlpha' | 'loraDropout' | 'loraTargets' | 'loraBias'>, name: (key: string) => string): string | null {
+  const lora = loraOf(c);
   if (!lora) {
     const unused = (['loraAlpha', 'loraDropout', 'loraTargets', 'loraBias'] as const).find((k) => c[k] !== TRAIN_DEFAULTS[k]);
     return unused ? `${name(unused)} applies to LoRA adapters only: give ${name('loraRank')} >= 1 too` : null;
   }
   const key = { rank: 'loraRank', alpha: 'loraAlpha', dropout: 'loraDropout', targets: 'loraTargets', bias: 'loraBias' } as const;
-  return loraConfigProblem(lora, (k) => name(key[k])) ?? loraRankProblem(lora, blockLinearShapes(firstBlockGroup(model ?? modelConfig(c, 1))), name('loraRank'));
+  return loraConfigProblem(lora, (k) => name(key[k]));
 }
 
 /** The adapters `cfg` asks for (loraRank >= 1; loraTargets a comma-separated list), or undefined. */

@@ -6,9 +6,10 @@
 // (an adapted layer's `...c_attn.base_layer.bias`, another's `...c_proj.bias`, `...ln_1.bias`:
 // peft's BaseTuner._get_learnable_bias_state_dict). GPT-2's layers are Conv1D (weight [in, out]: fan_in_fan_out), but
 // peft's A and B are nn.Linear weights either way, so their shapes and W += (alpha/r)·B·A are our
-// LoRA's (src/nn/lora.ts) in our [out, in] layout. What a config asks that our LoRA cannot do
-// (rsLoRA's scale, DoRA, per-layer ranks, other modules, a subset of layers, a base changed by its
-// initialisation, a field of a newer peft) is refused, not approximated. Platform free: text and bytes in and out; webgpu-gpt/node reads and writes the directory.
+// LoRA's (src/nn/lora.ts) in our [out, in] layout. target_modules (a pattern, names, with
+// layers_to_transform) selects modules by peft's rule (peft-targets.ts). What a config asks that our
+// LoRA cannot do (rsLoRA's scale, DoRA, per-layer ranks, other modules, some blocks and not others,
+// a base changed by its initialisation, a field of a newer peft) is refused, not approximated. Platform free: text and bytes in and out; webgpu-gpt/node reads and writes the directory.
 import { parseJSONText } from '../../io/json-text.js';
 import { readableLine } from '../../io/readable-line.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../../io/safetensors.js';
@@ -20,8 +21,9 @@ import { tensor } from '../../tensor/create.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { nonFiniteProblem } from '../checkpoint.js';
 import { blockLinearShapes, GPT, type GPTConfig } from '../model.js';
-import { isTargeted, loraConfigProblem, loraRankProblem, trainsBias, type LoRAConfig } from '../lora.js';
+import { GPT_LORA_DEFAULTS, isTargeted, LORA_TARGETS, loraConfigProblem, loraRankProblem, trainsBias, type LoRAConfig, type LoRATarget } from '../lora.js';
 import { hfLayoutProblem } from './config.js';
+import { peftTargetRule, ruleTargets, type TargetRule } from './peft-targets.js';
 
 /** The files of a peft adapter directory (save_pretrained's): its config, and its weights as safetensors or, from older peft (or safe_serialization=False), torch.save's. */
 export const PEFT_FILES = { config: 'adapter_config.json', weights: 'adapter_model.safetensors', torchWeights: 'adapter_model.bin' } as const;
@@ -41,6 +43,12 @@ export interface PeftAdapter {
   base: string | null;
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
   weightsFile: string;
+  /**
+   * Where target_modules is a pattern, names modules in full, or comes with layers_to_transform:
+   * peft's rule, and the prefix of the module names it was applied to ('transformer.', or '' where
+   * the keys have none: GPT2Model's), checked again on the base's blocks (peftAdapterProblem).
+   */
+  modules?: { rule: TargetRule; prefix: string };
 }
 
 /** PeftModel's prefix (PeftModel.base_model is the LoraModel, whose .model is the transformers model); GPT2LMHeadModel's `transformer.` follows. */
@@ -80,7 +88,7 @@ const INERT = new Set([
   'layers_pattern', 'megatron_core', 'qalora_group_size', 'ensure_weight_tying', 'loftq_config', 'eva_config', 'corda_config', 'lora_ga_config',
 ]);
 /** The fields read: their values are checked where read. */
-const READ = new Set(['peft_type', 'task_type', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'bias', 'init_lora_weights']);
+const READ = new Set(['peft_type', 'task_type', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'layers_to_transform', 'bias', 'init_lora_weights']);
 
 /** init_lora_weights that draw A and B without touching the base (MiCA: from its SVD, the base kept); PiSSA, OLoRA, CorDA, LoRA-GA and LoftQ change the base weights the adapter is trained against. */
 const BASE_KEEPING_INITS: unknown[] = [true, false, 'gaussian', 'eva', 'orthogonal', 'mica'];
@@ -132,7 +140,8 @@ export async function encodePeftAdapter(model: GPT, base: string | null = null, 
  * peftAdapterProblem's). `source` names the directory in errors. Refused in one line: another
  * peft_type or task, a LoraConfig field set that our LoRA cannot honour or this reader does not
  * know (not INERT), `bias` other than none, all, lora_only, an initialisation that changed the base
- * weights, target_modules other than GPT-2's block layers, tensors other than their A and B and the
+ * weights, target_modules (with layers_to_transform: peft's rule) selecting other modules than
+ * GPT-2's block Linears, or some blocks' and not others', tensors other than their A and B and the
  * biases `bias` trains, shapes that disagree with r, values not finite.
  */
 export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapter'): Promise<PeftAdapter> {
@@ -142,13 +151,25 @@ export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapt
   });
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${at}: must hold a JSON object (peft's LoraConfig), got ${show(json)}`);
   const c = json as Record<string, unknown>;
-  const lora = peftLoRAConfig(c, at);
+  const { lora: settings, rule } = peftLoRAConfig(c, at);
   const weightsFile = files.weightsFile ?? PEFT_FILES.weights;
   const bytes = typeof files.weights === 'function' ? await files.weights() : files.weights;
-  const tensors = adapterTensors(await weightsOf(bytes, `${source}/${weightsFile}`), lora, `${source}/${weightsFile}`);
+  const saved = await weightsOf(bytes, `${source}/${weightsFile}`);
+  const modules = rule && { rule, prefix: savedPrefix(Object.keys(saved)) };
+  // a rule's targets on the blocks the tensors name (the base's are checked by peftAdapterProblem)
+  const targets = modules ? ruleTargets(modules.rule, savedBlocks(Object.keys(saved)), modules.prefix) : settings.targets;
+  if (typeof targets === 'string') throw refuse(`${at}: ${targets}`);
+  const lora = { ...settings, targets };
+  const tensors = adapterTensors(saved, lora, `${source}/${weightsFile}`);
   const base = typeof c.base_model_name_or_path === 'string' ? c.base_model_name_or_path : null;
-  return { lora, base, tensors, weightsFile };
+  return { lora, base, tensors, weightsFile, ...(modules && { modules }) };
 }
+
+/** The prefix of the module names in the tensor `keys`: GPT2Model's ('') where they all lack GPT2LMHeadModel's `transformer.`. */
+const savedPrefix = (keys: string[]) => (keys.length && keys.every((k) => !k.startsWith(PEFT_PREFIX + GPT2_PREFIX)) ? '' : GPT2_PREFIX);
+
+/** How many blocks the tensor `keys` reach (1 + the highest h.N), at least 1. */
+const savedBlocks = (keys: string[]) => Math.max(1, ...keys.map((k) => 1 + Number(/^base_model\.model\.(?:transformer\.)?h\.(\d+)\./.exec(k)?.[1] ?? -1)));
 
 /** The tensors of the adapter weights file `at` (its path): torch.save's state dict for a .bin, else safetensors. */
 async function weightsOf(bytes: Uint8Array, at: string): Promise<Record<string, SafetensorsTensor>> {
@@ -166,8 +187,11 @@ async function weightsOf(bytes: Uint8Array, at: string): Promise<Record<string, 
 /** An error about a hostile file, whose names and values may hold newlines or be megabytes long: one readable line. */
 const refuse = (message: string) => new Error(readableLine(message));
 
-/** Our LoRA settings from LoraConfig's fields `c`, or a one-line refusal naming `at` and the field. */
-function peftLoRAConfig(c: Record<string, unknown>, at: string): LoRAConfig {
+/**
+ * Our LoRA settings from LoraConfig's fields `c`, or a one-line refusal naming `at` and the field;
+ * with peft's rule where target_modules names more than our targets do (peftTargets).
+ */
+function peftLoRAConfig(c: Record<string, unknown>, at: string): { lora: LoRAConfig; rule?: TargetRule } {
   if (c.peft_type !== 'LORA') throw refuse(`${at}: peft_type ${show(c.peft_type)} is not a LoRA adapter (allowed: "LORA")`);
   if ((c.task_type ?? 'CAUSAL_LM') !== 'CAUSAL_LM') throw refuse(`${at}: task_type ${show(c.task_type)} adapts another head than GPT-2's language model (allowed: "CAUSAL_LM" or null)`);
   const set = Object.keys(c).find((field) => !READ.has(field) && !INERT.has(field) && !isDefault(c[field]));
@@ -176,15 +200,42 @@ function peftLoRAConfig(c: Record<string, unknown>, at: string): LoRAConfig {
   if (!BASE_KEEPING_INITS.includes(init)) {
     throw refuse(`${at}: init_lora_weights ${show(init)} changes the base weights, and the adapter is trained against those, not the model given (allowed: ${BASE_KEEPING_INITS.map((v) => show(v)).join(', ')}; peft's save_pretrained(path_initial_model_for_weight_conversion=...) saves it as plain LoRA)`);
   }
-  const all = typeof c.target_modules === 'string' && c.target_modules.toLowerCase() === ALL_LINEAR;
-  const targets = all ? ['c_attn', 'c_proj', 'c_fc'] : Array.isArray(c.target_modules) ? [...new Set(c.target_modules.map((t) => (Object.hasOwn(SAME_LAYER, t) ? SAME_LAYER[t] : t)))] : c.target_modules; // a set, as peft's
-  if (typeof targets === 'string') throw refuse(`${at}: target_modules ${show(targets)} is a pattern, which cannot be honoured here (allowed: "${ALL_LINEAR}", or a list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`);
+  const targets = peftTargets(c, at);
   const bias = c.bias ?? 'none';
   const lora = { rank: c.r, alpha: c.lora_alpha, dropout: c.lora_dropout ?? 0, targets, ...(bias !== 'none' && { bias }) } as LoRAConfig;
   const names: Record<keyof LoRAConfig, string> = { rank: 'r', alpha: 'lora_alpha', dropout: 'lora_dropout', targets: 'target_modules', bias: 'bias' };
-  const problem = loraConfigProblem(lora, (k) => names[k]);
+  // a rule's targets are known once the tensors name the blocks (decodePeftAdapter): the other fields are checked now, before any weight is read
+  const problem = loraConfigProblem(Array.isArray(targets) ? lora : { ...lora, targets: [...GPT_LORA_DEFAULTS.targets] }, (k) => names[k]);
   if (problem) throw refuse(`${at}: ${problem}`);
-  return lora;
+  return Array.isArray(targets) ? { lora } : { lora: { ...lora, targets: [] }, rule: targets };
+}
+
+/**
+ * LoraConfig's target_modules (with layers_to_transform, layers_pattern) as our targets where they
+ * are: "all-linear", or a list of our targets' names (attn.c_attn and mlp.c_fc as peft matches them);
+ * else peft's rule (peft-targets.ts), resolved on the blocks. One line naming the field for what
+ * peft itself refuses (layers_to_transform or layers_pattern with a pattern) or is not a setting.
+ */
+function peftTargets(c: Record<string, unknown>, at: string): unknown[] | TargetRule {
+  const [modules, layers, pattern] = [c.target_modules, c.layers_to_transform, c.layers_pattern];
+  const indices = isDefault(layers) ? undefined : typeof layers === 'number' ? [layers] : layers;
+  if (indices !== undefined && !(Array.isArray(indices) && indices.every((i) => Number.isSafeInteger(i) && i >= 0))) {
+    throw refuse(`${at}: layers_to_transform ${show(layers)} must be a block index or a list of them (integers >= 0)`);
+  }
+  const patterns = isDefault(pattern) || indices === undefined ? undefined : typeof pattern === 'string' ? [pattern] : pattern;
+  if (patterns !== undefined && !(Array.isArray(patterns) && patterns.every((p) => typeof p === 'string'))) throw refuse(`${at}: layers_pattern ${show(pattern)} must be a string or a list of strings`);
+  if (typeof modules === 'string') {
+    // peft's LoraConfig refuses a block subset with a pattern: the pattern says it all
+    if (indices !== undefined) throw refuse(`${at}: layers_to_transform ${show(layers)} applies to a target_modules list, and target_modules ${show(modules)} is a string (peft refuses it too)`);
+    if (modules.toLowerCase() === ALL_LINEAR) return ['c_attn', 'c_proj', 'c_fc'];
+  } else if (!Array.isArray(modules) || !modules.length || !modules.every((t) => typeof t === 'string')) {
+    throw refuse(`${at}: target_modules ${show(modules)} must be a pattern or a non-empty list of module names (ours: "${ALL_LINEAR}", or a list of ${LORA_TARGETS.join(', ')})`);
+  } else if (indices === undefined && modules.every((t) => (LORA_TARGETS as readonly string[]).includes(t) || Object.hasOwn(SAME_LAYER, t))) {
+    return [...new Set(modules.map((t) => (Object.hasOwn(SAME_LAYER, t) ? SAME_LAYER[t]! : (t as LoRATarget))))]; // a set, as peft's
+  }
+  const rule = peftTargetRule(modules, indices as number[] | undefined, patterns as string[] | undefined);
+  if (typeof rule === 'string') throw refuse(`${at}: ${rule}`);
+  return rule;
 }
 
 /**
@@ -229,6 +280,8 @@ export function peftAdapterProblem(config: GPTConfig, adapter: PeftAdapter, sour
   const layout = hfLayoutProblem(config);
   if (layout) return `${source}: ${layout}`;
   const { lora } = adapter;
+  const targets = adapter.modules && ruleTargets(adapter.modules.rule, config.nLayer, adapter.modules.prefix);
+  if (typeof targets === 'string') return readableLine(`${source}/${PEFT_FILES.config}: ${targets}`);
   const rank = loraRankProblem(lora, blockLinearShapes(config), `${source}/${PEFT_FILES.config}: r`);
   if (rank) return rank;
   const want = new Map<string, number[]>();
