@@ -5,8 +5,9 @@
 // numbers gives each token a share within 1 / GRID of the probability at each of its two edges,
 // and the number just below 1 draws the last kept candidate: the least likely token torch keeps.
 // Where the top-p cut falls inside a run of equal logits, which of them HF keeps is torch.sort's
-// order of equal values (not stable for long rows), ours the lower ids: there only how much of each
-// logit value is kept is compared.
+// order of equal values (not stable for long rows), ours the lower ids: there only how many of each
+// logit value are kept, and their share, is compared. Rows of GPT-2's 50,257 logits with runs of
+// equal values (as float16 logits have) keep thousands, the top-p cut inside a run.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +27,21 @@ interface Case {
   tieAtCut: boolean;
 }
 
-const { cases } = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/torch/sampling.json'), 'utf8')) as { cases: Case[] };
+/** A row of 50,257 logits (gpt2_sized in the fixture's script): torch's kept count and probability per logit value. */
+interface Gpt2SizedCase {
+  name: string;
+  V: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  /** [logit, how many of that value are kept, each one's probability], the largest logit first. */
+  kept: [number, number, number][];
+}
+
+const { cases, gpt2Sized } = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/torch/sampling.json'), 'utf8')) as { cases: Case[]; gpt2Sized: Gpt2SizedCase[] };
+
+/** The fixture script's gpt2_sized: -isqrt(h % 2^20) / 64 for the hash h = (i * 2654435761 + 12345) mod 2^32 of id i. */
+const gpt2SizedRow = (V: number) => Float32Array.from({ length: V }, (_, i) => -Math.floor(Math.sqrt(((Math.imul(i, 2654435761) + 12345) >>> 0) % 2 ** 20)) / 64);
 
 const GRID = 2048;
 /** The largest float32 below 1. */
@@ -61,6 +76,41 @@ describe("sampleLogits against PyTorch's nanoGPT and Hugging Face filtering", ()
         }
         const want = byLogit(row, c.probs);
         for (const [x, share] of byLogit(row, shares)) expect(Math.abs(share - want.get(x)!), `logit ${x}: share ${share}, torch ${want.get(x)}`).toBeLessThanOrEqual((2 * row.filter((y) => y === x).length) / GRID + 1e-6);
+        // how many of each logit value are kept: the grid draws every token whose share spans two of its steps
+        const keptOf = byLogit(row, c.probs.map((p) => (p > 0 ? 1 : 0)));
+        const drawnOf = byLogit(row, shares.map((s) => (s > 0 ? 1 : 0)));
+        row.forEach((x, id) => c.probs[id]! > 2 / GRID && expect(drawnOf.get(x), `tokens of logit ${x} drawn`).toBe(keptOf.get(x)));
+      }));
+  }
+
+  // thousands kept, the top-p cut inside a run of equal logits: a coarse grid checks the distribution
+  // over logit values; a fine grid over the last kept run's share finds each of its tokens drawn
+  for (const c of gpt2Sized) {
+    it(`50,257 logits with runs of equal values, ${c.name}: torch's kept count and probability per logit value`, () =>
+      scope(async () => {
+        const row = gpt2SizedRow(c.V);
+        const [lastLogit, lastKept, lastProb] = c.kept.at(-1)!;
+        const coarse = Array.from({ length: 64 }, (_, i) => Math.fround((i + 0.5) / 64));
+        const tailFrom = 1 - 1.5 * lastKept * lastProb;
+        const fine = Array.from({ length: 96 }, (_, i) => Math.fround(tailFrom + ((i + 0.5) / 96) * (1 - tailFrom)));
+        expect((1 - tailFrom) / fine.length, 'the fine grid\'s step').toBeLessThan(lastProb / 2);
+        const us = [...coarse, ...fine, BELOW_ONE];
+        const data = new Float32Array(us.length * c.V);
+        us.forEach((_, r) => data.set(row, r * c.V));
+        const drawn = await sampleLogits(tensor(data, [us.length, c.V]), tensor(us), { temperature: c.temperature, topK: c.topK, topP: c.topP }).toArray();
+        expect(row[drawn[us.length - 1]!], 'the draw at u just below 1: the last kept run').toBe(lastLogit);
+        // the coarse grid: the share drawn at or above each kept logit value within 1 / 64 of torch's mass there
+        const levels = c.kept.map(([x]) => x);
+        let mass = 0;
+        for (const [x, n, p] of c.kept) {
+          mass += n * p;
+          const share = coarse.filter((_, i) => row[drawn[i]!]! >= x).length / coarse.length;
+          expect(Math.abs(share - mass), `at or above logit ${x}: share ${share}, torch ${mass}`).toBeLessThanOrEqual(1 / coarse.length + 1e-4);
+        }
+        for (const id of drawn) expect(levels, `token ${id}, logit ${row[id]}`).toContain(row[id]);
+        // the fine grid (a step below half a token's share): every kept token of the last run, and no other of it
+        const lastRun = new Set([...drawn.slice(coarse.length, coarse.length + fine.length)].filter((id) => row[id] === lastLogit));
+        expect(lastRun.size, `tokens of logit ${lastLogit} drawn`).toBe(lastKept);
       }));
   }
 });
