@@ -363,6 +363,20 @@ describe('generateBatch', () => {
     }
   });
 
+  it('frees every step, the one ahead too, when stopAfter throws at any token: the error reaches the consumer', async () => {
+    const before = device().memory();
+    for (const at of [0, 1, 2, 5, 13]) {
+      let told = 0;
+      const stopAfter = () => {
+        if (told++ === at) throw new Error('stopAfter');
+        return false;
+      };
+      await expect(batch(SHORT, { maxNewTokens: 8, temperature: 0, stopAfter }), `throw at token ${at}`).rejects.toThrow('stopAfter');
+      expect(device().memory().liveBytes, `throw at token ${at}`).toBe(before.liveBytes);
+      expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+    }
+  });
+
   it("frees the step ahead when a step's readback fails (a lost device): the error reaches the consumer, nothing is left unhandled", async () => {
     const before = device().memory();
     const read = Tensor.prototype.toArray;

@@ -183,6 +183,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
       current.ids.dispose();
       const step: (number | null)[] = seqs.map(() => null);
       const taken = current;
+      current = ahead; // before stopAfter is told: one that throws leaves the step ahead to finally, which frees it
       taken.rows.forEach((r, k) => {
         const s = seqs[r]!;
         const next = drawn[taken.at[k]!]!;
@@ -192,7 +193,6 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
         s.done = stopped || s.made === maxNewTokens || next === stopToken;
         step[r] = next;
       });
-      current = ahead;
       // a cache goes on only while every row's context, with the token just drawn, fits the window
       if (caches && rows.some((r) => seqs[r]!.tokens.length > blockSize)) dropCaches();
       if (caches && rows.some((r) => seqs[r]!.done)) {
