@@ -693,7 +693,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
     }
   }, NEW_PAGE_MS);
 
-  it("a lost GPU device (a driver reset, the GPU process crashing): the adapter line says so and to reload; closing no longer asks, as nothing can be saved", async () => {
+  it("a lost GPU device (a driver reset, the GPU process crashing) mid-run: the adapter line and the run's error say so and to reload; closing no longer asks, as nothing can be saved", async () => {
     usePage();
     const other = await context!.newPage();
     const errors: string[] = [];
@@ -715,9 +715,15 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await other.evaluate(() => window.__gpt.trainSteps(2));
       expect(await asksBeforeUnload(), 'trained, not saved').toBe(true);
       expect(await other.locator('#adapter').getAttribute('class')).toBe('status ok');
+      // lost mid-run: Chromium rejects the step's readback before device.lost says why, and the page showed that native line ('Buffer was unmapped before mapping was resolved')
+      await other.fill('#steps', '1000');
+      await other.click('#train');
+      await expect.poll(() => other.evaluate(() => window.__gpt.summary().step), { timeout: 60_000 }).toBeGreaterThan(2);
       await other.evaluate(() => (window as unknown as { lostLater: GPUDevice }).lostLater.destroy());
       await expect.poll(() => other.locator('#adapter').getAttribute('class')).toBe('status bad'); // the GPU process answers in its own time (the configured 30 s)
-      expect(await other.locator('#adapter').textContent()).toMatch(/^the GPU device was lost \(destroyed, .*\): what it held is gone; .*reload the page/);
+      const lost = /^the GPU device was lost \(destroyed, .*\): what it held is gone; .*reload the page/;
+      expect(await other.locator('#adapter').textContent()).toMatch(lost);
+      await expect.poll(() => other.locator('#error').textContent(), { message: "the run's error" }).toMatch(lost);
       expect(await asksBeforeUnload(), 'nothing can be saved now').toBe(false);
       expect(await other.locator('#train').isDisabled(), 'nothing can run').toBe(true);
       expect(errors).toEqual([]);

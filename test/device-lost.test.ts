@@ -6,7 +6,9 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DeviceLostError } from '../src/device/device.js';
+import { adapterInfo, memoryBound } from '../src/device/adapter.js';
+import { Device, DeviceLostError } from '../src/device/device.js';
+import { getPlatform } from '../src/device/platform.js';
 import { device, generate, matmul, tensor, type Tensor } from '../src/index.js';
 import { autotuneSettled, setAutotune } from '../src/kernels/autotune.js';
 import { Kernel } from '../src/kernels/kernel.js';
@@ -110,5 +112,44 @@ describe('after the device is lost', () => {
 
   it('profiling cannot start', () => {
     expect(() => device().startProfiling()).toThrow(LOST);
+  });
+});
+
+describe('a device lost while a read waits, its loss told after the read fails (as Chromium tells it)', () => {
+  // Chromium rejects a pending mapAsync (AbortError: 'Buffer was unmapped before mapping was
+  // resolved') a few milliseconds before device.lost resolves; the page showed that native line
+  // where the loss was to be said. Here Dawn's own device, its `lost` told only after the map failed.
+  it('the read rejects with the loss, not the map its loss cancelled', async () => {
+    const platform = await getPlatform();
+    const adapter = (await platform.gpu.requestAdapter())!;
+    const raw = await adapter.requestDevice();
+    // the device destroyed as the readback's map is asked for (the map under way, whatever the load
+    // on the machine), its loss told once the map has failed and the read has seen it
+    let mapFailed!: Promise<unknown>;
+    const createBuffer = (desc: GPUBufferDescriptor) => {
+      const buffer = raw.createBuffer(desc);
+      const map = buffer.mapAsync.bind(buffer);
+      buffer.mapAsync = (...args) => {
+        const mapped = map(...args);
+        mapFailed = mapped.catch(() => new Promise((r) => setTimeout(r, 0)));
+        raw.destroy();
+        return mapped;
+      };
+      return buffer;
+    };
+    const late = raw.lost.then(async (info) => (await mapFailed, info));
+    const gpu = new Proxy(raw, {
+      get: (target, key) => {
+        if (key === 'lost') return late;
+        if (key === 'createBuffer') return createBuffer;
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const info = adapterInfo(adapter, platform, raw.limits);
+    const d = new Device(gpu, info, memoryBound(info, platform.hostMemory));
+    const e = await rejection(d.read(d.alloc(16, 'late-lost'), 16));
+    expect(e).toBeInstanceOf(DeviceLostError);
+    expect(e.message).toMatch(LOST);
   });
 });

@@ -18,7 +18,7 @@ import { isMaskBuffer } from '../src/gpt/hf/weights.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
-import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
+import { layoutPendingSafetensors, parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { bytesSource, type ByteSource } from '../src/io/safetensors-source.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { scope, tensor } from '../src/index.js';
@@ -53,6 +53,26 @@ async function trainedCheckpoint(text: string, steps: number, bestVal?: number):
   }
 }
 
+/**
+ * A safetensors file of tensors of `shapes` (float32) and `metadata` whose header alone can be read:
+ * a read past it fails. `furthest`: the end of the furthest read asked for; `head`: the header's bytes.
+ */
+function headerOnly(shapes: [string, number[]][], metadata: Record<string, string>): ByteSource & { furthest: number; head: number } {
+  const never = () => Promise.reject(new Error('no tensor is read'));
+  const { head, size } = layoutPendingSafetensors(shapes.map(([name, shape]) => ({ name, dtype: 'F32', shape, read: never })), metadata);
+  const file = {
+    size,
+    head: head.length,
+    furthest: 0,
+    read: async (offset: number, length: number) => {
+      file.furthest = Math.max(file.furthest, offset + length);
+      if (offset + length > head.length) throw new Error(`read past the header: ${length} bytes at ${offset}`);
+      return head.slice(offset, offset + length);
+    },
+  };
+  return file;
+}
+
 function withoutTensor(bytes: Uint8Array, name: string): Uint8Array {
   const { tensors, metadata } = parseSafetensors(bytes);
   delete tensors[name];
@@ -67,6 +87,25 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
   const weights = new Uint8Array(file('model.safetensors'));
   const files = { config: file('config.json').toString('utf8'), weights: [{ file: 'model.safetensors', source: bytesSource(weights) }], tokenizer: file('tokenizer.json').toString('utf8') };
   const prompt = 'the model reads';
+
+  it("of a model past any adapter's memory is refused from its headers, its weights unread (a hub's gigabytes were read over the network to end in the refusal)", async () => {
+    const [L, C] = [1000, 12288]; // 7 TB of float32 weights, past 1 TiB (the bound of an adapter whose memory WebGPU does not tell)
+    const { V, T } = { V: 260, T: 16 };
+    const shapes: [string, number[]][] = [['wte.weight', [V, C]], ['wpe.weight', [T, C]]];
+    for (let i = 0; i < L; i++) {
+      for (const [name, shape] of [['ln_1', [C]], ['attn.c_attn', [C, 3 * C]], ['attn.c_proj', [C, C]], ['ln_2', [C]], ['mlp.c_fc', [C, 4 * C]], ['mlp.c_proj', [4 * C, C]]] as const) {
+        shapes.push([`h.${i}.${name}.weight`, [...shape]], [`h.${i}.${name}.bias`, [shape.at(-1)!]]);
+      }
+    }
+    shapes.push(['ln_f.weight', [C]], ['ln_f.bias', [C]]);
+    const file = headerOnly(shapes, { format: 'pt' });
+    const session = new Session();
+    const config = JSON.stringify(gpt2Config({ vocab_size: V, n_positions: T, n_ctx: T, n_layer: L, n_embd: C, n_head: 96 }));
+    await expect(session.loadHF({ ...files, config, weights: [{ file: 'model.safetensors', source: file }] }, 'org/huge')).rejects.toThrow(
+      /^org\/huge: the model does not fit this adapter: its weights alone take [\d.]+ TiB \([\d,]+ parameters: n-layer 1000, n-embd 12288, vocab 260\), more than /,
+    );
+    expect(file.furthest, 'read no further than the header').toBeLessThanOrEqual(file.head);
+  });
 
   it("gives GPT-2's logits; failed loads keep it, usable, and leave nothing on the GPU", async () => {
     const session = new Session();
@@ -459,6 +498,30 @@ describe('Session loads a damaged file', () => {
     expect(Array.from(await session.logits('some'))).toEqual(logits);
     await session.load(bytesSource(good), 'good.safetensors');
     expect(Array.from(await session.logits('some'))).toEqual(logits);
+    release(session);
+  });
+
+  it("of a model past any adapter's memory is refused from its header, its weights unread (a 75 GB file was read whole for the verdict, for minutes, then read again)", async () => {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    const { metadata } = parseSafetensors(await joinPieces(session.save()));
+    // the same tokenizer in a GPT of 1000 layers of 12288: 7 TB of float32 weights, past 1 TiB (the bound of an adapter whose memory WebGPU does not tell)
+    const [L, C] = [1000, 12288];
+    const { train: _, trainer: __, ...meta } = JSON.parse(metadata!.webgpu_gpt!);
+    meta.model = { ...meta.model, nLayer: L, nHead: 96, nEmbd: C };
+    const V = meta.model.vocabSize as number;
+    const shapes: [string, number[]][] = [['wte.weight', [V, C]], ['wpe.weight', [16, C]]];
+    for (let i = 0; i < L; i++) {
+      shapes.push([`h.${i}.ln_1.weight`, [C]], [`h.${i}.attn.c_attn.weight`, [3 * C, C]], [`h.${i}.attn.c_proj.weight`, [C, C]]);
+      shapes.push([`h.${i}.ln_2.weight`, [C]], [`h.${i}.mlp.c_fc.weight`, [4 * C, C]], [`h.${i}.mlp.c_proj.weight`, [C, 4 * C]]);
+    }
+    shapes.push(['ln_f.weight', [C]]);
+    const file = headerOnly(shapes, { webgpu_gpt: JSON.stringify(meta) });
+    const live = device().memory().liveBytes;
+    await expect(session.load(file, 'huge.safetensors')).rejects.toThrow(/^huge\.safetensors: the model does not fit this adapter: its weights alone take [\d.]+ TiB \([\d,]+ parameters: n-layer 1000, n-embd 12288, vocab \d+\), more than /);
+    expect(file.furthest, 'read no further than the header').toBeLessThanOrEqual(file.head);
+    expect(session.source).toBe('new model');
+    expect(device().memory().liveBytes).toBe(live);
     release(session);
   });
 });

@@ -55,6 +55,8 @@ const BIND_GROUP_CACHE = 4096;
 const OUTSTANDING_GROUPS_MAX = BIND_GROUP_CACHE + 8192;
 /** Submits whose Dawn bookkeeping (command pools, upload space) breathe() lets pile up at most. */
 const SUBMITS_TO_BREATHE = 64;
+/** How long a readback the device's loss cancelled waits for device.lost to say so (Chromium's comes a few milliseconds after the map's rejection). */
+const LOSS_TOLD_MS = 1000;
 export class Device {
   readonly info: DeviceInfo;
   /**
@@ -285,6 +287,7 @@ export class Device {
       this.throwFaults(new Uint32Array(mapped, size, 1)[0]!);
       return mapped.slice(0, bytes);
     } catch (e) {
+      await this.lossToldAfter(e);
       await this.throwPendingErrors(submitted);
       throw e;
     } finally {
@@ -415,6 +418,7 @@ export class Device {
       kernels = await timer.report();
       if (failure) throw failure;
     } catch (e) {
+      await this.lossToldAfter(e);
       throw this.lostInfo ? this.lostError('timeDispatches') : e; // its timestamps' readback rejected
     } finally {
       timer.destroy();
@@ -568,6 +572,18 @@ export class Device {
     }
     // a read of work submitted before another read threw: its data may be a failed submit's (zeros)
     if (this.thrown && submitted <= this.thrown.submits) throw this.thrown.error;
+  }
+
+  /**
+   * Waits (LOSS_TOLD_MS at most) for device.lost where `e` is a readback the loss cancelled (an
+   * AbortError): Chromium rejects the map first, and its bare 'Buffer was unmapped before mapping
+   * was resolved' was the error the page showed in place of the loss.
+   */
+  private async lossToldAfter(e: unknown): Promise<void> {
+    if (this.lostInfo || (e as Error | null)?.name !== 'AbortError') return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.lost, new Promise((r) => (timer = setTimeout(r, LOSS_TOLD_MS)))]);
+    clearTimeout(timer);
   }
 
   private assertUsable(what: string): void {

@@ -3,14 +3,14 @@
 // (readCheckpoint then modelFromCheckpoint hold about the file's size, 2/3 of it AdamW's moments in
 // a resumable checkpoint). The model and moments are new and the caller's once returned: on any
 // problem before that they are freed, and nothing they would replace has been touched.
-import { configWeightsProblem, firstRows, isMoment, modelFor, modelFromCheckpoint, momentsProblem, openCheckpoint, readCheckpoint, type Checkpoint, type CheckpointWeight, type ModelOptions } from './checkpoint.js';
+import { configWeightsProblem, firstRows, isMoment, modelFor, modelFromCheckpoint, momentsProblem, openCheckpoint, readCheckpoint, type Checkpoint, type CheckpointMeta, type CheckpointWeight, type ModelOptions } from './checkpoint.js';
 import { device } from '../device/device.js';
 import { tensor, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 import type { ByteSource } from '../io/safetensors-source.js';
 import { checkStateEntry, loadValues } from '../nn/module.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
-import { GPT } from './model.js';
+import { deviceRoom, GPT, modelSizeProblem } from './model.js';
 import { tokenizerFromJSON, type Tokenizer } from './tokenizer/index.js';
 
 /** A loaded model, its tokenizer, its checkpoint's metadata, and its AdamW moments (all on the GPU, not here). */
@@ -99,6 +99,7 @@ async function uploadCheckpoint(file: ByteSource, source: string, { moments: wan
   const weights = new Map([...shapes(false)].map(([name, shape]) => [name, { shape }]));
   const loaded = [...weights.keys()].filter((name) => !isMaskName(name));
   const fits = !(configWeightsProblem(meta.model, weights, (k) => k, 'the file') ?? momentsProblem(weights, shapes(true)));
+  if (fits) refuseModelPastAdapter(meta, opts, source);
   let model: GPT | null = fits ? modelOrNull(meta, opts) : null;
   const params = model?.stateDict();
   const moments: MomentTensors = { m: new Map(), v: new Map() };
@@ -135,6 +136,18 @@ async function uploadCheckpoint(file: ByteSource, source: string, { moments: wan
     throw e;
   }
   return model && { ckpt: { meta, weights: masks, source }, model, tokenizer: tokenizerFromJSON(meta.tokenizer), ...(moments.m.size && { moments }) };
+}
+
+/**
+ * Throws where no adapter room holds the model of `meta` (made with `opts`): said from the header,
+ * before a weight is read. A load read on for the file's own verdict read every weight to end in
+ * this refusal (a 75 GB file for minutes, and then again; a hub model's gigabytes over the network).
+ */
+export function refuseModelPastAdapter(meta: CheckpointMeta, opts: ModelOptions, source: string): void {
+  const { blockSize } = meta.model;
+  const cut = Number.isInteger(opts.blockSize) && opts.blockSize! >= 1 ? Math.min(opts.blockSize!, blockSize) : blockSize; // modelFor's, where it takes it
+  const size = modelSizeProblem({ ...meta.model, blockSize: cut }, deviceRoom());
+  if (size) throw new RangeError(`${source}: ${size}`);
 }
 
 /** A new model for the checkpoint, or null where modelFor refuses `opts` (modelFromCheckpoint gives that error, once readCheckpoint has had its say). */

@@ -3,7 +3,7 @@
 // in order (the page's Open of a model directory or of a hub model, Node's loads of one): readHF then
 // modelFromCheckpoint held every weight on the host until the last was read (gpt2-xl's 6 GB in float32).
 import { modelFor } from '../checkpoint.js';
-import { uploadedCheckpoint, uploadWeight, type LoadOptions, type UploadedCheckpoint } from '../checkpoint-upload.js';
+import { refuseModelPastAdapter, uploadedCheckpoint, uploadWeight, type LoadOptions, type UploadedCheckpoint } from '../checkpoint-upload.js';
 import { device } from '../../device/device.js';
 import type { GPT, GPTConfig } from '../model.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
@@ -21,6 +21,7 @@ export async function readHFModel(files: HFModelSources, source: string, opts: L
   const shards = await openHFWeights(files, source);
   // the index was checked against the shards' headers as they were opened
   const headers = checkedHFHeaders(config, shards, files, source, null);
+  if (headers) refuseModelPastAdapter(headers.meta, opts, source);
   return (await uploadHF(config, shards, files, source, headers, opts)) ?? uploadedCheckpoint(await readHF(files, source), opts);
 }
 
