@@ -17,6 +17,12 @@ import { linearLayers, loadMasks, magnitudeMasks, maskGradients, pruneGlobal } f
 import { disposeCache, type KVCache } from '../src/nn/transformer.js';
 import { device, noGrad, scope, tensor, Tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
+import { openModel } from '../src/cli/inference-model.js';
+import { memoryPlan } from '../src/gpt/memory-plan.js';
+import { profile } from '../src/kernels/profile.js';
+import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { readCheckpointHead } from '../src/node/checkpoint-head.js';
+import { tempDir } from './cli-helpers.js';
 import { charData } from './corpus.js';
 import { expectClose, fcParams, setupDevice } from './helpers.js';
 import { gptLogitsRef, magnitudeMasksRef, pythonRound } from './prune-reference.js';
@@ -405,6 +411,26 @@ describe('checkpoints of pruned models', () => {
     x.dispose();
     model.dispose();
     loaded.dispose();
+  });
+
+  it('opened for inference (gpt sample, eval, serve --api) hold the pruned weights, zero, and no masks: the GPU bytes the plan counts', async () => {
+    const model = await raggedModel(5);
+    await pruneGlobal(model, 0.4);
+    const dir = tempDir('prune-inference');
+    await saveCheckpoint(dir, model, tok);
+    const x = tensor(Int32Array.from([1, 2, 3, 4]), [1, 4]);
+    const logits = (m: GPT) => noGrad(() => scope(() => read(m.eval().forward(x).logits!)));
+    await device().sync();
+    const before = device().memory().liveBytes;
+    const { model: opened } = await openModel(await readCheckpointHead(dir), { dtype: 'float32', batch: 1, flag: '--batch-size' });
+    await device().sync();
+    // the device's own count: weights alone, not a float32 mask beside each Linear weight (twice their bytes)
+    expect(device().memory().liveBytes - before).toBe(memoryPlan(ragged, 1, { training: false, bindingLimit: profile().bindingLimit }).bytes.weights);
+    expect(opened.prunedMask()).toBeUndefined();
+    const named = (m: GPT) => new Map(linearLayers(m));
+    for (const [path, layer] of named(model)) expect(await read(named(opened).get(path)!.weight), path).toEqual(await read(layer.weight));
+    expect(await logits(opened)).toEqual(await logits(model));
+    for (const m of [x, model, opened]) m.dispose();
   });
 
   it('refuse bad per-block shapes and masks with one line naming them', async () => {

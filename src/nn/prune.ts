@@ -199,6 +199,14 @@ export function maskGradients(model: Module): void {
   if (layers.length) maskInPlace(layers.map((l) => l.weight.grad!), layers.map((l) => l.weightMask!));
 }
 
+/**
+ * Frees the masks of `model`, for inference: its pruned weights are zero and stay so while it is not
+ * trained, and the masks (float32, as many as the Linear weights) would double their memory.
+ */
+export function dropMasks(model: Module): void {
+  for (const [, l] of masked(model)) l.setWeightMask(null);
+}
+
 /** `fn`'s refusal of the Linear layer at `path`: its weights are int8. */
 const int8Refusal = (fn: string, path: string) => new Error(`${fn}: Linear '${path}' holds int8 weights, which cannot be pruned; prune the float32 model, then quantize it`);
 
