@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInferenceFits, generationExtent } from '../src/cli/device-fit.js';
 import { generateBatch } from '../src/gpt/generate.js';
 import { memoryPlan } from '../src/gpt/memory-plan.js';
+import { quantizeModel } from '../src/gpt/quantize.js';
+import { pooledSize } from '../src/device/pool.js';
 import { autocast, CastCache, type ComputeDtype } from '../src/nn/autocast.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { device } from '../src/index.js';
@@ -87,6 +89,28 @@ describe("a cached generation's KV caches, against the bytes the device holds", 
     expect(going.some((n) => n < B) && going.at(-1)! > 0, `sequences going at each step: ${going}`).toBe(true);
     const plan = planOf(P, N);
     expect(stopped.peak, `peak ${stopped.peak} B, planned ${plan.total - plan.weights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights);
+  });
+});
+
+describe("an int8 model's float16 generation", () => {
+  it('casts its float32 weights (position embedding, LayerNorms, biases, int8 scales), not its int8 matrices: as many bytes as the plan counts', async (ctx) => {
+    if (!profile().f16) ctx.skip();
+    const int8 = await quantizeModel(model);
+    try {
+      await device().sync();
+      const before = device().memory().liveBytes;
+      const casts = new CastCache([...int8.parameters()]); // as gpt sample casts them
+      await device().sync();
+      const cast = device().memory().liveBytes - before;
+      casts.dispose();
+      // the device's own count, against float16 bytes of the float32 parameters, each buffer rounded as the pool rounds it
+      const float32 = [...int8.namedParameters()].filter(([, p]) => p.dtype === 'float32');
+      expect(cast).toBe(float32.reduce((n, [, p]) => n + pooledSize(2 * p.size, profile().bindingLimit, Infinity), 0));
+      const plan = memoryPlan({ ...CFG, quantization: 'int8' }, B, { training: false, kvCache: true, dtype: 'float16', bindingLimit: profile().bindingLimit }).bytes;
+      expect(plan.halfWeights).toBe(cast);
+    } finally {
+      int8.dispose();
+    }
   });
 });
 

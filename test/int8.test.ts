@@ -167,6 +167,16 @@ describe('a quantized GPT', () => {
     model.dispose();
   });
 
+  it('has the parameters of the model it came from: its per-row scales are not counted (numParams, as gpt info counts)', async () => {
+    const float = await loadGPT2(params, true);
+    const model = await quantizeModel(float);
+    const scales = [...model.namedParameters()].filter(([name]) => name.endsWith('_scale'));
+    expect(scales.length).toBeGreaterThan(0);
+    for (const nonEmbedding of [true, false]) expect(model.numParams(nonEmbedding), `nonEmbedding ${nonEmbedding}`).toBe(float.numParams(nonEmbedding));
+    float.dispose();
+    model.dispose();
+  });
+
   // the error named quantizeRowsInt8 and a row, not the call made nor which of the model's weights
   it('refuses a NaN or infinite weight naming quantizeModel and the tensor, leaving nothing on the GPU', async () => {
     const float = await loadGPT2(params, true);

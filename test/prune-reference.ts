@@ -6,8 +6,16 @@ import { causalAttentionRef, layerNormRef } from '../src/check/reference/nn.js';
 import { gelu } from '../src/check/reference/math.js';
 import { ref, type Ref } from '../src/check/reference/array.js';
 
+/** Python's round(x) for x >= 0, as PyTorch's prune counts the weights to prune: a half goes to the even neighbour. */
+export function pythonRound(x: number): number {
+  const floor = Math.floor(x);
+  const frac = x - floor;
+  if (frac !== 0.5) return frac < 0.5 ? floor : floor + 1;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
 /**
- * 0/1 masks pruning the round(sparsity * total) weights of smallest |w| over all `weights`; ties
+ * 0/1 masks pruning the round(sparsity * total) (pythonRound) weights of smallest |w| over all `weights`; ties
  * broken by position (earlier array, then earlier element, first), as src/nn/prune.ts documents.
  * Weights that `before` (masks of an earlier pruning, 0 pruned) prunes go first, whatever their |w|.
  */
@@ -15,7 +23,7 @@ export function magnitudeMasksRef(weights: ArrayLike<number>[], sparsity: number
   const all = weights.flatMap((w, a) => Array.from(w, (x, i) => ({ live: before?.[a]![i] === 0 ? 0 : 1, mag: Math.abs(x), a, i })));
   all.sort((x, y) => x.live - y.live || x.mag - y.mag || x.a - y.a || x.i - y.i);
   const masks = weights.map((w) => Array.from(w, () => 1));
-  for (const { a, i } of all.slice(0, Math.round(sparsity * all.length))) masks[a]![i] = 0;
+  for (const { a, i } of all.slice(0, pythonRound(sparsity * all.length))) masks[a]![i] = 0;
   return masks;
 }
 

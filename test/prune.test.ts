@@ -17,9 +17,15 @@ import { linearLayers, loadMasks, magnitudeMasks, maskGradients, pruneGlobal } f
 import { disposeCache, type KVCache } from '../src/nn/transformer.js';
 import { device, noGrad, scope, tensor, Tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
+import { openModel } from '../src/cli/inference-model.js';
+import { memoryPlan } from '../src/gpt/memory-plan.js';
+import { profile } from '../src/kernels/profile.js';
+import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { readCheckpointHead } from '../src/node/checkpoint-head.js';
+import { tempDir } from './cli-helpers.js';
 import { charData } from './corpus.js';
 import { expectClose, fcParams, setupDevice } from './helpers.js';
-import { gptLogitsRef, magnitudeMasksRef } from './prune-reference.js';
+import { gptLogitsRef, magnitudeMasksRef, pythonRound } from './prune-reference.js';
 
 beforeAll(setupDevice);
 
@@ -67,6 +73,26 @@ describe('global magnitude pruning', () => {
     );
   });
 
+  it('prunes the weights PyTorch 1.13 global_unstructured (L1Unstructured) does, a half weight rounded to even as it rounds', async () => {
+    // weights sin(1.7 i + 0.3) over the layers in order; masks from torch.nn.utils.prune.global_unstructured(
+    // [(l, 'weight') ...], pruning_method=L1Unstructured, amount=0.5): 13 x 0.5 = 6.5 prunes 6, 5 x 0.5 prunes 2, 49 x 0.5 prunes 24
+    const cases: [[number, number][], number[][]][] = [
+      [[[3, 3], [2, 2]], [[0, 1, 0, 1, 1, 0, 1, 0, 1], [0, 1, 0, 1]]],
+      [[[1, 5]], [[0, 1, 0, 1, 1]]],
+      [[[5, 7], [2, 7]], [[0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], [0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0]]],
+    ];
+    for (const [dims, torchMasks] of cases) {
+      const model = new ModuleList(dims.map(([o, i]) => new Linear(i, o, { rng: new Generator(1), bias: false })));
+      let k = 0;
+      model.loadStateDict(new Map([...model.namedParameters()].map(([n, p]) => [n, { shape: [...p.shape], data: Float32Array.from({ length: p.size }, () => Math.sin(1.7 * k++ + 0.3)) }])));
+      const report = await pruneGlobal(model, 0.5);
+      expect(report.pruned, `${k} weights`).toBe(torchMasks.flat().filter((m) => m === 0).length);
+      expect(await Promise.all(model.items.map((l) => read(l.weightMask!)))).toEqual(torchMasks);
+      expect(magnitudeMasks(await Promise.all(model.items.map(async (l) => Float32Array.from(await read(l.weight)))), 0.5).masks.map((m) => [...m])).toEqual(torchMasks);
+      model.dispose();
+    }
+  });
+
   it('refuses a sparsity outside [0, 1) naming it', async () => {
     const model = new ModuleList([new Linear(2, 2, { rng: new Generator(1) })]);
     for (const s of [1, -0.1, NaN]) await expect(pruneGlobal(model, s)).rejects.toThrow(`pruneGlobal: sparsity must be in [0, 1), got ${s}`);
@@ -92,12 +118,12 @@ describe('global magnitude pruning', () => {
     await pruneGlobal(model, 0.5);
     const first = await masks();
     await expect(pruneGlobal(model, 0.3)).rejects.toThrow(
-      `pruneGlobal: sparsity 0.3 would prune ${Math.round(0.3 * total)} of ${total} Linear weights, fewer than the ${total / 2} already pruned (their masks would be lost): give a sparsity of at least 0.5`,
+      `pruneGlobal: sparsity 0.3 would prune ${pythonRound(0.3 * total)} of ${total} Linear weights, fewer than the ${total / 2} already pruned (their masks would be lost): give a sparsity of at least 0.5`,
     );
     expect(await masks(), 'a refusal changes nothing').toEqual(first);
     await pruneGlobal(model, 0.75);
     const second = (await masks()).flat();
-    expect(second.filter((m) => m === 0).length).toBe(Math.round(0.75 * total));
+    expect(second.filter((m) => m === 0).length).toBe(pythonRound(0.75 * total));
     first.flat().forEach((m, i) => m === 0 && expect(second[i], `weight ${i}, pruned before`).toBe(0));
     model.dispose();
   });
@@ -119,7 +145,7 @@ describe('global magnitude pruning', () => {
           const total = weights.reduce((n, w) => n + w.length, 0);
           const pruned = before.reduce((n, m) => n + (m?.filter((x) => x === 0).length ?? 0), 0);
           const sparsity = Math.min(0.99, (pruned + Math.floor(((total - pruned) * more) / 200)) / total);
-          if (Math.round(sparsity * total) < pruned) return; // refused (the test above)
+          if (pythonRound(sparsity * total) < pruned) return; // refused (the test above)
           const want = magnitudeMasksRef(weights, sparsity, before.map((m, k) => m ?? weights[k]!.map(() => 1)));
           await pruneGlobal(model, sparsity);
           for (const [k, l] of model.items.entries()) expect(await read(l.weightMask!), `layer ${k}`).toEqual(want[k]);
@@ -385,6 +411,26 @@ describe('checkpoints of pruned models', () => {
     x.dispose();
     model.dispose();
     loaded.dispose();
+  });
+
+  it('opened for inference (gpt sample, eval, serve --api) hold the pruned weights, zero, and no masks: the GPU bytes the plan counts', async () => {
+    const model = await raggedModel(5);
+    await pruneGlobal(model, 0.4);
+    const dir = tempDir('prune-inference');
+    await saveCheckpoint(dir, model, tok);
+    const x = tensor(Int32Array.from([1, 2, 3, 4]), [1, 4]);
+    const logits = (m: GPT) => noGrad(() => scope(() => read(m.eval().forward(x).logits!)));
+    await device().sync();
+    const before = device().memory().liveBytes;
+    const { model: opened } = await openModel(await readCheckpointHead(dir), { dtype: 'float32', batch: 1, flag: '--batch-size' });
+    await device().sync();
+    // the device's own count: weights alone, not a float32 mask beside each Linear weight (twice their bytes)
+    expect(device().memory().liveBytes - before).toBe(memoryPlan(ragged, 1, { training: false, bindingLimit: profile().bindingLimit }).bytes.weights);
+    expect(opened.prunedMask()).toBeUndefined();
+    const named = (m: GPT) => new Map(linearLayers(m));
+    for (const [path, layer] of named(model)) expect(await read(named(opened).get(path)!.weight), path).toEqual(await read(layer.weight));
+    expect(await logits(opened)).toEqual(await logits(model));
+    for (const m of [x, model, opened]) m.dispose();
   });
 
   it('refuse bad per-block shapes and masks with one line naming them', async () => {

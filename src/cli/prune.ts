@@ -9,7 +9,7 @@ import type { GPT } from '../gpt/model.js';
 import { pruneStructured, STRUCTURES, unitCounts, unitsRemoved, type Structure } from '../gpt/prune.js';
 import { hfModelProblem } from '../node/checkpoint-kind.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
-import { isMaskName, linearLayers, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
+import { isMaskName, linearLayers, maskedCount, prunedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
@@ -105,7 +105,7 @@ function refuseStructured(head: CheckpointHead, path: string, structure: Structu
  * bad usage, as --sparsity 1 is; the most it may be, (total - 1) / total rounded down, prunes all but one.
  */
 function refuseAllPruned(total: number, path: string, sparsity: number): void {
-  if (Math.round(sparsity * total) < total) return;
+  if (prunedCount(sparsity, total) < total) return;
   throw new UsageError(`flag --sparsity: ${sparsity} of the ${count(total)} Linear weights of ${path} rounds to all of them pruned: give a sparsity of at most ${Math.floor(((total - 1) / total) * 1e6) / 1e6}`);
 }
 

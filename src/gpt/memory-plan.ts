@@ -133,7 +133,8 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   // int8: the matrices (the block weights and the token embedding) one byte a weight, plus a float32 scale a row
   const int8 = cfg.quantization === 'int8';
   const weights = int8 ? shapes.reduce((n, { shape, matrix }, i) => n + (matrix ? pooled(sizes[i]!) + pooled(shape[0]! * F32) : pooled(sizes[i]! * F32)), 0) : all(sizes.map((n) => n * F32));
-  const halfWeights = A === F16 ? all(sizes.map((n) => n * F16)) : 0;
+  // float16 copies of the float32 weights: of an int8 matrix only its scales (cast with the rest; its int8 values are multiplied as they are)
+  const halfWeights = A === F16 ? all(shapes.map(({ shape, matrix }, i) => (int8 && matrix ? shape[0]! : sizes[i]!) * F16)) : 0;
   const gradients = training ? all(trainableSizes.map((n) => n * F32)) : 0;
   const optimizer = training ? 2 * all(momentShards(trainableSizes, bufferLimit).map((s) => s.size * F32)) : 0;
   const masks = all((opts.maskSizes ?? []).map((n) => n * F32));

@@ -373,9 +373,14 @@ export class GPT extends Module {
     return this.requiresGrad_(true);
   }
 
-  /** Parameters excluding position embeddings, as nanoGPT reports (the LM head is tied, so not counted twice). */
+  /**
+   * Parameters excluding position embeddings, as nanoGPT reports (the LM head is tied, so not
+   * counted twice); an int8 model's per-row scales are not among them (those of the float32 model).
+   */
   numParams(nonEmbedding = true): number {
-    return this.parameterCount() - (nonEmbedding ? this.wpe.weight.size : 0);
+    const scales = new Set([...this.namedModules()].map(([, m]) => (m instanceof Linear || m instanceof Embedding ? m.weightScale : null)));
+    const scaleCount = [...scales].reduce((n, s) => n + (s?.size ?? 0), 0);
+    return this.parameterCount() - scaleCount - (nonEmbedding ? this.wpe.weight.size : 0);
   }
 
   /**

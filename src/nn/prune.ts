@@ -27,13 +27,13 @@ export function linearLayers(model: Module): [string, Linear][] {
 
 /**
  * Masks (1 keep, 0 prune) for global magnitude pruning of `weights` taken together: exactly
- * k = round(sparsity * total) weights are pruned, those of smallest |w|; among weights of equal |w|
+ * k = prunedCount(sparsity, total) weights are pruned, those of smallest |w|; among weights of equal |w|
  * at the cut, the earlier ones (in the order given, row-major within each) are pruned first. Exact
  * in two counting passes over the bit patterns of |w| (rankKeys).
  */
 export function magnitudeMasks(weights: Float32Array[], sparsity: number): { masks: Float32Array[]; threshold: number } {
   checkSparsity('magnitudeMasks', sparsity);
-  const cut = new MagnitudeCut(Math.round(sparsity * weights.reduce((n, w) => n + w.length, 0)));
+  const cut = new MagnitudeCut(prunedCount(sparsity, weights.reduce((n, w) => n + w.length, 0)));
   const keysOf = (w: Float32Array, i: number) => rankKeys(w, `magnitudeMasks: weights[${i}]`);
   for (const count of cut.passes()) weights.forEach((w, i) => count(keysOf(w, i)));
   return { masks: weights.map((w, i) => cut.mask(keysOf(w, i))), threshold: cut.threshold };
@@ -148,7 +148,7 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
   if (problem) throw new RangeError(`pruneGlobal: ${problem}`);
   const keysOf = async ([name, l]: [string, Linear]) =>
     rankKeys((await l.weight.toArray()) as Float32Array, `pruneGlobal: '${name}.weight'`, (await l.weightMask?.toArray()) as Float32Array | undefined);
-  const cut = new MagnitudeCut(Math.round(sparsity * total));
+  const cut = new MagnitudeCut(prunedCount(sparsity, total));
   for (const count of cut.passes()) for (const layer of named) count(await keysOf(layer));
   let pruned = 0;
   for (const [name, l] of named) {
@@ -157,6 +157,16 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
     l.setWeightMask(tensor(mask, l.weight.shape));
   }
   return { pruned, total, threshold: cut.threshold };
+}
+
+/**
+ * How many of `total` weights pruning at `sparsity` prunes: round(sparsity * total), a half to even
+ * as PyTorch's prune rounds (Python's round: 0.5 of 13 weights prunes 6, as global_unstructured does).
+ */
+export function prunedCount(sparsity: number, total: number): number {
+  const x = sparsity * total;
+  const r = Math.round(x); // halves up
+  return r - x === 0.5 && r % 2 === 1 ? r - 1 : r;
 }
 
 /** sparsity as the pruning functions take it (typeof first: '0.5' would pass the comparisons by coercion). */
@@ -169,9 +179,9 @@ export function checkSparsity(fn: string, sparsity: unknown): void {
  * some of them (it would mask fewer), or null. The least sparsity it takes is rounded up, so it is enough.
  */
 export function repruneProblem(pruned: number, total: number, sparsity: number): string | null {
-  if (Math.round(sparsity * total) >= pruned) return null;
+  if (prunedCount(sparsity, total) >= pruned) return null;
   const least = Math.ceil((pruned / total) * 1e4) / 1e4;
-  return `sparsity ${sparsity} would prune ${Math.round(sparsity * total)} of ${total} Linear weights, fewer than the ${pruned} already pruned (their masks would be lost): give a sparsity of at least ${least}`;
+  return `sparsity ${sparsity} would prune ${prunedCount(sparsity, total)} of ${total} Linear weights, fewer than the ${pruned} already pruned (their masks would be lost): give a sparsity of at least ${least}`;
 }
 
 /** The Linear layers of `model` that hold a mask. */
@@ -187,6 +197,14 @@ export function maskWeights(model: Module): void {
 export function maskGradients(model: Module): void {
   const layers = masked(model).map(([, l]) => l).filter((l) => l.weight.grad);
   if (layers.length) maskInPlace(layers.map((l) => l.weight.grad!), layers.map((l) => l.weightMask!));
+}
+
+/**
+ * Frees the masks of `model`, for inference: its pruned weights are zero and stay so while it is not
+ * trained, and the masks (float32, as many as the Linear weights) would double their memory.
+ */
+export function dropMasks(model: Module): void {
+  for (const [, l] of masked(model)) l.setWeightMask(null);
 }
 
 /** `fn`'s refusal of the Linear layer at `path`: its weights are int8. */
