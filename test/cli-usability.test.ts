@@ -94,7 +94,7 @@ describe('flags', () => {
   });
 
   it('--help documents every flag of every command, with one default', async () => {
-    for (const cmd of ['demo', 'prepare', 'train', 'sample', 'eval', 'info', 'bench-generate', 'plot', 'doctor', 'serve']) {
+    for (const cmd of ['demo', 'prepare', 'train', 'distill', 'sample', 'eval', 'info', 'bench-generate', 'plot', 'export', 'quantize', 'prune', 'doctor', 'serve']) {
       const help = (await gpt(cmd, '--help')).out;
       expect(help, cmd).toMatch(new RegExp(`^usage: gpt ${cmd}`));
       for (const line of help.split('\n').filter((l) => l.startsWith('  --'))) {
@@ -105,6 +105,21 @@ describe('flags', () => {
     const train = (await gpt('train', '--help')).out;
     expect(train).toMatch(/ {2}--data {15}text file, URL or prepared data directory to train on \(default: resuming, the run's own data \(else <out-dir>\/data\); fine-tuning \(--init-from DIR\), <out-dir>\/data if prepared, else the data DIR's checkpoint records \(an error where it records none\); a new model, <out-dir>\/data if prepared, else builtin:webdocs\)\n/);
     expect((await gpt('sample', '--help')).out).toMatch(/--start .* \(default: "\\n"\)\n/);
+  });
+
+  // every one of these reads nanoGPT's ckpt.pt and a Hugging Face GPT-2 directory (docs/checkpoints.md#read-from-pytorch;
+  // test/torch-checkpoints.test.ts, test/cli-prune.test.ts, test/distill.test.ts): its --help says so, or refers to gpt sample's list
+  it("--help of every flag that reads a checkpoint names nanoGPT's ckpt.pt and Hugging Face directories", async () => {
+    const flags: [string, string][] = [
+      ['train', '--init-from'], ['distill', '--init-from'], ['distill', '--teacher'], ['sample', '--out-dir'], ['sample', '--init-from'],
+      ['eval', '--out-dir'], ['eval', '--init-from'], ['info', '--out-dir'], ['export', '--out-dir'], ['export', '--init-from'],
+      ['prune', '--init-from'], ['quantize', '--init-from'], ['bench-generate', '--init-from'], ['serve', '--checkpoint'],
+    ];
+    for (const [cmd, flag] of flags) {
+      const line = (await gpt(cmd, '--help')).out.split('\n').find((l) => l.startsWith(`  ${flag} `));
+      expect(line, `${cmd} ${flag}`).toMatch(/nanoGPT's ckpt\.pt|any kind (`gpt sample( --out-dir)?` (reads|takes)|--out-dir takes)/);
+      if (!/any kind/.test(line!)) expect(line, `${cmd} ${flag}`).toMatch(/Hugging Face GPT-2 directory/);
+    }
   });
 });
 

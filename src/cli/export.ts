@@ -27,7 +27,7 @@ import { fetchHubCheckpoints } from './hub-flags.js';
 import { CHECKPOINT_OR_KEYWORD, RUN_CHECKPOINT } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { withDirectoryLock } from './run-lock.js';
-import { checkpointPath } from './sample.js';
+import { checkpointPath, INIT_FROM_DOC, OUT_DIR_DOC } from './sample.js';
 
 /** --to a file of this extension writes nanoGPT's checkpoint (torch.save's), not a directory. */
 const TORCH_EXTENSION = '.pt';
@@ -40,8 +40,8 @@ const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   paths: { outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? { use: 'new file', createsDirectory: true } : 'new directory') },
   ranges: {},
   docs: {
-    outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',
-    initFrom: "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead",
+    outDir: OUT_DIR_DOC,
+    initFrom: INIT_FROM_DOC,
     overwrite: 'replace the model --to already holds (a .pt file there, or a directory with config.json or model.safetensors; with --adapters, adapter_config.json or adapter_model.safetensors)',
     adapters: "write only a LoRA run's adapters, as peft's adapter directory (adapter_config.json + adapter_model.safetensors), which PeftModel.from_pretrained and gpt sample|eval|train --adapter load onto the base model",
     baseModel: "with --adapters: adapter_config.json's base_model_name_or_path (the base's hub id or path, which peft's AutoPeftModelForCausalLM loads; a hub id's @revision goes to its revision field); none when left out",

@@ -38,7 +38,7 @@ commands:
   info            describe a checkpoint (model, parameters, training state, data) from its header alone
   bench-generate  prompt-processing and decoding tokens/s of batched generation (batch 1 and 8)
   plot            train/val loss curves of runs as an SVG
-  export          write a checkpoint as a Hugging Face GPT-2 directory
+  export          write a checkpoint as a Hugging Face GPT-2 directory or nanoGPT's ckpt.pt, or a LoRA run's peft adapters
   quantize        write an int8 copy of a checkpoint for inference (about 4x smaller)
   prune           prune a checkpoint: smallest weights masked, or whole heads / MLP neurons removed
   doctor          show the WebGPU adapter (or why none was found and how to fix it)

@@ -17,6 +17,7 @@ import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from '.
 import { CHECKPOINT_OR_HUB } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { withDirectoryLock } from './run-lock.js';
+import { HUB_ID_DOC } from './sample.js';
 
 const PRUNE_DEFAULTS = { sparsity: 0.5, structured: '', initFrom: '', outDir: '', overwrite: false };
 const PRUNE_FLAGS: FlagSpec<typeof PRUNE_DEFAULTS> = {
@@ -27,7 +28,7 @@ const PRUNE_FLAGS: FlagSpec<typeof PRUNE_DEFAULTS> = {
   docs: {
     sparsity: 'fraction pruned: of all Linear weights together (unstructured), or of the heads / MLP neurons of each block (--structured)',
     structured: "'heads' or 'neurons': remove whole attention heads or MLP neurons (a smaller model); unstructured magnitude pruning when absent",
-    initFrom: 'the checkpoint to prune: a directory written by `gpt train`, a .safetensors file, or a Hugging Face GPT-2 directory',
+    initFrom: `the checkpoint to prune: any kind \`gpt sample --out-dir\` takes, or ${HUB_ID_DOC}`,
     outDir: 'where the pruned checkpoint goes',
     overwrite: 'replace a checkpoint already in --out-dir',
   },

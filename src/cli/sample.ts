@@ -26,7 +26,7 @@ import { Progress } from './progress.js';
 export const OUT_DIR_DOC = "the checkpoint: a directory written by `gpt train`, a .safetensors file, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin), or nanoGPT's ckpt.pt";
 /** What a flag that may name a model on the hub also takes (path-flags.ts CHECKPOINT_OR_HUB). */
 export const HUB_ID_DOC = "a Hugging Face model id (gpt2, org/name@revision) to download into the hub's cache";
-const INIT_FROM_DOC = `'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes, or ${HUB_ID_DOC})`;
+export const INIT_FROM_DOC = `'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes, or ${HUB_ID_DOC})`;
 /** The checkpoint --init-from names for a command that reads one: 'resume' is --out-dir's; 'scratch' (a new model, in gpt train) is refused. */
 export function checkpointPath(f: { outDir: string; initFrom: string }): string {
   if (f.initFrom === 'scratch') throw new UsageError(`flag --init-from scratch starts a new model in gpt train: here it takes ${INIT_FROM_DOC}`);

@@ -100,7 +100,7 @@ export const DISTILL_FLAGS: FlagSpec<DistillFlags> = {
   paths: { teacher: CHECKPOINT_OR_HUB, ...TRAIN_FLAGS.paths },
   ranges: { ...DISTILL_RANGES, ...TRAIN_FLAGS.ranges },
   docs: {
-    teacher: 'the teacher: a checkpoint of ours (directory or .safetensors file), a Hugging Face GPT-2 directory, or a model id (gpt2-medium: downloaded into the hub\'s cache); required unless resuming',
+    teacher: "the teacher: a checkpoint of ours (directory or .safetensors file), a Hugging Face GPT-2 directory, nanoGPT's ckpt.pt, or a model id (gpt2-medium: downloaded into the hub's cache); required unless resuming",
     ...DISTILL_DOCS,
     ...TRAIN_FLAGS.docs,
   },
