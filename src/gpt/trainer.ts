@@ -524,11 +524,13 @@ export class Trainer {
 
   private async takeStep(readLoss: boolean): Promise<StepResult> {
     if (this.health.isDisposed) throw new Error('Trainer.trainStep: the trainer was disposed (dispose() frees its optimizer state); make a new Trainer');
-    await this.settleCarriedScaler();
+    // in flight (and the model in training mode) before the first await: a state() or a generation
+    // called meanwhile is refused, not given half a step
     this.model.train();
     this.optimizer.lr = this.lr();
     this.stepInFlight = true;
     try {
+      await this.settleCarriedScaler();
       return await scope(async () => {
         let norm: Tensor;
         let lossSum: Tensor;
