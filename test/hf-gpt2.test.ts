@@ -138,7 +138,10 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ activation_function: 'toString' }, /config\.json: activation_function "toString" is not supported \(only gelu_new, .*\)$/],
       [{ activation_function: '__proto__' }, /config\.json: activation_function "__proto__" is not supported \(only gelu_new, .*\)$/],
       [{ resid_pdrop: null }, /config\.json: resid_pdrop must be a finite number in \[0, 1\), got null$/],
-      [{ n_inner: 64 }, /config\.json: n_inner 64 is not supported \(only 4 \* n_embd = 96, or null\)$/],
+      // n_inner is honoured (every block's MLP width): one the weights do not have is named with the tensor
+      [{ n_inner: 64 }, /model\.safetensors: GPT-2's h\.0\.mlp\.c_fc\.weight has shape \[24, 96\], where config\.json's n_embd 24 and n_inner 64 gives it \[24, 64\]$/],
+      [{ n_inner: 0 }, /config\.json: n_inner must be an integer >= 1, got 0$/],
+      [{ n_inner: 64, n_layer: 1e9 }, /config\.json: n_layer 1000000000 with n_inner 64 is not supported \(at most 10000 blocks\)$/],
       [{ model_type: 'gpt_neo' }, /config\.json: model_type "gpt_neo" is not supported/],
       [{ n_head: 5 }, /config\.json: n_embd \(24\) must be divisible by n_head \(5\)$/],
       // transformers reads the size under its other name where that is given: so is it named

@@ -236,7 +236,8 @@ export function hfCheckpointMeta(model: GPTConfig, weights: Map<string, { shape:
     // as the file holds it: a Conv1D weight [in, out]
     const { name, want } = misshapen;
     const [has, wants] = [hfWeightShape(name, weights.get(name)!.shape), hfWeightShape(name, want)];
-    throw new Error(`${source}/${fileOf(name)}: GPT-2's ${name} has shape [${has.join(', ')}], where ${HF_FILES.config}'s n_embd ${model.nEmbd} gives it [${wants.join(', ')}]`);
+    const inner = model.mlpWidths ? ` and n_inner ${model.mlpWidths[0]}` : '';
+    throw new Error(`${source}/${fileOf(name)}: GPT-2's ${name} has shape [${has.join(', ')}], where ${HF_FILES.config}'s n_embd ${model.nEmbd}${inner} gives it [${wants.join(', ')}]`);
   }
   const tokenizer = hfTokenizer(files, tokenizerFiles, source);
   checkHFVocab(tokenizer, model, source);
