@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { Gpt2Tokenizer, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 
-/** GPT-2's tokenizer in miniature: its 256 byte tokens, the merges that make ' the', and <|endoftext|>. */
-export function miniGpt2Tokenizer(): Gpt2Tokenizer {
+/** GPT-2's tokenizer in miniature: its 256 byte tokens, the merges that make ' the', and <|endoftext|> (and `added` tokens after it, a fine-tune's). */
+export function miniGpt2Tokenizer(added: string[] = []): Gpt2Tokenizer {
   const [space, t, h, e] = new Gpt2Tokenizer([]).encode(' the');
-  return new Gpt2Tokenizer([[t!, h!], [256, e!], [space!, 257]], ['<|endoftext|>']);
+  return new Gpt2Tokenizer([[t!, h!], [256, e!], [space!, 257]], ['<|endoftext|>', ...added]);
 }
 
 /** The small model's shape, in GPT2Config's names: V vocab (the mini tokenizer's), T positions, C width, NH heads, L layers. */

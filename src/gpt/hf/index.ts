@@ -13,7 +13,7 @@ import { GPT, type GPTConfig } from '../model.js';
 import { describeValue } from '../../tensor/check.js';
 import { BpeTokenizer, Gpt2Tokenizer, gpt2FromVocabFiles, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
 import { gptConfigFromHF, hfConfigFromGPT, HF_NAMES } from './config.js';
-import { gpt2ShapeProblem, hfWeightShape, isMaskBuffer, unprefixed, weightsFromHF, weightsToHF, type HFWeightsFile, type PendingParam } from './weights.js';
+import { EMBEDDING, firstRows, gpt2ShapeProblem, hfWeightShape, isMaskBuffer, unprefixed, weightsFromHF, weightsToHF, type HFWeightsFile, type PendingParam } from './weights.js';
 import { parseShardIndex, shardIndexProblem, type ShardIndex } from './shards.js';
 
 export { gptConfigFromHF, hfConfigFromGPT, hfLayoutProblem } from './config.js';
@@ -212,7 +212,9 @@ function hfCheckpoint(model: GPTConfig, files: HFWeightsFile[], tokenizerFiles: 
   refuseOurs(files, source);
   const weights = weightsFromHF(files, (file) => `${source}/${file}`);
   const fileOf = (name: string) => files.find((f) => Object.keys(f.tensors).some((saved) => unprefixed(saved) === name))!.file;
-  return { meta: hfCheckpointMeta(model, weights, files, tokenizerFiles, source, fileOf), weights, source };
+  const meta = hfCheckpointMeta(model, weights, files, tokenizerFiles, source, fileOf);
+  weights.set(EMBEDDING, firstRows(weights.get(EMBEDDING)!, meta.model.vocabSize)); // hfVocab's cut
+  return { meta, weights, source };
 }
 
 /** Throws where one of a model's weights files is a checkpoint of ours (its names are GPT-2's without the prefix: loading would fail only on the tensors it has more or less). */
@@ -240,15 +242,31 @@ export function hfCheckpointMeta(model: GPTConfig, weights: Map<string, { shape:
     throw new Error(`${source}/${fileOf(name)}: GPT-2's ${name} has shape [${has.join(', ')}], where ${HF_FILES.config}'s n_embd ${model.nEmbd}${inner} gives it [${wants.join(', ')}]`);
   }
   const tokenizer = hfTokenizer(files, tokenizerFiles, source);
-  checkHFVocab(tokenizer, model, source);
-  return { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() };
+  return { format: CHECKPOINT_FORMAT, model: hfVocab(tokenizer, model, source), tokenizer: tokenizer.toJSON() };
 }
 
-/** Throws where the tokenizer of the model in `source` has another vocabulary size than its config.json. */
-export function checkHFVocab(tokenizer: Tokenizer, model: GPTConfig, source: string): void {
-  if (tokenizer.vocabSize !== model.vocabSize) {
+/**
+ * The model config.json's `model` makes with `tokenizer`: where vocab_size is larger than the
+ * tokenizer's vocabulary (padded for speed, 50304 for 50257, or resize_token_embeddings'
+ * pad_to_multiple_of past a fine-tune's added tokens), cut to it, as nanoGPT's padded vocabulary is
+ * (hfVocabNote says so): the rows past it are ids no text encodes to and no token decodes, so
+ * sampling can never draw one; the logits of the others are transformers'. A tokenizer with more
+ * tokens than the model has rows is refused (transformers' embedding would fail on those ids), and
+ * any disagreement where the token embedding has `embeddingRows` (where the caller has not checked
+ * them against config.json) other than vocab_size.
+ */
+export function hfVocab(tokenizer: Tokenizer, model: GPTConfig, source: string, embeddingRows = model.vocabSize): GPTConfig {
+  if (tokenizer.vocabSize > model.vocabSize || (tokenizer.vocabSize < model.vocabSize && embeddingRows !== model.vocabSize)) {
     throw new Error(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens, ${HF_FILES.config} says vocab_size ${model.vocabSize}`);
   }
+  return tokenizer.vocabSize === model.vocabSize ? model : { ...model, vocabSize: tokenizer.vocabSize };
+}
+
+/** What loading did to config.json's `model` to make `loaded` (hfVocab's cut), in a line for a warning; null where nothing. */
+export function hfVocabNote(model: GPTConfig, loaded: GPTConfig): string | null {
+  const cut = model.vocabSize - loaded.vocabSize;
+  if (!cut) return null;
+  return `${HF_FILES.config}: vocab_size ${model.vocabSize} is ${cut} more than the tokenizer's ${loaded.vocabSize} tokens (padding: no text encodes to those ids); the ${cut} rows past them are dropped`;
 }
 
 /** A GPT-2 model's tokenizer: the one encodeHF kept in a weights file's metadata, else tokenizer.json, else vocab.json + merges.txt. */
