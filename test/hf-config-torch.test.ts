@@ -18,7 +18,7 @@ import { bytesSource } from '../src/io/safetensors-source.js';
 import { Session } from '../src/web/session.js';
 import { describeCheckpoint } from '../src/cli/info.js';
 import { gpt, tempDir } from './cli-helpers.js';
-import { setupDevice } from './helpers.js';
+import { setupDevice, withWarnings } from './helpers.js';
 import { miniGpt2Tokenizer } from './hf-reference.js';
 
 beforeAll(setupDevice);
@@ -106,21 +106,14 @@ describe("transformers' GPT-2 configs against PyTorch", () => {
   it("cuts a vocabulary padded past the tokenizer's (added tokens kept) to it, with a note, wherever the directory is read", async () => {
     const path = variantDir(fixture.variants.find((v) => v.weights === 'padded')!);
     const note = 'config.json: vocab_size 264 is 2 more than the tokenizer\'s 262 tokens (padding: no text encodes to those ids); the 2 rows past them are dropped';
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    try {
-      const ckpt = await loadCheckpoint(path);
-      await new Promise((done) => setImmediate(done));
-      expect(warnings).toEqual([`${path}/${note}`]);
-      expect(ckpt.meta.model.vocabSize).toBe(262);
-      expect(ckpt.weights.get('wte.weight')!.shape).toEqual([262, 8]);
-      const { model, tokenizer } = await loadCheckpointModel(path);
-      expect([model.config.vocabSize, tokenizer.vocabSize, tokenizer.decode([261])]).toEqual([262, 262, '<|bot|>']);
-      model.dispose();
-    } finally {
-      process.off('warning', onWarning);
-    }
+    const { result: ckpt, warnings } = await withWarnings(() => loadCheckpoint(path));
+    expect(warnings).toEqual([`${path}/${note}`]);
+    expect(ckpt.meta.model.vocabSize).toBe(262);
+    expect(ckpt.weights.get('wte.weight')!.shape).toEqual([262, 8]);
+    const { result: uploaded, warnings: again } = await withWarnings(() => loadCheckpointModel(path));
+    const { model, tokenizer } = uploaded;
+    expect([model.config.vocabSize, tokenizer.vocabSize, tokenizer.decode([261]), again]).toEqual([262, 262, '<|bot|>', [`${path}/${note}`]]);
+    model.dispose();
     // gpt info and gpt sample's header, and gpt serve's converted file, say what the load makes
     const header = await readCheckpointHeader(path);
     expect([header.meta.model.vocabSize, header.loadNote]).toEqual([262, note]);
