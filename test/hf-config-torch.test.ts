@@ -3,7 +3,7 @@
 // modeling_gpt2.py does, from the pytorch_model.bin it saved) or refused in one line naming the
 // field and its value; read to the host (loadCheckpoint) and uploaded as read (loadCheckpointModel)
 // alike. A vocabulary padded past the tokenizer's is cut to it: the rows kept are PyTorch's.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { device } from '../src/device/device.js';
@@ -19,7 +19,7 @@ import { Session } from '../src/web/session.js';
 import { describeCheckpoint } from '../src/cli/info.js';
 import { gpt, tempDir } from './cli-helpers.js';
 import { setupDevice, withWarnings } from './helpers.js';
-import { miniGpt2Tokenizer } from './hf-reference.js';
+import { miniGpt2Tokenizer, writeVocabFiles } from './hf-reference.js';
 
 beforeAll(setupDevice);
 
@@ -141,5 +141,16 @@ describe("transformers' GPT-2 configs against PyTorch", () => {
     const summary = await session.loadHF({ config: text('config.json'), tokenizer: text('tokenizer.json'), weights: [bin] }, 'padded');
     expect([summary.vocabSize, summary.note]).toEqual([262, note]);
     session.model!.dispose();
+  });
+
+  it('refuses the cut where the tokenizer is vocab.json + merges.txt: the rows past it may be added tokens (added_tokens.json), which are not read', async () => {
+    const path = variantDir(fixture.variants.find((v) => v.weights === 'padded')!);
+    rmSync(join(path, 'tokenizer.json'));
+    writeVocabFiles(path, miniGpt2Tokenizer());
+    writeFileSync(join(path, 'added_tokens.json'), JSON.stringify(Object.fromEntries(ADDED.map((t, i) => [t, 260 + i]))));
+    const message = /: the tokenizer has 260 tokens, config\.json says vocab_size 264, and vocab\.json \+ merges\.txt list no added tokens that may be the rows past them: save the tokenizer as tokenizer\.json \(transformers' AutoTokenizer\.from_pretrained\(DIR\)\.save_pretrained\(DIR\)\)$/;
+    await expect(loadCheckpoint(path)).rejects.toThrow(message);
+    await expect(loadCheckpointModel(path)).rejects.toThrow(message);
+    await expect(readCheckpointHeader(path)).rejects.toThrow(message);
   });
 });

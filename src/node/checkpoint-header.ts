@@ -5,7 +5,7 @@
 // weights is made only when asked for (`verify`), and its pruning masks' values counted then.
 import { basename, join } from 'node:path';
 import { CHECKPOINT_FORMAT, decodeCheckpointMeta, isMoment, type CheckpointMeta, type PrunedWeights } from '../gpt/checkpoint.js';
-import { hfTokenizer, hfVocab, hfVocabNote, openHFWeights } from '../gpt/hf/index.js';
+import { hfTokenizerAndModel, hfVocabNote, openHFWeights } from '../gpt/hf/index.js';
 import { EMBEDDING, HEAD, headIsEmbedding, isMaskBuffer, unprefixed } from '../gpt/hf/weights.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
@@ -113,11 +113,11 @@ async function hfHeader(dir: string): Promise<CheckpointHeader> {
   const { model, files, close } = await openHFDirectory(dir);
   try {
     const shards = await openHFWeights(files, dir);
-    const tokenizer = hfTokenizer(shards.map(({ file, reader }) => ({ file, metadata: reader.metadata })), files, dir);
     const entries = shards.flatMap(({ reader }) => reader.entries);
     const embedding = (name: string) => [EMBEDDING, HEAD].includes(unprefixed(name));
     // as loading makes it: a padded vocabulary cut; a larger tokenizer, or an embedding of other rows than config.json's, refused
-    const loaded = hfVocab(tokenizer, model, dir, entries.find((e) => embedding(e.name))?.shape[0]);
+    const metadata = shards.map(({ file, reader }) => ({ file, metadata: reader.metadata }));
+    const { tokenizer, model: loaded } = hfTokenizerAndModel(metadata, files, dir, model, entries.find((e) => embedding(e.name))?.shape[0]);
     const note = hfVocabNote(model, loaded);
     return {
       layout: 'Hugging Face directory',

@@ -6,7 +6,7 @@ import { CHECKPOINT_FORMAT, CHECKPOINT_KEY, checkpointMetadata, configWeightsPro
 import type { GPTConfig } from '../model.js';
 import { layoutPendingSafetensors, type PendingSafetensorsLayout, type SafetensorsEntry, type SafetensorsTensor } from '../../io/safetensors.js';
 import type { SafetensorsReader } from '../../io/safetensors-source.js';
-import { HF_FILES, hfTokenizer, hfVocab, type HFTokenizerFiles, type HFWeightsReader } from './index.js';
+import { HF_FILES, hfTokenizerAndModel, type HFTokenizerFiles, type HFWeightsReader } from './index.js';
 import { shardIndexProblem } from './shards.js';
 import { EMBEDDING, gpt2ShapeProblem, HEAD, headIsEmbedding, hfWeightShape, isMaskBuffer, unprefixed, weightsFromHF } from './weights.js';
 
@@ -43,9 +43,8 @@ export function hfHeaders(config: GPTConfig, shards: HFWeightsReader[], tokenize
   if (weightMap && shardIndexProblem(weightMap, shards)) return null;
   weights.delete(HEAD);
   if (configWeightsProblem(config, weights, (k) => k, HF_FILES.weights) || gpt2ShapeProblem(config, weights)) return null;
-  const tokenizer = hfTokenizer(shards.map(({ file, reader }) => ({ file, metadata: reader.metadata })), tokenizerFiles, source);
-  const model = hfVocab(tokenizer, config, source);
-  weights.set(EMBEDDING, { shape: [model.vocabSize, config.nEmbd] }); // hfVocab's cut, as read
+  const { tokenizer, model } = hfTokenizerAndModel(shards.map(({ file, reader }) => ({ file, metadata: reader.metadata })), tokenizerFiles, source, config);
+  weights.set(EMBEDDING, { shape: [model.vocabSize, config.nEmbd] }); // a padded vocabulary's cut, as read
   return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, saved, weights, headAsEmbedding };
 }
 

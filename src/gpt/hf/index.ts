@@ -213,7 +213,7 @@ function hfCheckpoint(model: GPTConfig, files: HFWeightsFile[], tokenizerFiles: 
   const weights = weightsFromHF(files, (file) => `${source}/${file}`);
   const fileOf = (name: string) => files.find((f) => Object.keys(f.tensors).some((saved) => unprefixed(saved) === name))!.file;
   const meta = hfCheckpointMeta(model, weights, files, tokenizerFiles, source, fileOf);
-  weights.set(EMBEDDING, firstRows(weights.get(EMBEDDING)!, meta.model.vocabSize)); // hfVocab's cut
+  weights.set(EMBEDDING, firstRows(weights.get(EMBEDDING)!, meta.model.vocabSize)); // a padded vocabulary's cut (hfTokenizerAndModel's)
   return { meta, weights, source };
 }
 
@@ -241,28 +241,34 @@ export function hfCheckpointMeta(model: GPTConfig, weights: Map<string, { shape:
     const inner = model.mlpWidths ? ` and n_inner ${model.mlpWidths[0]}` : '';
     throw new Error(`${source}/${fileOf(name)}: GPT-2's ${name} has shape [${has.join(', ')}], where ${HF_FILES.config}'s n_embd ${model.nEmbd}${inner} gives it [${wants.join(', ')}]`);
   }
-  const tokenizer = hfTokenizer(files, tokenizerFiles, source);
-  return { format: CHECKPOINT_FORMAT, model: hfVocab(tokenizer, model, source), tokenizer: tokenizer.toJSON() };
+  const { tokenizer, model: loaded } = hfTokenizerAndModel(files, tokenizerFiles, source, model);
+  return { format: CHECKPOINT_FORMAT, model: loaded, tokenizer: tokenizer.toJSON() };
 }
 
 /**
- * The model config.json's `model` makes with `tokenizer`: where vocab_size is larger than the
- * tokenizer's vocabulary (padded for speed, 50304 for 50257, or resize_token_embeddings'
- * pad_to_multiple_of past a fine-tune's added tokens), cut to it, as nanoGPT's padded vocabulary is
- * (hfVocabNote says so): the rows past it are ids no text encodes to and no token decodes, so
- * sampling can never draw one; the logits of the others are transformers'. A tokenizer with more
- * tokens than the model has rows is refused (transformers' embedding would fail on those ids), and
+ * A GPT-2 model's tokenizer (hfTokenizer's) and the model config.json's `model` makes with it:
+ * where vocab_size is larger than the tokenizer's vocabulary (padded for speed, 50304 for 50257, or
+ * resize_token_embeddings' pad_to_multiple_of past a fine-tune's added tokens), cut to it, as
+ * nanoGPT's padded vocabulary is (hfVocabNote says so): the rows past it are ids no text encodes to
+ * and no token decodes, so sampling can never draw one; the logits of the others are transformers'.
+ * Refused: a tokenizer with more tokens than the model has rows (transformers' embedding would fail
+ * on those ids); a cut where the tokenizer is vocab.json + merges.txt, which list no added tokens
+ * (the rows past them may be a fine-tune's added tokens, in added_tokens.json, which is not read);
  * any disagreement where the token embedding has `embeddingRows` (where the caller has not checked
  * them against config.json) other than vocab_size.
  */
-export function hfVocab(tokenizer: Tokenizer, model: GPTConfig, source: string, embeddingRows = model.vocabSize): GPTConfig {
-  if (tokenizer.vocabSize > model.vocabSize || (tokenizer.vocabSize < model.vocabSize && embeddingRows !== model.vocabSize)) {
-    throw new Error(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens, ${HF_FILES.config} says vocab_size ${model.vocabSize}`);
+export function hfTokenizerAndModel(files: Pick<HFWeightsFile, 'file' | 'metadata'>[], tokenizerFiles: HFTokenizerFiles, source: string, model: GPTConfig, embeddingRows = model.vocabSize): { tokenizer: Tokenizer; model: GPTConfig } {
+  const tokenizer = hfTokenizer(files, tokenizerFiles, source);
+  const disagree = () => new Error(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens, ${HF_FILES.config} says vocab_size ${model.vocabSize}`);
+  if (tokenizer.vocabSize === model.vocabSize) return { tokenizer, model };
+  if (tokenizer.vocabSize > model.vocabSize || embeddingRows !== model.vocabSize) throw disagree();
+  if (keptTokenizer(files) === undefined && tokenizerFiles.tokenizer === undefined) {
+    throw new Error(`${disagree().message}, and ${HF_FILES.vocab} + ${HF_FILES.merges} list no added tokens that may be the rows past them: save the tokenizer as ${HF_FILES.tokenizer} (transformers' AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR))`);
   }
-  return tokenizer.vocabSize === model.vocabSize ? model : { ...model, vocabSize: tokenizer.vocabSize };
+  return { tokenizer, model: { ...model, vocabSize: tokenizer.vocabSize } };
 }
 
-/** What loading did to config.json's `model` to make `loaded` (hfVocab's cut), in a line for a warning; null where nothing. */
+/** What loading did to config.json's `model` to make `loaded` (hfTokenizerAndModel's cut), in a line for a warning; null where nothing. */
 export function hfVocabNote(model: GPTConfig, loaded: GPTConfig): string | null {
   const cut = model.vocabSize - loaded.vocabSize;
   if (!cut) return null;
@@ -271,9 +277,12 @@ export function hfVocabNote(model: GPTConfig, loaded: GPTConfig): string | null 
 
 /** A GPT-2 model's tokenizer: the one encodeHF kept in a weights file's metadata, else tokenizer.json, else vocab.json + merges.txt. */
 export function hfTokenizer(files: Pick<HFWeightsFile, 'file' | 'metadata'>[], tokenizerFiles: HFTokenizerFiles, source: string): Tokenizer {
-  const kept = files.find((f) => f.metadata[TOKENIZER_KEY] !== undefined);
+  const kept = keptTokenizer(files);
   return tokenizerOf(kept && { file: kept.file, json: kept.metadata[TOKENIZER_KEY]! }, tokenizerFiles, source);
 }
+
+/** The weights file whose metadata keeps our tokenizer (encodeHF's), if any. */
+const keptTokenizer = (files: Pick<HFWeightsFile, 'file' | 'metadata'>[]) => files.find((f) => f.metadata[TOKENIZER_KEY] !== undefined);
 
 function tokenizerOf(kept: { file: string; json: string } | undefined, { tokenizer, vocab, merges }: HFTokenizerFiles, source: string): Tokenizer {
   const [where, read] =

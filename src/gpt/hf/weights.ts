@@ -74,7 +74,7 @@ export function gpt2ShapeProblem(config: GPTConfig, weights: ReadonlyMap<string,
   return null;
 }
 
-/** The first `rows` rows of a matrix: the token embedding cut to the tokenizer's vocabulary (hfVocab's). */
+/** The first `rows` rows of a matrix: the token embedding cut to the tokenizer's vocabulary (hfTokenizerAndModel's). */
 export function firstRows({ shape, data }: HostTensor, rows: number): HostTensor {
   if (rows >= shape[0]!) return { shape, data };
   return { shape: [rows, ...shape.slice(1)], data: data.subarray(0, (data.length / shape[0]!) * rows) };
@@ -94,7 +94,7 @@ function transposed({ shape, data }: TensorData): HostTensor {
  * not have (another prefix, another model's head) and a head that is not the token embedding are
  * refused. `headAsEmbedding`: whether the head is read as the token embedding (headIsEmbedding of
  * every tensor of the model, where `files` hold only some). `vocabRows`: the token embedding's rows
- * kept (hfVocab's cut), where known.
+ * kept (a padded vocabulary's cut, hfTokenizerAndModel's), where known.
  */
 export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => string, headAsEmbedding = headIsEmbedding(files.flatMap((f) => Object.keys(f.tensors))), vocabRows?: number): Map<string, HostTensor> {
   const decoder = new HFWeightsDecoder(at, headAsEmbedding, () => true, vocabRows);
@@ -106,8 +106,8 @@ export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => stri
  * weightsFromHF a tensor at a time, in file order: add() gives each as our weight, or throws its
  * problem as weightsFromHF would at it; finish() checks the tied head against the token embedding,
  * which it can only where `keep` keeps that (as weightsFromHF keeps every weight). `vocabRows`: the
- * token embedding's (and the head's) rows kept, hfVocab's cut; `shapes` are as saved all the same
- * (config.json's sizes are checked against them).
+ * token embedding's (and the head's) rows kept, a padded vocabulary's cut (hfTokenizerAndModel's);
+ * `shapes` are as saved all the same (config.json's sizes are checked against them).
  */
 export class HFWeightsDecoder {
   /** Our weights' shapes (the head left out), as weightsFromHF's weights hold them. */
