@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { device } from '../src/device/device.js';
 import { decodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
-import type { GPT } from '../src/gpt/model.js';
+import { validateConfig, type GPT, type GPTConfig } from '../src/gpt/model.js';
+import { nanoGptLayoutProblem } from '../src/gpt/nanogpt-save.js';
 import { toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { noGrad, scope, tensor } from '../src/index.js';
-import { loadCheckpoint, loadCheckpointModel, saveHFModel } from '../src/node/checkpoint-dir.js';
+import { loadCheckpoint, loadCheckpointModel, saveCheckpoint, saveHFModel } from '../src/node/checkpoint-dir.js';
 import { readCheckpointHeader } from '../src/node/checkpoint-header.js';
 import { openHFCheckpointFile } from '../src/node/hf-checkpoint-file.js';
 import { bytesSource } from '../src/io/safetensors-source.js';
@@ -39,8 +40,6 @@ const REFUSED: Record<string, RegExp> = {
   'scale_attn_weights false': /config\.json: scale_attn_weights false is not supported \(only true\)$/,
   scale_attn_by_inverse_layer_idx: /config\.json: scale_attn_by_inverse_layer_idx true is not supported \(only false\)$/,
   'both scalings, reordered and upcast': /config\.json: scale_attn_by_inverse_layer_idx true is not supported \(only false\)$/,
-  'layer_norm_epsilon 1e-6': /config\.json: layer_norm_epsilon 0\.000001 is not supported \(only 0\.00001\)$/,
-  'layer_norm_epsilon 1e-3': /config\.json: layer_norm_epsilon 0\.001 is not supported \(only 0\.00001\)$/,
   'tie_word_embeddings false': /config\.json: tie_word_embeddings false is not supported \(only true\)$/,
 };
 
@@ -91,16 +90,32 @@ describe("transformers' GPT-2 configs against PyTorch", () => {
     expect(device().memory().liveBytes).toBe(live);
   });
 
-  it('writes n_inner back: gpt export of such a model loads with the same logits', async () => {
-    const v = fixture.variants.find((x) => x.name === 'n_inner 16')!;
+  it.each([
+    { name: 'n_inner 16', written: { n_embd: 8, n_inner: 16, layer_norm_epsilon: 1e-5 } },
+    { name: 'layer_norm_epsilon 1e-3', written: { n_inner: null, layer_norm_epsilon: 1e-3 } },
+  ])('writes $name back: gpt export of such a model, and our checkpoint of it, load with the same logits', async ({ name, written }) => {
+    const v = fixture.variants.find((x) => x.name === name)!;
     const { model, tokenizer } = await loadCheckpointModel(variantDir(v));
-    const exported = join(dir, 'n_inner-exported');
+    const exported = join(dir, `${v.name.replace(/\W+/g, '-')}-exported`);
     await saveHFModel(exported, model, tokenizer);
+    const ours = join(dir, `${v.name.replace(/\W+/g, '-')}-ours`);
+    await saveCheckpoint(ours, model, tokenizer);
     model.dispose();
-    expect(JSON.parse(readFileSync(join(exported, 'config.json'), 'utf8'))).toMatchObject({ n_embd: 8, n_inner: 16 });
-    const back = modelFromCheckpoint(await loadCheckpoint(exported), { dropout: 0 }).model;
-    expect(await worstError(back, v.logits)).toBeLessThan(1e-4);
-    back.dispose();
+    expect(JSON.parse(readFileSync(join(exported, 'config.json'), 'utf8'))).toMatchObject(written);
+    for (const path of [exported, ours]) {
+      const back = modelFromCheckpoint(await loadCheckpoint(path), { dropout: 0 }).model;
+      expect(await worstError(back, v.logits)).toBeLessThan(1e-4);
+      back.dispose();
+    }
+  });
+
+  it("layerNormEps: GPTConfig refuses one no kernel takes; nanoGPT's layout, whose LayerNorm's is 1e-5, refuses another", () => {
+    const cfg: GPTConfig = { vocabSize: 260, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true };
+    for (const eps of [0, -1, 1e-50, Infinity, '1e-5']) {
+      expect(() => validateConfig({ ...cfg, layerNormEps: eps } as GPTConfig)).toThrow(/^GPT config: layerNormEps must be a number > 0 within float32's range \(or absent: 1e-5\), got /);
+    }
+    expect(nanoGptLayoutProblem({ ...cfg, layerNormEps: 1e-3 })).toBe("nanoGPT's LayerNorm's epsilon is 1e-5, and this model's is 0.001");
+    expect(nanoGptLayoutProblem({ ...cfg, layerNormEps: 1e-5 })).toBeNull();
   });
 
   it("cuts a vocabulary padded past the tokenizer's (added tokens kept) to it, with a note, wherever the directory is read", async () => {

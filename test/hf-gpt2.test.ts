@@ -130,7 +130,9 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ scale_attn_weights: false }, /config\.json: scale_attn_weights false is not supported \(only true\)$/],
       [{ add_cross_attention: true }, /config\.json: add_cross_attention true/],
       [{ tie_word_embeddings: false }, /config\.json: tie_word_embeddings false/],
-      [{ layer_norm_epsilon: 1e-6 }, /config\.json: layer_norm_epsilon 0\.000001 is not supported \(only 0\.00001\)$/],
+      // layer_norm_epsilon is honoured (every LayerNorm's layerNormEps): one no LayerNorm can take is refused
+      [{ layer_norm_epsilon: 0 }, /config\.json: layer_norm_epsilon must be .*, got 0$/],
+      [{ layer_norm_epsilon: 1e-50 }, /config\.json: layer_norm_epsilon 1e-50 is not supported \(only a number float32 holds, > 0\)$/],
       [{ activation_function: 'relu' }, /config\.json: activation_function "relu" is not supported \(only gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_accurate, gelu, gelu_python\)$/],
       // null is no default: transformers fails on it (ACT2FN[None], nn.Dropout(None))
       [{ activation_function: null }, /config\.json: activation_function null is not supported \(only gelu_new, .*\)$/],

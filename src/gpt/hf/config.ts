@@ -1,13 +1,14 @@
 // Hugging Face GPT-2's config.json (transformers' GPT2Config) and our GPTConfig, both ways. Only
 // configs our GPT computes the same function for are accepted: a setting that would change it
-// (attention scaled otherwise, cross-attention, an untied head, another activation or LayerNorm
-// epsilon) is refused with a one-line error naming the field, rather than loaded into a model that
-// silently computes something else. n_inner (the MLP's width) is every block's mlpWidths.
-import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL, type Range } from '../../io/value-ranges.js';
+// (attention scaled otherwise, cross-attention, an untied head, another activation) is refused with
+// a one-line error naming the field, rather than loaded into a model that silently computes
+// something else. n_inner (the MLP's width) is every block's mlpWidths, layer_norm_epsilon every
+// LayerNorm's layerNormEps.
+import { POSITIVE, POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL, type Range } from '../../io/value-ranges.js';
 import type { Activation } from '../../nn/transformer.js';
 import { blockConfig, hasPrunedShapes, type GPTConfig } from '../model.js';
 
-/** Our LayerNorm's epsilon (src/nn/layers.ts), which GPT-2's layer_norm_epsilon must match. */
+/** GPT2Config's layer_norm_epsilon, and our LayerNorm's (src/nn/layers.ts) where GPTConfig gives none. */
 const LAYER_NORM_EPSILON = 1e-5;
 
 /**
@@ -31,7 +32,6 @@ const FIXED: Record<string, unknown> = {
   scale_attn_by_inverse_layer_idx: false,
   add_cross_attention: false,
   tie_word_embeddings: true,
-  layer_norm_epsilon: LAYER_NORM_EPSILON,
 };
 
 /**
@@ -86,6 +86,10 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
     activation,
   };
   if (nEmbd % config.nHead) throw error(`${spelled('n_embd')} (${nEmbd}) must be divisible by ${spelled('n_head')} (${config.nHead})`);
+  const eps = number('layer_norm_epsilon', POSITIVE, orDefault('layer_norm_epsilon', LAYER_NORM_EPSILON));
+  // a value float32 rounds to 0 or infinity is no epsilon our kernels can take
+  if (!(Math.fround(eps) > 0 && Number.isFinite(Math.fround(eps)))) throw error(`layer_norm_epsilon ${show(eps)} is not supported (only a number float32 holds, > 0)`);
+  if (eps !== LAYER_NORM_EPSILON) config.layerNormEps = eps;
   // GPT2MLP's width: n_inner, or 4 * n_embd where it is null or left out; another is every block's mlpWidths
   const inner = hf.n_inner == null ? 4 * nEmbd : number('n_inner', POSITIVE_INT, hf.n_inner);
   if (inner === 4 * nEmbd) return config;
@@ -136,6 +140,7 @@ export function hfConfigFromGPT(config: GPTConfig, endOfText: number | null = nu
     resid_pdrop: dropout,
     embd_pdrop: dropout,
     attn_pdrop: dropout,
+    layer_norm_epsilon: config.layerNormEps ?? LAYER_NORM_EPSILON,
     initializer_range: 0.02,
     bos_token_id: endOfText,
     eos_token_id: endOfText,
