@@ -167,5 +167,6 @@ describe("transformers' GPT-2 configs against PyTorch", () => {
     await expect(loadCheckpoint(path)).rejects.toThrow(message);
     await expect(loadCheckpointModel(path)).rejects.toThrow(message);
     await expect(readCheckpointHeader(path)).rejects.toThrow(message);
+    await expect(openHFCheckpointFile(path)).rejects.toThrow(message); // gpt serve's
   });
 });
