@@ -199,3 +199,17 @@ export async function warningsOf(body: () => Promise<unknown>): Promise<string[]
     warn.mockRestore();
   }
 }
+
+/** What `run` returns, and the process warnings (process.emitWarning's messages) emitted while it ran. */
+export async function withWarnings<T>(run: () => Promise<T>): Promise<{ result: T; warnings: string[] }> {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    const result = await run();
+    await new Promise((done) => setImmediate(done)); // 'warning' is emitted on the next tick
+    return { result, warnings };
+  } finally {
+    process.off('warning', onWarning);
+  }
+}

@@ -130,7 +130,9 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ scale_attn_weights: false }, /config\.json: scale_attn_weights false is not supported \(only true\)$/],
       [{ add_cross_attention: true }, /config\.json: add_cross_attention true/],
       [{ tie_word_embeddings: false }, /config\.json: tie_word_embeddings false/],
-      [{ layer_norm_epsilon: 1e-6 }, /config\.json: layer_norm_epsilon 0\.000001 is not supported \(only 0\.00001\)$/],
+      // layer_norm_epsilon is honoured (every LayerNorm's layerNormEps): one no LayerNorm can take is refused
+      [{ layer_norm_epsilon: 0 }, /config\.json: layer_norm_epsilon must be .*, got 0$/],
+      [{ layer_norm_epsilon: 1e-50 }, /config\.json: layer_norm_epsilon 1e-50 is not supported \(only a number float32 holds, > 0\)$/],
       [{ activation_function: 'relu' }, /config\.json: activation_function "relu" is not supported \(only gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_accurate, gelu, gelu_python\)$/],
       // null is no default: transformers fails on it (ACT2FN[None], nn.Dropout(None))
       [{ activation_function: null }, /config\.json: activation_function null is not supported \(only gelu_new, .*\)$/],
@@ -138,7 +140,10 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ activation_function: 'toString' }, /config\.json: activation_function "toString" is not supported \(only gelu_new, .*\)$/],
       [{ activation_function: '__proto__' }, /config\.json: activation_function "__proto__" is not supported \(only gelu_new, .*\)$/],
       [{ resid_pdrop: null }, /config\.json: resid_pdrop must be a finite number in \[0, 1\), got null$/],
-      [{ n_inner: 64 }, /config\.json: n_inner 64 is not supported \(only 4 \* n_embd = 96, or null\)$/],
+      // n_inner is honoured (every block's MLP width): one the weights do not have is named with the tensor
+      [{ n_inner: 64 }, /model\.safetensors: GPT-2's h\.0\.mlp\.c_fc\.weight has shape \[24, 96\], where config\.json's n_embd 24 and n_inner 64 gives it \[24, 64\]$/],
+      [{ n_inner: 0 }, /config\.json: n_inner must be an integer >= 1, got 0$/],
+      [{ n_inner: 64, n_layer: 1e9 }, /config\.json: n_layer 1000000000 with n_inner 64 is not supported \(at most 10000 blocks\)$/],
       [{ model_type: 'gpt_neo' }, /config\.json: model_type "gpt_neo" is not supported/],
       [{ n_head: 5 }, /config\.json: n_embd \(24\) must be divisible by n_head \(5\)$/],
       // transformers reads the size under its other name where that is given: so is it named

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { Gpt2Tokenizer, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 
-/** GPT-2's tokenizer in miniature: its 256 byte tokens, the merges that make ' the', and <|endoftext|>. */
-export function miniGpt2Tokenizer(): Gpt2Tokenizer {
+/** GPT-2's tokenizer in miniature: its 256 byte tokens, the merges that make ' the', and <|endoftext|> (and `added` tokens after it, a fine-tune's). */
+export function miniGpt2Tokenizer(added: string[] = []): Gpt2Tokenizer {
   const [space, t, h, e] = new Gpt2Tokenizer([]).encode(' the');
-  return new Gpt2Tokenizer([[t!, h!], [256, e!], [space!, 257]], ['<|endoftext|>']);
+  return new Gpt2Tokenizer([[t!, h!], [256, e!], [space!, 257]], ['<|endoftext|>', ...added]);
 }
 
 /** The small model's shape, in GPT2Config's names: V vocab (the mini tokenizer's), T positions, C width, NH heads, L layers. */
@@ -113,12 +113,15 @@ export function writeGPT2Dir(dir: string, params: GPT2Params, opts: GPT2DirOptio
   writeFileSync(join(dir, 'config.json'), JSON.stringify(opts.config ?? gpt2Config(), null, 2));
   if (opts.shards === undefined) writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
   else writeShards(dir, tensors, opts.shards);
-  const hfTokenizer = toHuggingFaceJSON(miniGpt2Tokenizer());
-  if (opts.tokenizer === 'vocab+merges') {
-    const { vocab, merges } = (hfTokenizer as { model: { vocab: Record<string, number>; merges: (string | string[])[] } }).model;
-    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(vocab));
-    writeFileSync(join(dir, 'merges.txt'), ['#version: 0.2', ...merges.map((m) => (Array.isArray(m) ? m.join(' ') : m))].join('\n') + '\n');
-  } else if (opts.tokenizer ?? true) writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(hfTokenizer));
+  if (opts.tokenizer === 'vocab+merges') writeVocabFiles(dir, miniGpt2Tokenizer());
+  else if (opts.tokenizer ?? true) writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(toHuggingFaceJSON(miniGpt2Tokenizer())));
+}
+
+/** `tokenizer` as GPT-2's own pair of files, vocab.json + merges.txt, in `dir` (older saves hold only these). */
+export function writeVocabFiles(dir: string, tokenizer: Gpt2Tokenizer): void {
+  const { vocab, merges } = (toHuggingFaceJSON(tokenizer) as { model: { vocab: Record<string, number>; merges: (string | string[])[] } }).model;
+  writeFileSync(join(dir, 'vocab.json'), JSON.stringify(vocab));
+  writeFileSync(join(dir, 'merges.txt'), ['#version: 0.2', ...merges.map((m) => (Array.isArray(m) ? m.join(' ') : m))].join('\n') + '\n');
 }
 
 /** `tensors` dealt round-robin into `n` files model-0000i-of-0000n.safetensors, and the index naming each one's file. */

@@ -16,7 +16,7 @@ import { nanoGptTokenizer } from '../src/node/nanogpt-file.js';
 import { startServer } from '../src/cli/serve.js';
 import { getCheckpoint, gpt, tempDir } from './cli-helpers.js';
 import { paddedNanoGptCheckpoint } from './torch-writer.js';
-import { setupDevice } from './helpers.js';
+import { setupDevice, withWarnings } from './helpers.js';
 import { miniGpt2Tokenizer } from './hf-reference.js';
 
 beforeAll(setupDevice);
@@ -133,27 +133,19 @@ describe("nanoGPT's ckpt.pt", () => {
     const { bytes, wte } = paddedNanoGptCheckpoint('_orig_mod.', [['iter_num', 5]]);
     const C = wte.shape[1]!;
     writeFileSync(path, bytes);
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    try {
-      const ckpt = await loadCheckpoint(path);
-      await new Promise((done) => setImmediate(done));
-      expect(warnings).toEqual([`${path}: vocab_size 50304 is GPT-2's 50257 padded (nanoGPT pads it for speed); the 47 padded rows, ids no text encodes to, are dropped`]);
-      expect([ckpt.meta.model.vocabSize, ckpt.meta.tokenizer.kind]).toEqual([50257, 'gpt2']);
-      expect(ckpt.weights.get('wte.weight')).toEqual({ shape: [50257, C], data: wte.data.subarray(0, 50257 * C) });
-      // the header (read first by gpt sample) says what the load makes
-      const sampled = await gpt('sample', '--init-from', path, '--start', 'Hello', '--max-new-tokens', '3');
-      expect(sampled.code, sampled.err).toBe(0);
-      const info = await gpt('info', path);
-      expect(info.out).toMatch(/vocab 50257;[^]*the header matches the config[^]*tokenizer +gpt2, 50257 tokens\n/);
-      // and says, in a line of its own under the tokenizer, what gpt sample warns
-      const padding = "vocab_size 50304 is GPT-2's 50257 padded (nanoGPT pads it for speed); the 47 padded rows, ids no text encodes to, are dropped";
-      expect(info.out.split('\n').find((l) => l.includes('vocab_size'))?.trim()).toBe(padding);
-      expect(JSON.parse((await gpt('info', path, '--json')).out)).toMatchObject({ tokenizer: { kind: 'gpt2', vocabSize: 50257 }, loadNote: padding });
-    } finally {
-      process.off('warning', onWarning);
-    }
+    const { result: ckpt, warnings } = await withWarnings(() => loadCheckpoint(path));
+    expect(warnings).toEqual([`${path}: vocab_size 50304 is GPT-2's 50257 padded (nanoGPT pads it for speed); the 47 padded rows, ids no text encodes to, are dropped`]);
+    expect([ckpt.meta.model.vocabSize, ckpt.meta.tokenizer.kind]).toEqual([50257, 'gpt2']);
+    expect(ckpt.weights.get('wte.weight')).toEqual({ shape: [50257, C], data: wte.data.subarray(0, 50257 * C) });
+    // the header (read first by gpt sample) says what the load makes
+    const sampled = await gpt('sample', '--init-from', path, '--start', 'Hello', '--max-new-tokens', '3');
+    expect(sampled.code, sampled.err).toBe(0);
+    const info = await gpt('info', path);
+    expect(info.out).toMatch(/vocab 50257;[^]*the header matches the config[^]*tokenizer +gpt2, 50257 tokens\n/);
+    // and says, in a line of its own under the tokenizer, what gpt sample warns
+    const padding = "vocab_size 50304 is GPT-2's 50257 padded (nanoGPT pads it for speed); the 47 padded rows, ids no text encodes to, are dropped";
+    expect(info.out.split('\n').find((l) => l.includes('vocab_size'))?.trim()).toBe(padding);
+    expect(JSON.parse((await gpt('info', path, '--json')).out)).toMatchObject({ tokenizer: { kind: 'gpt2', vocabSize: 50257 }, loadNote: padding });
   });
 
   it("cuts a vocabulary padded past GPT-2's tokenizer's to it, with a note; refuses another mismatch", () => {

@@ -50,13 +50,15 @@ export interface GPTConfig {
   nHeads?: number[];
   /** The MLP's hidden width in each block, when it differs (pruned neurons); 4 * nEmbd when absent. */
   mlpWidths?: number[];
+  /** Every LayerNorm's epsilon (a Hugging Face GPT-2's layer_norm_epsilon); 1e-5 (nanoGPT's and GPT-2's) when absent. */
+  layerNormEps?: number;
   /** LoRA adapters on the block layers `lora.targets` names, every other parameter frozen (src/gpt/lora.ts); none when absent. */
   lora?: LoRAConfig;
 }
 
 /** Every key a GPTConfig may have: another one (nEmbed for nEmbd) would be silently ignored. */
 const CONFIG_KEYS: readonly (keyof GPTConfig)[] = [
-  'vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout', 'bias', 'activation', 'shareLayers', 'quantization', 'nHeads', 'mlpWidths', 'lora',
+  'vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout', 'bias', 'activation', 'shareLayers', 'quantization', 'nHeads', 'mlpWidths', 'layerNormEps', 'lora',
 ];
 
 /** The per-block shapes: each block's head count and MLP width. */
@@ -226,6 +228,10 @@ export function validateConfig(cfg: GPTConfig): void {
   if (cfg.activation !== undefined && !ACTIVATIONS.includes(cfg.activation)) {
     throw new Error(`GPT config: activation must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(cfg.activation)}`);
   }
+  const eps = cfg.layerNormEps;
+  if (eps !== undefined && !(typeof eps === 'number' && eps > 0 && Math.fround(eps) > 0 && Number.isFinite(Math.fround(eps)))) {
+    throw new Error(`GPT config: layerNormEps must be a number > 0 within float32's range (or absent: 1e-5), got ${show(eps)}`);
+  }
   if (cfg.quantization !== undefined && !QUANTIZATIONS.includes(cfg.quantization)) {
     throw new Error(`GPT config: quantization must be one of ${QUANTIZATIONS.join(', ')} (or absent: float32), got ${JSON.stringify(cfg.quantization)}`);
   }
@@ -287,7 +293,7 @@ export class GPT extends Module {
       const K = config.shareLayers ?? 1;
       for (let j = 0; j < nLayer / K; j++) blocks.push(new Block(blockConfig(config, j * K), rng));
       this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, (_, i) => blocks[Math.floor(i / K)]!)));
-      this.ln_f = this.module('ln_f', new LayerNorm(nEmbd, { bias: config.bias }));
+      this.ln_f = this.module('ln_f', new LayerNorm(nEmbd, { bias: config.bias, eps: config.layerNormEps }));
       if (config.lora) this.attachLoRA(config.lora);
     } catch (e) {
       for (const b of blocks) b.dispose(); // made, and perhaps not yet registered

@@ -56,6 +56,7 @@ export function nanoGptLayoutProblem(model: GPTConfig): string | null {
   if (model.quantization) return `a quantized (${model.quantization}) model has no nanoGPT form: export the float32 checkpoint it was made from`;
   if (model.lora) return 'a model with LoRA adapters has no nanoGPT form until they are merged into its weights';
   if ((model.activation ?? 'gelu') !== 'gelu') return `nanoGPT's MLP is the exact GELU, and this model's is ${model.activation}`;
+  if (model.layerNormEps !== undefined && model.layerNormEps !== 1e-5) return `nanoGPT's LayerNorm's epsilon is 1e-5, and this model's is ${model.layerNormEps}`;
   if ((model.shareLayers ?? 1) > 1) return `nanoGPT's blocks share no weights, and this model's groups of ${model.shareLayers} do (--share-layers)`;
   if (model.nHeads || model.mlpWidths) {
     const pruned = [model.nHeads && `heads per block [${model.nHeads}]`, model.mlpWidths && `MLP widths [${model.mlpWidths}]`].filter(Boolean).join(', ');

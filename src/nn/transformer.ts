@@ -26,6 +26,8 @@ export interface TransformerConfig {
   headSize?: number;
   /** The MLP's hidden width; 4 * nEmbd when absent. */
   mlpWidth?: number;
+  /** The LayerNorms' epsilon; 1e-5 (nanoGPT's and GPT-2's) when absent. */
+  layerNormEps?: number;
 }
 
 /**
@@ -231,10 +233,10 @@ export class Block extends Module {
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
     checkConfig('Block', cfg, true);
-    this.ln_1 = this.module('ln_1', new LayerNorm(cfg.nEmbd, { bias: cfg.bias }));
+    this.ln_1 = this.module('ln_1', new LayerNorm(cfg.nEmbd, { bias: cfg.bias, eps: cfg.layerNormEps }));
     try {
       this.attn = this.module('attn', new CausalSelfAttention(cfg, rng));
-      this.ln_2 = this.module('ln_2', new LayerNorm(cfg.nEmbd, { bias: cfg.bias }));
+      this.ln_2 = this.module('ln_2', new LayerNorm(cfg.nEmbd, { bias: cfg.bias, eps: cfg.layerNormEps }));
       this.mlp = this.module('mlp', new MLP(cfg, rng));
     } catch (e) {
       throw this.abandon(e);

@@ -4,7 +4,7 @@
 // pytorch_model.bin or its shards; src/gpt/hf), read and written.
 import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, readCheckpointModel, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
-import { HF_FILES, pendingHF, readHF } from '../gpt/hf/index.js';
+import { HF_FILES, hfModelConfig, hfVocabNote, pendingHF, readHF, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
@@ -79,7 +79,7 @@ export function loadCheckpointModel(path: string, opts: LoadOptions = {}): Promi
     file: upload,
     // nanoGPT's models are small: read to the host, then uploaded
     torch: async (handle) => uploadedCheckpoint(await loadNanoGptCheckpoint(handle, path), opts),
-    hf: () => withHFDirectory(path, (files) => readHFModel(files, path, opts)),
+    hf: () => withHFDirectory(path, async (files) => noteVocabCut(files, path, await readHFModel(files, path, opts), (loaded) => loaded.ckpt.meta)),
     // read once, checksummed as read: a model made of a damaged file is freed before it is returned
     run: () => readCheckpointWeights(path, upload, { discard: disposeUploaded }),
   });
@@ -109,7 +109,14 @@ const readCheckpointFrom = async (handle: PositionalFile, source: string): Promi
  * pytorch_model.bin or its shards), and tokenizer.json or vocab.json + merges.txt. The weights are
  * read a tensor at a time: gpt2-large's and gpt2-xl's files are past the 2 GiB Node reads at once.
  */
-const loadHFModel = (dir: string): Promise<Checkpoint> => withHFDirectory(dir, (files) => readHF(files, dir));
+const loadHFModel = (dir: string): Promise<Checkpoint> => withHFDirectory(dir, async (files) => noteVocabCut(files, dir, await readHF(files, dir), (ckpt) => ckpt.meta));
+
+/** `loaded`, of the Hugging Face directory `dir` of `files`, once a warning says where loading cut config.json's vocabulary (hfVocabNote). */
+function noteVocabCut<T>(files: HFModelSources, dir: string, loaded: T, meta: (loaded: T) => CheckpointMeta): T {
+  const note = hfVocabNote(hfModelConfig(files.config, dir), meta(loaded).model);
+  if (note) process.emitWarning(`${dir}/${note}`);
+  return loaded;
+}
 
 /** Why a Hugging Face export cannot go into a run's directory (isHFDirectory: the manifest decides what a directory holds). */
 export const HOLDS_RUN = `holds a training run's checkpoint (${MANIFEST_FILE}), which every reader here would take instead of the export`;

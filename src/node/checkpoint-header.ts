@@ -5,7 +5,7 @@
 // weights is made only when asked for (`verify`), and its pruning masks' values counted then.
 import { basename, join } from 'node:path';
 import { CHECKPOINT_FORMAT, decodeCheckpointMeta, isMoment, type CheckpointMeta, type PrunedWeights } from '../gpt/checkpoint.js';
-import { checkHFVocab, hfTokenizer, openHFWeights } from '../gpt/hf/index.js';
+import { hfTokenizerAndModel, hfVocabNote, openHFWeights } from '../gpt/hf/index.js';
 import { EMBEDDING, HEAD, headIsEmbedding, isMaskBuffer, unprefixed } from '../gpt/hf/weights.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
@@ -38,7 +38,7 @@ export interface CheckpointHeader {
   manifest?: { weightsCrc32: string; verified: boolean; stalePresent: string[] };
   /** The pruning masks' count (0 of 0 without masks), where the weights were read (verify): their values, small beside the weights. */
   maskCounts?: PrunedWeights;
-  /** What loading changes of the model in the file, as `gpt sample` warns it: nanoGPT's padded vocabulary cut (nanoGptMeta's note). */
+  /** What loading changes of the model in the file, as `gpt sample` warns it: a padded vocabulary cut (nanoGptMeta's note, hfVocabNote). */
   loadNote?: string;
   /** A nanoGPT checkpoint's iter_num and its config's batch, max_iters and dtype: what our metadata's trainer.step and train hold. */
   nanoGptRun?: Pick<NanoGptFile, 'iterNum' | 'batch' | 'maxIters' | 'dtype'>;
@@ -113,13 +113,18 @@ async function hfHeader(dir: string): Promise<CheckpointHeader> {
   const { model, files, close } = await openHFDirectory(dir);
   try {
     const shards = await openHFWeights(files, dir);
-    const tokenizer = hfTokenizer(shards.map(({ file, reader }) => ({ file, metadata: reader.metadata })), files, dir);
-    checkHFVocab(tokenizer, model, dir); // as loading refuses it: the vocabulary told is then both's
+    const entries = shards.flatMap(({ reader }) => reader.entries);
+    const embedding = (name: string) => [EMBEDDING, HEAD].includes(unprefixed(name));
+    // as loading makes it: a padded vocabulary cut; a larger tokenizer, or an embedding of other rows than config.json's, refused
+    const metadata = shards.map(({ file, reader }) => ({ file, metadata: reader.metadata }));
+    const { tokenizer, model: loaded } = hfTokenizerAndModel(metadata, files, dir, model, entries.find((e) => embedding(e.name))?.shape[0]);
+    const note = hfVocabNote(model, loaded);
     return {
       layout: 'Hugging Face directory',
-      meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() },
-      tensors: shards.flatMap(({ reader }) => reader.entries),
+      meta: { format: CHECKPOINT_FORMAT, model: loaded, tokenizer: tokenizer.toJSON() },
+      tensors: note ? entries.map((e) => (embedding(e.name) ? withShape(e, [loaded.vocabSize, ...e.shape.slice(1)]) : e)) : entries,
       weightsFiles: files.weights.map(({ file, source }) => ({ file, bytes: source.size })),
+      ...(note && { loadNote: note }),
     };
   } finally {
     await close();
@@ -131,10 +136,7 @@ async function nanoGptHeader(handle: PositionalFile, path: string): Promise<Chec
   const file = await openNanoGptFile(handle, path);
   const tokenizer = await nanoGptTokenizer(file, path);
   const { meta, note } = nanoGptMeta(file, tokenizer, path); // as loading makes it: a padded vocabulary cut
-  const tensors = file.weights.entries.map((e) => {
-    const shape = nanoGptShape(e.name, e.shape, meta.model.vocabSize);
-    return { ...e, shape, end: e.begin + ((e.end - e.begin) / Math.max(1, numel(e.shape))) * numel(shape) };
-  });
+  const tensors = file.weights.entries.map((e) => withShape(e, nanoGptShape(e.name, e.shape, meta.model.vocabSize)));
   const weightsFiles = [{ file: basename(path), bytes: (await handle.stat()).size }];
   return { layout: 'nanoGPT checkpoint', meta, tensors, weightsFiles, ...(note && { loadNote: note }), nanoGptRun: { iterNum: file.iterNum, batch: file.batch, maxIters: file.maxIters, dtype: file.dtype } };
 }
@@ -147,3 +149,6 @@ async function present(dir: string, names: string[]): Promise<string[]> {
 }
 
 const numel = (shape: readonly number[]) => shape.reduce((n, d) => n * d, 1);
+
+/** A tensor's entry as loading cuts it to `shape` (a padded vocabulary's embedding: its first rows), its bytes those rows'. */
+const withShape = (e: SafetensorsEntry, shape: number[]): SafetensorsEntry => ({ ...e, shape, end: e.begin + ((e.end - e.begin) / Math.max(1, numel(e.shape))) * numel(shape) });

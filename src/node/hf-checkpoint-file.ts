@@ -2,7 +2,7 @@
 // only): checked at the start a tensor at a time, then served as converted-checkpoint-file.ts serves
 // a checkpoint of another format, its weights files (model.safetensors, pytorch_model.bin, shards) open.
 import { join } from 'node:path';
-import { hfCheckpointLayout, hfHeaders, readHFTensor, type HFHeaders, type SavedHFTensor } from '../gpt/hf/headers.js';
+import { checkedHFHeaders, hfCheckpointLayout, readHFTensor, type HFHeaders, type SavedHFTensor } from '../gpt/hf/headers.js';
 import { EMBEDDING, HEAD, unprefixed } from '../gpt/hf/weights.js';
 import { openHFWeights } from '../gpt/hf/index.js';
 import { readCheckpointAt } from './checkpoint-dir.js';
@@ -20,7 +20,7 @@ export async function openHFCheckpointFile(dir: string): Promise<ConvertedCheckp
     // before the check: a write during it is caught
     const unchanged = await unchangedSinceNow(opened.handles.map((handle, i) => ({ handle, path: join(dir, opened.files.weights[i]!.file) })));
     // the index checked against the shards' headers as they are read
-    const headers = hfHeaders(opened.model, await openHFWeights(opened.files, dir), opened.files, dir, null);
+    const headers = checkedHFHeaders(opened.model, await openHFWeights(opened.files, dir), opened.files, dir, null);
     const accepted = headers && (await tensorsAccepted(headers, dir).catch(() => false));
     if (!accepted) {
       await readCheckpointAt(dir); // for its one-line error

@@ -5,7 +5,7 @@ import { noGrad } from '../autograd/mode.js';
 import { checkpointMoments, checkpointPieces, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
 import { disposeMoments, disposeUploaded, readCheckpointModel, type MomentTensors, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
-import { hfModelConfig, type HFModelSources } from '../gpt/hf/index.js';
+import { hfModelConfig, hfVocabNote, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import { blockLinearShapes, deviceRoom, modelSizeProblem, type GPT, type GPTConfig } from '../gpt/model.js';
 import { loraRankProblem, sameLoRA } from '../gpt/lora.js';
@@ -110,14 +110,17 @@ export class Session {
   /**
    * Replaces the model with a Hugging Face GPT-2 model's: config.json's text (checked before the
    * replacement is confirmed), model.safetensors (or its shards) read a tensor at a time (each
-   * weight uploaded into a new model as it is read), tokenizer.json's text. `signal` as load's.
+   * weight uploaded into a new model as it is read), tokenizer.json's text; the summary's note says
+   * where a vocabulary padded past the tokenizer's was cut (hfVocabNote). `signal` as load's.
    */
   async loadHF(files: HFModelSources, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
-    hfModelConfig(files.config, source);
+    const config = hfModelConfig(files.config, source);
     this.assertReplaceConfirmed();
     const weights = files.weights.map(({ file, source: bytes }) => ({ file, source: readsUntilAborted(bytes, signal) }));
-    return this.adopt(await cancelled(signal, () => readHFModel({ ...files, weights }, source)), source, 'loadHF');
+    const uploaded = await cancelled(signal, () => readHFModel({ ...files, weights }, source));
+    const note = hfVocabNote(config, uploaded.ckpt.meta.model);
+    return { ...this.adopt(uploaded, source, 'loadHF'), ...(note && { note }) };
   }
 
   /**

@@ -1,13 +1,14 @@
 // Hugging Face GPT-2's config.json (transformers' GPT2Config) and our GPTConfig, both ways. Only
 // configs our GPT computes the same function for are accepted: a setting that would change it
-// (attention scaled otherwise, cross-attention, an untied head, another activation, LayerNorm
-// epsilon or MLP width) is refused with a one-line error naming the field, rather than loaded into
-// a model that silently computes something else.
-import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL, type Range } from '../../io/value-ranges.js';
+// (attention scaled otherwise, cross-attention, an untied head, another activation) is refused with
+// a one-line error naming the field, rather than loaded into a model that silently computes
+// something else. n_inner (the MLP's width) is every block's mlpWidths, layer_norm_epsilon every
+// LayerNorm's layerNormEps.
+import { POSITIVE, POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL, type Range } from '../../io/value-ranges.js';
 import type { Activation } from '../../nn/transformer.js';
 import { blockConfig, hasPrunedShapes, type GPTConfig } from '../model.js';
 
-/** Our LayerNorm's epsilon (src/nn/layers.ts), which GPT-2's layer_norm_epsilon must match. */
+/** GPT2Config's layer_norm_epsilon, and our LayerNorm's (src/nn/layers.ts) where GPTConfig gives none. */
 const LAYER_NORM_EPSILON = 1e-5;
 
 /**
@@ -31,7 +32,6 @@ const FIXED: Record<string, unknown> = {
   scale_attn_by_inverse_layer_idx: false,
   add_cross_attention: false,
   tie_word_embeddings: true,
-  layer_norm_epsilon: LAYER_NORM_EPSILON,
 };
 
 /**
@@ -42,6 +42,9 @@ const ALIASES: Record<string, string> = { n_embd: 'hidden_size', n_positions: 'm
 
 /** GPT2Config's sizes where config.json leaves them out (GPT-2 124M's): transformers builds that model. */
 const SIZE_DEFAULTS: Record<string, number> = { vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12 };
+
+/** The most blocks a config with n_inner may have (gpt2-xl has 48): each block's MLP width is listed. */
+const MAX_LAYERS = 10_000;
 
 /** config.json's names of the sizes in our GPTConfig. */
 export const HF_NAMES: Partial<Record<keyof GPTConfig, string>> = { vocabSize: 'vocab_size', blockSize: 'n_positions', nLayer: 'n_layer', nHead: 'n_head', nEmbd: 'n_embd' };
@@ -66,7 +69,6 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
   const spelled = (name: string) => (hf[ALIASES[name]!] === undefined ? name : ALIASES[name]!);
   const positions = spelled('n_positions');
   const nEmbd = number(spelled('n_embd'), POSITIVE_INT);
-  if (hf.n_inner != null && hf.n_inner !== 4 * nEmbd) throw error(`n_inner ${show(hf.n_inner)} is not supported (only 4 * n_embd = ${4 * nEmbd}, or null)`);
   const name = orDefault('activation_function', 'gelu_new');
   // own names only: 'toString' is in every object
   const activation = typeof name === 'string' && Object.hasOwn(ACTIVATION_FROM_HF, name) ? ACTIVATION_FROM_HF[name] : undefined;
@@ -84,17 +86,33 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
     activation,
   };
   if (nEmbd % config.nHead) throw error(`${spelled('n_embd')} (${nEmbd}) must be divisible by ${spelled('n_head')} (${config.nHead})`);
-  return config;
+  const eps = number('layer_norm_epsilon', POSITIVE, orDefault('layer_norm_epsilon', LAYER_NORM_EPSILON));
+  // a value float32 rounds to 0 or infinity is no epsilon our kernels can take
+  if (!(Math.fround(eps) > 0 && Number.isFinite(Math.fround(eps)))) throw error(`layer_norm_epsilon ${show(eps)} is not supported (only a number float32 holds, > 0)`);
+  if (eps !== LAYER_NORM_EPSILON) config.layerNormEps = eps;
+  // GPT2MLP's width: n_inner, or 4 * n_embd where it is null or left out; another is every block's mlpWidths
+  const inner = hf.n_inner == null ? 4 * nEmbd : number('n_inner', POSITIVE_INT, hf.n_inner);
+  if (inner === 4 * nEmbd) return config;
+  // a list of n_layer widths is made before the weights are read: a layer count no file holds is refused first
+  if (config.nLayer > MAX_LAYERS) throw error(`${spelled('n_layer')} ${config.nLayer} with n_inner ${inner} is not supported (at most ${MAX_LAYERS} blocks)`);
+  return { ...config, mlpWidths: Array<number>(config.nLayer).fill(inner) };
 }
 
-/** Why GPT-2's layout cannot hold a model of `config` (one head count and MLP width for every block), or null. */
+/** Every block's MLP width where they are all one (GPT-2's n_inner), else null. */
+const uniformMlpWidth = (config: GPTConfig): number | null => {
+  const widths = new Set(Array.from({ length: config.nLayer }, (_, i) => blockConfig(config, i).mlpWidth));
+  return widths.size === 1 ? [...widths][0]! : null;
+};
+
+/** Why GPT-2's layout cannot hold a model of `config` (one head count and MLP width, n_inner, for every block), or null. */
 export function hfLayoutProblem(config: GPTConfig): string | null {
   if (!hasPrunedShapes(config)) return null;
-  const { nHead, nEmbd, nLayer } = config;
+  const { nHead, nLayer } = config;
   const blocks = Array.from({ length: nLayer }, (_, i) => blockConfig(config, i));
+  if (blocks.every((b) => b.nHead === nHead) && uniformMlpWidth(config) !== null) return null;
   const heads = JSON.stringify(blocks.map((b) => b.nHead));
   const widths = JSON.stringify(blocks.map((b) => b.mlpWidth));
-  return `Hugging Face's GPT-2 layout cannot hold this structurally pruned model (heads per block ${heads}, MLP widths ${widths}): every block must have n_head ${nHead} heads and an MLP of 4 * n_embd = ${4 * nEmbd}`;
+  return `Hugging Face's GPT-2 layout cannot hold this structurally pruned model (heads per block ${heads}, MLP widths ${widths}): every block must have n_head ${nHead} heads and one MLP width (n_inner)`;
 }
 
 /**
@@ -117,11 +135,12 @@ export function hfConfigFromGPT(config: GPTConfig, endOfText: number | null = nu
     n_embd: nEmbd,
     n_layer: nLayer,
     n_head: nHead,
-    n_inner: null,
+    n_inner: uniformMlpWidth(config) === 4 * nEmbd ? null : uniformMlpWidth(config),
     activation_function: ACTIVATION_TO_HF[config.activation ?? 'gelu'],
     resid_pdrop: dropout,
     embd_pdrop: dropout,
     attn_pdrop: dropout,
+    layer_norm_epsilon: config.layerNormEps ?? LAYER_NORM_EPSILON,
     initializer_range: 0.02,
     bos_token_id: endOfText,
     eos_token_id: endOfText,

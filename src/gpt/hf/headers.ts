@@ -6,7 +6,7 @@ import { CHECKPOINT_FORMAT, CHECKPOINT_KEY, checkpointMetadata, configWeightsPro
 import type { GPTConfig } from '../model.js';
 import { layoutPendingSafetensors, type PendingSafetensorsLayout, type SafetensorsEntry, type SafetensorsTensor } from '../../io/safetensors.js';
 import type { SafetensorsReader } from '../../io/safetensors-source.js';
-import { HF_FILES, hfTokenizer, type HFTokenizerFiles, type HFWeightsReader } from './index.js';
+import { HF_FILES, hfTokenizerAndModel, type HFTokenizerFiles, type HFWeightsReader } from './index.js';
 import { shardIndexProblem } from './shards.js';
 import { EMBEDDING, gpt2ShapeProblem, HEAD, headIsEmbedding, hfWeightShape, isMaskBuffer, unprefixed, weightsFromHF } from './weights.js';
 
@@ -43,9 +43,9 @@ export function hfHeaders(config: GPTConfig, shards: HFWeightsReader[], tokenize
   if (weightMap && shardIndexProblem(weightMap, shards)) return null;
   weights.delete(HEAD);
   if (configWeightsProblem(config, weights, (k) => k, HF_FILES.weights) || gpt2ShapeProblem(config, weights)) return null;
-  const tokenizer = hfTokenizer(shards.map(({ file, reader }) => ({ file, metadata: reader.metadata })), tokenizerFiles, source);
-  if (tokenizer.vocabSize !== config.vocabSize) return null;
-  return { meta: { format: CHECKPOINT_FORMAT, model: config, tokenizer: tokenizer.toJSON() }, saved, weights, headAsEmbedding };
+  const { tokenizer, model } = hfTokenizerAndModel(shards.map(({ file, reader }) => ({ file, metadata: reader.metadata })), tokenizerFiles, source, config);
+  weights.set(EMBEDDING, { shape: [model.vocabSize, config.nEmbd] }); // a padded vocabulary's cut, as read
+  return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, saved, weights, headAsEmbedding };
 }
 
 /** hfHeaders, or null where it throws as well (the tokenizer's error: hfCheckpoint gives it after the weights'). */
@@ -63,11 +63,12 @@ export const savedTensors = (shards: HFWeightsReader[]): SavedHFTensor[] =>
 
 /**
  * One saved tensor read now, and as our weight (weightsFromHF of it alone: its name, dtype and
- * values checked, a Conv1D weight transposed), or none for the tied head.
+ * values checked, a Conv1D weight transposed, the token embedding cut to `vocabRows`), or none for
+ * the tied head.
  */
-export async function readHFTensor({ file, reader, entry }: SavedHFTensor, source: string, headAsEmbedding: boolean): Promise<{ stored: SafetensorsTensor; ours?: [string, { shape: number[]; data: Float32Array }] }> {
+export async function readHFTensor({ file, reader, entry }: SavedHFTensor, source: string, headAsEmbedding: boolean, vocabRows?: number): Promise<{ stored: SafetensorsTensor; ours?: [string, { shape: number[]; data: Float32Array }] }> {
   const stored = await reader.readTensor(entry);
-  const [ours] = weightsFromHF([{ file, tensors: { [entry.name]: stored }, metadata: reader.metadata }], (f) => `${source}/${f}`, headAsEmbedding);
+  const [ours] = weightsFromHF([{ file, tensors: { [entry.name]: stored }, metadata: reader.metadata }], (f) => `${source}/${f}`, headAsEmbedding, vocabRows);
   return ours ? { stored, ours } : { stored };
 }
 
@@ -76,12 +77,11 @@ export async function readHFTensor({ file, reader, entry }: SavedHFTensor, sourc
  * bytes), laid out from the headers: each weight is read and converted when its bytes are asked
  * for, so a server sending it holds one tensor, not the model (gpt2-xl's 6 GB in float32).
  */
-export function hfCheckpointLayout({ meta, saved, headAsEmbedding }: HFHeaders, source: string): PendingSafetensorsLayout {
+export function hfCheckpointLayout({ meta, saved, weights, headAsEmbedding }: HFHeaders, source: string): PendingSafetensorsLayout {
   const ours = (t: SavedHFTensor) => (headAsEmbedding && unprefixed(t.entry.name) === HEAD ? EMBEDDING : unprefixed(t.entry.name));
-  const weights = saved.filter((t) => ours(t) !== HEAD);
-  const tensors = weights.map((t) => {
+  const tensors = saved.filter((t) => ours(t) !== HEAD).map((t) => {
     const name = ours(t);
-    return { name, dtype: 'F32' as const, shape: hfWeightShape(name, t.entry.shape), read: async () => (await readHFTensor(t, source, headAsEmbedding)).ours![1].data };
+    return { name, dtype: 'F32' as const, shape: weights.get(name)!.shape, read: async () => (await readHFTensor(t, source, headAsEmbedding, meta.model.vocabSize)).ours![1].data };
   });
   return layoutPendingSafetensors(tensors, checkpointMetadata(meta));
 }

@@ -13,7 +13,7 @@ import { GPT, type GPTConfig } from '../model.js';
 import { describeValue } from '../../tensor/check.js';
 import { BpeTokenizer, Gpt2Tokenizer, gpt2FromVocabFiles, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
 import { gptConfigFromHF, hfConfigFromGPT, HF_NAMES } from './config.js';
-import { gpt2ShapeProblem, hfWeightShape, isMaskBuffer, unprefixed, weightsFromHF, weightsToHF, type HFWeightsFile, type PendingParam } from './weights.js';
+import { EMBEDDING, firstRows, gpt2ShapeProblem, hfWeightShape, isMaskBuffer, unprefixed, weightsFromHF, weightsToHF, type HFWeightsFile, type PendingParam } from './weights.js';
 import { parseShardIndex, shardIndexProblem, type ShardIndex } from './shards.js';
 
 export { gptConfigFromHF, hfConfigFromGPT, hfLayoutProblem } from './config.js';
@@ -212,7 +212,9 @@ function hfCheckpoint(model: GPTConfig, files: HFWeightsFile[], tokenizerFiles: 
   refuseOurs(files, source);
   const weights = weightsFromHF(files, (file) => `${source}/${file}`);
   const fileOf = (name: string) => files.find((f) => Object.keys(f.tensors).some((saved) => unprefixed(saved) === name))!.file;
-  return { meta: hfCheckpointMeta(model, weights, files, tokenizerFiles, source, fileOf), weights, source };
+  const meta = hfCheckpointMeta(model, weights, files, tokenizerFiles, source, fileOf);
+  weights.set(EMBEDDING, firstRows(weights.get(EMBEDDING)!, meta.model.vocabSize)); // a padded vocabulary's cut (hfTokenizerAndModel's)
+  return { meta, weights, source };
 }
 
 /** Throws where one of a model's weights files is a checkpoint of ours (its names are GPT-2's without the prefix: loading would fail only on the tensors it has more or less). */
@@ -236,25 +238,51 @@ export function hfCheckpointMeta(model: GPTConfig, weights: Map<string, { shape:
     // as the file holds it: a Conv1D weight [in, out]
     const { name, want } = misshapen;
     const [has, wants] = [hfWeightShape(name, weights.get(name)!.shape), hfWeightShape(name, want)];
-    throw new Error(`${source}/${fileOf(name)}: GPT-2's ${name} has shape [${has.join(', ')}], where ${HF_FILES.config}'s n_embd ${model.nEmbd} gives it [${wants.join(', ')}]`);
+    const inner = model.mlpWidths ? ` and n_inner ${model.mlpWidths[0]}` : '';
+    throw new Error(`${source}/${fileOf(name)}: GPT-2's ${name} has shape [${has.join(', ')}], where ${HF_FILES.config}'s n_embd ${model.nEmbd}${inner} gives it [${wants.join(', ')}]`);
   }
-  const tokenizer = hfTokenizer(files, tokenizerFiles, source);
-  checkHFVocab(tokenizer, model, source);
-  return { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() };
+  const { tokenizer, model: loaded } = hfTokenizerAndModel(files, tokenizerFiles, source, model);
+  return { format: CHECKPOINT_FORMAT, model: loaded, tokenizer: tokenizer.toJSON() };
 }
 
-/** Throws where the tokenizer of the model in `source` has another vocabulary size than its config.json. */
-export function checkHFVocab(tokenizer: Tokenizer, model: GPTConfig, source: string): void {
-  if (tokenizer.vocabSize !== model.vocabSize) {
-    throw new Error(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens, ${HF_FILES.config} says vocab_size ${model.vocabSize}`);
+/**
+ * A GPT-2 model's tokenizer (hfTokenizer's) and the model config.json's `model` makes with it:
+ * where vocab_size is larger than the tokenizer's vocabulary (padded for speed, 50304 for 50257, or
+ * resize_token_embeddings' pad_to_multiple_of past a fine-tune's added tokens), cut to it, as
+ * nanoGPT's padded vocabulary is (hfVocabNote says so): the rows past it are ids no text encodes to
+ * and no token decodes, so sampling can never draw one; the logits of the others are transformers'.
+ * Refused: a tokenizer with more tokens than the model has rows (transformers' embedding would fail
+ * on those ids); a cut where the tokenizer is vocab.json + merges.txt, which list no added tokens
+ * (the rows past them may be a fine-tune's added tokens, in added_tokens.json, which is not read);
+ * any disagreement where the token embedding has `embeddingRows` (where the caller has not checked
+ * them against config.json) other than vocab_size.
+ */
+export function hfTokenizerAndModel(files: Pick<HFWeightsFile, 'file' | 'metadata'>[], tokenizerFiles: HFTokenizerFiles, source: string, model: GPTConfig, embeddingRows = model.vocabSize): { tokenizer: Tokenizer; model: GPTConfig } {
+  const tokenizer = hfTokenizer(files, tokenizerFiles, source);
+  const disagree = () => new Error(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens, ${HF_FILES.config} says vocab_size ${model.vocabSize}`);
+  if (tokenizer.vocabSize === model.vocabSize) return { tokenizer, model };
+  if (tokenizer.vocabSize > model.vocabSize || embeddingRows !== model.vocabSize) throw disagree();
+  if (keptTokenizer(files) === undefined && tokenizerFiles.tokenizer === undefined) {
+    throw new Error(`${disagree().message}, and ${HF_FILES.vocab} + ${HF_FILES.merges} list no added tokens that may be the rows past them: save the tokenizer as ${HF_FILES.tokenizer} (transformers' AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR))`);
   }
+  return { tokenizer, model: { ...model, vocabSize: tokenizer.vocabSize } };
+}
+
+/** What loading did to config.json's `model` to make `loaded` (hfTokenizerAndModel's cut), in a line for a warning; null where nothing. */
+export function hfVocabNote(model: GPTConfig, loaded: GPTConfig): string | null {
+  const cut = model.vocabSize - loaded.vocabSize;
+  if (!cut) return null;
+  return `${HF_FILES.config}: vocab_size ${model.vocabSize} is ${cut} more than the tokenizer's ${loaded.vocabSize} tokens (padding: no text encodes to those ids); the ${cut} rows past them are dropped`;
 }
 
 /** A GPT-2 model's tokenizer: the one encodeHF kept in a weights file's metadata, else tokenizer.json, else vocab.json + merges.txt. */
 export function hfTokenizer(files: Pick<HFWeightsFile, 'file' | 'metadata'>[], tokenizerFiles: HFTokenizerFiles, source: string): Tokenizer {
-  const kept = files.find((f) => f.metadata[TOKENIZER_KEY] !== undefined);
+  const kept = keptTokenizer(files);
   return tokenizerOf(kept && { file: kept.file, json: kept.metadata[TOKENIZER_KEY]! }, tokenizerFiles, source);
 }
+
+/** The weights file whose metadata keeps our tokenizer (encodeHF's), if any. */
+const keptTokenizer = (files: Pick<HFWeightsFile, 'file' | 'metadata'>[]) => files.find((f) => f.metadata[TOKENIZER_KEY] !== undefined);
 
 function tokenizerOf(kept: { file: string; json: string } | undefined, { tokenizer, vocab, merges }: HFTokenizerFiles, source: string): Tokenizer {
   const [where, read] =

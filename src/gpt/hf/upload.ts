@@ -48,7 +48,7 @@ async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tokenizerF
     model = null;
   };
   // the embedding is kept on the host only for a head beside it with no model to compare it in
-  const decoder = new HFWeightsDecoder((file) => `${source}/${file}`, headAsEmbedding, (name) => headBeside && name === EMBEDDING && !model);
+  const decoder = new HFWeightsDecoder((file) => `${source}/${file}`, headAsEmbedding, (name) => headBeside && name === EMBEDDING && !model, headers?.meta.model.vocabSize);
   let refusal: unknown = null; // weightsFromHF's, at the first tensor it refuses
   try {
     for (const { file, reader, entry } of saved) {

@@ -74,6 +74,12 @@ export function gpt2ShapeProblem(config: GPTConfig, weights: ReadonlyMap<string,
   return null;
 }
 
+/** The first `rows` rows of a matrix: the token embedding cut to the tokenizer's vocabulary (hfTokenizerAndModel's). */
+export function firstRows({ shape, data }: HostTensor, rows: number): HostTensor {
+  if (rows >= shape[0]!) return { shape, data };
+  return { shape: [rows, ...shape.slice(1)], data: data.subarray(0, (data.length / shape[0]!) * rows) };
+}
+
 /** A [rows, cols] matrix as [cols, rows] (Conv1D's layout to Linear's and back). */
 function transposed({ shape, data }: TensorData): HostTensor {
   const [rows, cols] = shape as [number, number];
@@ -87,10 +93,11 @@ function transposed({ shape, data }: TensorData): HostTensor {
  * checked when loaded into the model); `at` names a file in errors. A tensor GPT2LMHeadModel does
  * not have (another prefix, another model's head) and a head that is not the token embedding are
  * refused. `headAsEmbedding`: whether the head is read as the token embedding (headIsEmbedding of
- * every tensor of the model, where `files` hold only some).
+ * every tensor of the model, where `files` hold only some). `vocabRows`: the token embedding's rows
+ * kept (a padded vocabulary's cut, hfTokenizerAndModel's), where known.
  */
-export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => string, headAsEmbedding = headIsEmbedding(files.flatMap((f) => Object.keys(f.tensors)))): Map<string, HostTensor> {
-  const decoder = new HFWeightsDecoder(at, headAsEmbedding, () => true);
+export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => string, headAsEmbedding = headIsEmbedding(files.flatMap((f) => Object.keys(f.tensors))), vocabRows?: number): Map<string, HostTensor> {
+  const decoder = new HFWeightsDecoder(at, headAsEmbedding, () => true, vocabRows);
   for (const { file, tensors } of files) for (const [saved, t] of Object.entries(tensors)) decoder.add(file, saved, t);
   return decoder.finish();
 }
@@ -98,7 +105,9 @@ export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => stri
 /**
  * weightsFromHF a tensor at a time, in file order: add() gives each as our weight, or throws its
  * problem as weightsFromHF would at it; finish() checks the tied head against the token embedding,
- * which it can only where `keep` keeps that (as weightsFromHF keeps every weight).
+ * which it can only where `keep` keeps that (as weightsFromHF keeps every weight). `vocabRows`: the
+ * token embedding's (and the head's) rows kept, a padded vocabulary's cut (hfTokenizerAndModel's);
+ * `shapes` are as saved all the same (config.json's sizes are checked against them).
  */
 export class HFWeightsDecoder {
   /** Our weights' shapes (the head left out), as weightsFromHF's weights hold them. */
@@ -111,6 +120,7 @@ export class HFWeightsDecoder {
     private readonly at: (file: string) => string,
     private readonly headAsEmbedding: boolean,
     private readonly keep: (name: string) => boolean,
+    private readonly vocabRows?: number,
   ) {}
 
   /** The saved tensor `saved` of `file` as our weight, or null (a causal-mask buffer, the head). */
@@ -125,14 +135,16 @@ export class HFWeightsDecoder {
     const problem = nonFiniteProblem([[saved, t]]);
     if (problem) throw error(problem);
     const value = { shape: t.shape, data: t.data };
+    const cut = (x: HostTensor) => (this.vocabRows === undefined ? x : firstRows(x, this.vocabRows));
     if (name === HEAD) {
-      this.head = value;
+      this.head = cut(value);
       return null;
     }
     const ours = isConv1DMatrix(name, t.shape) ? transposed(value) : value;
     this.shapes.set(name, { shape: ours.shape });
-    if (this.keep(name)) this.weights.set(name, ours);
-    return [name, ours];
+    const kept = name === EMBEDDING ? cut(ours) : ours;
+    if (this.keep(name)) this.weights.set(name, kept);
+    return [name, kept];
   }
 
   /** The weights kept, once a head saved beside the token embedding is found to be it (`wte`: the embedding's values, where not kept). */
