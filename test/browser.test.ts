@@ -308,6 +308,21 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it("bounds a CPU adapter's models by the host's memory as the browser tells it (navigator.deviceMemory): a 75 GiB model is refused at once (SwiftShader took one: 18.6 GB of the host's memory)", async () => {
+    usePage();
+    const gib = await page.evaluate(() => (navigator as { deviceMemory?: number }).deviceMemory);
+    expect(gib, "Chromium's navigator.deviceMemory").toBeGreaterThan(0);
+    // checked first: without the bound, the model below would be made
+    expect(await page.locator('#adapter').textContent()).toMatch(
+      new RegExp(`\\(software fallback\\) · .* · weights up to ${gib!.toPrecision(3)} GiB, the host's memory as this browser tells it \\(navigator\\.deviceMemory\\), where this CPU adapter keeps its buffers$`),
+    );
+    const source = await page.evaluate(() => window.__gpt.summary().source);
+    const huge = { nLayer: 100, nHead: 32, nEmbd: 4096, blockSize: 16 }; // 20.1G parameters, each weight within maxBufferSize
+    const refused = await page.evaluate((shape) => window.__gpt.newModel('a text\n'.repeat(50), shape).then(() => 'made', (e: Error) => e.message), huge);
+    expect(refused).toMatch(new RegExp(`^the model does not fit this adapter: its weights alone take 75\\.0 GiB \\([\\d,]+ parameters: n-layer 100, n-embd 4096, vocab \\d+\\), more than ${gib!.toPrecision(3)} GiB, the host's memory as`));
+    expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
+  });
+
   // after the screenshot: this replaces the page's model
   it("opens a Hugging Face GPT-2 model's files picked together (GPT-2's logits), and PyTorch's (nanoGPT's ckpt.pt with meta.pkl: torch's logits; pytorch_model.bin); a pick without a model, or without meta.pkl, is one line saying what to pick", async () => {
     usePage();

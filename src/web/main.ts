@@ -260,7 +260,10 @@ function describeAdapter(info: DeviceInfo): string {
   const name = info.description || [info.vendor, info.architecture].filter(Boolean).join(' ') || 'unknown adapter';
   const key = ['shader-f16', 'timestamp-query', 'subgroups'].map((f) => `${f} ${info.features.includes(f) ? 'yes' : 'no'}`);
   const maxBuf = (info.limits.maxStorageBufferBindingSize! / 2 ** 20).toFixed(0);
-  return `WebGPU adapter: ${name}${info.isFallbackAdapter ? ' (software fallback)' : ''} · ${key.join(', ')} · max storage binding ${maxBuf} MiB`;
+  // a CPU adapter's buffers are in the host's memory: what bounds the models it takes (a GPU's bound says nothing)
+  const { bytes, what } = device().memoryBound;
+  const memory = info.isFallbackAdapter ? ` · weights up to ${formatBytes(bytes)}, ${what}` : '';
+  return `WebGPU adapter: ${name}${info.isFallbackAdapter ? ' (software fallback)' : ''} · ${key.join(', ')} · max storage binding ${maxBuf} MiB${memory}`;
 }
 
 // ---- model ------------------------------------------------------------------------------------
