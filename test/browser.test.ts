@@ -308,6 +308,21 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it("bounds a CPU adapter's models by the host's memory as the browser tells it (navigator.deviceMemory): a 75 GiB model is refused at once (SwiftShader took one: 18.6 GB of the host's memory)", async () => {
+    usePage();
+    const gib = await page.evaluate(() => (navigator as { deviceMemory?: number }).deviceMemory);
+    expect(gib, "Chromium's navigator.deviceMemory").toBeGreaterThan(0);
+    // checked first: without the bound, the model below would be made
+    expect(await page.locator('#adapter').textContent()).toMatch(
+      new RegExp(`\\(software fallback\\) · .* · weights up to ${gib!.toPrecision(3)} GiB, the host's memory as this browser tells it \\(navigator\\.deviceMemory\\), where this CPU adapter keeps its buffers$`),
+    );
+    const source = await page.evaluate(() => window.__gpt.summary().source);
+    const huge = { nLayer: 100, nHead: 32, nEmbd: 4096, blockSize: 16 }; // 20.1G parameters, each weight within maxBufferSize
+    const refused = await page.evaluate((shape) => window.__gpt.newModel('a text\n'.repeat(50), shape).then(() => 'made', (e: Error) => e.message), huge);
+    expect(refused).toMatch(new RegExp(`^the model does not fit this adapter: its weights alone take 75\\.0 GiB \\([\\d,]+ parameters: n-layer 100, n-embd 4096, vocab \\d+\\), more than ${gib!.toPrecision(3)} GiB, the host's memory as`));
+    expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
+  });
+
   // after the screenshot: this replaces the page's model
   it("opens a Hugging Face GPT-2 model's files picked together (GPT-2's logits), and PyTorch's (nanoGPT's ckpt.pt with meta.pkl: torch's logits; pytorch_model.bin); a pick without a model, or without meta.pkl, is one line saying what to pick", async () => {
     usePage();
@@ -693,7 +708,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
     }
   }, NEW_PAGE_MS);
 
-  it("a lost GPU device (a driver reset, the GPU process crashing) mid-run: the adapter line and the run's error say so and to reload; closing no longer asks, as nothing can be saved", async () => {
+  it("a lost GPU device (a driver reset, the GPU process crashing) mid-run: the adapter line says so and to reload, once (not again as the run's error); closing no longer asks, as nothing can be saved", async () => {
     usePage();
     const other = await context!.newPage();
     const errors: string[] = [];
@@ -721,9 +736,10 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await expect.poll(() => other.evaluate(() => window.__gpt.summary().step), { timeout: 60_000 }).toBeGreaterThan(2);
       await other.evaluate(() => (window as unknown as { lostLater: GPUDevice }).lostLater.destroy());
       await expect.poll(() => other.locator('#adapter').getAttribute('class')).toBe('status bad'); // the GPU process answers in its own time (the configured 30 s)
-      const lost = /^the GPU device was lost \(destroyed, .*\): what it held is gone; .*reload the page/;
-      expect(await other.locator('#adapter').textContent()).toMatch(lost);
-      await expect.poll(() => other.locator('#error').textContent(), { message: "the run's error" }).toMatch(lost);
+      expect(await other.locator('#adapter').textContent()).toMatch(/^the GPU device was lost \(destroyed, [^)]*\): what it held is gone; reload the page to start again \(what was saved is kept\)$/);
+      // the run ended on the loss: said on the adapter line, not a second time on the error line (it was)
+      await expect.poll(() => other.locator('#stop-train').isDisabled(), { message: 'the run ended' }).toBe(true);
+      expect(await other.locator('#error').isHidden(), "the run's error, the same loss").toBe(true);
       expect(await asksBeforeUnload(), 'nothing can be saved now').toBe(false);
       expect(await other.locator('#train').isDisabled(), 'nothing can run').toBe(true);
       expect(errors).toEqual([]);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, vi } from 'vitest';
 import { describeMismatch, worstElement, type Random } from '../src/check/index.js';
+import type { MemoryBound } from '../src/device/adapter.js';
 import type { Ref } from '../src/check/reference/index.js';
 import { device, initDevice, scope, tensor, type Tensor } from '../src/index.js';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
@@ -156,6 +157,18 @@ export async function withLimits<T>(limits: Record<string, number>, fn: () => Pr
     return await fn();
   } finally {
     Object.assign(now, real);
+  }
+}
+
+/** Runs `fn` as on an adapter whose memory holds `bytes` at most (its memoryBound: 'the test bound'). */
+export async function withMemoryBound<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
+  const d = device() as { memoryBound: MemoryBound };
+  const real = d.memoryBound;
+  d.memoryBound = { bytes, what: 'the test bound' };
+  try {
+    return await fn();
+  } finally {
+    d.memoryBound = real;
   }
 }
 

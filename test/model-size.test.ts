@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DAWN_NOTICE } from '../src/cli/launch.js';
 import { memoryBound } from '../src/device/adapter.js';
+import { browserHostMemory } from '../src/device/platform.js';
 import { MAX_LAYERS, modelSizeProblem, type GPTConfig } from '../src/gpt/model.js';
 import { corpusText, runGpt, runScript, tempDir } from './cli-helpers.js';
 
@@ -52,10 +53,18 @@ describe('modelSizeProblem', () => {
   });
 });
 
-it("a CPU adapter's memory is the host's where the platform tells it; a GPU's, a bound past any", () => {
-  expect(memoryBound({ isFallbackAdapter: true }, 8 * 2 ** 30).bytes).toBe(8 * 2 ** 30);
-  expect(memoryBound({ isFallbackAdapter: true }, null).bytes).toBe(2 ** 40);
-  expect(memoryBound({ isFallbackAdapter: false }, 8 * 2 ** 30).bytes).toBe(2 ** 40);
+it("a CPU adapter's memory is the host's where the platform tells it (a browser: navigator.deviceMemory), else 8 GiB; a GPU's, a bound past any", () => {
+  const GiB = 2 ** 30;
+  expect(memoryBound({ isFallbackAdapter: true, platform: 'node' }, 8 * GiB)).toEqual({ bytes: 8 * GiB, what: "the host's memory, where this CPU adapter keeps its buffers" });
+  expect(memoryBound({ isFallbackAdapter: true, platform: 'browser' }, 16 * GiB)).toEqual({ bytes: 16 * GiB, what: "the host's memory as this browser tells it (navigator.deviceMemory), where this CPU adapter keeps its buffers" });
+  // SwiftShader in a browser that does not tell: the bound was a GPU's, 1 TiB, and a 75 GiB model filled the host's memory
+  expect(memoryBound({ isFallbackAdapter: true, platform: 'browser' }, null)).toEqual({ bytes: 8 * GiB, what: "a CPU adapter's bound where the browser does not tell the host's memory (navigator.deviceMemory)" });
+  expect(memoryBound({ isFallbackAdapter: false, platform: 'browser' }, 8 * GiB).bytes).toBe(2 ** 40);
+  expect(memoryBound({ isFallbackAdapter: false, platform: 'node' }, 8 * GiB).bytes).toBe(2 ** 40);
+  // the browser's figure: GiB, rounded down (Chromium 156 told 16 on a host of 23.5 GiB); none where it has none
+  expect(browserHostMemory({ deviceMemory: 16 })).toBe(16 * GiB);
+  expect(browserHostMemory({ deviceMemory: 0.5 })).toBe(GiB / 2);
+  for (const deviceMemory of [undefined, 0, -1, NaN, Infinity, '8']) expect(browserHostMemory({ deviceMemory }), String(deviceMemory)).toBeNull();
 });
 
 // each case in a process of its own: a hang is its deadline, and names the case

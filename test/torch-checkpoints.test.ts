@@ -16,7 +16,7 @@ import { nanoGptTokenizer } from '../src/node/nanogpt-file.js';
 import { startServer } from '../src/cli/serve.js';
 import { getCheckpoint, gpt, tempDir } from './cli-helpers.js';
 import { paddedNanoGptCheckpoint } from './torch-writer.js';
-import { setupDevice, withWarnings } from './helpers.js';
+import { setupDevice, withMemoryBound, withWarnings } from './helpers.js';
 import { miniGpt2Tokenizer } from './hf-reference.js';
 
 beforeAll(setupDevice);
@@ -146,6 +146,17 @@ describe("nanoGPT's ckpt.pt", () => {
     const padding = "vocab_size 50304 is GPT-2's 50257 padded (nanoGPT pads it for speed); the 47 padded rows, ids no text encodes to, are dropped";
     expect(info.out.split('\n').find((l) => l.includes('vocab_size'))?.trim()).toBe(padding);
     expect(JSON.parse((await gpt('info', path, '--json')).out)).toMatchObject({ tokenizer: { kind: 'gpt2', vocabSize: 50257 }, loadNote: padding });
+  });
+
+  it("of a model past the adapter's memory is refused from its pickle before a weight is read (each was read, and checked, first)", async () => {
+    const path = join(dir, 'owt-past', 'ckpt.pt');
+    mkdirSync(join(dir, 'owt-past'), { recursive: true });
+    writeFileSync(path, paddedNanoGptCheckpoint('', [], NaN).bytes); // read, its weights are refused as not finite
+    await expect(loadCheckpoint(path), 'read to the host: no adapter to fit').rejects.toThrow(/: tensor 'wte.weight' holds NaN/);
+    // its weights (GPT-2's 50257 rows of 4, after the padding's cut) take 0.77 MiB: an adapter of 64 KiB
+    const refused = await withMemoryBound(2 ** 16, () => loadCheckpointModel(path).then(() => null, (e: Error) => e.message));
+    expect(refused).toMatch(/: the model does not fit this adapter: its weights alone take 0\.768 MiB \([\d,]+ parameters: n-layer 1, n-embd 4, vocab 50257\), more than 0\.0625 MiB, the test bound$/);
+    expect(refused!.startsWith(`${path}: `), refused!).toBe(true);
   });
 
   it("cuts a vocabulary padded past GPT-2's tokenizer's to it, with a note; refuses another mismatch", () => {

@@ -78,11 +78,11 @@ function u32(n: number): number[] {
  * nanoGPT's ckpt.pt of a GPT-2-vocabulary run (vocab_size padded to 50304), one layer of width 4
  * (3.2 MB, its token embedding most of it); `prefix` before every weight name ('_orig_mod.' as
  * torch.compile saves them, or ''); `extra` entries beside model and model_args. With its token
- * embedding, [50304, 4].
+ * embedding, [50304, 4]. `fill`: every weight's value (NaN: a file whose weights, once read, are refused), in place of varied ones.
  */
-export function paddedNanoGptCheckpoint(prefix: string, extra: [string, TorchValue][] = []): { bytes: Uint8Array; wte: HostTensor } {
+export function paddedNanoGptCheckpoint(prefix: string, extra: [string, TorchValue][] = [], fill?: number): { bytes: Uint8Array; wte: HostTensor } {
   const C = 4;
-  const values = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.1);
+  const values = (n: number) => Float32Array.from({ length: n }, (_, i) => fill ?? Math.sin(i * 12.9898) * 0.1);
   const t = (...shape: number[]): HostTensor => ({ shape, data: values(shape.reduce((a, b) => a * b)) });
   const wte = t(50304, C);
   const weights: [string, HostTensor][] = [

@@ -13,7 +13,7 @@ import { gpt3EncoderDir } from '../src/node/gpt2-vocab.js';
 import { toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { pickedSource } from '../src/web/picked-file.js';
 import { Session } from '../src/web/session.js';
-import { setupDevice } from './helpers.js';
+import { setupDevice, withMemoryBound } from './helpers.js';
 import { miniGpt2Tokenizer } from './hf-reference.js';
 import { paddedNanoGptCheckpoint } from './torch-writer.js';
 
@@ -96,6 +96,28 @@ describe("the page opens nanoGPT's ckpt.pt", () => {
     expect(bytes.length).toBeGreaterThan(50304 * C * 4);
     // a logit for each of GPT-2's tokens, the padded rows dropped
     expect((await session.logits(' Hello')).length).toBe(50257);
+    session.dispose();
+  });
+
+  it("of a model past the adapter's memory is refused from its pickle, no weight read (every weight was read to the host before the check)", async () => {
+    const { bytes, wte } = paddedNanoGptCheckpoint('', [], NaN); // read, its weights would be refused as holding NaN
+    const reads: number[] = [];
+    const file = new File([new Uint8Array(bytes)], 'ckpt.pt');
+    const slice = file.slice.bind(file);
+    file.slice = (start = 0, end = file.size) => (reads.push(end - start), slice(start, end));
+    const vocabDir = gpt3EncoderDir()!;
+    const [vocab, merges] = ['encoder.json', 'vocab.bpe'].map((name) => readFileSync(join(vocabDir, name), 'utf8'));
+    const session = new Session();
+    const live = device().memory().liveBytes;
+    // its weights (GPT-2's 50257 rows of 4, after the padding's cut) take 0.77 MiB: an adapter of 64 KiB
+    await withMemoryBound(2 ** 16, () =>
+      expect(session.loadNanoGpt({ checkpoint: pickedSource(file), vocab, merges }, 'ckpt.pt')).rejects.toThrow(
+        /^ckpt\.pt: the model does not fit this adapter: its weights alone take 0\.768 MiB \([\d,]+ parameters: n-layer 1, n-embd 4, vocab 50257\), more than 0\.0625 MiB, the test bound$/,
+      ),
+    );
+    // its zip directory and pickle read, less than the token embedding's bytes (its storage unread)
+    expect(reads.reduce((a, b) => a + b, 0)).toBeLessThan(wte.data.byteLength);
+    expect(device().memory().liveBytes).toBe(live);
     session.dispose();
   });
 });

@@ -24,7 +24,7 @@ import { setProfile } from '../src/kernels/profile.js';
 import { scope, tensor } from '../src/index.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { LossChart } from '../src/web/chart.js';
-import { ReplaceDeclined, Session } from '../src/web/session.js';
+import { loadReads, READ_AHEAD_BYTES, ReplaceDeclined, Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
 import { joinPieces, setupDevice } from './helpers.js';
 import { gpt2Config, gpt2Logits, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
@@ -946,6 +946,41 @@ describe('Session settings fixed when a trainer is made', () => {
     if (device().info.features.includes('shader-f16')) expect(session.trainerFor(text, { dtype: 'float16' }).dtype).toBe('float16');
     else expect(() => session.trainerFor(text, { dtype: 'float16' })).toThrow(/shader-f16/);
     release(session);
+  });
+});
+
+describe("a load's reads (loadReads)", () => {
+  /** A source of `size` bytes whose reads give nothing (the lengths asked for are what is counted). */
+  const nothing = (size: number): ByteSource => ({ size, read: async () => new Uint8Array(0) });
+  /** Whether `p` is still pending after the tasks queued now have run. */
+  const pending = async (p: Promise<unknown>) => !(await Promise.race([p.then(() => true, () => true), new Promise((r) => setTimeout(() => r(false), 20))]));
+
+  it('wait for the GPU to catch up once READ_AHEAD_BYTES were read since it last did, across the files of a load (a slow GPU was outrun by the whole file, held in staging copies)', async () => {
+    let waits = 0;
+    let caughtUp!: () => void;
+    const reads = loadReads(undefined, () => (waits++, new Promise<void>((r) => (caughtUp = r))));
+    const [a, b] = [reads(nothing(2 * READ_AHEAD_BYTES)), reads(nothing(2 * READ_AHEAD_BYTES))];
+    await a.read(0, READ_AHEAD_BYTES - 1);
+    await b.read(0, 1); // READ_AHEAD_BYTES read: the next read waits
+    expect(waits).toBe(0);
+    const next = a.read(READ_AHEAD_BYTES, 8);
+    expect(await pending(next), 'waits for the GPU').toBe(true);
+    expect(waits).toBe(1);
+    caughtUp();
+    await next;
+    await b.read(1, READ_AHEAD_BYTES - 9);
+    expect(waits, 'counted again from the wait').toBe(1);
+  });
+
+  it('a cancel ends the wait at once with its reason (Cancel waited for the GPU to run what was read ahead), and refuses every read after it', async () => {
+    const cancel = new AbortController();
+    const file = loadReads(cancel.signal, () => new Promise<void>(() => {}))(nothing(2 * READ_AHEAD_BYTES)); // a GPU that never catches up
+    await file.read(0, READ_AHEAD_BYTES);
+    const waiting = file.read(READ_AHEAD_BYTES, 8);
+    expect(await pending(waiting)).toBe(true);
+    cancel.abort(new Error('load cancelled'));
+    await expect(waiting).rejects.toThrow(/^load cancelled$/);
+    await expect(file.read(0, 8)).rejects.toThrow(/^load cancelled$/);
   });
 });
 

@@ -116,15 +116,24 @@ export interface MemoryBound {
 
 /** More than any GPU has (the largest held 288 GB in 2026): a GPU adapter's bound, since WebGPU tells no adapter's memory. */
 const GPU_MEMORY_BOUND = 2 ** 40;
+/**
+ * A CPU adapter's bound where the host's memory is unknown (a browser without navigator.deviceMemory):
+ * the most that figure could say as first specified. A GPU's bound there let SwiftShader take a
+ * 75 GiB model, the host's memory filling (18.6 GB) and the page deaf to Cancel.
+ */
+const CPU_MEMORY_BOUND = 8 * 2 ** 30;
 
 /**
  * What an adapter can hold at most: a CPU (fallback) adapter's buffers live in the host's memory,
- * where the platform tells its size (`hostMemory`); a GPU's, or where the host's is unknown, less
- * than GPU_MEMORY_BOUND. A model whose weights alone are larger cannot be made there.
+ * where the platform tells its size (`hostMemory`: a browser's navigator.deviceMemory is rounded
+ * down), else CPU_MEMORY_BOUND; a GPU's less than GPU_MEMORY_BOUND. A model whose weights alone are
+ * larger cannot be made there.
  */
-export function memoryBound(info: Pick<DeviceInfo, 'isFallbackAdapter'>, hostMemory: number | null): MemoryBound {
-  if (info.isFallbackAdapter && hostMemory !== null) return { bytes: hostMemory, what: `the host's memory, where this CPU adapter keeps its buffers` };
-  return { bytes: GPU_MEMORY_BOUND, what: "a bound past any GPU's memory (WebGPU does not tell this adapter's)" };
+export function memoryBound(info: Pick<DeviceInfo, 'isFallbackAdapter' | 'platform'>, hostMemory: number | null): MemoryBound {
+  if (!info.isFallbackAdapter) return { bytes: GPU_MEMORY_BOUND, what: "a bound past any GPU's memory (WebGPU does not tell this adapter's)" };
+  if (hostMemory === null) return { bytes: CPU_MEMORY_BOUND, what: "a CPU adapter's bound where the browser does not tell the host's memory (navigator.deviceMemory)" };
+  const told = info.platform === 'browser' ? ' as this browser tells it (navigator.deviceMemory)' : '';
+  return { bytes: hostMemory, what: `the host's memory${told}, where this CPU adapter keeps its buffers` };
 }
 
 /** The adapter name of Dawn's null backend (`backend=null`), which executes nothing. */

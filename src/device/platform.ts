@@ -7,8 +7,14 @@ export interface Platform {
   gpu: GPU;
   /** The native API underneath, where the platform tells (Dawn's adapter info does not). */
   backend: string;
-  /** Bytes of the host's memory (a container's limit where it is lower), where the platform tells (Node); null in a browser. */
+  /** Bytes of the host's memory (a container's limit where it is lower), where the platform tells (Node; a browser's navigator.deviceMemory), else null. */
   hostMemory: number | null;
+}
+
+/** The host's memory a browser tells (navigator.deviceMemory: GiB, rounded down to a power of 2, capped), in bytes; null where it tells none. */
+export function browserHostMemory(nav: { deviceMemory?: unknown }): number | null {
+  const gib = nav.deviceMemory;
+  return typeof gib === 'number' && gib > 0 && Number.isFinite(gib) ? gib * 2 ** 30 : null;
 }
 
 /** The names Dawn's `backend=` instance flag accepts. */
@@ -23,8 +29,8 @@ export function getPlatform(): Promise<Platform> {
 }
 
 async function loadPlatform(): Promise<Platform> {
-  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu) return { name: 'browser', gpu: nav.gpu, backend: 'browser', hostMemory: null };
+  const nav = (globalThis as { navigator?: { gpu?: GPU; deviceMemory?: unknown } }).navigator;
+  if (nav?.gpu) return { name: 'browser', gpu: nav.gpu, backend: 'browser', hostMemory: browserHostMemory(nav) };
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (!isNode) {
     throw new Error(

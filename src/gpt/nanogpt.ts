@@ -194,6 +194,16 @@ export function nanoGptCheckpoint(file: NanoGptFile, tensors: Record<string, { s
   return { ckpt: { meta, weights, source }, note: note && `${source}: ${note}` };
 }
 
+/**
+ * nanoGptCheckpoint of `file` with `tokenizer`, its weights read only once `check` has passed
+ * nanoGptMeta's metadata, which the pickle gives before the storages: a model past the adapter
+ * (refuseModelPastAdapter) is refused before a weight is read, not after all of them were.
+ */
+export async function readNanoGpt(file: NanoGptFile, tokenizer: Tokenizer, source: string, check: (meta: CheckpointMeta) => void): Promise<{ ckpt: Checkpoint; note: string | null }> {
+  check(nanoGptMeta(file, tokenizer, source).meta);
+  return nanoGptCheckpoint(file, await file.weights.readTensors(), tokenizer, source);
+}
+
 /** Where nanoGPT's tokenizer was looked for, and how to give it, for nanoGptTokenizerOf's errors. */
 export interface NanoGptTokenizerHelp {
   /** Where meta.pkl was looked for ("no meta.pkl (looked for ...)"). */

@@ -3,7 +3,7 @@
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards, or torch.save's
 // pytorch_model.bin or its shards; src/gpt/hf), read and written.
 import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
-import { disposeUploaded, readCheckpointModel, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
+import { disposeUploaded, readCheckpointModel, refuseModelPastAdapter, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { HF_FILES, hfModelConfig, hfVocabNote, pendingHF, readHF, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import type { GPT } from '../gpt/model.js';
@@ -77,8 +77,8 @@ export function loadCheckpointModel(path: string, opts: LoadOptions = {}): Promi
   const upload = async (handle: PositionalFile) => readCheckpointModel(await handleSource(handle), path, opts);
   return byCheckpointKind(path, {
     file: upload,
-    // nanoGPT's models are small: read to the host, then uploaded
-    torch: async (handle) => uploadedCheckpoint(await loadNanoGptCheckpoint(handle, path), opts),
+    // nanoGPT's models are small: read to the host, then uploaded; one past the adapter refused from its pickle, before a weight is read
+    torch: async (handle) => uploadedCheckpoint(await loadNanoGptCheckpoint(handle, path, (meta) => refuseModelPastAdapter(meta, opts, path)), opts),
     hf: () => withHFDirectory(path, async (files) => noteVocabCut(files, path, await readHFModel(files, path, opts), (loaded) => loaded.ckpt.meta)),
     // read once, checksummed as read: a model made of a damaged file is freed before it is returned
     run: () => readCheckpointWeights(path, upload, { discard: disposeUploaded }),

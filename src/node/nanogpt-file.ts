@@ -4,8 +4,8 @@
 // that holds out-*/ckpt.pt), or a meta.pkl beside the checkpoint; else GPT-2's BPE. And written
 // (gpt export --to ckpt.pt), its meta.pkl beside it.
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Checkpoint } from '../gpt/checkpoint.js';
-import { nanoGptCheckpoint, nanoGptCheckpointLayout, nanoGptTokenizerOf, openNanoGptSource, type NanoGptFile } from '../gpt/nanogpt.js';
+import type { Checkpoint, CheckpointMeta } from '../gpt/checkpoint.js';
+import { nanoGptCheckpointLayout, nanoGptTokenizerOf, openNanoGptSource, readNanoGpt, type NanoGptFile } from '../gpt/nanogpt.js';
 import type { NanoGptOptimizer } from '../gpt/nanogpt-optimizer.js';
 import { replaceFileSet } from './atomic-file.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
@@ -28,17 +28,18 @@ export async function readNanoGptRun(path: string, vocabSize: number): Promise<N
 
 /**
  * nanoGPT's checkpoint at `path` (open as `handle`) as ours, with the tokenizer nanoGptTokenizer
- * finds; a padded vocabulary's note (nanoGptCheckpoint's) is printed as a process warning.
+ * finds; a padded vocabulary's note (nanoGptCheckpoint's) is printed as a process warning. `check`
+ * is given its metadata before a weight is read (readNanoGpt's: a model past the adapter refused from the pickle).
  */
-export async function loadNanoGptCheckpoint(handle: PositionalFile, path: string): Promise<Checkpoint> {
-  return (await readNanoGptCheckpoint(handle, path)).ckpt;
+export async function loadNanoGptCheckpoint(handle: PositionalFile, path: string, check: (meta: CheckpointMeta) => void = () => {}): Promise<Checkpoint> {
+  return (await readNanoGptCheckpoint(handle, path, check)).ckpt;
 }
 
 /** loadNanoGptCheckpoint's checkpoint, and the file it was read from (its tensors may be read again). */
-async function readNanoGptCheckpoint(handle: PositionalFile, path: string): Promise<{ file: NanoGptFile; ckpt: Checkpoint }> {
+async function readNanoGptCheckpoint(handle: PositionalFile, path: string, check: (meta: CheckpointMeta) => void = () => {}): Promise<{ file: NanoGptFile; ckpt: Checkpoint }> {
   const file = await openNanoGptFile(handle, path);
   const tokenizer = await nanoGptTokenizer(file, path);
-  const { ckpt, note } = nanoGptCheckpoint(file, await file.weights.readTensors(), tokenizer, path);
+  const { ckpt, note } = await readNanoGpt(file, tokenizer, path, check);
   if (note) process.emitWarning(note);
   return { file, ckpt };
 }

@@ -8,6 +8,7 @@
 import { runChecks } from '../check/report.js';
 import type { DeviceInfo } from '../device/adapter.js';
 import { device, initDevice } from '../device/device.js';
+import { DeviceLostError } from '../device/lost.js';
 import type { HFModelSources } from '../gpt/hf/index.js';
 import { HUB_ENDPOINT } from '../gpt/hf/hub.js';
 import { autotuneSettled } from '../kernels/autotune.js';
@@ -149,6 +150,7 @@ class LoadCancelled extends Error {}
 
 function showError(e: unknown): void {
   if (e instanceof LoadCancelled || e instanceof ReplaceDeclined) return; // the user's choice: the model stays
+  if (e instanceof DeviceLostError) return; // said once, on the adapter line (gpuLost): the run's or load's error was the same again
   const msg = e instanceof Error ? e.message : String(e);
   console.error(e);
   ui.error.textContent = msg;
@@ -248,11 +250,16 @@ async function startGpu(): Promise<DeviceInfo> {
   return device().info;
 }
 
-/** The device is gone (a driver reset, the GPU process crashing) and what it held with it: nothing can run or be saved, and the adapter line says to reload. */
-function gpuLost(e: Error): void {
+/**
+ * The device is gone (a driver reset, the GPU process crashing) and what it held with it: nothing
+ * can run or be saved. The adapter line says so and to reload, once: an error shown before it
+ * came of the loss (a readback Chromium rejected before device.lost said why) or no longer matters.
+ */
+function gpuLost(e: DeviceLostError): void {
   gpuReady = false;
   ui.adapter.className = 'status bad';
-  ui.adapter.textContent = e.message;
+  ui.adapter.textContent = `${e.summary}: what it held is gone; reload the page to start again (what was saved is kept)`;
+  ui.error.hidden = true;
   refresh(); // every button that needs the GPU off, and no asking before leaving
 }
 
@@ -260,7 +267,10 @@ function describeAdapter(info: DeviceInfo): string {
   const name = info.description || [info.vendor, info.architecture].filter(Boolean).join(' ') || 'unknown adapter';
   const key = ['shader-f16', 'timestamp-query', 'subgroups'].map((f) => `${f} ${info.features.includes(f) ? 'yes' : 'no'}`);
   const maxBuf = (info.limits.maxStorageBufferBindingSize! / 2 ** 20).toFixed(0);
-  return `WebGPU adapter: ${name}${info.isFallbackAdapter ? ' (software fallback)' : ''} · ${key.join(', ')} · max storage binding ${maxBuf} MiB`;
+  // a CPU adapter's buffers are in the host's memory: what bounds the models it takes (a GPU's bound says nothing)
+  const { bytes, what } = device().memoryBound;
+  const memory = info.isFallbackAdapter ? ` · weights up to ${formatBytes(bytes)}, ${what}` : '';
+  return `WebGPU adapter: ${name}${info.isFallbackAdapter ? ' (software fallback)' : ''} · ${key.join(', ')} · max storage binding ${maxBuf} MiB${memory}`;
 }
 
 // ---- model ------------------------------------------------------------------------------------

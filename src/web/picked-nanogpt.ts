@@ -2,9 +2,9 @@
 // (src/io/torch-file.ts), its tokenizer from the files picked with it, as nanoGPT's sample.py picks
 // one: its dataset's meta.pkl (a character model), else GPT-2's vocabulary, which the page does not
 // ship: its vocab.json and merges.txt (or tokenizer.json) picked too. Platform free.
-import { uploadedCheckpoint, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
+import { refuseModelPastAdapter, uploadedCheckpoint, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { HF_FILES, hfTokenizer, type HFTokenizerFiles } from '../gpt/hf/index.js';
-import { nanoGptCheckpoint, nanoGptTokenizerOf, openNanoGptSource } from '../gpt/nanogpt.js';
+import { nanoGptTokenizerOf, openNanoGptSource, readNanoGpt } from '../gpt/nanogpt.js';
 import type { ByteSource } from '../io/safetensors-source.js';
 
 /** The name of nanoGPT's character vocabulary, data/DATASET/meta.pkl. */
@@ -19,7 +19,8 @@ export interface NanoGptSources extends HFTokenizerFiles {
 /**
  * The model of nanoGPT's checkpoint `files.checkpoint` (`source` names it in errors), on the GPU,
  * with `note` where its vocabulary was cut (nanoGptMeta's: GPT-2's padded to 50304). Its weights
- * are read a tensor at a time, to the host, then uploaded, as Node's loads of a ckpt.pt do.
+ * are read a tensor at a time, to the host, then uploaded, as Node's loads of a ckpt.pt do; a model
+ * past the adapter is refused from the pickle, before a weight is read.
  */
 export async function readNanoGptModel(files: NanoGptSources, source: string): Promise<UploadedCheckpoint & { note: string | null }> {
   const file = await openNanoGptSource(files.checkpoint, source);
@@ -30,6 +31,6 @@ export async function readNanoGptModel(files: NanoGptSources, source: string): P
     giveMeta: `pick it (data/${file.dataset ?? 'DATASET'}/${META_PKL}) together with ${source}`,
     giveGpt2: `whose vocabulary this page does not ship: pick GPT-2's ${HF_FILES.vocab} and ${HF_FILES.merges} (or ${HF_FILES.tokenizer}) together with ${source}`,
   });
-  const { ckpt, note } = nanoGptCheckpoint(file, await file.weights.readTensors(), tokenizer, source);
+  const { ckpt, note } = await readNanoGpt(file, tokenizer, source, (meta) => refuseModelPastAdapter(meta, {}, source));
   return { ...uploadedCheckpoint(ckpt), note };
 }

@@ -99,7 +99,7 @@ export class Session {
     this.assertReplaceConfirmed(); // nothing to check before its bytes are read
     let loaded: UploadedCheckpoint;
     try {
-      loaded = await cancelled(signal, () => readCheckpointModel(readsUntilAborted(file, signal), source));
+      loaded = await cancelled(signal, () => readCheckpointModel(loadReads(signal)(file), source));
     } catch (e) {
       if (!(e instanceof UnreadableCheckpointError)) throw e;
       throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
@@ -117,7 +117,8 @@ export class Session {
     this.assertNotSaving('loadHF');
     const config = hfModelConfig(files.config, source);
     this.assertReplaceConfirmed();
-    const weights = files.weights.map(({ file, source: bytes }) => ({ file, source: readsUntilAborted(bytes, signal) }));
+    const reads = loadReads(signal);
+    const weights = files.weights.map(({ file, source: bytes }) => ({ file, source: reads(bytes) }));
     const uploaded = await cancelled(signal, () => readHFModel({ ...files, weights }, source));
     const note = hfVocabNote(config, uploaded.ckpt.meta.model);
     return { ...this.adopt(uploaded, source, 'loadHF'), ...(note && { note }) };
@@ -131,7 +132,7 @@ export class Session {
   async loadNanoGpt(files: NanoGptSources, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('loadNanoGpt');
     this.assertReplaceConfirmed(); // its config is in its pickle, read with its weights
-    const { note, ...uploaded } = await cancelled(signal, () => readNanoGptModel({ ...files, checkpoint: readsUntilAborted(files.checkpoint, signal) }, source));
+    const { note, ...uploaded } = await cancelled(signal, () => readNanoGptModel({ ...files, checkpoint: loadReads(signal)(files.checkpoint) }, source));
     return { ...this.adopt(uploaded, source, 'loadNanoGpt'), ...(note && { note }) };
   }
 
@@ -435,17 +436,40 @@ async function cancelled<T extends UploadedCheckpoint>(signal: AbortSignal | und
   return loaded;
 }
 
-/** `file`, each read refused once `signal` is aborted: a cancelled load stops at its next read, between two tensors' uploads (a URL's read in flight is aborted by its own signal). */
-const readsUntilAborted = (file: ByteSource, signal: AbortSignal | undefined): ByteSource =>
-  signal
-    ? {
-        size: file.size,
-        read: (offset, length) => {
-          signal.throwIfAborted();
-          return file.read(offset, length);
-        },
-      }
-    : file;
+/** Bytes a load reads (each tensor then uploaded) ahead of the GPU before it waits for the GPU to catch up. */
+export const READ_AHEAD_BYTES = 256 * 2 ** 20;
+
+/**
+ * The files of one load, each read refused once `signal` is aborted: a cancelled load stops at its
+ * next read, between two tensors' uploads (a URL's read in flight is aborted by its own signal).
+ * A read past READ_AHEAD_BYTES since the GPU last caught up first waits for it (`caughtUp`), or
+ * for the cancel, whichever comes first: each upload's staging copy lives until the GPU has run it,
+ * and a load that never waited ran ahead of a slow GPU (SwiftShader, busy first with the new
+ * model's initial weights) by as much of the file as it read, in the host's memory, Cancel behind it.
+ */
+export function loadReads(signal: AbortSignal | undefined, caughtUp: () => Promise<void> = () => device().sync()): (file: ByteSource) => ByteSource {
+  let ahead = 0;
+  const paced = async (file: ByteSource, offset: number, length: number) => {
+    signal?.throwIfAborted();
+    if (ahead >= READ_AHEAD_BYTES) {
+      await untilAborted(caughtUp(), signal);
+      ahead = 0;
+    }
+    ahead += length;
+    return file.read(offset, length);
+  };
+  return (file) => ({ size: file.size, read: (offset, length) => paced(file, offset, length) });
+}
+
+/** `work`, or the abort of `signal` (its reason) where that comes first; `work` then goes on, its failure unheard. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  signal.throwIfAborted();
+  let stop!: () => void;
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', (stop = () => reject(signal.reason)), { once: true }));
+  work.catch(() => {});
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', stop));
+}
 
 /** `cfg` for training `model` (Session's `op`), checked as a new Trainer checks its config, and its run against the adapter's limits. */
 function checkedConfig(op: string, model: GPTConfig, cfg: TrainConfig): TrainConfig {
