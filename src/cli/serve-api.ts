@@ -109,9 +109,10 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     return turn;
   };
 
-  /** Token ids of each prompt; an ApiError naming characters a character model does not know (gpt sample leaves them out, with a note a client would not see). */
+  /** Token ids of each prompt (as given, for a token-id one); an ApiError naming characters a character model does not know (gpt sample leaves them out, with a note a client would not see). */
   const encode = ({ tokenizer }: Loaded, r: CompletionRequest): Int32Array[] =>
     r.prompts.map((text, p) => {
+      if (typeof text !== 'string') return text;
       const known = encodePrompt(tokenizer, text);
       const name = r.prompts.length > 1 ? `prompt[${p}]` : 'prompt';
       if (known.dropped) throw new ApiError(400, `${name} holds characters this model's vocabulary lacks: ${listUnknown(known.unknown)}`, 'prompt');
@@ -133,9 +134,10 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
   /** Runs one request's generation and sends its answer; `gone`: whether its client has left. */
   const generate = async ({ tokenizer, generator: { model, dtype, casts }, endToken }: Loaded, res: ServerResponse, r: CompletionRequest, ids: Int32Array[], gone: () => boolean): Promise<number> => {
     const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
-    const choices = r.prompts.flatMap((prompt, p) =>
-      Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, seed: r.seeds[p]! + i, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken) })),
-    );
+    const choices = r.prompts.flatMap((given, p) => {
+      const prompt = typeof given === 'string' ? given : tokenizer.decode(given); // what echo gives
+      return Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, seed: r.seeds[p]! + i, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken) }));
+    });
     const chunk = (index: number, text: string, finish: string | null) => {
       const body = { ...head, choices: [{ text, index, logprobs: null, finish_reason: finish }], ...(r.includeUsage && { usage: null }) };
       res.write(`data: ${JSON.stringify(body)}\n\n`);
@@ -211,7 +213,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     }
     const body = await readBody(req);
     if (body === null) return CLIENT_GONE;
-    const r = parseCompletionRequest(parseJson(body), modelId, parent);
+    const r = parseCompletionRequest(parseJson(body), { modelId, parent, vocabSize: m.tokenizer.vocabSize });
     const ids = encode(m, r);
     checkFits(m, r, ids);
     return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, ids, () => left)));
