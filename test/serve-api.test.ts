@@ -473,6 +473,11 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     await refused(postModels, 405, null, 'POST /v1/models: only GET is served here', 'method_not_allowed');
     const page = await post({ prompt: 'to' }, {}, '/');
     expect([page.status, page.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    // a client given the server's URL without /v1 as its base URL posts here: told where the API is
+    const base = `http://${new URL(server.url).host}/v1`;
+    for (const path of ['/', '/completions']) {
+      expect(await (await post({ prompt: 'to' }, {}, path)).text()).toBe(`method not allowed: POST is served under /v1/ only (OpenAI's clients: base URL ${base})\n`);
+    }
     expect((await fetch(server.url)).status, 'the page is served as before').toBe(200);
   });
 });

@@ -187,7 +187,8 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
     }
     const rawPath = target.path;
     if (opts.api && rawPath.startsWith(API_PATH)) return opts.api.handle(req, res, rawPath, hosts);
-    if (req.method === 'POST') return notAllowed(res, 'GET, HEAD');
+    // the API's clients given the server's URL as their base URL post here (OpenAI's take the one ending in /v1)
+    if (req.method === 'POST') return notAllowed(res, 'GET, HEAD', `POST is served under ${API_PATH} only (OpenAI's clients: base URL http://${target.host}${API_PATH.slice(0, -1)})`);
     if (!ready) {
       res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(RETRY_AFTER_S) }).end('gpt serve is loading its checkpoint: try again in a few seconds\n');
       return 503;
@@ -318,8 +319,8 @@ function listenError(e: NodeJS.ErrnoException, host: string, port: number): Erro
   return e;
 }
 
-function notAllowed(res: ServerResponse, allow: string): number {
-  res.writeHead(405, { Allow: allow, 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+function notAllowed(res: ServerResponse, allow: string, why?: string): number {
+  res.writeHead(405, { Allow: allow, 'Content-Type': 'text/plain; charset=utf-8' }).end(`method not allowed${why ? `: ${why}` : ''}\n`);
   return 405;
 }
 
