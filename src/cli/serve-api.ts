@@ -111,9 +111,9 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
 
   /** Token ids of each prompt (as given, for a token-id one); an ApiError naming characters a character model does not know (gpt sample leaves them out, with a note a client would not see). */
   const encode = ({ tokenizer }: Loaded, r: CompletionRequest): Int32Array[] =>
-    r.prompts.map((text, p) => {
-      if (typeof text !== 'string') return text;
-      const known = encodePrompt(tokenizer, text);
+    r.prompts.map((prompt, p) => {
+      if (typeof prompt !== 'string') return prompt;
+      const known = encodePrompt(tokenizer, prompt);
       const name = r.prompts.length > 1 ? `prompt[${p}]` : 'prompt';
       if (known.dropped) throw new ApiError(400, `${name} holds characters this model's vocabulary lacks: ${listUnknown(known.unknown)}`, 'prompt');
       return known.ids;
