@@ -456,6 +456,7 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
       await refused(await post({ prompt: 'to' }, { Origin: origin }), 403, null, message, 'cross_origin');
     }
     expect((await post({ prompt: 'to', max_tokens: 1 }, { Origin: new URL(server.url).origin })).status, 'the page this server serves').toBe(200);
+    expect((await post({ prompt: 'to', max_tokens: 1 }, { Origin: 'http://localhost:9000' })).status, 'the page through a tunnel (ssh -L 9000:localhost:PORT)').toBe(200);
     const preflight = await fetch(new URL('/v1/completions', server.url), { method: 'OPTIONS', headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' } });
     expect(preflight.status).toBe(405);
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();

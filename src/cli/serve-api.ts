@@ -52,7 +52,7 @@ export const RETRY_AFTER_S = 5;
 export interface CompletionsApi {
   /** The model's name in requests and in GET /v1/models: --adapter as given where there is one (vLLM names a LoRA model by the adapter's name), else --checkpoint as given. */
   readonly modelId: string;
-  /** Answers a request for a path under /v1/ whose Host the server has checked (`hosts`: those accepted); its status, for the log. */
+  /** Answers a request for a path under /v1/ whose Host the server has checked (`hosts`: the names accepted, with any port); its status, for the log. */
   handle(req: IncomingMessage, res: ServerResponse, path: string, hosts: ReadonlySet<string>): Promise<number>;
   /**
    * Loads the model of `checkpoint` (a path: a hub id is fetched before) in `dtype`, the peft adapter
@@ -282,7 +282,7 @@ function checkSameOrigin(req: IncomingMessage, hosts: ReadonlySet<string>): void
   let host: string | null = null;
   try {
     const url = new URL(origin);
-    host = url.protocol === 'http:' ? url.host.toLowerCase() : null;
+    host = url.protocol === 'http:' ? url.hostname.toLowerCase() : null; // any port, as the Host check (a tunnel's)
   } catch {
     // 'null' (a sandboxed page, a file), or not a URL: another origin
   }
