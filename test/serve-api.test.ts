@@ -169,6 +169,20 @@ describe('POST /v1/completions', () => {
     for (const c of batch.choices) expect(c.text).toHaveLength(24);
   });
 
+  it("takes token-id prompts (OpenAI's array of tokens, or array of token arrays) as the text they encode would be taken; echo gives their text", async () => {
+    const ids = (text: string) => tokenizer.encode(text); // the test's own tokenizer: the ids a client's would give
+    const asText = await complete({ prompt: 'to be', seed: 7, n: 2, ...SETTINGS });
+    const asIds = await complete({ prompt: ids('to be'), seed: 7, n: 2, ...SETTINGS });
+    expect(asIds.choices).toEqual(asText.choices);
+    expect(asIds.usage).toEqual(asText.usage);
+    const prompts = ['to', 'not to be: th'];
+    const batch = await complete({ prompt: prompts.map(ids), n: 2, seed: 11, ...SETTINGS });
+    expect(batch.choices).toEqual((await complete({ prompt: prompts, n: 2, seed: 11, ...SETTINGS })).choices);
+    const echoed = await complete({ prompt: ids('to'), seed: 3, echo: true });
+    expect(echoed.choices[0]!.text).toBe(`to${(await complete({ prompt: 'to', seed: 3 })).choices[0]!.text}`);
+    expect((await streamed({ prompt: [ids('to')], seed: 3, echo: true })).texts).toEqual([echoed.choices[0]!.text]);
+  });
+
   it('a prompt longer than the block is cropped to its last block-size tokens, as gpt sample crops it (usage counts all of it)', async () => {
     const long = 'to be, or not to be: that is the question. to be';
     const r = await complete({ prompt: long, seed: 2, ...SETTINGS });
@@ -343,7 +357,8 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     expect(body).toEqual({ error: { message, type: 'invalid_request_error', param, code } });
     expect(body.error.message).not.toMatch(/\n/);
   };
-  const ALLOWED_PROMPT = 'a non-empty string or a non-empty array of them (token-id prompts are not taken)';
+  const ALLOWED_PROMPT = 'a non-empty string, an array of them, an array of token ids or an array of such arrays';
+  const TOKEN_ID = 'a token id (an integer >= 0)';
 
   it('a field out of its range, of the wrong type, unknown or unsupported: 400 naming the field, the value and what is allowed', async () => {
     const cases: [Record<string, unknown>, string, string][] = [
@@ -362,8 +377,17 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
       [{ prompt: undefined }, 'prompt', `prompt is required: ${ALLOWED_PROMPT}`],
       [{ prompt: '' }, 'prompt', `prompt must be ${ALLOWED_PROMPT}, got ""`],
       [{ prompt: 5 }, 'prompt', `prompt must be ${ALLOWED_PROMPT}, got 5`],
-      [{ prompt: [1, 2] }, 'prompt', 'prompt[0] must be a non-empty string (token-id prompts are not taken), got 1'],
-      [{ prompt: ['to', ''] }, 'prompt', 'prompt[1] must be a non-empty string (token-id prompts are not taken), got ""'],
+      [{ prompt: [] }, 'prompt', `prompt must be ${ALLOWED_PROMPT}, got []`],
+      [{ prompt: [true] }, 'prompt', `prompt must be ${ALLOWED_PROMPT}, got [true]`],
+      [{ prompt: ['to', ''] }, 'prompt', 'prompt[1] must be a non-empty string, as prompt[0] is, got ""'],
+      [{ prompt: ['to', 3] }, 'prompt', 'prompt[1] must be a non-empty string, as prompt[0] is, got 3'],
+      [{ prompt: [1, 'to'] }, 'prompt', `prompt[1] must be ${TOKEN_ID}, as prompt[0] is, got "to"`],
+      [{ prompt: [1.5] }, 'prompt', `prompt[0] must be ${TOKEN_ID}, got 1.5`],
+      [{ prompt: [[1], []] }, 'prompt', 'prompt[1] must be a non-empty array of token ids, as prompt[0] is, got []'],
+      [{ prompt: [[1], 2] }, 'prompt', 'prompt[1] must be a non-empty array of token ids, as prompt[0] is, got 2'],
+      [{ prompt: [[1, -1]] }, 'prompt', `prompt[0][1] must be ${TOKEN_ID}, got -1`],
+      [{ prompt: [0, tokenizer.vocabSize] }, 'prompt', `prompt[1] is token id ${tokenizer.vocabSize}, past this model's vocabulary (ids 0 to ${tokenizer.vocabSize - 1})`],
+      [{ prompt: [[0], [2 ** 40]] }, 'prompt', `prompt[1][0] is token id ${2 ** 40}, past this model's vocabulary (ids 0 to ${tokenizer.vocabSize - 1})`],
       [{ messages: [] }, 'messages', "unknown field 'messages': the fields served are model, prompt, max_tokens, temperature, top_p, top_k, n, seed, stop, stream, echo, ignore_eos, stream_options, logprobs, best_of, presence_penalty, frequency_penalty, logit_bias, suffix, user"],
       [{ logprobs: 5 }, 'logprobs', 'logprobs must be null (log probabilities are not returned), got 5'],
       // OpenAI and vLLM answer logprobs 0 with the drawn tokens' log probabilities: not neutral
@@ -409,7 +433,7 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     const arrays = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
     const deepArrays = `${'['.repeat(57)}...`;
     await refused(await post(arrays), 400, null, `the body must be a JSON object of completion fields, got ${deepArrays}`);
-    await refused(await post(`{"prompt": ${arrays}}`), 400, 'prompt', `prompt[0] must be a non-empty string (token-id prompts are not taken), got ${deepArrays}`);
+    await refused(await post(`{"prompt": ${arrays}}`), 400, 'prompt', `prompt[0][0] must be a token id (an integer >= 0), got ${deepArrays}`);
     await refused(await post(`{"prompt": "to", "stop": ${arrays}}`), 400, 'stop', `stop must be a non-empty string or an array of up to 4 of them, got ${deepArrays}`);
     await refused(await post(`{"prompt": "to", "max_tokens": ${arrays}}`), 400, 'max_tokens', `max_tokens must be an integer >= 1, got ${deepArrays}`);
     const objects = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`; // 700 kB
@@ -432,6 +456,7 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
       await refused(await post({ prompt: 'to' }, { Origin: origin }), 403, null, message, 'cross_origin');
     }
     expect((await post({ prompt: 'to', max_tokens: 1 }, { Origin: new URL(server.url).origin })).status, 'the page this server serves').toBe(200);
+    expect((await post({ prompt: 'to', max_tokens: 1 }, { Origin: 'http://localhost:9000' })).status, 'the page through a tunnel (ssh -L 9000:localhost:PORT)').toBe(200);
     const preflight = await fetch(new URL('/v1/completions', server.url), { method: 'OPTIONS', headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' } });
     expect(preflight.status).toBe(405);
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
@@ -449,6 +474,11 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     await refused(postModels, 405, null, 'POST /v1/models: only GET is served here', 'method_not_allowed');
     const page = await post({ prompt: 'to' }, {}, '/');
     expect([page.status, page.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    // a client given the server's URL without /v1 as its base URL posts here: told where the API is
+    const base = `http://${new URL(server.url).host}/v1`;
+    for (const path of ['/', '/completions']) {
+      expect(await (await post({ prompt: 'to' }, {}, path)).text()).toBe(`method not allowed: POST is served under /v1/ only (OpenAI's clients: base URL ${base})\n`);
+    }
     expect((await fetch(server.url)).status, 'the page is served as before').toBe(200);
   });
 });

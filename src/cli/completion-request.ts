@@ -24,7 +24,8 @@ export class ApiError extends Error {
 }
 
 export interface CompletionRequest {
-  prompts: string[];
+  /** Each prompt as its text, or as the token ids given for it (OpenAI's "array of tokens"), checked against the vocabulary. */
+  prompts: (string | Int32Array)[];
   maxTokens: number;
   temperature: number;
   topP: number;
@@ -96,8 +97,17 @@ export function modelNotServed(asked: unknown, modelId: string, parent?: string)
   return new ApiError(404, `model ${shown(asked)} ${why} (GET /v1/models)`, 'model', 'model_not_found');
 }
 
-/** The request `body` asks for, of the model `modelId` (an adapter merged into `parent`, where given); an ApiError when it cannot be served. */
-export function parseCompletionRequest(body: unknown, modelId: string, parent?: string): CompletionRequest {
+/** The model a server serves, as a request is checked against it. */
+export interface ServedModel {
+  modelId: string;
+  /** Where modelId is an adapter: the checkpoint it is merged into. */
+  parent?: string | undefined;
+  /** Token ids run from 0 to vocabSize - 1. */
+  vocabSize: number;
+}
+
+/** The request `body` asks for, of the model served; an ApiError when it cannot be served. */
+export function parseCompletionRequest(body: unknown, { modelId, parent, vocabSize }: ServedModel): CompletionRequest {
   if (!isRecord(body)) throw refuse(null, `the body must be a JSON object of completion fields, got ${shown(body)}`);
   const unknown = Object.keys(body).find((k) => !FIELDS.includes(k));
   if (unknown !== undefined) throw refuse(unknown, `unknown field '${unknown}': the fields served are ${FIELDS.join(', ')}`);
@@ -117,7 +127,7 @@ export function parseCompletionRequest(body: unknown, modelId: string, parent?: 
   };
   const n = number('n');
   const stream = flag('stream');
-  const prompts = promptsOf(body.prompt);
+  const prompts = promptsOf(body.prompt, vocabSize);
   return {
     prompts,
     maxTokens: number('max_tokens'),
@@ -134,15 +144,39 @@ export function parseCompletionRequest(body: unknown, modelId: string, parent?: 
   };
 }
 
-function promptsOf(prompt: unknown): string[] {
-  const allowed = 'a non-empty string or a non-empty array of them (token-id prompts are not taken)';
+/**
+ * The prompts of `prompt`, in OpenAI's four forms: a string, an array of strings, an array of token
+ * ids (one prompt), an array of such arrays; the form of an array is its first entry's.
+ */
+function promptsOf(prompt: unknown, vocabSize: number): (string | Int32Array)[] {
+  const allowed = 'a non-empty string, an array of them, an array of token ids or an array of such arrays';
   if (prompt === undefined || prompt === null) throw refuse('prompt', `prompt is required: ${allowed}`);
-  const prompts = typeof prompt === 'string' ? [prompt] : prompt;
-  if (!Array.isArray(prompts) || !prompts.length) throw refuse('prompt', `prompt must be ${allowed}, got ${shown(prompt)}`);
-  const bad = prompts.findIndex((p) => typeof p !== 'string' || !p);
-  if (bad >= 0 && !Array.isArray(prompt)) throw refuse('prompt', `prompt must be ${allowed}, got ${shown(prompt)}`);
-  if (bad >= 0) throw refuse('prompt', `prompt[${bad}] must be a non-empty string (token-id prompts are not taken), got ${shown(prompts[bad])}`);
-  return prompts as string[];
+  if (typeof prompt === 'string' && prompt) return [prompt];
+  const first: unknown = Array.isArray(prompt) ? prompt[0] : undefined;
+  if (typeof first === 'string') {
+    const bad = (prompt as unknown[]).findIndex((p) => typeof p !== 'string' || !p);
+    if (bad >= 0) throw refuse('prompt', `prompt[${bad}] must be a non-empty string, as prompt[0] is, got ${shown((prompt as unknown[])[bad])}`);
+    return prompt as string[];
+  }
+  if (typeof first === 'number') return [tokenIds(prompt as unknown[], 'prompt', vocabSize)];
+  if (Array.isArray(first)) {
+    return (prompt as unknown[]).map((p, i) => {
+      if (!Array.isArray(p) || !p.length) throw refuse('prompt', `prompt[${i}] must be a non-empty array of token ids, as prompt[0] is, got ${shown(p)}`);
+      return tokenIds(p as unknown[], `prompt[${i}]`, vocabSize);
+    });
+  }
+  throw refuse('prompt', `prompt must be ${allowed}, got ${shown(prompt)}`);
+}
+
+/** `ids` (the prompt at `name`) as token ids of a vocabulary of `vocabSize`. */
+function tokenIds(ids: unknown[], name: string, vocabSize: number): Int32Array {
+  const id = 'a token id (an integer >= 0)';
+  ids.forEach((x, i) => {
+    const form = name === 'prompt' && i ? ', as prompt[0] is' : ''; // a flat array's form is its first entry's
+    if (!Number.isInteger(x) || (x as number) < 0) throw refuse('prompt', `${name}[${i}] must be ${id}${form}, got ${shown(x)}`);
+    if ((x as number) >= vocabSize) throw refuse('prompt', `${name}[${i}] is token id ${x as number}, past this model's vocabulary (ids 0 to ${vocabSize - 1})`);
+  });
+  return Int32Array.from(ids as number[]);
 }
 
 /**

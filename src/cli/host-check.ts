@@ -1,7 +1,9 @@
 // The Host header values `gpt serve` answers to. A browser sends the name it resolved, so a page on
 // evil.example whose DNS later points at 127.0.0.1 (DNS rebinding) arrives with Host evil.example:
 // only the names of the bound address itself (the loopback names for 127.0.0.1, every local address
-// and the host name when bound to all interfaces) with the bound port are accepted.
+// and the host name when bound to all interfaces) are accepted, with any port: such a page names its
+// own name whatever its port, and a tunnel or a port mapping (ssh -L 9000:localhost:8080, docker -p
+// 9000:8080) names the port its client reached, not the bound one.
 import { BlockList, isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 
@@ -35,24 +37,23 @@ export function browserHostname(host: string): string {
 export const isUnspecified = (address: string) => address === '0.0.0.0' || address === '::';
 
 /**
- * Accepted Host values, lowercase, as `name:port` (and bare `name` on port 80, which browsers leave
- * out), for a server bound to `address` (what --host resolved to: 127.1 binds 127.0.0.1) through
- * the name `host` (--host as given: a URL of it names its browserHostname).
+ * Accepted Host names, lowercase (IPv6 in brackets, as a Host header writes it), for a server bound to
+ * `address` (what --host resolved to: 127.1 binds 127.0.0.1) through the name `host` (--host as
+ * given: a URL of it names its browserHostname).
  */
-export function acceptedHosts(address: string, port: number, host = address): Set<string> {
+export function acceptedHosts(address: string, host = address): Set<string> {
   const names = [address, browserHostname(host)];
   if (isLoopback(address)) names.push(...LOOPBACK_NAMES);
   if (isUnspecified(address)) {
     const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
     names.push(...LOOPBACK_NAMES, hostname(), ...addresses.filter((a) => !a.includes('%')));
   }
-  const accepted = new Set<string>();
-  for (const name of names) {
-    const bracketed = (name.includes(':') ? `[${name}]` : name).toLowerCase();
-    accepted.add(`${bracketed}:${port}`);
-    if (port === 80) accepted.add(bracketed);
-  }
-  return accepted;
+  return new Set(names.map((name) => (name.includes(':') ? `[${name}]` : name).toLowerCase()));
+}
+
+/** The name of a Host header value (`name`, `name:port`, `[v6]`, `[v6]:port`), lowercase; null where it is none of them. */
+export function hostName(host: string): string | null {
+  return /^(\[[^\]]*\]|[^:[\]]*)(?::\d*)?$/.exec(host)?.[1]!.toLowerCase() ?? null;
 }
 
 /**

@@ -52,7 +52,7 @@ export const RETRY_AFTER_S = 5;
 export interface CompletionsApi {
   /** The model's name in requests and in GET /v1/models: --adapter as given where there is one (vLLM names a LoRA model by the adapter's name), else --checkpoint as given. */
   readonly modelId: string;
-  /** Answers a request for a path under /v1/ whose Host the server has checked (`hosts`: those accepted); its status, for the log. */
+  /** Answers a request for a path under /v1/ whose Host the server has checked (`hosts`: the names accepted, with any port); its status, for the log. */
   handle(req: IncomingMessage, res: ServerResponse, path: string, hosts: ReadonlySet<string>): Promise<number>;
   /**
    * Loads the model of `checkpoint` (a path: a hub id is fetched before) in `dtype`, the peft adapter
@@ -109,10 +109,11 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     return turn;
   };
 
-  /** Token ids of each prompt; an ApiError naming characters a character model does not know (gpt sample leaves them out, with a note a client would not see). */
+  /** Token ids of each prompt (as given, for a token-id one); an ApiError naming characters a character model does not know (gpt sample leaves them out, with a note a client would not see). */
   const encode = ({ tokenizer }: Loaded, r: CompletionRequest): Int32Array[] =>
-    r.prompts.map((text, p) => {
-      const known = encodePrompt(tokenizer, text);
+    r.prompts.map((prompt, p) => {
+      if (typeof prompt !== 'string') return prompt;
+      const known = encodePrompt(tokenizer, prompt);
       const name = r.prompts.length > 1 ? `prompt[${p}]` : 'prompt';
       if (known.dropped) throw new ApiError(400, `${name} holds characters this model's vocabulary lacks: ${listUnknown(known.unknown)}`, 'prompt');
       return known.ids;
@@ -133,9 +134,10 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
   /** Runs one request's generation and sends its answer; `gone`: whether its client has left. */
   const generate = async ({ tokenizer, generator: { model, dtype, casts }, endToken }: Loaded, res: ServerResponse, r: CompletionRequest, ids: Int32Array[], gone: () => boolean): Promise<number> => {
     const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
-    const choices = r.prompts.flatMap((prompt, p) =>
-      Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, seed: r.seeds[p]! + i, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken) })),
-    );
+    const choices = r.prompts.flatMap((given, p) => {
+      const prompt = typeof given === 'string' ? given : tokenizer.decode(given); // what echo gives
+      return Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, seed: r.seeds[p]! + i, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken) }));
+    });
     const chunk = (index: number, text: string, finish: string | null) => {
       const body = { ...head, choices: [{ text, index, logprobs: null, finish_reason: finish }], ...(r.includeUsage && { usage: null }) };
       res.write(`data: ${JSON.stringify(body)}\n\n`);
@@ -211,7 +213,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     }
     const body = await readBody(req);
     if (body === null) return CLIENT_GONE;
-    const r = parseCompletionRequest(parseJson(body), modelId, parent);
+    const r = parseCompletionRequest(parseJson(body), { modelId, parent, vocabSize: m.tokenizer.vocabSize });
     const ids = encode(m, r);
     checkFits(m, r, ids);
     return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, ids, () => left)));
@@ -280,7 +282,7 @@ function checkSameOrigin(req: IncomingMessage, hosts: ReadonlySet<string>): void
   let host: string | null = null;
   try {
     const url = new URL(origin);
-    host = url.protocol === 'http:' ? url.host.toLowerCase() : null;
+    host = url.protocol === 'http:' ? url.hostname.toLowerCase() : null; // any port, as the Host check (a tunnel's)
   } catch {
     // 'null' (a sandboxed page, a file), or not a URL: another origin
   }

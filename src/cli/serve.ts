@@ -5,7 +5,7 @@
 // next to the page. Bound to 127.0.0.1 unless told otherwise.
 // Request paths are decoded once and rejected if they could leave the root (`..`, backslashes, NUL,
 // or a '%' left after decoding, i.e. double encoding), then resolved and checked against the root
-// again. Requests must name this server in their Host header, or in their absolute-form target
+// again. Requests must name this server in their Host header (any port), or in their absolute-form target
 // (src/cli/host-check.ts): otherwise a page of another origin could read the checkpoint through DNS
 // rebinding; no CORS header lets another origin read an answer, and Cross-Origin-Resource-Policy
 // keeps one from embedding it. Range requests are answered (src/cli/http-ranges.ts), each response
@@ -36,7 +36,7 @@ import { partsBetween, sendRepresentation, type ByteRange } from './http-ranges.
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { ADAPTER_OR_HUB, CHECKPOINT_OR_HUB } from './path-flags.js';
-import { acceptedHosts, browserHostname, isLoopback, isUnspecified, requestTarget } from './host-check.js';
+import { acceptedHosts, browserHostname, hostName, isLoopback, isUnspecified, requestTarget } from './host-check.js';
 import { DTYPE_DOC } from './sample.js';
 import { ADAPTER_DOC } from './adapter-flag.js';
 import { API_PATH, completionsApi, MAX_QUEUE, RETRY_AFTER_S, type CompletionsApi } from './serve-api.js';
@@ -168,7 +168,7 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
     }
   };
 
-  let hosts = new Set<string>(); // known once listening (the port may be picked by the system)
+  let hosts = new Set<string>(); // known once listening (--host 0: every interface's addresses)
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
@@ -181,13 +181,14 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
       res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('bad request target\n');
       return 400;
     }
-    if (!hosts.has(target.host.toLowerCase())) {
+    if (!hosts.has(hostName(target.host) ?? '')) {
       res.writeHead(421, { 'Content-Type': 'text/plain; charset=utf-8' }).end('misdirected request: unknown Host\n');
       return 421;
     }
     const rawPath = target.path;
     if (opts.api && rawPath.startsWith(API_PATH)) return opts.api.handle(req, res, rawPath, hosts);
-    if (req.method === 'POST') return notAllowed(res, 'GET, HEAD');
+    // the API's clients given the server's URL as their base URL post here (OpenAI's take the one ending in /v1)
+    if (req.method === 'POST') return notAllowed(res, 'GET, HEAD', `POST is served under ${API_PATH} only (OpenAI's clients: base URL http://${target.host}${API_PATH.slice(0, -1)})`);
     if (!ready) {
       res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(RETRY_AFTER_S) }).end('gpt serve is loading its checkpoint: try again in a few seconds\n');
       return 503;
@@ -263,7 +264,7 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
     });
   });
   const { address, port } = server.address() as AddressInfo; // what host resolved to: 127.1 is 127.0.0.1, 0 every interface
-  hosts = acceptedHosts(address, port, host);
+  hosts = acceptedHosts(address, host);
   const shown = browserHostname(host); // a name (localhost) is printed as given, an address as bound
   return {
     url: `http://${isUnspecified(address) ? '127.0.0.1' : isIP(shown) ? bracket(address) : shown}:${port}/`,
@@ -318,8 +319,8 @@ function listenError(e: NodeJS.ErrnoException, host: string, port: number): Erro
   return e;
 }
 
-function notAllowed(res: ServerResponse, allow: string): number {
-  res.writeHead(405, { Allow: allow, 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+function notAllowed(res: ServerResponse, allow: string, why?: string): number {
+  res.writeHead(405, { Allow: allow, 'Content-Type': 'text/plain; charset=utf-8' }).end(`method not allowed${why ? `: ${why}` : ''}\n`);
   return 405;
 }
 
