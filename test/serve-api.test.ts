@@ -4,6 +4,7 @@
 // the character counts (a character model: one token a character), each refusal's one-line
 // message; a client that leaves stops its generation, and GPU live bytes stay flat.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -456,7 +457,16 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
       await refused(await post({ prompt: 'to' }, { Origin: origin }), 403, null, message, 'cross_origin');
     }
     expect((await post({ prompt: 'to', max_tokens: 1 }, { Origin: new URL(server.url).origin })).status, 'the page this server serves').toBe(200);
-    expect((await post({ prompt: 'to', max_tokens: 1 }, { Origin: 'http://localhost:9000' })).status, 'the page through a tunnel (ssh -L 9000:localhost:PORT)').toBe(200);
+    // a page on another port of this machine is another origin; through a tunnel (ssh -L 9000:localhost:PORT) the page's origin is the Host its requests name
+    await refused(await post({ prompt: 'to' }, { Origin: 'http://localhost:9000' }), 403, null, `Origin "http://localhost:9000": pages of another origin may not use this API (it sends no CORS headers); call it from a program, or from the page this server serves`, 'cross_origin');
+    const tunnelled = (origin: string) =>
+      new Promise<number>((done, fail) => {
+        const body = JSON.stringify({ prompt: 'to', max_tokens: 1 });
+        const { hostname, port } = new URL(server.url);
+        request({ hostname, port, path: '/v1/completions', method: 'POST', headers: { Host: 'localhost:9000', Origin: origin, 'Content-Type': 'application/json' } }, (res) => done(res.resume().statusCode!)).on('error', fail).end(body);
+      });
+    expect(await tunnelled('http://localhost:9000'), 'the page through a tunnel').toBe(200);
+    expect(await tunnelled(new URL(server.url).origin), 'the bound port, reached as port 9000').toBe(403);
     const preflight = await fetch(new URL('/v1/completions', server.url), { method: 'OPTIONS', headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' } });
     expect(preflight.status).toBe(405);
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();

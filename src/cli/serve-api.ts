@@ -52,8 +52,8 @@ export const RETRY_AFTER_S = 5;
 export interface CompletionsApi {
   /** The model's name in requests and in GET /v1/models: --adapter as given where there is one (vLLM names a LoRA model by the adapter's name), else --checkpoint as given. */
   readonly modelId: string;
-  /** Answers a request for a path under /v1/ whose Host the server has checked (`hosts`: the names accepted, with any port); its status, for the log. */
-  handle(req: IncomingMessage, res: ServerResponse, path: string, hosts: ReadonlySet<string>): Promise<number>;
+  /** Answers a request for a path under /v1/ whose Host the server has checked (`host`: that authority, `name:port`, as the client reached it); its status, for the log. */
+  handle(req: IncomingMessage, res: ServerResponse, path: string, host: string): Promise<number>;
   /**
    * Loads the model of `checkpoint` (a path: a hub id is fetched before) in `dtype`, the peft adapter
    * directory `adapter` (--adapter; '' none) merged into it; until it has, a request (with its key) answers 503 with Retry-After.
@@ -203,10 +203,10 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     return sendJson(res, 200, { ...head, choices: answer, usage });
   };
 
-  const complete = async (m: Loaded, req: IncomingMessage, res: ServerResponse, hosts: ReadonlySet<string>): Promise<number> => {
+  const complete = async (m: Loaded, req: IncomingMessage, res: ServerResponse, host: string): Promise<number> => {
     let left = false; // heard from the start: a client may leave while its body is read or its prompt encoded
     res.once('close', () => (left = !res.writableFinished));
-    checkSameOrigin(req, hosts);
+    checkSameOrigin(req, host);
     const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
     if (type !== 'application/json') {
       throw new ApiError(415, `Content-Type must be application/json (curl: -H 'Content-Type: application/json'), got ${type ? shown(type) : 'none'}`, null, 'unsupported_media_type');
@@ -239,7 +239,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       loaded = { tokenizer, generator, endToken, modelObject };
       deviceOpened(device().lost);
     },
-    async handle(req, res, path, hosts) {
+    async handle(req, res, path, host) {
       const route = path.split(/[?#]/, 1)[0]!;
       const method = req.method ?? '';
       try {
@@ -248,7 +248,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
         if (!loaded) throw new ApiError(503, `model ${shown(modelId)} is loading: this server answers once it is loaded; try again in a few seconds`, null, 'model_loading');
         if (route === '/v1/completions') {
           if (method !== 'POST') throw new ApiError(405, `${method} ${route}: only POST is served here`, null, 'method_not_allowed');
-          return await complete(loaded, req, res, hosts);
+          return await complete(loaded, req, res, host);
         }
         if (route === '/v1/models' || route.startsWith('/v1/models/')) {
           if (method !== 'GET' && method !== 'HEAD') throw new ApiError(405, `${method} ${route}: only GET is served here`, null, 'method_not_allowed');
@@ -275,18 +275,23 @@ export async function openCompletionsApi({ checkpoint, dtype, adapter, ...settin
   return api;
 }
 
-/** Refuses a request from a page of another origin (a browser names the page's in Origin; programs send none). */
-function checkSameOrigin(req: IncomingMessage, hosts: ReadonlySet<string>): void {
+/**
+ * Refuses a request from a page of another origin (a browser names the page's in Origin; programs
+ * send none): its origin must be the server's as the client reached it, `host` (the checked Host),
+ * port included. The Host check takes any port (a tunnel's), but a page on another port of this
+ * machine is another origin, and this API sends no CORS headers to let one in.
+ */
+function checkSameOrigin(req: IncomingMessage, host: string): void {
   const origin = req.headers.origin;
   if (origin === undefined) return;
-  let host: string | null = null;
+  let same = false;
   try {
     const url = new URL(origin);
-    host = url.protocol === 'http:' ? url.hostname.toLowerCase() : null; // any port, as the Host check (a tunnel's)
+    same = url.protocol === 'http:' && url.host === new URL(`http://${host}`).host; // URL's: lowercase, port 80 left out
   } catch {
     // 'null' (a sandboxed page, a file), or not a URL: another origin
   }
-  if (host === null || !hosts.has(host)) {
+  if (!same) {
     throw new ApiError(403, `Origin ${shown(origin)}: pages of another origin may not use this API (it sends no CORS headers); call it from a program, or from the page this server serves`, null, 'cross_origin');
   }
 }

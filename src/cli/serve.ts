@@ -186,7 +186,7 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
       return 421;
     }
     const rawPath = target.path;
-    if (opts.api && rawPath.startsWith(API_PATH)) return opts.api.handle(req, res, rawPath, hosts);
+    if (opts.api && rawPath.startsWith(API_PATH)) return opts.api.handle(req, res, rawPath, target.host);
     // the API's clients given the server's URL as their base URL post here (OpenAI's take the one ending in /v1)
     if (req.method === 'POST') return notAllowed(res, 'GET, HEAD', `POST is served under ${API_PATH} only (OpenAI's clients: base URL http://${target.host}${API_PATH.slice(0, -1)})`);
     if (!ready) {
