@@ -2,8 +2,8 @@
 // command reads or writes anything: one line naming the flag, the path and what is wrong with it
 // (missing, under a file, of the wrong kind, unreadable, empty), rather than an errno code from
 // deep in the reading. Synchronous, as flag parsing is: a few stat calls at startup.
-import { accessSync, constants, existsSync, readdirSync, statSync, type Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { accessSync, constants, existsSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { HF_FILES } from '../gpt/hf/index.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { kindOf } from '../node/regular-files.js';
@@ -153,6 +153,31 @@ export function runCheckpoint(dir: string, note: (line: string) => void): string
 export function checkpointFileIn(dir: string): string | null {
   const names = readdirSync(dir);
   return [MANIFEST_FILE, HF_FILES.config].find((name) => names.includes(name)) ?? null;
+}
+
+/** The real path of `path` (links, `.` and `..` resolved), or null where it is not there. */
+function realOrNull(path: string): string | null {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Why a command writing a model to `target` (the value of flag `targetFlag`) would replace the
+ * checkpoint it reads from `source` (given as `sourceFlag`), or null: the same file or directory
+ * however it is spelt (a link, ./x and x), or a file of the directory written, whose weights and
+ * manifest are replaced there (nanoGPT's ckpt.pt aside, which only a .pt target, the file itself,
+ * writes). `instead` is what to do. Checked before anything is read: --overwrite does not allow it.
+ */
+export function replacesSourceProblem(sourceFlag: string, source: string, targetFlag: string, target: string, instead = `choose another ${targetFlag}`): string | null {
+  const [read, written] = [realOrNull(source), realOrNull(target)];
+  if (!read || !written) return null; // a target not there yet holds nothing
+  const within = dirname(read) === written && basename(read) !== NANOGPT_FILE;
+  if (read !== written && !within) return null;
+  const what = read === written ? `the checkpoint ${sourceFlag} ${source} reads` : `the directory of the checkpoint ${sourceFlag} ${source} reads`;
+  return `${targetFlag} ${target} is ${what}: writing it would replace the model it reads; ${instead}`;
 }
 
 /** A text to read (--data, --tokenizer-file): a file or directory, unless it is a URL or builtin:webdocs. */
