@@ -196,6 +196,12 @@ describe('gpt info', () => {
     expect(field(r.out, 'step')).toBe('10 (iter_num) of 10 (max_iters)');
     expect(field(r.out, 'tokens')).toBe('640 trained on (10 steps of 64: batch 4 x block 16 x grad accum 1)');
     expect(JSON.parse((await gpt('info', file, '--json')).out).training).toMatchObject({ step: 10, tokens: { batchSize: 4, blockSize: 16, gradAccum: 1, perStep: 64, seen: 640 } });
+    // nanoGPT's out_dir, as sample, eval and export take it: its ckpt.pt described, by PATH or --out-dir
+    for (const args of [[dirname(file)], ['--out-dir', dirname(file)]]) {
+      const d = await gpt('info', ...args);
+      expect(d.code, d.err).toBe(0);
+      expect(d.out).toBe(r.out);
+    }
     // as nanoGPT's train.py saves a GPT-2 run (config/train_gpt2.py: 12 x 1024 x 40 tokens an iteration, bfloat16), written here by hand
     const gpt2Run = join(dir, 'nano-gpt2', 'ckpt.pt');
     mkdirSync(dirname(gpt2Run), { recursive: true });
