@@ -10,7 +10,6 @@ import { disposeUploaded } from '../gpt/checkpoint-upload.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { Distillation, TrainConfig } from '../gpt/trainer.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
-import { linearLayers } from '../nn/prune.js';
 import { flagName, UsageError } from './flags.js';
 import { pick } from './config-file.js';
 import type { DistillFlags } from './train-flags.js';
@@ -89,7 +88,8 @@ export function checkStudent(teacher: Teacher, cfg: TrainConfig, tokenizer: Toke
  */
 export async function teacherDistillation(teacher: Teacher): Promise<{ distill: Distillation; teacher: Teacher }> {
   const fingerprint = new WeightsFingerprint();
-  const loaded = await loadHeadModel(teacher.head, { dropout: 0, moments: false, onWeight: fingerprint.add });
+  // a pruned teacher's masks not kept: it runs no optimizer step, which is all they are kept for
+  const loaded = await loadHeadModel(teacher.head, { dropout: 0, moments: false, masks: false, onWeight: fingerprint.add });
   const weights = fingerprint.hex();
   const { meta, required } = teacher;
   if (required && required !== weights) {
@@ -99,7 +99,5 @@ export async function teacherDistillation(teacher: Teacher): Promise<{ distill: 
         `restore it, or pass --teacher ${meta.teacher} to go on learning from what it holds now`,
     );
   }
-  // a pruned teacher's weights are zero where its masks are: it runs no optimizer step, which is all they are kept for
-  for (const [, layer] of linearLayers(loaded.model)) layer.setWeightMask(null);
   return { distill: { teacher: loaded.model.eval(), temperature: meta.temperature, alpha: meta.alpha }, teacher: { ...teacher, meta: { ...meta, teacherWeights: weights } } };
 }
