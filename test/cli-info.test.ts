@@ -292,6 +292,15 @@ describe('gpt info', () => {
     expectOneLine(await gpt('info', run, '--out-dir', run), 2, /^gpt info: give PATH or --out-dir, not both$/);
   });
 
+  it("refuses a peft adapter directory in one line naming what to give, as the commands that take a model do", async () => {
+    const peft = join(dir, 'peft');
+    mkdirSync(peft);
+    writeFileSync(join(peft, 'adapter_config.json'), '{"peft_type": "LORA"}');
+    const hint = "it is a peft adapter \\(adapter_config\\.json\\), not a model: give its base model, and the adapter as --adapter \\(gpt sample, eval, train\\)";
+    expectOneLine(await gpt('info', peft), 2, new RegExp(`^gpt info: argument PATH names ${escape(peft)}, which holds no checkpoint \\(.*\\); ${hint}$`));
+    expectOneLine(await gpt('sample', '--init-from', peft), 2, new RegExp(`^gpt sample: flag --init-from names ${escape(peft)}, which holds no checkpoint \\(.*\\); ${hint}$`));
+  });
+
   it('does not open the adapter, and has --help', async () => {
     expect(opensAdapter(['info', run])).toBe(false);
     const r = await gpt('info', '--help');

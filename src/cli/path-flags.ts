@@ -5,6 +5,7 @@
 import { accessSync, constants, existsSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { HF_FILES } from '../gpt/hf/index.js';
+import { PEFT_FILES } from '../gpt/hf/peft.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { kindOf } from '../node/regular-files.js';
 import { parseHubId } from '../gpt/hf/hub.js';
@@ -86,7 +87,9 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag): st
   if (rule.use === 'checkpoint' && s.isDirectory() && !checkpointFileIn(path)) {
     const file = nanoGptFileIn(path);
     if (file && rule.outDir) return null;
-    const instead = file ? `; it holds nanoGPT's ${NANOGPT_FILE}: give the file, ${file}` : '';
+    // a peft adapter is no model: it goes onto its base model, as the commands that take --adapter merge it
+    const adapter = existsSync(join(path, PEFT_FILES.config)) && `; it is a peft adapter (${PEFT_FILES.config}), not a model: give its base model, and the adapter as --adapter (gpt sample, eval, train)`;
+    const instead = file ? `; it holds nanoGPT's ${NANOGPT_FILE}: give the file, ${file}` : adapter || '';
     return `${name} names ${value}, which holds no checkpoint (no ${MANIFEST_FILE}, nor a Hugging Face model's ${HF_FILES.config})${instead}`;
   }
   return null;
