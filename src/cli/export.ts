@@ -85,7 +85,7 @@ async function exportLocked(f: ExportFlags, source: string): Promise<number> {
   const problem = hfLayoutProblem(ckpt.meta.model);
   if (problem) throw new UsageError(problem); // before the device opens, as the other refusals
   await initDevice();
-  const { model, tokenizer } = await loadHeadModel(ckpt, { moments: false }, true);
+  const { model, tokenizer } = await loadHeadModel(ckpt, { moments: false, masks: false }, true); // a pruned model's weights as they are: GPT-2's layout has no masks
   try {
     await saveHFModel(f.to, model, tokenizer); // Ctrl-C: the half-written weights go too (withDirectoryLock), and the directory made for them
   } finally {
@@ -112,7 +112,7 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
     throw new UsageError(`--to ${to}: ${(e as Error).message}`);
   }
   await initDevice();
-  const { model, moments } = await loadHeadModel(head, { moments: !merged }, true);
+  const { model, moments } = await loadHeadModel(head, { moments: !merged, masks: false }, true);
   try {
     const train = meta.train;
     const iterNum = meta.trainer?.step ?? 0;

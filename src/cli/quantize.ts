@@ -53,7 +53,7 @@ export async function quantize(args: string[]): Promise<number> {
       throw new UsageError(`${f.outDir} already holds ${held.words}: pick another --out-dir, or replace it with --overwrite`);
     }
     await initDevice();
-    const { model, tokenizer, ckpt: loaded } = await loadHeadModel(ckpt, { dropout: 0, moments: false }, true);
+    const { model, tokenizer, ckpt: loaded } = await loadHeadModel(ckpt, { dropout: 0, moments: false, masks: false }, true); // the masks read (for their count), not kept
     const masks = maskedCount(loaded.weights); // the int8 checkpoint holds no masks: it records their count
     const floatWeights = model.stateDict();
     const quantized = await quantizeModel(model).finally(() => model.dispose());
