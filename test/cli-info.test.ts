@@ -202,6 +202,11 @@ describe('gpt info', () => {
       expect(d.code, d.err).toBe(0);
       expect(d.out).toBe(r.out);
     }
+    // a run of ours there too: ours described, and a note of how to give nanoGPT's
+    cpSync(run, dirname(file), { recursive: true });
+    const both = await gpt('info', dirname(file));
+    expect(field(both.out, 'checkpoint')).toBe(`${dirname(file)} (run directory)`);
+    expect(both.err.trim()).toBe(`note: ${dirname(file)} holds both a checkpoint of ours (checkpoint.json) and nanoGPT's ckpt.pt: ours was read; to read nanoGPT's, give PATH ${file}`);
     // as nanoGPT's train.py saves a GPT-2 run (config/train_gpt2.py: 12 x 1024 x 40 tokens an iteration, bfloat16), written here by hand
     const gpt2Run = join(dir, 'nano-gpt2', 'ckpt.pt');
     mkdirSync(dirname(gpt2Run), { recursive: true });

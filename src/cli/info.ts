@@ -232,7 +232,7 @@ export async function info(args: string[]): Promise<number> {
   // nanoGPT's out_dir too, its ckpt.pt described, as sample, eval and export read it
   const problem = pathFlagProblem(name, value, named ? { ...CHECKPOINT_OR_HUB, ...RUN_CHECKPOINT } : RUN_CHECKPOINT);
   if (problem) throw new UsageError(problem);
-  const path = runCheckpoint(named ? await fetchHubCheckpoint(value, name) : value, printNote);
+  const path = runCheckpoint(named ? await fetchHubCheckpoint(value, name) : value, printNote, 'PATH');
   const header = await readCheckpointHeader(path, { verify: f.verify });
   if (f.verify && !header.manifest) throw new UsageError(`flag --verify: ${path} is a ${header.layout}, which records no checksum (a run directory's ${MANIFEST_FILE} does)`);
   const described = describeCheckpoint(path, header);

@@ -141,14 +141,14 @@ export const RUN_CHECKPOINT: PathRule = { use: 'checkpoint', outDir: true };
 /**
  * The checkpoint in run directory `dir` (RUN_CHECKPOINT's): ours or a Hugging Face model, else
  * nanoGPT's ckpt.pt there, as its sample.py's init_from='resume' reads out_dir. Where it holds
- * both, `note` says which was read and how to read the other.
+ * both, `note` says which was read and how to read the other (`give`: how the command takes a path).
  */
-export function runCheckpoint(dir: string, note: (line: string) => void): string {
+export function runCheckpoint(dir: string, note: (line: string) => void, give = '--init-from'): string {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return dir;
   const nanoGpt = nanoGptFileIn(dir);
   const ours = checkpointFileIn(dir);
   if (!ours) return nanoGpt ?? dir;
-  if (nanoGpt) note(`${dir} holds both a ${ours === MANIFEST_FILE ? 'checkpoint of ours' : 'Hugging Face model'} (${ours}) and nanoGPT's ${NANOGPT_FILE}: ours was read; to read nanoGPT's, give --init-from ${nanoGpt}`);
+  if (nanoGpt) note(`${dir} holds both a ${ours === MANIFEST_FILE ? 'checkpoint of ours' : 'Hugging Face model'} (${ours}) and nanoGPT's ${NANOGPT_FILE}: ours was read; to read nanoGPT's, give ${give} ${nanoGpt}`);
   return dir;
 }
 
