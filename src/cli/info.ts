@@ -23,7 +23,7 @@ const INFO_FLAGS: FlagSpec<typeof INFO_DEFAULTS> = {
   defaults: INFO_DEFAULTS,
   ranges: {},
   docs: {
-    outDir: `${OUT_DIR_DOC}, or ${HUB_ID_DOC}; or give it as PATH`,
+    outDir: `${OUT_DIR_DOC} (or nanoGPT's out_dir, which holds it), or ${HUB_ID_DOC}; or give it as PATH`,
     json: 'print one JSON object (for scripts) instead of lines',
     verify: `also check a run directory's weights against the CRC-32 its ${MANIFEST_FILE} records (reads the whole file), and count its pruning masks`,
   },
