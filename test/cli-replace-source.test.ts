@@ -58,7 +58,7 @@ describe('a command writing a model over the checkpoint it reads', () => {
       const t = await gpt('train', '--init-from', from, '--out-dir', to, '--overwrite', '--data', corpus, '--max-iters', '1');
       expectOneLine(t, 2, new RegExp(`^gpt train: --out-dir .* reads: ${REPLACES}; choose another --out-dir \\(--init-from resume continues a run of ours there\\)$`));
       const d = await gpt('distill', '--teacher', from, '--out-dir', to, '--overwrite', '--data', corpus, ...TINY, '--max-iters', '1');
-      expectOneLine(d, 2, new RegExp(`^gpt distill: --out-dir .* is the (directory of the )?checkpoint --teacher .* reads: ${REPLACES}; choose another --out-dir$`));
+      expectOneLine(d, 2, /^gpt distill: the teacher \S+ is \S+'s checkpoint, which this run replaces as it saves .*: copy the teacher elsewhere and give that as --teacher$/);
     }
     expect(files(run)).toEqual(before);
   });
@@ -79,10 +79,14 @@ describe('a command writing a model over the checkpoint it reads', () => {
     expect(files(hf)).toEqual(hfBefore);
   });
 
-  it("still writes beside nanoGPT's ckpt.pt in its out_dir, which no such write replaces", async () => {
+  it("still writes beside nanoGPT's ckpt.pt in its out_dir, and into the directory above the checkpoint read, which no such write replaces", async () => {
     const before = readFileSync(join(nano, 'ckpt.pt'));
     const r = await gpt('quantize', '--init-from', join(nano, 'ckpt.pt'), '--out-dir', nano);
     expect(r.code, r.err).toBe(0);
     expect(readFileSync(join(nano, 'ckpt.pt'))).toEqual(before);
+    const runBefore = files(run);
+    const above = await gpt('quantize', '--init-from', run, '--out-dir', dir);
+    expect(above.code, above.err).toBe(0);
+    expect(files(run)).toEqual(runBefore);
   });
 });

@@ -168,18 +168,27 @@ function realOrNull(path: string): string | null {
 }
 
 /**
+ * Whether writing a model to `target` replaces the checkpoint at `source`: it is the same file or
+ * directory however it is spelt (a link, ./x and x), or a file of the directory written (not a directory in it), whose
+ * weights and manifest are replaced there (nanoGPT's ckpt.pt aside, which only a .pt target, the
+ * file itself, writes). A target not there yet holds nothing.
+ */
+export function replacesSource(source: string, target: string): 'is' | 'in' | null {
+  const [read, written] = [realOrNull(source), realOrNull(target)];
+  if (!read || !written) return null;
+  if (read === written) return 'is';
+  return dirname(read) === written && statSync(read).isFile() && basename(read) !== NANOGPT_FILE ? 'in' : null;
+}
+
+/**
  * Why a command writing a model to `target` (the value of flag `targetFlag`) would replace the
- * checkpoint it reads from `source` (given as `sourceFlag`), or null: the same file or directory
- * however it is spelt (a link, ./x and x), or a file of the directory written, whose weights and
- * manifest are replaced there (nanoGPT's ckpt.pt aside, which only a .pt target, the file itself,
- * writes). `instead` is what to do. Checked before anything is read: --overwrite does not allow it.
+ * checkpoint it reads from `source` (given as `sourceFlag`: replacesSource), or null; `instead` is
+ * what to do. Checked before anything is read: --overwrite does not allow it.
  */
 export function replacesSourceProblem(sourceFlag: string, source: string, targetFlag: string, target: string, instead = `choose another ${targetFlag}`): string | null {
-  const [read, written] = [realOrNull(source), realOrNull(target)];
-  if (!read || !written) return null; // a target not there yet holds nothing
-  const within = dirname(read) === written && basename(read) !== NANOGPT_FILE;
-  if (read !== written && !within) return null;
-  const what = read === written ? `the checkpoint ${sourceFlag} ${source} reads` : `the directory of the checkpoint ${sourceFlag} ${source} reads`;
+  const where = replacesSource(source, target);
+  if (!where) return null;
+  const what = `${where === 'in' ? 'the directory of ' : ''}the checkpoint ${sourceFlag} ${source} reads`;
   return `${targetFlag} ${target} is ${what}: writing it would replace the model it reads; ${instead}`;
 }
 

@@ -71,10 +71,8 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
   const loraProblem = resume || scratch ? null : loraFlagsProblem(values, (key) => (fromConfig.has(key) ? settingName(fromConfig)(key) : flagName(key)));
   if (loraProblem) throw new UsageError(loraProblem);
   await fetchHubFlags(spec, resolved);
-  // the checkpoint read, or the teacher, in --out-dir: the run's first save would replace it (--init-from resume continues a run there)
-  const replaces =
-    (resume || scratch ? null : replacesSourceProblem('--init-from', values.initFrom, '--out-dir', values.outDir, 'choose another --out-dir (--init-from resume continues a run of ours there)')) ??
-    (distilling && (values as DistillFlags).teacher ? replacesSourceProblem('--teacher', (values as DistillFlags).teacher, '--out-dir', values.outDir) : null);
+  // the checkpoint read in --out-dir: the run's first save would replace it (--init-from resume continues a run there; a teacher there: loadTeacher)
+  const replaces = resume || scratch ? null : replacesSourceProblem('--init-from', values.initFrom, '--out-dir', values.outDir, 'choose another --out-dir (--init-from resume continues a run of ours there)');
   if (replaces) throw new UsageError(replaces);
   const source = resume || scratch ? null : trainable(await readCheckpointHead(values.initFrom), values.initFrom);
   // nanoGPT's run to continue: its AdamW settings taken into the flags not given (a Python config's give way, as train.py's load_state_dict has it)
