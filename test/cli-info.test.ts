@@ -196,6 +196,17 @@ describe('gpt info', () => {
     expect(field(r.out, 'step')).toBe('10 (iter_num) of 10 (max_iters)');
     expect(field(r.out, 'tokens')).toBe('640 trained on (10 steps of 64: batch 4 x block 16 x grad accum 1)');
     expect(JSON.parse((await gpt('info', file, '--json')).out).training).toMatchObject({ step: 10, tokens: { batchSize: 4, blockSize: 16, gradAccum: 1, perStep: 64, seen: 640 } });
+    // nanoGPT's out_dir, as sample, eval and export take it: its ckpt.pt described, by PATH or --out-dir
+    for (const args of [[dirname(file)], ['--out-dir', dirname(file)]]) {
+      const d = await gpt('info', ...args);
+      expect(d.code, d.err).toBe(0);
+      expect(d.out).toBe(r.out);
+    }
+    // a run of ours there too: ours described, and a note of how to give nanoGPT's
+    cpSync(run, dirname(file), { recursive: true });
+    const both = await gpt('info', dirname(file));
+    expect(field(both.out, 'checkpoint')).toBe(`${dirname(file)} (run directory)`);
+    expect(both.err.trim()).toBe(`note: ${dirname(file)} holds both a checkpoint of ours (checkpoint.json) and nanoGPT's ckpt.pt: ours was read; to read nanoGPT's, give PATH ${file}`);
     // as nanoGPT's train.py saves a GPT-2 run (config/train_gpt2.py: 12 x 1024 x 40 tokens an iteration, bfloat16), written here by hand
     const gpt2Run = join(dir, 'nano-gpt2', 'ckpt.pt');
     mkdirSync(dirname(gpt2Run), { recursive: true });
@@ -284,6 +295,15 @@ describe('gpt info', () => {
     expectOneLine(await gpt('info', nowhere), 2, new RegExp(`^gpt info: argument PATH names ${nowhere}, which does not exist$`));
     expectOneLine(await gpt('info', '--out-dir', nowhere), 2, new RegExp(`^gpt info: flag --out-dir names ${nowhere}, which does not exist$`));
     expectOneLine(await gpt('info', run, '--out-dir', run), 2, /^gpt info: give PATH or --out-dir, not both$/);
+  });
+
+  it("refuses a peft adapter directory in one line naming what to give, as the commands that take a model do", async () => {
+    const peft = join(dir, 'peft');
+    mkdirSync(peft);
+    writeFileSync(join(peft, 'adapter_config.json'), '{"peft_type": "LORA"}');
+    const hint = "it is a peft adapter \\(adapter_config\\.json\\), not a model: give its base model, and the adapter as --adapter \\(gpt sample, eval, train\\)";
+    expectOneLine(await gpt('info', peft), 2, new RegExp(`^gpt info: argument PATH names ${escape(peft)}, which holds no checkpoint \\(.*\\); ${hint}$`));
+    expectOneLine(await gpt('sample', '--init-from', peft), 2, new RegExp(`^gpt sample: flag --init-from names ${escape(peft)}, which holds no checkpoint \\(.*\\); ${hint}$`));
   });
 
   it('does not open the adapter, and has --help', async () => {

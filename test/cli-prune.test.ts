@@ -3,7 +3,7 @@
 // a smaller model that samples, evaluates and fine-tunes but that `gpt export` refuses, and
 // one-line errors for bad flags.
 // In-process (fast).
-import { existsSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
@@ -116,7 +116,11 @@ describe('gpt prune', () => {
     expectOneLine(await prune('--sparsity', '0.5', '--structured', 'rows'), 2, /flag --structured must be one of heads, neurons, got 'rows'$/);
     expectOneLine(await gpt('prune', '--sparsity', '0.5', '--out-dir', out), 2, /^gpt prune: --init-from DIR is required: the checkpoint to prune$/);
     expectOneLine(await gpt('prune', '--init-from', base), 2, /^gpt prune: --out-dir DIR is required: where the pruned checkpoint goes$/);
-    expectOneLine(await gpt('prune', '--sparsity', '0.5', '--init-from', base, '--out-dir', base), 2, /already holds a checkpoint: choose another --out-dir, or replace it with --overwrite$/);
+    const held = join(dir, 'held');
+    cpSync(base, held, { recursive: true });
+    expectOneLine(await gpt('prune', '--sparsity', '0.5', '--init-from', base, '--out-dir', held), 2, /already holds a checkpoint: choose another --out-dir, or replace it with --overwrite$/);
+    // its own source is not offered --overwrite, which would replace it for good (test/cli-replace-source.test.ts)
+    expectOneLine(await gpt('prune', '--sparsity', '0.5', '--init-from', base, '--out-dir', base), 2, /reads: writing it would replace the model it reads; choose another --out-dir$/);
     // what structured pruning cannot shrink: shared blocks, a model already pruned by magnitude
     const shared = join(dir, 'shared');
     expect((await train('--n-layer', '2', '--share-layers', '2', '--out-dir', shared, '--max-iters', '1', '--eval-interval', '1')).code).toBe(0);

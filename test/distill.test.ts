@@ -15,7 +15,7 @@ import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { isMaskName } from '../src/nn/prune.js';
 import { loadTeacher, teacherDistillation } from '../src/cli/teacher.js';
 import type { DistillFlags } from '../src/cli/train-flags.js';
-import { noGrad, scope, tensor } from '../src/index.js';
+import { device, noGrad, scope, tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { disposeTrainers, setupDevice } from './helpers.js';
@@ -170,7 +170,18 @@ describe('gpt distill', () => {
     const pruned = join(dir, 'teacher-pruned');
     expect((await gpt('prune', '--sparsity', '0.5', '--init-from', teacherDir, '--out-dir', pruned)).code).toBe(0);
     const flags = { teacher: pruned, temperature: 2, alpha: 0.5, outDir: join(dir, 'unused') } as DistillFlags;
-    const { distill } = await teacherDistillation(await loadTeacher(flags, new Set(['teacher']), null, false));
+    const teacher = await loadTeacher(flags, new Set(['teacher']), null, false);
+    await device().sync();
+    const before = device().memory().liveBytes;
+    device().resetPeakMemory();
+    const { distill } = await teacherDistillation(teacher);
+    await device().sync();
+    // past the weights it keeps, one mask at a time at most (a buffer up to twice its bytes): never all of them
+    const excess = device().memory().peakBytes - device().memory().liveBytes;
+    const masks = (await loadCheckpoint(pruned)).weights;
+    const maskBytes = [...masks].filter(([name]) => isMaskName(name)).map(([, t]) => t.data.length * 4);
+    expect(excess).toBeLessThanOrEqual(2 * Math.max(...maskBytes));
+    expect(device().memory().liveBytes).toBeGreaterThan(before);
     const masked = modelFromCheckpoint(await loadCheckpoint(pruned)).model;
     try {
       expect([...distill.teacher.namedBuffers()].map(([name]) => name).filter(isMaskName)).toEqual([]);

@@ -199,7 +199,9 @@ describe("nanoGPT's out_dir where a run of ours is read", () => {
     const exported = await gpt('export', `--out_dir=${out}`, '--to', join(dir, 'hf'));
     expect(exported.code, exported.err).toBe(0);
     expect(existsSync(join(dir, 'hf', 'model.safetensors'))).toBe(true);
-    expectOneLine(await gpt('info', out), 2, new RegExp(`^gpt info: argument PATH names ${out}, which holds no checkpoint .*; it holds nanoGPT's ckpt\\.pt: give the file, ${file}$`));
+    const described = await gpt('info', out); // its ckpt.pt, as sample.py --out_dir reads it
+    expect(described.code, described.err).toBe(0);
+    expect(described.out).toMatch(new RegExp(`^checkpoint +${file} \\(nanoGPT checkpoint\\)$`, 'm'));
     // a run of ours beside it is read first, as before, and a note says so and how to read the other
     const tokenizer = new CharTokenizer([...CHARS]);
     const ours = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true }, { seed: 1 });

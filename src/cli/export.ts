@@ -5,7 +5,6 @@
 // checkpoint has them, which nanoGPT's sample.py and train.py --init_from=resume read; or, with
 // --adapters, a LoRA run's adapters alone as peft's adapter directory (src/gpt/hf/peft.ts).
 import { existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { disposeMoments } from '../gpt/checkpoint-upload.js';
@@ -24,7 +23,7 @@ import { savePeftAdapter } from '../node/peft-adapter-dir.js';
 import { pathExists } from '../node/regular-files.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
-import { CHECKPOINT_OR_KEYWORD, RUN_CHECKPOINT } from './path-flags.js';
+import { CHECKPOINT_OR_KEYWORD, replacesSourceProblem, RUN_CHECKPOINT } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { withDirectoryLock } from './run-lock.js';
 import { checkpointPath, INIT_FROM_DOC, OUT_DIR_DOC } from './sample.js';
@@ -66,7 +65,8 @@ export async function exportModel(args: string[]): Promise<number> {
   await fetchHubCheckpoints(EXPORT_FLAGS, f, given); // once the flags alone are not refused
   const source = checkpointPath(f);
   // replaced by what is read of it: a nanoGPT checkpoint's AdamW state and iter_num, which no export carries, would be lost
-  if (await sameEntry(source, f.to)) throw new UsageError(`--to names ${f.to}, the checkpoint this export reads: export to another path`);
+  const replaces = replacesSourceProblem(f.initFrom === 'resume' ? '--out-dir' : '--init-from', source, '--to', f.to, 'export to another path');
+  if (replaces) throw new UsageError(replaces);
   // a checkpoint is never replaced unless asked (nanoGPT's train.py's ckpt.pt, with its AdamW state, or an earlier export)
   // --overwrite or not: the run is not what an export replaces (peft's adapter files are read by their own names: no manifest hides them)
   if (!isTorchPath(f.to) && !f.adapters && (await manifestHeld(f.to))) throw new UsageError(`--to ${f.to} ${HOLDS_RUN}: export to another directory`);
@@ -85,7 +85,7 @@ async function exportLocked(f: ExportFlags, source: string): Promise<number> {
   const problem = hfLayoutProblem(ckpt.meta.model);
   if (problem) throw new UsageError(problem); // before the device opens, as the other refusals
   await initDevice();
-  const { model, tokenizer } = await loadHeadModel(ckpt, { moments: false }, true);
+  const { model, tokenizer } = await loadHeadModel(ckpt, { moments: false, masks: false }, true); // a pruned model's weights as they are: GPT-2's layout has no masks
   try {
     await saveHFModel(f.to, model, tokenizer); // Ctrl-C: the half-written weights go too (withDirectoryLock), and the directory made for them
   } finally {
@@ -112,7 +112,7 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
     throw new UsageError(`--to ${to}: ${(e as Error).message}`);
   }
   await initDevice();
-  const { model, moments } = await loadHeadModel(head, { moments: !merged }, true);
+  const { model, moments } = await loadHeadModel(head, { moments: !merged, masks: false }, true);
   try {
     const train = meta.train;
     const iterNum = meta.trainer?.step ?? 0;
@@ -168,12 +168,6 @@ async function modelAt(to: string, adapters: boolean): Promise<string | null> {
   const files = [];
   for (const file of adapters ? [PEFT_FILES.config, PEFT_FILES.weights] : [HF_FILES.config, HF_FILES.weights]) if (await pathExists(join(to, file))) files.push(file);
   return files.length ? `${adapters ? 'an adapter' : 'a model'} (${files.join(', ')})` : null;
-}
-
-/** Whether `a` and `b` name one file or directory (the same inode), both there. */
-async function sameEntry(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([a, b].map((path) => stat(path).catch(() => null)));
-  return !!x && !!y && x.dev === y.dev && x.ino === y.ino;
 }
 
 /** config.dataset: the run's data's name (a prepared directory's, a text file's without extension), where sample.py looks for meta.pkl; GPT-2's runs name nanoGPT's openwebtext. */

@@ -7,7 +7,6 @@ import type { Checkpoint } from '../gpt/checkpoint.js';
 import { deviceRoom, type GPT, type GPTConfig } from '../gpt/model.js';
 import type { TrainDtype } from '../gpt/trainer.js';
 import { CastCache, type ComputeDtype } from '../nn/autocast.js';
-import { dropMasks } from '../nn/prune.js';
 import { loadHeadModel, type CheckpointHead } from '../node/checkpoint-head.js';
 import { mergeAdapter, type AdapterToMerge } from './adapter-flag.js';
 import { checkInferenceFits } from './device-fit.js';
@@ -36,16 +35,15 @@ export async function checkOnDevice(config: GPTConfig, run: InferenceBatch): Pro
 
 /**
  * The checkpoint's model on the device (each tensor uploaded as it is read; its moments read for
- * the checksum, not kept; a pruned model's masks freed, its weights zero), a peft adapter
+ * the checksum, not kept; a pruned model's weights zeroed where its masks are, the masks not kept), a peft adapter
  * (--adapter) merged into it, and the dtype it computes in,
  * if `run` fits the adapter (checkOnDevice).
  */
 export async function openModel(head: CheckpointHead, run: InferenceBatch, adapter?: AdapterToMerge): Promise<{ model: GPT; ckpt: Checkpoint; dtype: ComputeDtype }> {
   const dtype = await checkOnDevice(head.meta.model, run);
-  const { model, ckpt } = await loadHeadModel(head, { dropout: 0, moments: false }, true); // a run training there may save meanwhile: its latest weights
+  const { model, ckpt } = await loadHeadModel(head, { dropout: 0, moments: false, masks: false }, true); // a run training there may save meanwhile: its latest weights
   try {
-    mergeAdapter(model, adapter); // refused for a pruned model: before its masks go
-    dropMasks(model);
+    mergeAdapter(model, adapter); // a pruned model's refused from its header (readAdapterFlag)
   } catch (e) {
     model.dispose();
     throw e;

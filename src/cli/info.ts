@@ -13,8 +13,8 @@ import { headerParameters, readCheckpointHeader, ROLES, tensorRoles, type Checkp
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { compressionParts, count, prunedWeightsPart } from './compression.js';
 import { fetchHubCheckpoint } from './hub-flags.js';
-import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
-import { CHECKPOINT_OR_HUB, pathFlagProblem } from './path-flags.js';
+import { flagHelp, parseFlags, printNote, UsageError, type FlagSpec } from './flags.js';
+import { CHECKPOINT_OR_HUB, pathFlagProblem, RUN_CHECKPOINT, runCheckpoint } from './path-flags.js';
 import { plural } from './progress.js';
 import { HUB_ID_DOC, OUT_DIR_DOC } from './sample.js';
 
@@ -23,7 +23,7 @@ const INFO_FLAGS: FlagSpec<typeof INFO_DEFAULTS> = {
   defaults: INFO_DEFAULTS,
   ranges: {},
   docs: {
-    outDir: `${OUT_DIR_DOC}, or ${HUB_ID_DOC}; or give it as PATH`,
+    outDir: `${OUT_DIR_DOC} (or nanoGPT's out_dir, which holds it), or ${HUB_ID_DOC}; or give it as PATH`,
     json: 'print one JSON object (for scripts) instead of lines',
     verify: `also check a run directory's weights against the CRC-32 its ${MANIFEST_FILE} records (reads the whole file), and count its pruning masks`,
   },
@@ -229,9 +229,10 @@ export async function info(args: string[]): Promise<number> {
   if (positional.length && given.has('outDir')) throw new UsageError('give PATH or --out-dir, not both');
   const [name, value] = positional.length ? ['argument PATH', positional[0]!] : ['flag --out-dir', f.outDir];
   const named = positional.length > 0 || given.has('outDir'); // the default out/ missing is no model on the hub
-  const problem = pathFlagProblem(name, value, named ? CHECKPOINT_OR_HUB : 'checkpoint');
+  // nanoGPT's out_dir too, its ckpt.pt described, as sample, eval and export read it
+  const problem = pathFlagProblem(name, value, named ? { ...CHECKPOINT_OR_HUB, ...RUN_CHECKPOINT } : RUN_CHECKPOINT);
   if (problem) throw new UsageError(problem);
-  const path = named ? await fetchHubCheckpoint(value, name) : value;
+  const path = runCheckpoint(named ? await fetchHubCheckpoint(value, name) : value, printNote, 'PATH');
   const header = await readCheckpointHeader(path, { verify: f.verify });
   if (f.verify && !header.manifest) throw new UsageError(`flag --verify: ${path} is a ${header.layout}, which records no checksum (a run directory's ${MANIFEST_FILE} does)`);
   const described = describeCheckpoint(path, header);

@@ -2,9 +2,10 @@
 // command reads or writes anything: one line naming the flag, the path and what is wrong with it
 // (missing, under a file, of the wrong kind, unreadable, empty), rather than an errno code from
 // deep in the reading. Synchronous, as flag parsing is: a few stat calls at startup.
-import { accessSync, constants, existsSync, readdirSync, statSync, type Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { accessSync, constants, existsSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { HF_FILES } from '../gpt/hf/index.js';
+import { PEFT_FILES } from '../gpt/hf/peft.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { kindOf } from '../node/regular-files.js';
 import { parseHubId } from '../gpt/hf/hub.js';
@@ -86,7 +87,9 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag): st
   if (rule.use === 'checkpoint' && s.isDirectory() && !checkpointFileIn(path)) {
     const file = nanoGptFileIn(path);
     if (file && rule.outDir) return null;
-    const instead = file ? `; it holds nanoGPT's ${NANOGPT_FILE}: give the file, ${file}` : '';
+    // a peft adapter is no model: it goes onto its base model, as the commands that take --adapter merge it
+    const adapter = existsSync(join(path, PEFT_FILES.config)) && `; it is a peft adapter (${PEFT_FILES.config}), not a model: give its base model, and the adapter as --adapter (gpt sample, eval, train)`;
+    const instead = file ? `; it holds nanoGPT's ${NANOGPT_FILE}: give the file, ${file}` : adapter || '';
     return `${name} names ${value}, which holds no checkpoint (no ${MANIFEST_FILE}, nor a Hugging Face model's ${HF_FILES.config})${instead}`;
   }
   return null;
@@ -138,14 +141,14 @@ export const RUN_CHECKPOINT: PathRule = { use: 'checkpoint', outDir: true };
 /**
  * The checkpoint in run directory `dir` (RUN_CHECKPOINT's): ours or a Hugging Face model, else
  * nanoGPT's ckpt.pt there, as its sample.py's init_from='resume' reads out_dir. Where it holds
- * both, `note` says which was read and how to read the other.
+ * both, `note` says which was read and how to read the other (`give`: how the command takes a path).
  */
-export function runCheckpoint(dir: string, note: (line: string) => void): string {
+export function runCheckpoint(dir: string, note: (line: string) => void, give = '--init-from'): string {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return dir;
   const nanoGpt = nanoGptFileIn(dir);
   const ours = checkpointFileIn(dir);
   if (!ours) return nanoGpt ?? dir;
-  if (nanoGpt) note(`${dir} holds both a ${ours === MANIFEST_FILE ? 'checkpoint of ours' : 'Hugging Face model'} (${ours}) and nanoGPT's ${NANOGPT_FILE}: ours was read; to read nanoGPT's, give --init-from ${nanoGpt}`);
+  if (nanoGpt) note(`${dir} holds both a ${ours === MANIFEST_FILE ? 'checkpoint of ours' : 'Hugging Face model'} (${ours}) and nanoGPT's ${NANOGPT_FILE}: ours was read; to read nanoGPT's, give ${give} ${nanoGpt}`);
   return dir;
 }
 
@@ -153,6 +156,40 @@ export function runCheckpoint(dir: string, note: (line: string) => void): string
 export function checkpointFileIn(dir: string): string | null {
   const names = readdirSync(dir);
   return [MANIFEST_FILE, HF_FILES.config].find((name) => names.includes(name)) ?? null;
+}
+
+/** The real path of `path` (links, `.` and `..` resolved), or null where it is not there. */
+function realOrNull(path: string): string | null {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether writing a model to `target` replaces the checkpoint at `source`: it is the same file or
+ * directory however it is spelt (a link, ./x and x), or a file of the directory written (not a directory in it), whose
+ * weights and manifest are replaced there (nanoGPT's ckpt.pt aside, which only a .pt target, the
+ * file itself, writes). A target not there yet holds nothing.
+ */
+export function replacesSource(source: string, target: string): 'is' | 'in' | null {
+  const [read, written] = [realOrNull(source), realOrNull(target)];
+  if (!read || !written) return null;
+  if (read === written) return 'is';
+  return dirname(read) === written && statSync(read).isFile() && basename(read) !== NANOGPT_FILE ? 'in' : null;
+}
+
+/**
+ * Why a command writing a model to `target` (the value of flag `targetFlag`) would replace the
+ * checkpoint it reads from `source` (given as `sourceFlag`: replacesSource), or null; `instead` is
+ * what to do. Checked before anything is read: --overwrite does not allow it.
+ */
+export function replacesSourceProblem(sourceFlag: string, source: string, targetFlag: string, target: string, instead = `choose another ${targetFlag}`): string | null {
+  const where = replacesSource(source, target);
+  if (!where) return null;
+  const what = `${where === 'in' ? 'the directory of ' : ''}the checkpoint ${sourceFlag} ${source} reads`;
+  return `${targetFlag} ${target} is ${what}: writing it would replace the model it reads; ${instead}`;
 }
 
 /** A text to read (--data, --tokenizer-file): a file or directory, unless it is a URL or builtin:webdocs. */

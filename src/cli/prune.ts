@@ -14,7 +14,7 @@ import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
-import { CHECKPOINT_OR_HUB } from './path-flags.js';
+import { CHECKPOINT_OR_HUB, replacesSourceProblem } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { withDirectoryLock } from './run-lock.js';
 import { HUB_ID_DOC } from './sample.js';
@@ -51,6 +51,8 @@ export async function prune(args: string[]): Promise<number> {
   if (!given.has('initFrom')) throw new UsageError('--init-from DIR is required: the checkpoint to prune');
   if (!given.has('outDir')) throw new UsageError('--out-dir DIR is required: where the pruned checkpoint goes');
   await fetchHubCheckpoints(PRUNE_FLAGS, f, given);
+  const replaces = replacesSourceProblem('--init-from', f.initFrom, '--out-dir', f.outDir);
+  if (replaces) throw new UsageError(replaces);
   // its header for the checks; its weights uploaded as read once the device is open (never all on the host)
   const head = floatCheckpoint(await readCheckpointHead(f.initFrom), f.initFrom, 'prune');
   if (f.structured) refuseStructured(head, f.initFrom, f.structured as Structure, f.sparsity);

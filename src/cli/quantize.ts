@@ -14,7 +14,7 @@ import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
-import { CHECKPOINT_OR_HUB } from './path-flags.js';
+import { CHECKPOINT_OR_HUB, replacesSourceProblem } from './path-flags.js';
 import { withDirectoryLock } from './run-lock.js';
 
 const QUANTIZE_DEFAULTS = { bits: 8, initFrom: '', outDir: '', overwrite: false };
@@ -41,6 +41,8 @@ export async function quantize(args: string[]): Promise<number> {
   if (!f.initFrom) throw new UsageError('--init-from DIR is required: the float32 checkpoint to quantize');
   if (!f.outDir) throw new UsageError('--out-dir DIR is required: where the int8 checkpoint goes');
   await fetchHubCheckpoints(QUANTIZE_FLAGS, f, given);
+  const replaces = replacesSourceProblem('--init-from', f.initFrom, '--out-dir', f.outDir);
+  if (replaces) throw new UsageError(replaces);
   const ckpt = await readCheckpointHead(f.initFrom); // its weights uploaded as read, once the device is open
   if (ckpt.meta.model.quantization) throw new UsageError(`${f.initFrom} is already quantized (${ckpt.meta.model.quantization})`);
   return withDirectoryLock(f.outDir, async () => {
@@ -51,7 +53,7 @@ export async function quantize(args: string[]): Promise<number> {
       throw new UsageError(`${f.outDir} already holds ${held.words}: pick another --out-dir, or replace it with --overwrite`);
     }
     await initDevice();
-    const { model, tokenizer, ckpt: loaded } = await loadHeadModel(ckpt, { dropout: 0, moments: false }, true);
+    const { model, tokenizer, ckpt: loaded } = await loadHeadModel(ckpt, { dropout: 0, moments: false, masks: false }, true); // the masks read (for their count), not kept
     const masks = maskedCount(loaded.weights); // the int8 checkpoint holds no masks: it records their count
     const floatWeights = model.stateDict();
     const quantized = await quantizeModel(model).finally(() => model.dispose());

@@ -3,15 +3,15 @@
 // is written; the teacher model itself is loaded once the device is open, for inference (no
 // moments, no pruning masks), each weight uploaded and fingerprinted as it is read: the host
 // never holds it.
-import { existsSync, realpathSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Checkpoint, CheckpointMeta, DistillMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded } from '../gpt/checkpoint-upload.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { Distillation, TrainConfig } from '../gpt/trainer.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
-import { linearLayers } from '../nn/prune.js';
 import { flagName, UsageError } from './flags.js';
+import { replacesSource } from './path-flags.js';
 import { pick } from './config-file.js';
 import type { DistillFlags } from './train-flags.js';
 import { WeightsFingerprint } from './weights-fingerprint.js';
@@ -36,7 +36,7 @@ export async function loadTeacher(flags: DistillFlags, given: Set<string>, stude
   const meta: DistillMeta = recorded ? { ...recorded, ...pick(chosen, [...given]) } : chosen;
   if (!meta.teacher) throw new UsageError('--teacher DIR is required: the checkpoint to learn from');
   meta.teacher = resolve(meta.teacher); // recorded as an absolute path: a resumed run may start elsewhere
-  if (replacedByRun(meta.teacher, flags.outDir)) {
+  if (replacesSource(meta.teacher, flags.outDir)) {
     throw new UsageError(
       `the teacher ${meta.teacher} is ${flags.outDir}'s checkpoint, which this run replaces as it saves (a resumed run would find the student there): copy the teacher elsewhere and give that as --teacher`,
     );
@@ -51,14 +51,6 @@ export async function loadTeacher(flags: DistillFlags, given: Set<string>, stude
 
 /** The teacher's model config. */
 export const teacherModel = (teacher: Teacher): CheckpointMeta['model'] => teacher.head.meta.model;
-
-/** Whether the checkpoint at `teacher` is the run directory `outDir` or a weights file in it (each save replaces both), symlinks followed. */
-function replacedByRun(teacher: string, outDir: string): boolean {
-  if (!existsSync(teacher) || !existsSync(outDir)) return false;
-  const [t, out] = [realpathSync(teacher), realpathSync(outDir)];
-  return t === out || (statSync(t).isFile() && dirname(t) === out);
-}
-
 
 /** Where the student's block size came from: --block-size (or --config), the default, a checkpoint to fine-tune, or the resumed run (which keeps its own). */
 export type BlockSizeFrom = 'given' | 'default' | 'checkpoint' | 'run';
@@ -89,7 +81,8 @@ export function checkStudent(teacher: Teacher, cfg: TrainConfig, tokenizer: Toke
  */
 export async function teacherDistillation(teacher: Teacher): Promise<{ distill: Distillation; teacher: Teacher }> {
   const fingerprint = new WeightsFingerprint();
-  const loaded = await loadHeadModel(teacher.head, { dropout: 0, moments: false, onWeight: fingerprint.add });
+  // a pruned teacher's masks not kept: it runs no optimizer step, which is all they are kept for
+  const loaded = await loadHeadModel(teacher.head, { dropout: 0, moments: false, masks: false, onWeight: fingerprint.add });
   const weights = fingerprint.hex();
   const { meta, required } = teacher;
   if (required && required !== weights) {
@@ -99,7 +92,5 @@ export async function teacherDistillation(teacher: Teacher): Promise<{ distill: 
         `restore it, or pass --teacher ${meta.teacher} to go on learning from what it holds now`,
     );
   }
-  // a pruned teacher's weights are zero where its masks are: it runs no optimizer step, which is all they are kept for
-  for (const [, layer] of linearLayers(loaded.model)) layer.setWeightMask(null);
   return { distill: { teacher: loaded.model.eval(), temperature: meta.temperature, alpha: meta.alpha }, teacher: { ...teacher, meta: { ...meta, teacherWeights: weights } } };
 }

@@ -31,7 +31,7 @@ import { sharedBlocks } from './compression.js';
 import { keepOnlyRun, rewindRunLog } from './resume-log.js';
 import { RunWhereabouts } from './interrupted.js';
 import { withDirectoryLock } from './run-lock.js';
-import { nanoGptFileIn } from './path-flags.js';
+import { nanoGptFileIn, replacesSourceProblem } from './path-flags.js';
 import { profileTable } from './profile-table.js';
 import { checkContinuable, continuedLine, continueNanoGptRun, nanoGptRunToContinue } from './nanogpt-continue.js';
 import { checkStudent, loadTeacher, teacherDistillation, teacherModel, type Teacher } from './teacher.js';
@@ -71,6 +71,9 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
   const loraProblem = resume || scratch ? null : loraFlagsProblem(values, (key) => (fromConfig.has(key) ? settingName(fromConfig)(key) : flagName(key)));
   if (loraProblem) throw new UsageError(loraProblem);
   await fetchHubFlags(spec, resolved);
+  // the checkpoint read in --out-dir: the run's first save would replace it (--init-from resume continues a run there; a teacher there: loadTeacher)
+  const replaces = resume || scratch ? null : replacesSourceProblem('--init-from', values.initFrom, '--out-dir', values.outDir, 'choose another --out-dir (--init-from resume continues a run of ours there)');
+  if (replaces) throw new UsageError(replaces);
   const source = resume || scratch ? null : trainable(await readCheckpointHead(values.initFrom), values.initFrom);
   // nanoGPT's run to continue: its AdamW settings taken into the flags not given (a Python config's give way, as train.py's load_state_dict has it)
   const flagged = new Set([...given].filter((key) => !fromNanoGpt.has(key)));

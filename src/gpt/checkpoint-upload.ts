@@ -9,7 +9,7 @@ import { tensor, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 import type { ByteSource } from '../io/safetensors-source.js';
 import { checkStateEntry, loadValues } from '../nn/module.js';
-import { isMaskName, loadMasks } from '../nn/prune.js';
+import { applyMasks, dropMasks, isMaskName, loadMasks } from '../nn/prune.js';
 import { deviceRoom, GPT, modelSizeProblem } from './model.js';
 import { tokenizerFromJSON, type Tokenizer } from './tokenizer/index.js';
 
@@ -48,10 +48,14 @@ export function disposeUploaded({ model, moments }: Pick<UploadedCheckpoint, 'mo
  * How a checkpoint's model is made (modelFromCheckpoint's options), whether its moments are wanted
  * (for resuming: by default) or only read and checked (inference), and who is shown each weight
  * (masks too, not moments) as loadCheckpoint's `weights` would hold it, as it streams by (a weight
- * may be shown again where a refused load is read again: by name, the last one counts).
+ * may be shown again where a refused load is read again: by name, the last one counts). `masks`
+ * false (inference, a teacher: no optimizer step, which is all they are kept for) zeroes the weights
+ * a pruned model's masks prune without keeping the masks on the GPU: never all of them beside the
+ * weights, which they would double.
  */
 export interface LoadOptions extends ModelOptions {
   moments?: boolean;
+  masks?: boolean;
   onWeight?: (name: string, weight: CheckpointWeight) => void;
 }
 
@@ -66,8 +70,9 @@ export const readCheckpointModel = async (file: ByteSource, source: string, opts
   (await uploadCheckpoint(file, source, opts)) ?? uploadedCheckpoint(await readCheckpoint(file, source), opts);
 
 /** A checkpoint read to the host, put on the GPU as readCheckpointModel leaves it: its model made, its moments uploaded (and no longer held here). */
-export function uploadedCheckpoint({ optimizer, ...ckpt }: Checkpoint, { moments: wanted = true, onWeight, ...opts }: LoadOptions = {}): UploadedCheckpoint {
+export function uploadedCheckpoint({ optimizer, ...ckpt }: Checkpoint, { moments: wanted = true, masks: keepMasks = true, onWeight, ...opts }: LoadOptions = {}): UploadedCheckpoint {
   const made = modelFromCheckpoint(ckpt, opts);
+  if (!keepMasks) dropMasks(made.model); // read to the host whole: on this rare path (a load refused, read again) they were on the GPU
   for (const [name, w] of ckpt.weights) onWeight?.(name, w);
   const moments = optimizer && wanted && { m: uploadedMap(optimizer.m), v: uploadedMap(optimizer.v) };
   const masks = new Map([...ckpt.weights].filter(([name]) => isMaskName(name)));
@@ -75,6 +80,11 @@ export function uploadedCheckpoint({ optimizer, ...ckpt }: Checkpoint, { moments
 }
 
 const uploadedMap = (host: Map<string, Float32Array>) => new Map([...host].map(([name, data]) => [name, keep(tensor(data, [data.length]))]));
+
+/** Weight `t` zeroed where `mask` (its mask, read before it; none: as it is) is 0, as its layer's mask would zero it once uploaded. */
+function maskedBy(t: CheckpointWeight, mask: CheckpointWeight | undefined): CheckpointWeight {
+  return mask ? { ...t, data: Float32Array.from(t.data, (x, i) => (mask.data[i] === 0 ? 0 : x)) } : t;
+}
 
 /** Uploads the weight `name` into its parameter among `params` (position embeddings cut to `blockSize` rows, as modelFromCheckpoint does), checked as loadStateDict checks it. */
 export function uploadWeight(params: Map<string, Tensor>, name: string, t: CheckpointWeight, blockSize: number): void {
@@ -91,7 +101,7 @@ export function uploadWeight(params: Map<string, Tensor>, name: string, t: Check
  * to read again for that error. Each tensor's upload is submitted before the next is read: the
  * staging copies Dawn makes of them are freed as the load goes (else they held the whole file).
  */
-async function uploadCheckpoint(file: ByteSource, source: string, { moments: wanted = true, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
+async function uploadCheckpoint(file: ByteSource, source: string, { moments: wanted = true, masks: keepMasks = true, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
   const { entries, read, decoder } = await openCheckpoint(file, source, false);
   const { meta } = decoder;
   // what decodeCheckpoint and loadStateDict check of the shapes and names, from the header: before a model is made
@@ -121,9 +131,9 @@ async function uploadCheckpoint(file: ByteSource, source: string, { moments: wan
         } else {
           onWeight?.(name, t);
           if (isMaskName(name)) {
-            loadMasks(model, new Map([[name, t]]));
+            (keepMasks ? loadMasks : applyMasks)(model, new Map([[name, t]]));
             masks.set(name, t);
-          } else uploadWeight(params!, name, t, model.config.blockSize);
+          } else uploadWeight(params!, name, maskedBy(t, masks.get(`${name}_mask`)), model.config.blockSize);
         }
       } catch {
         refuse(); // a check of loading's: its error comes from reading the file again its way

@@ -219,19 +219,37 @@ const MASK_SUFFIX = '.weight_mask';
  * set: a refused set leaves the weights (which a mask zeroes for good) as they were.
  */
 export function loadMasks(model: Module, masks: Map<string, TensorData>): void {
+  for (const [layer, m] of checkedMasks('loadMasks', model, masks)) layer.setWeightMask(tensor(m.data, m.shape));
+}
+
+/**
+ * Zeroes the weights `masks` prune, as loadMasks does, keeping no mask: for a model that runs no
+ * optimizer step (inference, a teacher), which is all masks are kept for. Each is on the GPU only
+ * while its weight is masked, never all of them beside the weights (they are as many).
+ */
+export function applyMasks(model: Module, masks: Map<string, TensorData>): void {
+  for (const [layer, m] of checkedMasks('applyMasks', model, masks)) {
+    const mask = tensor(m.data, m.shape);
+    maskInPlace([layer.weight], [mask]);
+    mask.dispose();
+  }
+}
+
+/** Each of `masks` with its Linear layer of `model`, every one checked for its layer, shape and 0/1 values before any is used (`fn`'s errors). */
+function checkedMasks(fn: string, model: Module, masks: Map<string, TensorData>): (readonly [Linear, TensorData])[] {
   const layers = new Map(linearLayers(model));
-  const checked = [...masks].map(([name, m]) => {
+  return [...masks].map(([name, m]) => {
     const layer = name.endsWith(MASK_SUFFIX) ? layers.get(name.slice(0, -MASK_SUFFIX.length)) : undefined;
-    if (!layer) throw new Error(`loadMasks: '${name}' is not the weight mask of a Linear layer of the model`);
-    if (layer.weightScale) throw int8Refusal('loadMasks', name.slice(0, -MASK_SUFFIX.length));
+    if (!layer) throw new Error(`${fn}: '${name}' is not the weight mask of a Linear layer of the model`);
+    if (layer.weightScale) throw int8Refusal(fn, name.slice(0, -MASK_SUFFIX.length));
+    if (layer.lora) throw new Error(`${fn}: Linear '${name.slice(0, -MASK_SUFFIX.length)}' is LoRA-adapted, which cannot be pruned; merge the adapter first (mergeLoRA)`);
     if (m.shape.length !== 2 || m.shape[0] !== layer.outFeatures || m.shape[1] !== layer.inFeatures) {
-      throw new Error(`loadMasks: '${name}' has shape [${m.shape.join(', ')}], its layer's weight is [${layer.outFeatures}, ${layer.inFeatures}]`);
+      throw new Error(`${fn}: '${name}' has shape [${m.shape.join(', ')}], its layer's weight is [${layer.outFeatures}, ${layer.inFeatures}]`);
     }
     const bad = m.data.findIndex((x) => x !== 0 && x !== 1);
-    if (bad >= 0) throw new Error(`loadMasks: '${name}' holds ${m.data[bad]} at index ${bad}; a mask holds only 0 and 1`);
+    if (bad >= 0) throw new Error(`${fn}: '${name}' holds ${m.data[bad]} at index ${bad}; a mask holds only 0 and 1`);
     return [layer, m] as const;
   });
-  for (const [layer, m] of checked) layer.setWeightMask(tensor(m.data, m.shape));
 }
 
 /** Whether a state entry's name is a Linear weight mask's (checkpoints keep them beside the weights). */
