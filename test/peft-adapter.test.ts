@@ -399,6 +399,15 @@ describe('what cannot be honoured is refused in one line', () => {
     await expect(readPeftAdapter(path)).rejects.toThrow(`tensor '${key}' is a base_layer bias of attn.c_proj, a layer target_modules ["c_attn"] do not adapt`);
   });
 
+  it('a pattern adapter whose tensor names a block past any GPT (the rule is resolved on the blocks the tensors reach: one per block, made before the tensors are checked)', async () => {
+    const a = good();
+    const key = 'base_model.model.transformer.h.4294967295.attn.c_attn.lora_A.weight';
+    a.tensors.set(key, { shape: [2, SMALL.C], data: new Float32Array(2 * SMALL.C) });
+    const path = writePeftDir(join(dir, 'bad-far-block'), { ...a, config: { ...a.config, target_modules: '.*c_attn' } });
+    const error = await readPeftAdapter(path).then(() => null, (e: Error) => e.message);
+    expect(error).toBe(`${path}/adapter_model.safetensors: tensor '${key}' is of block h.4294967295, past the 1000 blocks a GPT may have`);
+  });
+
   for (const [what, change, message] of tensorCases) {
     it(what, async () => {
       const a = good();

@@ -20,7 +20,7 @@ import { isLoRAName } from '../../nn/lora.js';
 import { tensor } from '../../tensor/create.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { nonFiniteProblem } from '../checkpoint.js';
-import { blockLinearShapes, GPT, type GPTConfig } from '../model.js';
+import { blockLinearShapes, GPT, MAX_LAYERS, type GPTConfig } from '../model.js';
 import { GPT_LORA_DEFAULTS, isTargeted, LORA_TARGETS, loraConfigProblem, loraRankProblem, trainsBias, type LoRAConfig, type LoRATarget } from '../lora.js';
 import { hfLayoutProblem } from './config.js';
 import { peftTargetRule, ruleTargets, type TargetRule } from './peft-targets.js';
@@ -157,7 +157,7 @@ export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapt
   const saved = await weightsOf(bytes, `${source}/${weightsFile}`);
   const modules = rule && { rule, prefix: savedPrefix(Object.keys(saved)) };
   // a rule's targets on the blocks the tensors name (the base's are checked by peftAdapterProblem)
-  const targets = modules ? ruleTargets(modules.rule, savedBlocks(Object.keys(saved)), modules.prefix) : settings.targets;
+  const targets = modules ? ruleTargets(modules.rule, savedBlocks(Object.keys(saved), `${source}/${weightsFile}`), modules.prefix) : settings.targets;
   if (typeof targets === 'string') throw refuse(`${at}: ${targets}`);
   const lora = { ...settings, targets };
   const tensors = adapterTensors(saved, lora, `${source}/${weightsFile}`);
@@ -168,8 +168,19 @@ export async function decodePeftAdapter(files: PeftAdapterFiles, source = 'adapt
 /** The prefix of the module names in the tensor `keys`: GPT2Model's ('') where they all lack GPT2LMHeadModel's `transformer.`. */
 const savedPrefix = (keys: string[]) => (keys.length && keys.every((k) => !k.startsWith(PEFT_PREFIX + GPT2_PREFIX)) ? '' : GPT2_PREFIX);
 
-/** How many blocks the tensor `keys` reach (1 + the highest h.N), at least 1. */
-const savedBlocks = (keys: string[]) => Math.max(1, ...keys.map((k) => 1 + Number(/^base_model\.model\.(?:transformer\.)?h\.(\d+)\./.exec(k)?.[1] ?? -1)));
+/**
+ * How many blocks the tensor `keys` reach (1 + the highest h.N), at least 1; a key past MAX_LAYERS
+ * refused (`at`: the file), as the rule is then resolved on a list of that many blocks.
+ */
+function savedBlocks(keys: string[], at: string): number {
+  let blocks = 1;
+  for (const key of keys) {
+    const n = Number(/^base_model\.model\.(?:transformer\.)?h\.(\d+)\./.exec(key)?.[1] ?? -1);
+    if (n >= MAX_LAYERS) throw refuse(`${at}: tensor '${key}' is of block h.${n}, past the ${MAX_LAYERS} blocks a GPT may have`);
+    blocks = Math.max(blocks, n + 1);
+  }
+  return blocks;
+}
 
 /** The tensors of the adapter weights file `at` (its path): torch.save's state dict for a .bin, else safetensors. */
 async function weightsOf(bytes: Uint8Array, at: string): Promise<Record<string, SafetensorsTensor>> {
