@@ -131,6 +131,18 @@ describe('a trainer runs one thing at a time', () => {
     done(trainer);
   });
 
+  it('state() called just before a trainStep is the state before it (the step draws its batch after state() took the generators)', async () => {
+    const reference = new Trainer(tiny, data);
+    const before = await reference.state();
+    done(reference);
+    const trainer = new Trainer(tiny, data);
+    const state = trainer.state();
+    const step = trainer.trainStep();
+    expect(await state).toEqual(before);
+    await step;
+    done(trainer);
+  });
+
   it('restore() or continueFrom() while a step is in flight (on either trainer) is refused in one line; the step ends as it would have', async () => {
     const reference = new Trainer(tiny, data);
     const want = (await reference.trainStep()).loss;

@@ -723,9 +723,13 @@ export class Trainer {
   /** Where the run stands, for a checkpoint (the scaler's state is read back from the GPU). */
   async state(): Promise<TrainerState> {
     if (this.stepInFlight) throw new Error('Trainer.state: a trainStep is still running; await it first (its state now is half a step: its batch drawn, its count not taken)');
+    // read before the first await: a trainStep called meanwhile draws its batch (the generators) at
+    // once, and queues its scaler update after this readback; a handed-on state is the scaler's
+    const host = this.hostState();
+    const handedOn = this.carriedOnGpu;
+    const scaler = await (handedOn ?? this.scaler?.state());
     await this.settleCarriedScaler();
-    const scaler = await this.scaler?.state();
-    return { ...this.hostState(), ...(scaler && { scaler }) };
+    return { ...host, ...(scaler && { scaler }) };
   }
 
   /**
