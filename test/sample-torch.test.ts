@@ -47,6 +47,13 @@ const GRID = 2048;
 /** The largest float32 below 1. */
 const BELOW_ONE = 1 - 2 ** -24;
 
+/** `row` repeated `n` times: the logits [n, row.length] of n draws from one distribution. */
+function repeated(row: Float32Array, n: number): Float32Array {
+  const rows = new Float32Array(n * row.length);
+  for (let r = 0; r < n; r++) rows.set(row, r * row.length);
+  return rows;
+}
+
 /** Sums of `values` per logit value of the row. */
 function byLogit(logits: Float32Array, values: ArrayLike<number>): Map<number, number> {
   const sums = new Map<number, number>();
@@ -63,7 +70,7 @@ describe("sampleLogits against PyTorch's nanoGPT and Hugging Face filtering", ()
         const row = Float32Array.from(c.logits, (x) => x ?? -Infinity);
         const V = row.length;
         const us = [...Array.from({ length: GRID }, (_, i) => Math.fround((i + 0.5) / GRID)), BELOW_ONE];
-        const logits = tensor(Float32Array.from(us.flatMap(() => [...row])), [us.length, V]);
+        const logits = tensor(repeated(row, us.length), [us.length, V]);
         const drawn = await sampleLogits(logits, tensor(us), { temperature: c.temperature, topK: c.topK, topP: c.topP }).toArray();
         const shares = new Array<number>(V).fill(0);
         for (let i = 0; i < GRID; i++) shares[drawn[i]!]! += 1 / GRID;
@@ -92,12 +99,11 @@ describe("sampleLogits against PyTorch's nanoGPT and Hugging Face filtering", ()
         const [lastLogit, lastKept, lastProb] = c.kept.at(-1)!;
         const coarse = Array.from({ length: 64 }, (_, i) => Math.fround((i + 0.5) / 64));
         const tailFrom = 1 - 1.5 * lastKept * lastProb;
-        const fine = Array.from({ length: 96 }, (_, i) => Math.fround(tailFrom + ((i + 0.5) / 96) * (1 - tailFrom)));
+        const fineRows = 48; // the fixture's last runs keep 12 and 7: steps of 0.375 and 0.22 of a token's share
+        const fine = Array.from({ length: fineRows }, (_, i) => Math.fround(tailFrom + ((i + 0.5) / fineRows) * (1 - tailFrom)));
         expect((1 - tailFrom) / fine.length, 'the fine grid\'s step').toBeLessThan(lastProb / 2);
         const us = [...coarse, ...fine, BELOW_ONE];
-        const data = new Float32Array(us.length * c.V);
-        us.forEach((_, r) => data.set(row, r * c.V));
-        const drawn = await sampleLogits(tensor(data, [us.length, c.V]), tensor(us), { temperature: c.temperature, topK: c.topK, topP: c.topP }).toArray();
+        const drawn = await sampleLogits(tensor(repeated(row, us.length), [us.length, c.V]), tensor(us), { temperature: c.temperature, topK: c.topK, topP: c.topP }).toArray();
         expect(row[drawn[us.length - 1]!], 'the draw at u just below 1: the last kept run').toBe(lastLogit);
         // the coarse grid: the share drawn at or above each kept logit value within 1 / 64 of torch's mass there
         const levels = c.kept.map(([x]) => x);
