@@ -768,8 +768,13 @@ export class Trainer {
       // a float32 run continuing a float16 one: the scaler's state is on the GPU, read back from a
       // copy (old may be disposed at once), taken before this trainer's next step or state
       const copy = new GradScaler();
-      copy.scale.assign(old.scaler.scale);
-      copy.control.assign(old.scaler.control);
+      try {
+        copy.scale.assign(old.scaler.scale);
+        copy.control.assign(old.scaler.control);
+      } catch (e) {
+        copy.dispose();
+        throw e;
+      }
       this.carriedOnGpu = copy.state().finally(() => copy.dispose());
       this.carriedOnGpu.catch(() => undefined); // (a lost device) thrown where it is awaited, not as an unhandled rejection
     }

@@ -230,8 +230,11 @@ export function loadMasks(model: Module, masks: Map<string, TensorData>): void {
 export function applyMasks(model: Module, masks: Map<string, TensorData>): void {
   for (const [layer, m] of checkedMasks('applyMasks', model, masks)) {
     const mask = tensor(m.data, m.shape);
-    maskInPlace([layer.weight], [mask]);
-    mask.dispose();
+    try {
+      maskInPlace([layer.weight], [mask]);
+    } finally {
+      mask.dispose(); // a lost device's throw too: the mask is this function's alone
+    }
   }
 }
 
