@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { corpusText, expectOneLine, gpt, nanWeightCopy, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
+import { pythonRound } from './prune-reference.js';
 
 const dir = tempDir('cli-prune');
 const corpus = join(dir, 'corpus.txt');
@@ -108,8 +109,10 @@ describe('gpt prune', () => {
     expectOneLine(await prune('--sparsity', '0.99999'), 2, new RegExp(`^gpt prune: flag --sparsity: 0\\.99999 of the ${LINEAR_WEIGHTS.toLocaleString('en-US')} Linear weights of .*base rounds to all of them pruned: give a sparsity of at most 0\\.999674$`));
     expect(existsSync(out)).toBe(false);
     // structured: a sparsity that removes no head or neuron from any block would write a copy of the model
-    expectOneLine(await prune('--sparsity', '0.2', '--structured', 'heads'), 2, /^gpt prune: flag --sparsity: 0\.2 of each block's heads removes none \(.*base: heads per block 2\): give a sparsity of at least 0\.25$/);
-    expectOneLine(await prune('--sparsity', '0.005', '--structured', 'neurons'), 2, /flag --sparsity: 0\.005 of each block's neurons removes none \(.*base: neurons per block 64\): give a sparsity of at least 0\.0079$/);
+    // the least sparsity of 4 decimals that removes one of n units by Python's round (0.25 of 2 is 0.5: none)
+    const least = (n: number) => String(Array.from({ length: 10_000 }, (_, k) => k / 1e4).find((x) => pythonRound(x * n) >= 1)).replace('.', '\\.');
+    expectOneLine(await prune('--sparsity', '0.2', '--structured', 'heads'), 2, new RegExp(`^gpt prune: flag --sparsity: 0\\.2 of each block's heads removes none \\(.*base: heads per block 2\\): give a sparsity of at least ${least(2)}$`));
+    expectOneLine(await prune('--sparsity', '0.005', '--structured', 'neurons'), 2, new RegExp(`flag --sparsity: 0\\.005 of each block's neurons removes none \\(.*base: neurons per block 64\\): give a sparsity of at least ${least(64)}$`));
     const oneHead = join(dir, 'one-head');
     expect((await gpt('prune', '--sparsity', '0.5', '--structured', 'heads', '--init-from', base, '--out-dir', oneHead)).code).toBe(0);
     expectOneLine(await gpt('prune', '--sparsity', '0.9', '--structured', 'heads', '--init-from', oneHead, '--out-dir', out), 2, /^gpt prune: --structured heads: .*one-head: heads per block 1, and a block keeps at least one: there are none to remove$/);

@@ -310,7 +310,7 @@ function smallestUnits(w: Awaited<ReturnType<typeof hostWeights>>, structure: St
       return { u, s };
     });
     norms.sort((a, b) => a.s - b.s || a.u - b.u);
-    return norms.slice(0, Math.min(n - 1, Math.round(sparsity * n))).map((x) => x.u).sort((a, b) => a - b);
+    return norms.slice(0, Math.min(n - 1, pythonRound(sparsity * n))).map((x) => x.u).sort((a, b) => a - b);
   });
 }
 
@@ -318,7 +318,7 @@ describe('structured pruning', () => {
   it('the shrunk model computes the original with the removed heads / neurons zeroed, and removes those of smallest norm', async () => {
     const tokens = [3, 1, 4, 1, 5, 9, 2, 6];
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom<Structure>('heads', 'neurons'), fc.constantFrom(0.25, 0.5, 0.75, 0.9), fc.integer({ min: 1, max: 1000 }), async (structure, sparsity, seed) => {
+      fc.asyncProperty(fc.constantFrom<Structure>('heads', 'neurons'), fc.constantFrom(0.25, 0.5, 0.625, 0.75, 0.9), fc.integer({ min: 1, max: 1000 }), async (structure, sparsity, seed) => {
         const model = await raggedModel(seed);
         const w = await hostWeights(model);
         const { model: small, removed } = await pruneStructured(model, { structure, sparsity });
@@ -342,7 +342,8 @@ describe('structured pruning', () => {
         small.dispose();
         model.dispose();
       }),
-      fcParams(6),
+      // 0.625 of block 1's 4 heads is 2.5: Python's round (torch.nn.utils.prune's) removes 2
+      { ...fcParams(6), examples: [['heads', 0.625, 7]] },
     );
   });
 

@@ -99,8 +99,8 @@ function refuseStructured(head: CheckpointHead, path: string, structure: Structu
   const most = Math.max(...counts);
   const per = `${path}: ${structure} per block ${counts.join(', ')}`;
   if (most < 2) throw new UsageError(`--structured ${structure}: ${per}, and a block keeps at least one: there are none to remove`);
-  // round(S n) >= 1 from S = 0.5 / n on; rounded up, so that it is enough
-  throw new UsageError(`flag --sparsity: ${sparsity} of each block's ${structure} removes none (${per}): give a sparsity of at least ${Math.ceil((0.5 / most) * 1e4) / 1e4}`);
+  // round(S n) >= 1 for S above 0.5 / n (0.5 itself rounds to even, 0): the next 4-decimal step above it
+  throw new UsageError(`flag --sparsity: ${sparsity} of each block's ${structure} removes none (${per}): give a sparsity of at least ${(Math.floor((0.5 / most) * 1e4) + 1) / 1e4}`);
 }
 
 /**

@@ -8,7 +8,7 @@
 // are not comparable between layers. Removing a unit computes exactly what zeroing its output
 // would, since its columns of the consumer are gone with it (test/prune.test.ts holds it to that).
 // The pruned shape goes in the config as per-block nHeads / mlpWidths (src/gpt/model.ts).
-import { checkFiniteWeights, checkSparsity, linearLayers } from '../nn/prune.js';
+import { checkFiniteWeights, checkSparsity, linearLayers, prunedCount } from '../nn/prune.js';
 import { checkOptionKeys } from '../tensor/check.js';
 import type { TensorData } from '../nn/module.js';
 import { blockConfig, GPT, type GPTConfig } from './model.js';
@@ -43,8 +43,8 @@ function unitsOf(cfg: GPTConfig, i: number, structure: Structure): Units {
 /** Each block's count of heads (or MLP neurons) in `cfg`. */
 export const unitCounts = (cfg: GPTConfig, structure: Structure): number[] => Array.from({ length: cfg.nLayer }, (_, i) => unitsOf(cfg, i, structure).count);
 
-/** How many of a block's `count` units pruning at `sparsity` removes: round(sparsity * count), keeping at least one. */
-export const unitsRemoved = (count: number, sparsity: number): number => Math.min(count - 1, Math.round(sparsity * count));
+/** How many of a block's `count` units pruning at `sparsity` removes: round(sparsity * count) as unstructured pruning rounds (halves to even), keeping at least one. */
+export const unitsRemoved = (count: number, sparsity: number): number => Math.min(count - 1, prunedCount(sparsity, count));
 
 /** Row indices of the producer that belong to `units` (each part's slices, in order). */
 const producerRows = (u: Units, units: number[]) =>
