@@ -24,10 +24,10 @@ const dir = tempDir('cli-checkpoints');
 const corpus = join(dir, 'corpus.txt');
 const fixture = join(dir, 'fixture');
 let copies = 0;
-/** A fresh copy of the fixture run (10 steps, saved at steps 5 and 10). */
-const copy = () => {
+/** A fresh copy of the run in `from`: by default the fixture run (10 steps, saved at steps 5 and 10). */
+const copy = (from = fixture) => {
   const to = join(dir, `copy-${copies++}`);
-  cpSync(fixture, to, { recursive: true });
+  cpSync(from, to, { recursive: true });
   return to;
 };
 const fresh = () => join(dir, `fresh-${copies++}`);
@@ -43,6 +43,16 @@ beforeAll(async () => {
 });
 
 describe('gpt train and its --out-dir', () => {
+  let unsettledRun: Promise<{ out: string; r: Awaited<ReturnType<typeof train>> }> | undefined;
+  /** One run of 12 steps, saving at every evaluation, at a learning rate too high to settle (the val loss rises again after its best); its directory is read only (copied by a test that trains on). */
+  const unsettled = () =>
+    (unsettledRun ??= (async () => {
+      const out = fresh();
+      const r = await train('--max-iters', '12', '--eval-interval', '2', '--learning-rate', '1', '--always-save', '--out-dir', out);
+      expect(r.code, r.err).toBe(0);
+      return { out, r };
+    })());
+
   it("a save deletes only its own files, never the user's that look like ours", async () => {
     const out = fresh();
     const user = ['model-gpt2-small.safetensors', 'model-v2-final.safetensors'];
@@ -57,10 +67,7 @@ describe('gpt train and its --out-dir', () => {
   });
 
   it('--always-save records the best val loss so far beside the saved weights\' own (what a resumed run must beat)', async () => {
-    const out = fresh();
-    // a learning rate too high to settle: the val loss rises again after its best
-    const r = await train('--max-iters', '12', '--eval-interval', '2', '--learning-rate', '1', '--always-save', '--out-dir', out);
-    expect(r.code, r.err).toBe(0);
+    const { out, r } = await unsettled();
     const vals = readLog(out).filter((e) => e.type === 'eval' && (e.step as number) > 0).map((e) => e.val as number);
     const [best, last] = [Math.min(...vals), vals.at(-1)!];
     expect(last, 'the run this test needs: its last evaluation is not its best').toBeGreaterThan(best);
@@ -70,9 +77,7 @@ describe('gpt train and its --out-dir', () => {
   });
 
   it('--always-save is recorded with the run: resumed, it saves at every evaluation as before, unless given --always-save false', async () => {
-    const out = fresh();
-    const r = await train('--max-iters', '12', '--eval-interval', '2', '--learning-rate', '1', '--always-save', '--out-dir', out);
-    expect(r.code, r.err).toBe(0);
+    const out = copy((await unsettled()).out);
     const { meta } = await loadCheckpoint(out);
     expect(meta.alwaysSave).toBe(true);
     const savedSteps = (output: string) => [...output.matchAll(/saved checkpoint to \S+ \(step (\d+),/g)].map((m) => Number(m[1]));
@@ -240,13 +245,13 @@ describe('gpt train and its --out-dir', () => {
     const out = copy();
     const before = (await loadCheckpoint(out)).meta.trainer!.step;
     // a learning rate far too high: the val loss rises (a finite one: the run ends, exit 0)
-    const r = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 20), '--learning-rate', '3', '--min-lr', '3', '--warmup-iters', '0', '--eval-interval', '10');
+    const r = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 10), '--learning-rate', '3', '--min-lr', '3', '--warmup-iters', '0', '--eval-interval', '5');
     expect(r.code, r.err).toBe(0);
     expect((await loadCheckpoint(out)).meta.trainer!.step).toBe(before);
-    expect(r.out).toMatch(new RegExp(`^done: 20 steps \\(step ${before} to ${before + 20}\\) in \\S+, best val loss [\\d.]+; the checkpoint in ${out} is still step ${before}'s: .*--always-save`, 'm'));
+    expect(r.out).toMatch(new RegExp(`^done: 10 steps \\(step ${before} to ${before + 10}\\) in \\S+, best val loss [\\d.]+; the checkpoint in ${out} is still step ${before}'s: .*--always-save`, 'm'));
     // one that saved at its last evaluation says nothing of it
-    const saved = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 30), '--always-save');
-    expect(saved.out).toMatch(new RegExp(`^done: 30 steps \\(step ${before} to ${before + 30}\\) in \\S+, best val loss [\\d.]+$`, 'm'));
+    const saved = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 15), '--always-save');
+    expect(saved.out).toMatch(new RegExp(`^done: 15 steps \\(step ${before} to ${before + 15}\\) in \\S+, best val loss [\\d.]+$`, 'm'));
   });
 
   it('a lock left by a dead process is taken over with a note; a live one refuses the run', async () => {
@@ -378,13 +383,14 @@ describe('gpt train and its --out-dir', () => {
   });
 
   it('a run stopped between evaluations and resumed ends bit-identical to one run straight through: losses, weights, moments (dropout, 2 micro-batches, warm-up across the stop)', async () => {
-    const flags = ['--dropout', '0.1', '--grad-accum', '2', '--warmup-iters', '8', '--lr-decay-iters', '20', '--grad-clip', '0.5', '--log-interval', '1', '--eval-interval', '5', '--always-save'];
+    // warm-up to step 8, decay to 12: the stop at 7 falls in the warm-up, an evaluation (10) and the decay come after it
+    const flags = ['--dropout', '0.1', '--grad-accum', '2', '--warmup-iters', '8', '--lr-decay-iters', '12', '--grad-clip', '0.5', '--log-interval', '1', '--eval-interval', '5', '--always-save'];
     const [straight, stopped] = [fresh(), fresh()];
-    expect((await train(...flags, '--max-iters', '20', '--out-dir', straight)).code).toBe(0);
+    expect((await train(...flags, '--max-iters', '12', '--out-dir', straight)).code).toBe(0);
     expect((await train(...flags, '--max-iters', '7', '--out-dir', stopped)).code).toBe(0); // its last save: step 7
-    expect((await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '20', '--out-dir', stopped)).code).toBe(0);
+    expect((await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '12', '--out-dir', stopped)).code).toBe(0);
     const losses = (out: string) => readLog(out).filter((l) => l.type === 'train').map((l) => [l.step, l.loss, l.lr, l.gradNorm]);
-    expect(losses(stopped)).toHaveLength(20);
+    expect(losses(stopped)).toHaveLength(12);
     expect(losses(stopped)).toEqual(losses(straight));
     const [a, b] = [await loadCheckpoint(straight), await loadCheckpoint(stopped)];
     expect(b.meta.trainer).toEqual(a.meta.trainer);
@@ -443,7 +449,7 @@ describe('gpt train and its --out-dir', () => {
     writeFileSync(other, tokenizer.decode(ids));
     const floor = Math.log(tokenizer.vocabSize) - 0.3; // an estimate from a few batches may dip below ln(V) a little
     expect(meta.bestVal!).toBeLessThan(floor);
-    const r = await gpt('train', '--data', other, '--init-from', 'resume', '--max-iters', '50', '--out-dir', out);
+    const r = await gpt('train', '--data', other, '--init-from', 'resume', '--max-iters', '40', '--out-dir', out);
     expect(r.code, r.err).toBe(0);
     const after = await loadCheckpoint(out);
     expect(after.meta.data).toBe(other);
