@@ -24,9 +24,9 @@ import { adamwStepRef } from '../src/check/reference/optim.js';
 import { device } from '../src/device/device.js';
 import { castGroupSize } from '../src/kernels/wgsl/cast-group.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
-import { MIN_SCALE, stack, tensor, type Tensor } from '../src/ops/index.js';
+import { MIN_SCALE, tensor, type Tensor } from '../src/ops/index.js';
 import { charData } from './corpus.js';
-import { COLD_COMPILE_MS, disposeTrainers, setupDevice, trainLosses } from './helpers.js';
+import { COLD_COMPILE_MS, disposeTrainers, keptLosses, setupDevice, trainLosses } from './helpers.js';
 
 let data: { train: Int32Array; val: Int32Array; vocabSize: number };
 let tokenizer: CharTokenizer;
@@ -58,35 +58,6 @@ function loudModel(cfg: TrainConfig, factor: number): GPT {
     return out.loss ? { ...out, loss: out.loss.mul(factor) } : out;
   }) as typeof model.forward;
   return model;
-}
-
-/**
- * The losses of `steps` optimizer steps of `trainer` (gradAccum 1: a step's loss is its model's),
- * each kept on the GPU as the model's forward makes it and all read back at the end: the steps run
- * back to back, without a readback's wait each (trainLosses reads every step).
- */
-async function keptLosses(trainer: Trainer, steps: number): Promise<number[]> {
-  expect(trainer.cfg.gradAccum).toBe(1);
-  const model = trainer.model;
-  const original = model.forward;
-  const forward = original.bind(model) as (idx: Tensor, opts?: { targets?: Tensor }) => { loss?: Tensor };
-  const kept: Tensor[] = [];
-  model.forward = ((idx: Tensor, opts?: { targets?: Tensor }) => {
-    const out = forward(idx, opts);
-    if (out.loss) kept.push(keep(out.loss.detach()));
-    return out;
-  }) as typeof model.forward;
-  try {
-    for (let i = 0; i < steps; i++) await trainer.trainStep(false);
-  } finally {
-    model.forward = original;
-  }
-  expect(kept.length).toBe(steps);
-  const losses = scope(() => keep(stack(kept)));
-  for (const t of kept) t.dispose();
-  const values = Array.from(await losses.toArray());
-  losses.dispose();
-  return values;
 }
 
 /** Skips a test on adapters without shader-f16 (mixed precision needs it). */
@@ -229,9 +200,9 @@ describe('mixed-precision training', () => {
     const cfg = { ...tiny, dtype: 'float16' as const, dropout: 0.1 };
     const opts = { scaler: { initScale: 2 ** 20, growthInterval: 4 } }; // skips and growth within the run
     const straight = new Trainer(cfg, data, undefined, undefined, opts);
-    const reference = await trainLosses(straight, 16);
+    const reference = await keptLosses(straight, 16);
     const first = new Trainer(cfg, data, undefined, undefined, opts);
-    await trainLosses(first, 8);
+    await keptLosses(first, 8);
     const bytes = await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: await first.state() });
     disposeTrainers(first);
     const ckpt = decodeCheckpoint(bytes);
@@ -240,7 +211,7 @@ describe('mixed-precision training', () => {
     const resumed = new Trainer(ckpt.meta.train!, data, model, undefined, opts);
     restoreOptimizer(ckpt, model, resumed.optimizer);
     resumed.restore(ckpt.meta.trainer!);
-    expect(await trainLosses(resumed, 8)).toEqual(reference.slice(8));
+    expect(await keptLosses(resumed, 8)).toEqual(reference.slice(8));
     expect(await resumed.scaler!.state()).toEqual(await straight.scaler!.state());
     disposeTrainers(straight, resumed);
   });
