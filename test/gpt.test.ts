@@ -6,7 +6,7 @@ import { AdamW } from '../src/optim/adamw.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../src/nn/transformer.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { device, noGrad, scope, tensor } from '../src/index.js';
-import { disposeTrainers, setupDevice, trainLosses } from './helpers.js';
+import { disposeTrainers, keptLosses, setupDevice } from './helpers.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { charData } from './corpus.js';
@@ -95,10 +95,10 @@ describe('GPT', () => {
   it('a run resumed from a checkpoint continues with exactly the same losses', async () => {
     const cfg = { ...tiny, dropout: 0.1 }; // dropout: the RNG state must be restored too
     const straight = new Trainer(cfg, data);
-    const reference = await trainLosses(straight, 12);
+    const reference = await keptLosses(straight, 12);
 
     const first = new Trainer(cfg, data);
-    await trainLosses(first, 6);
+    await keptLosses(first, 6);
     const bytes = await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: await first.state() });
     disposeTrainers(first);
 
@@ -107,7 +107,7 @@ describe('GPT', () => {
     const resumed = new Trainer(ckpt.meta.train!, data, model);
     restoreOptimizer(ckpt, model, resumed.optimizer);
     resumed.restore(ckpt.meta.trainer!);
-    const after = await trainLosses(resumed, 6);
+    const after = await keptLosses(resumed, 6);
     expect(after).toEqual(reference.slice(6));
     disposeTrainers(straight, resumed);
   });
@@ -154,7 +154,7 @@ describe('GPT', () => {
     const cfg = { ...tiny, dropout: 0.1 };
     const other = { train: data.train.slice().reverse(), val: data.val, vocabSize: data.vocabSize };
     const first = new Trainer(cfg, data);
-    await trainLosses(first, 4);
+    await keptLosses(first, 4);
     // the other route: a checkpoint of the run, resumed on the other data
     const ckpt = decodeCheckpoint(await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: await first.state() }));
     const { model } = modelFromCheckpoint(ckpt);
@@ -165,7 +165,7 @@ describe('GPT', () => {
     moved.continueFrom(first);
     first.dispose();
     expect(moved.optimizer.shards.length > 1, 'sharded').toBe(bufferLimit !== null);
-    expect(await trainLosses(moved, 4)).toEqual(await trainLosses(resumed, 4));
+    expect(await keptLosses(moved, 4)).toEqual(await keptLosses(resumed, 4));
     disposeTrainers(moved, resumed);
   });
 

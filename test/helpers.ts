@@ -8,7 +8,7 @@ import { afterAll, expect, vi } from 'vitest';
 import { describeMismatch, worstElement, type Random } from '../src/check/index.js';
 import type { MemoryBound } from '../src/device/adapter.js';
 import type { Ref } from '../src/check/reference/index.js';
-import { device, initDevice, scope, tensor, type Tensor } from '../src/index.js';
+import { device, initDevice, keep, scope, stack, tensor, type Tensor } from '../src/index.js';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
@@ -48,6 +48,35 @@ export async function trainLosses(trainer: Trainer, steps: number): Promise<numb
   const out: number[] = [];
   for (let i = 0; i < steps; i++) out.push((await trainer.trainStep()).loss);
   return out;
+}
+
+/**
+ * The losses of `steps` optimizer steps of `trainer` (gradAccum 1: a step's loss is its model's),
+ * each kept on the GPU as the model's forward makes it and all read back at the end: the steps run
+ * back to back, without a readback's wait each (trainLosses reads every step).
+ */
+export async function keptLosses(trainer: Trainer, steps: number): Promise<number[]> {
+  if (trainer.cfg.gradAccum !== 1) throw new Error(`keptLosses: gradAccum must be 1 (a step's loss is then its model's), got ${trainer.cfg.gradAccum}`);
+  const model = trainer.model;
+  const original = model.forward;
+  const forward = original.bind(model) as (idx: Tensor, opts?: { targets?: Tensor }) => { loss?: Tensor };
+  const kept: Tensor[] = [];
+  model.forward = ((idx: Tensor, opts?: { targets?: Tensor }) => {
+    const out = forward(idx, opts);
+    if (out.loss) kept.push(keep(out.loss.detach()));
+    return out;
+  }) as typeof model.forward;
+  try {
+    for (let i = 0; i < steps; i++) await trainer.trainStep(false);
+  } finally {
+    model.forward = original;
+  }
+  if (kept.length !== steps) throw new Error(`keptLosses: ${steps} steps made ${kept.length} losses`);
+  const losses = scope(() => keep(stack(kept)));
+  for (const t of kept) t.dispose();
+  const values = Array.from(await losses.toArray());
+  losses.dispose();
+  return values;
 }
 
 export async function setupDevice() {
