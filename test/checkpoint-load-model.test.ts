@@ -60,7 +60,7 @@ describe('a resumable checkpoint loaded into a model (loadCheckpointModel)', () 
   let file: string;
   beforeAll(async () => {
     await setupDevice();
-    model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 3, nHead: 2, nEmbd: 16, dropout: 0, bias: true });
+    model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true });
     const moments = { m: new Map<string, Float32Array>(), v: new Map<string, Float32Array>() };
     for (const [i, [name, p]] of [...model.namedParameters()].entries()) {
       moments.m.set(name, Float32Array.from(seededValues(p.size, 100 + i)));
@@ -235,7 +235,7 @@ describe("gpt distill's teacher (loadTeacher, then teacherDistillation once the 
 
   it("uploads a resumable teacher a tensor at a time, keeping none of its moments, and fingerprints it as the run recorded it; a changed one is refused, leaving nothing on the GPU", async () => {
     await setupDevice();
-    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 3, nHead: 2, nEmbd: 16, dropout: 0, bias: true });
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true });
     const moments = { m: new Map<string, Float32Array>(), v: new Map<string, Float32Array>() };
     for (const [i, [name, p]] of [...model.namedParameters()].entries()) {
       moments.m.set(name, Float32Array.from(seededValues(p.size, 300 + i)));
