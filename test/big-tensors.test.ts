@@ -32,6 +32,7 @@ const cfg: TrainConfig = {
   ...TRAIN_DEFAULTS,
   nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 4,
   learningRate: 1e-2, warmupIters: 0, gradClip: 1,
+  evalIters: 2, // evaluate's forwards take the windowed paths a training step's do: 4 batches, not 40, check them
 };
 
 async function losses(bindingLimit: number | null, steps: number, config: TrainConfig = cfg): Promise<number[]> {

@@ -4,8 +4,9 @@
 // whole-shard readMoments); read through a reader that counts its reads (as a File's slices), the
 // largest read is the largest tensor or the header, never the file, the checkpoint is
 // decodeCheckpoint's, and a damaged file gives decodeCheckpoint's one-line error, byte for byte.
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkCheckpoint, checkpointPieces, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, readCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
+import { checkCheckpoint, checkpointPieces, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, nonFiniteProblem, readCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
 import type { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import type { Trainer } from '../src/gpt/trainer.js';
@@ -14,7 +15,7 @@ import { bytesSource, openSafetensors, type ByteSource } from '../src/io/safeten
 import { disposeUploaded, readCheckpointModel } from '../src/gpt/checkpoint-upload.js';
 import { device } from '../src/device/device.js';
 import { pruneGlobal } from '../src/nn/prune.js';
-import { joinPieces, setupDevice, tinyTrainedRun } from './helpers.js';
+import { fcParams, joinPieces, setupDevice, tinyTrainedRun } from './helpers.js';
 
 const text = 'a checkpoint saved a tensor at a time, and read back the same way. '.repeat(12);
 let tokenizer: CharTokenizer;
@@ -299,4 +300,25 @@ describe("a checkpoint loaded into a model a weight at a time (the page's Open)"
     await expect(readCheckpointModel(reader, 'bad.safetensors')).rejects.toThrow(/^bad\.safetensors: tensor 'optim\.v\.[^']+' holds NaN \(at index 1\); a checkpoint must hold finite values only$/);
     expect(mostHeld()).toBeLessThanOrEqual(2);
   });
+});
+
+// float32 is checked by its bits (an exponent of all ones), not by Number.isFinite of each element
+describe('the check for non-finite values (every save and load)', () => {
+  it('names the first NaN (any payload) or ±Infinity of a float32 view at any offset, as a plain loop finds it; the largest finite values, subnormals and -0 pass', () =>
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 7 }), fc.integer(),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom(0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffffffff, 0x7fbfffff)), { maxLength: 3 }),
+        (n, offset, seed, specials) => {
+          // finite values at the edges of the exponent: the largest, the smallest normal, subnormals, ±0
+          const edges = [0x7f7fffff, 0xff7fffff, 0x00800000, 0x00000001, 0x807fffff, 0x80000000, 0];
+          const bits = Uint32Array.from({ length: offset + n }, (_, i) => (i % 3 ? edges[Math.abs(seed + i) % edges.length]! : Math.imul(seed, i + 1) & 0x7f7fffff));
+          for (const [at, special] of specials) bits[offset + (at % n)] = special;
+          const data = new Float32Array(bits.buffer, 4 * offset, n);
+          const first = Array.from(data).findIndex((x) => !Number.isFinite(x));
+          expect(nonFiniteProblem([['w', { data }]])).toBe(first < 0 ? null : `tensor 'w' holds ${data[first]} (at index ${first}); a checkpoint must hold finite values only`);
+        },
+      ),
+      fcParams(200),
+    ));
 });
