@@ -11,6 +11,7 @@
 // batched, those of one forward right-padded to the longest: attention is causal, so the padding
 // after a position never reaches it.
 import { noGrad } from '../autograd/mode.js';
+import { profile } from '../kernels/profile.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { argmax, arange, cast, cat, embedding, eq, logSoftmax, max, tensor, where, type Tensor } from '../ops/index.js';
 import { keep, scope } from '../tensor/scope.js';
@@ -18,7 +19,7 @@ import type { GPT } from './model.js';
 
 /** The most tokens one forward takes (a window of blockSize at least): bounds the activations. */
 const TOKENS_PER_FORWARD = 4096;
-/** The most bytes of float32 logits scored at once (a chunk of positions): each top-N round makes two tensors this size. */
+/** The most bytes of float32 logits scored at once (a chunk of positions; one binding at most): each top-N round makes two tensors this size. */
 const LOGITS_BYTES = 2 ** 28;
 
 /** A sequence's scores; position i is token i + 1's (the first token has none). */
@@ -111,7 +112,7 @@ async function scoreGroup(model: GPT, group: Window[], topN: number): Promise<Se
   );
   const out = { logprobs: new Float32Array(rows.length), topIds: new Int32Array(rows.length * topN), topLogprobs: new Float32Array(rows.length * topN) };
   try {
-    const chunk = Math.max(1, Math.floor(LOGITS_BYTES / (4 * V)));
+    const chunk = Math.max(1, Math.floor(Math.min(LOGITS_BYTES, profile().bindingLimit) / (4 * V)));
     for (let r0 = 0; r0 < rows.length; r0 += chunk) {
       const r1 = Math.min(rows.length, r0 + chunk);
       const [lp, vals, ids] = noGrad(() => scope(() => scoreRows(model, hidden.slice(0, r0, r1), targets.slice(r0, r1), topN)));
