@@ -207,6 +207,10 @@ describe('gpt serve --api: logprobs', () => {
     expect(only.status).toBe(200);
     expect(only.json.usage).toEqual({ prompt_tokens: 5, completion_tokens: 0, total_tokens: 5 });
     expect(only.json.choices[0]).toMatchObject({ text: 'to be', finish_reason: 'length', logprobs: { tokens: ['t', 'o', ' ', 'b', 'e'] } });
+    // streamed (without logprobs): the echo, then the choice's end
+    const res = await fetch(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'to be', max_tokens: 0, echo: true, stream: true }) });
+    const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => (JSON.parse(e.slice(6)) as Completion).choices[0]!);
+    expect(events.map((c) => [c.text, c.finish_reason])).toEqual([['to be', null], ['', 'length']]);
   });
 
   it('refuses logprobs outside 0..20 or not an integer, with stream, and max_tokens 0 without echo: 400 naming the field', async () => {

@@ -3,7 +3,9 @@
 // has the fields) and GET /v1/models. The checkpoint is loaded once, as `gpt sample` loads it (a peft
 // adapter, --adapter, merged into it), and generates as `gpt sample` does (generateBatch; choice i of
 // a prompt draws with seed + i), so that a seed and settings give `gpt sample`'s text; a prompt
-// longer than the block is cropped to its last block-size tokens, as there. Until the model is
+// longer than the block is cropped to its last block-size tokens, as there. With `logprobs`, each
+// choice's tokens are scored once the generation ends (src/gpt/score.ts, one more forward over
+// them; completion-logprobs.ts gives OpenAI's shape), so it is not streamed. Until the model is
 // loaded (load()), every request answers 503 with Retry-After. One generation runs at a time:
 // requests wait their turn in arrival order, at most maxQueue of them (429 with Retry-After past
 // it); one whose client is gone stops at its next token (or never starts, and leaves the queue), one
