@@ -363,7 +363,7 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
 
   it('a field out of its range, of the wrong type, unknown or unsupported: 400 naming the field, the value and what is allowed', async () => {
     const cases: [Record<string, unknown>, string, string][] = [
-      [{ max_tokens: 0 }, 'max_tokens', 'max_tokens must be an integer >= 1, got 0'],
+      [{ max_tokens: -1 }, 'max_tokens', 'max_tokens must be an integer >= 0, got -1'],
       [{ temperature: -1 }, 'temperature', 'temperature must be a finite number >= 0, got -1 (0: greedy)'],
       [{ top_p: 1.5 }, 'top_p', 'top_p must be a finite number in [0, 1], got 1.5'],
       [{ top_k: 2.5 }, 'top_k', "top_k must be an integer >= -1, got 2.5 (-1 or 0: off, as vLLM's)"],
@@ -390,9 +390,6 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
       [{ prompt: [0, tokenizer.vocabSize] }, 'prompt', `prompt[1] is token id ${tokenizer.vocabSize}, past this model's vocabulary (ids 0 to ${tokenizer.vocabSize - 1})`],
       [{ prompt: [[0], [2 ** 40]] }, 'prompt', `prompt[1][0] is token id ${2 ** 40}, past this model's vocabulary (ids 0 to ${tokenizer.vocabSize - 1})`],
       [{ messages: [] }, 'messages', "unknown field 'messages': the fields served are model, prompt, max_tokens, temperature, top_p, top_k, n, seed, stop, stream, echo, ignore_eos, stream_options, logprobs, best_of, presence_penalty, frequency_penalty, logit_bias, suffix, user"],
-      [{ logprobs: 5 }, 'logprobs', 'logprobs must be null (log probabilities are not returned), got 5'],
-      // OpenAI and vLLM answer logprobs 0 with the drawn tokens' log probabilities: not neutral
-      [{ logprobs: 0 }, 'logprobs', 'logprobs must be null (log probabilities are not returned), got 0'],
       [{ best_of: 2 }, 'best_of', 'best_of must be 1 or null (each choice is one sample), got 2'],
       [{ presence_penalty: 0.5 }, 'presence_penalty', 'presence_penalty must be 0 or null (no penalties are applied), got 0.5'],
       [{ logit_bias: { 3: 10 } }, 'logit_bias', 'logit_bias must be null or {} (no biases are applied), got {"3":10}'],
@@ -436,7 +433,7 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     await refused(await post(arrays), 400, null, `the body must be a JSON object of completion fields, got ${deepArrays}`);
     await refused(await post(`{"prompt": ${arrays}}`), 400, 'prompt', `prompt[0][0] must be a token id (an integer >= 0), got ${deepArrays}`);
     await refused(await post(`{"prompt": "to", "stop": ${arrays}}`), 400, 'stop', `stop must be a non-empty string or an array of up to 4 of them, got ${deepArrays}`);
-    await refused(await post(`{"prompt": "to", "max_tokens": ${arrays}}`), 400, 'max_tokens', `max_tokens must be an integer >= 1, got ${deepArrays}`);
+    await refused(await post(`{"prompt": "to", "max_tokens": ${arrays}}`), 400, 'max_tokens', `max_tokens must be an integer >= 0, got ${deepArrays}`);
     const objects = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`; // 700 kB
     await refused(await post(`{"prompt": "to", "logit_bias": ${objects}}`), 400, 'logit_bias', `logit_bias must be null or {} (no biases are applied), got ${objects.slice(0, 57)}...`);
     // wide, not deep: as JSON spells it, cut

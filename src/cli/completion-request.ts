@@ -1,6 +1,6 @@
 // The body of a `POST /v1/completions` to `gpt serve --api`, checked: OpenAI's legacy completions
 // fields that a GPT-2-style model can honour, with OpenAI's defaults, vLLM's top_k and ignore_eos as
-// extensions; a field OpenAI has that this server cannot honour (logprobs, penalties, suffix) is
+// extensions; a field OpenAI has that this server cannot honour (penalties, suffix, best_of) is
 // accepted only at its neutral value, any other refused, so that no setting is silently ignored.
 // A bad value is an ApiError: HTTP 400 with one line naming the field, the value and what is allowed.
 import { randomInt } from 'node:crypto';
@@ -39,13 +39,16 @@ export interface CompletionRequest {
   includeUsage: boolean;
   echo: boolean;
   ignoreEos: boolean;
+  /** null: none; else each token's logprob and the top `logprobs` at its position (src/cli/completion-logprobs.ts). */
+  logprobs: number | null;
 }
 
-/** OpenAI's limits: n up to 128, up to 4 stop sequences. */
+/** OpenAI's limits: n up to 128, up to 4 stop sequences; vLLM's default max_logprobs (OpenAI's is 5). */
 const MAX_N = 128;
 const MAX_STOPS = 4;
+const MAX_LOGPROBS = 20;
 const NUMBERS: Record<string, Range & { default: number; note?: string }> = {
-  max_tokens: { int: true, min: 1, default: 16 },
+  max_tokens: { int: true, min: 0, default: 16 }, // 0: with echo, the prompt scored only
   temperature: { min: 0, default: 1, note: '0: greedy' },
   top_p: { min: 0, max: 1, default: 1 },
   top_k: { int: true, min: -1, default: 0, note: "-1 or 0: off, as vLLM's" },
@@ -54,7 +57,6 @@ const NUMBERS: Record<string, Range & { default: number; note?: string }> = {
 const BOOLEANS = ['stream', 'echo', 'ignore_eos'] as const;
 /** OpenAI's fields this server has no use for, each taken at its neutral value only. */
 const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> = {
-  logprobs: { ok: (v) => v === null, allowed: 'null (log probabilities are not returned)' }, // 0 asks for the drawn tokens' (OpenAI, vLLM)
   best_of: { ok: (v) => v === null || v === 1, allowed: '1 or null (each choice is one sample)' },
   presence_penalty: { ok: (v) => v === null || v === 0, allowed: '0 or null (no penalties are applied)' },
   frequency_penalty: { ok: (v) => v === null || v === 0, allowed: '0 or null (no penalties are applied)' },
@@ -62,7 +64,7 @@ const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> 
   suffix: { ok: (v) => v === null || v === '', allowed: 'null (a GPT-2-style model does not insert text)' },
   user: { ok: (v) => v === null || typeof v === 'string', allowed: 'a string (it is not used)' },
 };
-const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'seed', 'stop', ...BOOLEANS, 'stream_options', ...Object.keys(NEUTRAL)];
+const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'seed', 'stop', ...BOOLEANS, 'stream_options', 'logprobs', ...Object.keys(NEUTRAL)];
 
 /** The most characters of a value a message shows. */
 const SHOWN = 60;
@@ -128,9 +130,12 @@ export function parseCompletionRequest(body: unknown, { modelId, parent, vocabSi
   const n = number('n');
   const stream = flag('stream');
   const prompts = promptsOf(body.prompt, vocabSize);
+  const echo = flag('echo');
+  const maxTokens = number('max_tokens');
+  if (maxTokens === 0 && !echo) throw refuse('max_tokens', 'max_tokens 0 draws no token: it is allowed only with echo: true (the prompt scored, with logprobs), got echo false');
   return {
     prompts,
-    maxTokens: number('max_tokens'),
+    maxTokens,
     temperature: number('temperature'),
     topP: number('top_p'),
     topK: Math.max(0, number('top_k')),
@@ -139,8 +144,9 @@ export function parseCompletionRequest(body: unknown, { modelId, parent, vocabSi
     stop: stopsOf(body.stop),
     stream,
     includeUsage: includeUsageOf(body.stream_options, stream),
-    echo: flag('echo'),
+    echo,
     ignoreEos: flag('ignore_eos'),
+    logprobs: logprobsOf(body.logprobs, stream),
   };
 }
 
@@ -197,6 +203,16 @@ function stopsOf(stop: unknown): string[] {
   const allowed = `a non-empty string or an array of up to ${MAX_STOPS} of them`;
   if (!Array.isArray(stops) || stops.length > MAX_STOPS || stops.some((s) => typeof s !== 'string' || !s)) throw refuse('stop', `stop must be ${allowed}, got ${shown(stop)}`);
   return stops as string[];
+}
+
+/** How many top logprobs a position gets: null for none. */
+function logprobsOf(logprobs: unknown, stream: boolean): number | null {
+  if (logprobs === undefined || logprobs === null) return null;
+  const problem = rangeProblem('logprobs', logprobs, { int: true, min: 0, max: MAX_LOGPROBS }, shown(logprobs));
+  if (problem) throw refuse('logprobs', `${problem} (the top logprobs at each position; null: none)`);
+  // scored once the generation ends (src/gpt/score.ts), not as each token's text is sent
+  if (stream) throw refuse('logprobs', `logprobs ${shown(logprobs)} cannot be streamed: this server scores the tokens once the generation ends; send stream: false, or logprobs null`);
+  return logprobs as number;
 }
 
 function includeUsageOf(options: unknown, stream: boolean): boolean {

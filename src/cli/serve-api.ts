@@ -3,7 +3,9 @@
 // has the fields) and GET /v1/models. The checkpoint is loaded once, as `gpt sample` loads it (a peft
 // adapter, --adapter, merged into it), and generates as `gpt sample` does (generateBatch; choice i of
 // a prompt draws with seed + i), so that a seed and settings give `gpt sample`'s text; a prompt
-// longer than the block is cropped to its last block-size tokens, as there. Until the model is
+// longer than the block is cropped to its last block-size tokens, as there. With `logprobs`, each
+// choice's tokens are scored once the generation ends (src/gpt/score.ts, one more forward over
+// them; completion-logprobs.ts gives OpenAI's shape), so it is not streamed. Until the model is
 // loaded (load()), every request answers 503 with Retry-After. One generation runs at a time:
 // requests wait their turn in arrival order, at most maxQueue of them (429 with Retry-After past
 // it); one whose client is gone stops at its next token (or never starts, and leaves the queue), one
@@ -20,12 +22,14 @@ import { device } from '../device/device.js';
 import type { DeviceLostError } from '../device/lost.js';
 import { generateBatch, LogitsNotFiniteError } from '../gpt/generate.js';
 import { deviceRoom } from '../gpt/model.js';
+import { scoreSequences, type SequenceScores } from '../gpt/score.js';
 import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { TrainDtype } from '../gpt/trainer.js';
 import { autocast } from '../nn/autocast.js';
 import { readCheckpointHead } from '../node/checkpoint-head.js';
 import { readAdapterFlag } from './adapter-flag.js';
 import { apiKeyCheck } from './api-key.js';
+import { choiceLogprobs } from './completion-logprobs.js';
 import { CompletionText } from './completion-text.js';
 import { ApiError, modelNotServed, parseCompletionRequest, shown, type CompletionRequest } from './completion-request.js';
 import { checkModelFits, generationExtent } from './device-fit.js';
@@ -136,8 +140,9 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
     const choices = r.prompts.flatMap((given, p) => {
       const prompt = typeof given === 'string' ? given : tokenizer.decode(given); // what echo gives
-      return Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, seed: r.seeds[p]! + i, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken) }));
+      return Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, seed: r.seeds[p]! + i, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken), drawn: [] as number[] }));
     });
+    let scores: SequenceScores[] = [];
     const chunk = (index: number, text: string, finish: string | null) => {
       const body = { ...head, choices: [{ text, index, logprobs: null, finish_reason: finish }], ...(r.includeUsage && { usage: null }) };
       res.write(`data: ${JSON.stringify(body)}\n\n`);
@@ -166,18 +171,26 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       await autocast(
         dtype,
         async () => {
-          for await (const step of generateBatch(model, choices.map((c) => c.ids), options)) {
+          // max_tokens 0 (with echo): the prompt alone, scored
+          const steps = r.maxTokens ? generateBatch(model, choices.map((c) => c.ids), options) : [];
+          for await (const step of steps) {
             // a client that reads slowly holds its generation (its answer is not buffered ahead without bound); one that stopped reading is dropped
             if (r.stream) await drained(res, gone, stallMs);
             if (gone()) return; // leaving the loop ends the generator: its rows are freed
             step.forEach((id, k) => {
-              const { index, text } = choices[k]!;
+              const { index, text, drawn } = choices[k]!;
               if (id === null) return;
+              drawn.push(id);
               if (!text.finish && text.tokens === r.maxTokens) text.end();
               const piece = text.release();
               if (r.stream && (piece || text.finish)) chunk(index, piece, text.finish);
             });
           }
+          for (const { index, text } of choices.filter((c) => !c.text.finish)) {
+            text.end(); // max_tokens 0: no step ended it
+            if (r.stream) chunk(index, '', text.finish);
+          }
+          if (r.logprobs !== null && !gone()) scores = await scoreSequences(model, choices.map((c) => scored(c.ids, c.drawn, r.echo, model.config.blockSize)), r.logprobs);
         },
         casts,
       );
@@ -199,7 +212,11 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       res.end('data: [DONE]\n\n');
       return 200;
     }
-    const answer = choices.map(({ index, prompt, text }) => ({ text: (r.echo ? prompt : '') + text.all, index, logprobs: null, finish_reason: text.finish }));
+    const answer = choices.map(({ index, prompt, ids, text, drawn }, k) => {
+      const all = (r.echo ? prompt : '') + text.all;
+      const logprobs = r.logprobs === null ? null : choiceLogprobs(tokenizer, [...(r.echo ? ids : []), ...drawn], scores[k]!, r.logprobs, r.echo, all.length);
+      return { text: all, index, logprobs, finish_reason: text.finish };
+    });
     return sendJson(res, 200, { ...head, choices: answer, usage });
   };
 
@@ -273,6 +290,16 @@ export async function openCompletionsApi({ checkpoint, dtype, adapter, ...settin
   const api = completionsApi(settings);
   await api.load(checkpoint, dtype, adapter);
   return api;
+}
+
+/**
+ * The tokens to score for a choice: its prompt's and the drawn ones; without echo, only as much of
+ * the prompt as the drawn tokens see (the blockSize tokens before each), not a long prompt's whole
+ * sliding window.
+ */
+function scored(prompt: Int32Array, drawn: number[], echo: boolean, blockSize: number): number[] {
+  const all = [...prompt, ...drawn];
+  return echo ? all : all.slice(Math.max(0, prompt.length - blockSize));
 }
 
 /**

@@ -446,18 +446,7 @@ export class GPT extends Module {
       throw new Error(`GPT.forward: sequence of ${longest} positions exceeds blockSize ${this.config.blockSize}`);
     }
     return scope(() => {
-      // positions [T], or per row [B, T] when padded (0 in the padding)
-      const pos = starts
-        ? tensor(Int32Array.from({ length: B * T }, (_, k) => Math.max(0, past + (k % T) - starts[Math.floor(k / T)]!)), [B, T])
-        : arange(past, past + T);
-      const startsT = starts ? tensor(Int32Array.from(starts), [B]) : undefined;
-      let x = this.drop.forward(this.wte.forward(idx).add(this.wpe.forward(pos))); // [B, T, C]
-      this.h.items.forEach((block, i) => {
-        x = opts.recompute
-          ? checkpoint((x) => block.forward(x), [x]) // dropout's generator replayed in the recompute
-          : block.forward(x, opts.caches?.[i], startsT);
-      });
-      x = this.ln_f.forward(x);
+      let x = this.trunk(idx, opts, past); // [B, T, C]
       const { vocabSize: V, nEmbd: C } = this.config;
       if (opts.targets && elementBytes(x.dtype) * B * T * V > profile().bindingLimit) {
         const [rows, targets] = [x.reshape([B * T, C]), opts.targets.reshape([B * T])];
@@ -470,6 +459,40 @@ export class GPT extends Module {
       const loss = crossEntropy(logits.reshape([B * T, -1]), opts.targets.reshape([B * T]), { ignoreIndex: -1 });
       return { logits, loss };
     });
+  }
+
+  /**
+   * The LM head's input [B, T, C] for idx [B, T] (the final layer norm's output; inference, from
+   * position 0): logitsOf a slice of its rows gives their logits, for a caller that needs every
+   * position's logits a chunk at a time ([T, V] may pass a binding: src/gpt/score.ts).
+   */
+  hidden(idx: Tensor): Tensor {
+    const T = idx.shape[1]!;
+    if (idx.rank !== 2 || idx.dtype !== 'int32' || T > this.config.blockSize) throw new Error(`GPT.hidden: idx must be int32 [B, T] with T <= blockSize ${this.config.blockSize}, got ${idx.describe()}`);
+    return scope(() => this.trunk(idx, {}, 0));
+  }
+
+  /** The logits [..., V] of hidden states [..., C] (hidden's): the tied LM head. */
+  logitsOf(x: Tensor): Tensor {
+    return this.wte.project(x);
+  }
+
+  /** Embeddings, blocks and the final layer norm of forward: [B, T, C], positions from `past` (or per row from `starts`). */
+  private trunk(idx: Tensor, opts: { caches?: KVCache[]; starts?: readonly number[]; recompute?: boolean }, past: number): Tensor {
+    const [B, T] = idx.shape as [number, number];
+    const { starts } = opts;
+    // positions [T], or per row [B, T] when padded (0 in the padding)
+    const pos = starts
+      ? tensor(Int32Array.from({ length: B * T }, (_, k) => Math.max(0, past + (k % T) - starts[Math.floor(k / T)]!)), [B, T])
+      : arange(past, past + T);
+    const startsT = starts ? tensor(Int32Array.from(starts), [B]) : undefined;
+    let x = this.drop.forward(this.wte.forward(idx).add(this.wpe.forward(pos))); // [B, T, C]
+    this.h.items.forEach((block, i) => {
+      x = opts.recompute
+        ? checkpoint((x) => block.forward(x), [x]) // dropout's generator replayed in the recompute
+        : block.forward(x, opts.caches?.[i], startsT);
+    });
+    return this.ln_f.forward(x);
   }
 
   /**

@@ -1,0 +1,231 @@
+// Log probabilities: scoreSequences (src/gpt/score.ts) against a float64 forward (prune-reference's
+// gptLogitsRef) with a window of at most blockSize tokens before each token, prompts past blockSize
+// included; and `gpt serve --api`'s `logprobs` over real HTTP, parsed as lm-evaluation-harness's
+// local-completions model parses it (loglik, is_greedy), against the same reference; its refusals.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type StaticServer } from '../src/cli/serve.js';
+import { openCompletionsApi, type CompletionsApi } from '../src/cli/serve-api.js';
+import { GPT, type GPTConfig } from '../src/gpt/model.js';
+import { scoreSequences } from '../src/gpt/score.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { autocast } from '../src/nn/autocast.js';
+import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { cast, noGrad, scope, tensor } from '../src/index.js';
+import { tempDir } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+import { gptLogitsRef } from './prune-reference.js';
+
+const TEXT = 'to be, or not to be: that is the question.\n';
+const tokenizer = CharTokenizer.train(TEXT);
+const CFG: GPTConfig = { vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0, bias: true };
+type Weights = Parameters<typeof gptLogitsRef>[1];
+let model: GPT;
+let weights: Weights;
+
+beforeAll(async () => {
+  await setupDevice();
+  model = new GPT(CFG, { seed: 5 });
+  weights = new Map(await Promise.all([...model.namedParameters()].map(async ([n, p]) => [n, { shape: [...p.shape], data: await p.toArray() }] as const)));
+});
+afterAll(() => model?.dispose());
+
+/** Float64 log_softmax of the reference logits for the token after `context` (its last blockSize tokens, as generation sees them). */
+function nextLogprobsRef(context: number[]): number[] {
+  const window = context.slice(-CFG.blockSize);
+  const logits = gptLogitsRef(CFG, weights, window);
+  const V = CFG.vocabSize;
+  const row = Array.from(logits.data.subarray((window.length - 1) * V, window.length * V));
+  const top = Math.max(...row);
+  const lse = top + Math.log(row.reduce((s, x) => s + Math.exp(x - top), 0));
+  return row.map((x) => x - lse);
+}
+
+/** Each token's reference logprob given those before it (none for the first), and each position's logprobs. */
+function scoresRef(ids: number[]): { logprobs: number[]; rows: number[][] } {
+  const rows = ids.slice(1).map((_, i) => nextLogprobsRef(ids.slice(0, i + 1)));
+  return { logprobs: rows.map((row, i) => row[ids[i + 1]!]!), rows };
+}
+
+/** The ids of a row's top n, likeliest first, ties lower id first. */
+const topOf = (row: number[], n: number) => row.map((lp, id) => ({ lp, id })).sort((a, b) => b.lp - a.lp || a.id - b.id).slice(0, n);
+
+const ids = (text: string) => Array.from(tokenizer.encode(text));
+/** Distinct test sequences: one token, within the block, the block exactly, one past, well past it. */
+const SEQUENCES = ['t', 'to be, or', 'to be, or not to', 'to be, or not to ', 'to be, or not to be: that is the'].map(ids);
+
+describe('scoreSequences', () => {
+  it('gives each token the float64 logprob given the blockSize tokens before it, and the top N, sequences of any length batched', async () => {
+    expect(SEQUENCES.map((s) => s.length)).toEqual([1, 9, 16, 17, 32]);
+    const N = 4;
+    const got = await scoreSequences(model, SEQUENCES, N);
+    SEQUENCES.forEach((s, k) => {
+      const want = scoresRef(s);
+      expect(got[k]!.logprobs.length).toBe(s.length - 1);
+      got[k]!.logprobs.forEach((lp, i) => expect(Math.abs(lp - want.logprobs[i]!), `sequence ${k} token ${i + 1}`).toBeLessThan(1e-4));
+      want.rows.forEach((row, i) => {
+        const top = topOf(row, N);
+        expect(Array.from(got[k]!.topIds.subarray(i * N, (i + 1) * N)), `sequence ${k} position ${i}`).toEqual(top.map((t) => t.id));
+        top.forEach((t, j) => expect(Math.abs(got[k]!.topLogprobs[i * N + j]! - t.lp)).toBeLessThan(1e-4));
+      });
+    });
+  });
+
+  it('under autocast float16 scores the float16 logits cast to float32', async () => {
+    const s = SEQUENCES[3]!;
+    const got = await autocast('float16', () => scoreSequences(model, [s], 1));
+    // the first blockSize tokens' logits from one float16 forward, cast, then log_softmax in float64 here
+    const logits = await autocast('float16', () => noGrad(() => scope(() => cast(model.eval().forward(tensor(Int32Array.from(s.slice(0, -1)), [1, s.length - 1])).logits, 'float32').toArray())));
+    const V = CFG.vocabSize;
+    for (let i = 0; i < CFG.blockSize; i++) {
+      const row = Array.from(logits.subarray(i * V, (i + 1) * V));
+      const top = Math.max(...row);
+      const lse = top + Math.log(row.reduce((acc, x) => acc + Math.exp(x - top), 0));
+      expect(Math.abs(got[0]!.logprobs[i]! - (row[s[i + 1]!]! - lse)), `position ${i}`).toBeLessThan(2e-6);
+    }
+    // float16 logits are not float32's: the float64 reference differs by more than float32 rounding somewhere
+    const want = scoresRef(s).logprobs;
+    expect(Math.max(...want.map((w, i) => Math.abs(w - got[0]!.logprobs[i]!)))).toBeGreaterThan(1e-5);
+  });
+
+  it('refuses a topN outside [0, V] and an empty sequence', async () => {
+    await expect(scoreSequences(model, [[1, 2]], CFG.vocabSize + 1)).rejects.toThrow(`scoreSequences: topN must be an integer in [0, ${CFG.vocabSize}], got ${CFG.vocabSize + 1}`);
+    await expect(scoreSequences(model, [[1], []], 1)).rejects.toThrow('scoreSequences: sequences[1] is empty');
+  });
+});
+
+interface Logprobs {
+  tokens: string[];
+  token_logprobs: (number | null)[];
+  top_logprobs: (Record<string, number> | null)[];
+  text_offset: number[];
+}
+interface Completion {
+  choices: { text: string; index: number; logprobs: Logprobs | null; finish_reason: string }[];
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+}
+
+describe('gpt serve --api: logprobs', () => {
+  let api: CompletionsApi;
+  let server: StaticServer;
+  beforeAll(async () => {
+    const dir = tempDir('serve-logprobs');
+    await saveCheckpoint(join(dir, 'ckpt'), model, tokenizer);
+    api = await openCompletionsApi({ checkpoint: join(dir, 'ckpt'), modelId: 'tiny', dtype: 'float32' });
+    server = await startServer({ root: dir, port: 0, checkpoint: join(dir, 'ckpt'), api });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await api?.close();
+  });
+
+  const post = async (body: Record<string, unknown>) => {
+    const res = await fetch(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, json: (await res.json()) as Completion & { error: { message: string; param: string } } };
+  };
+
+  it("answers lm-evaluation-harness's loglikelihood request: its loglik and is_greedy are the float64 reference's, a context past blockSize included", async () => {
+    // [context, continuation]: the greedy continuation of the reference, and a token it is not
+    const long = ids('to be, or not to be: that is the question. to be');
+    const greedyAfter = (context: number[]) => topOf(nextLogprobsRef(context), 1)[0]!.id;
+    const secondAfter = (context: number[]) => topOf(nextLogprobsRef(context), 2)[1]!.id;
+    const pairs: [number[], number[]][] = [
+      [ids('to be, or no'), ids('t to')],
+      [long, [greedyAfter(long)]],
+      [ids('that is'), [greedyAfter(ids('that is')), secondAfter([...ids('that is'), greedyAfter(ids('that is'))])]],
+    ];
+    for (const [context] of pairs) {
+      // greedyAfter chose the continuation's first token: its reference must not be within rounding of a tie
+      const top2 = topOf(nextLogprobsRef(context), 2);
+      expect(top2[0]!.lp - top2[1]!.lp).toBeGreaterThan(1e-3);
+    }
+    expect(long.length).toBeGreaterThan(CFG.blockSize + 2);
+    const greedy = pairs.map(([context, continuation]) => continuation.every((id, i) => greedyAfter([...context, ...continuation.slice(0, i)]) === id));
+    expect(greedy, 'greedy and not').toEqual([false, true, false]);
+    for (const max_tokens of [1, 0]) {
+      const { status, json } = await post({ model: 'tiny', prompt: pairs.map(([c, x]) => [...c, ...x]), temperature: 0, max_tokens, logprobs: 1, seed: 1234, echo: true });
+      expect(status, JSON.stringify(json)).toBe(200);
+      const choices = [...json.choices].sort((a, b) => a.index - b.index);
+      pairs.forEach(([context, continuation], k) => {
+        // lm-eval's parse_logprobs (its models/openai_completions.py), with max_tokens 1: the drawn token is the last, left out
+        const { logprobs } = choices[k]!;
+        const ctxlen = context.length;
+        const end = max_tokens ? -1 : undefined;
+        const lp = logprobs!.token_logprobs.slice(ctxlen, end) as number[];
+        const top = logprobs!.top_logprobs.slice(ctxlen, end) as Record<string, number>[];
+        expect(lp.length).toBe(continuation.length);
+        const loglik = lp.reduce((a, b) => a + b, 0);
+        const isGreedy = lp.every((t, i) => t === Math.max(...Object.values(top[i]!)));
+        const want = scoresRef([...context, ...continuation]).logprobs.slice(ctxlen - 1);
+        expect(Math.abs(loglik - want.reduce((a, b) => a + b, 0)), `pair ${k}`).toBeLessThan(1e-4);
+        expect(isGreedy, `pair ${k}`).toBe(greedy[k]);
+      });
+      expect(choices.map((c) => c.finish_reason)).toEqual(['length', 'length', 'length']);
+    }
+  });
+
+  it("gives OpenAI's shape: each token's text and offset in the choice's text, the prompt's first with echo, the top N plus the chosen token", async () => {
+    expect(ids('to be, or not to be: th').length).toBeGreaterThan(CFG.blockSize);
+    const prompt = 'to be, or not to be: th'; // past blockSize: echoed, its later tokens scored by windows; not, cut to what the drawn tokens see
+    const body = { prompt, max_tokens: 5, temperature: 1, seed: 3, n: 2, logprobs: 2 };
+    for (const echo of [true, false]) {
+      const { status, json } = await post({ ...body, echo });
+      expect(status, JSON.stringify(json)).toBe(200);
+      for (const { text, logprobs } of json.choices) {
+        const { tokens, token_logprobs, top_logprobs, text_offset } = logprobs!;
+        const drawn = text.slice(echo ? prompt.length : 0);
+        expect(drawn.length).toBe(5); // a character model: a token a character, no end token to stop at
+        expect(tokens.join('')).toBe(text);
+        expect(text_offset).toEqual(tokens.map((_, i) => i));
+        expect(token_logprobs.length).toBe(tokens.length);
+        const all = ids((echo ? '' : prompt) + text);
+        const want = scoresRef(all);
+        const first = all.length - tokens.length; // the first token reported, in all
+        if (echo) expect([token_logprobs[0], top_logprobs[0]]).toEqual([null, null]);
+        tokens.forEach((t, i) => {
+          if (first + i === 0) return;
+          const row = want.rows[first + i - 1]!;
+          expect(Math.abs(token_logprobs[i]! - want.logprobs[first + i - 1]!)).toBeLessThan(1e-4);
+          const top = topOf(row, 2).map((e) => tokenizer.decode([e.id]));
+          const keys = Object.keys(top_logprobs[i]!);
+          expect(keys.sort()).toEqual([...new Set([...top, t])].sort()); // N, or N + 1 with the chosen token
+          expect(Math.abs(top_logprobs[i]![t]! - token_logprobs[i]!)).toBeLessThan(1e-6);
+        });
+      }
+    }
+  });
+
+  it('leaves the text and usage as they are without logprobs; max_tokens 0 with echo scores the prompt alone', async () => {
+    const body = { prompt: ['to be', 'not'], max_tokens: 4, temperature: 0.8, seed: 9, echo: true };
+    const plain = await post(body);
+    const scored = await post({ ...body, logprobs: 0 });
+    expect(scored.json.usage).toEqual(plain.json.usage);
+    expect(scored.json.usage).toEqual({ prompt_tokens: 8, completion_tokens: 8, total_tokens: 16 });
+    expect(scored.json.choices.map((c) => c.text)).toEqual(plain.json.choices.map((c) => c.text));
+    expect(plain.json.choices.map((c) => c.logprobs)).toEqual([null, null]);
+    const only = await post({ prompt: 'to be', max_tokens: 0, echo: true, logprobs: 0 });
+    expect(only.status).toBe(200);
+    expect(only.json.usage).toEqual({ prompt_tokens: 5, completion_tokens: 0, total_tokens: 5 });
+    expect(only.json.choices[0]).toMatchObject({ text: 'to be', finish_reason: 'length', logprobs: { tokens: ['t', 'o', ' ', 'b', 'e'] } });
+    // streamed (without logprobs): the echo, then the choice's end
+    const res = await fetch(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'to be', max_tokens: 0, echo: true, stream: true }) });
+    const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => (JSON.parse(e.slice(6)) as Completion).choices[0]!);
+    expect(events.map((c) => [c.text, c.finish_reason])).toEqual([['to be', null], ['', 'length']]);
+  });
+
+  it('refuses logprobs outside 0..20 or not an integer, with stream, and max_tokens 0 without echo: 400 naming the field', async () => {
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ logprobs: 21 }, 'logprobs', 'logprobs must be an integer in [0, 20], got 21 (the top logprobs at each position; null: none)'],
+      [{ logprobs: -1 }, 'logprobs', 'logprobs must be an integer in [0, 20], got -1 (the top logprobs at each position; null: none)'],
+      [{ logprobs: 1.5 }, 'logprobs', 'logprobs must be an integer in [0, 20], got 1.5 (the top logprobs at each position; null: none)'],
+      [{ logprobs: true }, 'logprobs', 'logprobs must be an integer in [0, 20], got true (the top logprobs at each position; null: none)'],
+      [{ logprobs: 1, stream: true }, 'logprobs', 'logprobs 1 cannot be streamed: this server scores the tokens once the generation ends; send stream: false, or logprobs null'],
+      [{ max_tokens: 0 }, 'max_tokens', 'max_tokens 0 draws no token: it is allowed only with echo: true (the prompt scored, with logprobs), got echo false'],
+    ];
+    for (const [fields, param, message] of cases) {
+      const { status, json } = await post({ prompt: 'to', ...fields });
+      expect(status, message).toBe(400);
+      expect(json.error).toMatchObject({ message, param });
+    }
+  });
+});
