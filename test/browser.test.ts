@@ -268,6 +268,9 @@ describe('the demo page in Chromium (WebGPU)', () => {
 
   it("every op matches its float64 reference in the page, under each kernel variant its adapter runs (float16 too where it has shader-f16)", async () => {
     usePage();
+    // the autotuner's winners, once the measurements queued so far are done (memory() waits for them)
+    const winners = () => page.evaluate(() => window.__gpt.memory().then(() => localStorage.getItem('webgpu-gpt:autotune.json')));
+    const before = await winners();
     const t0 = performance.now();
     const rows = await page.evaluate(() => window.__gpt.checkOps({ samples: 1 }));
     const { adapter } = (await page.evaluate(() => window.__gpt.ready)) as Extract<ReadyState, { ok: true }>;
@@ -275,6 +278,8 @@ describe('the demo page in Chromium (WebGPU)', () => {
     console.log(`page: ${rows.length} checks (${variants.join(', ')}) in ${(performance.now() - t0).toFixed(0)} ms; shader-f16: ${adapter.features.includes('shader-f16')}`);
     expect(rows.filter((r) => !r.ok).map((r) => `${r.op} (${r.variant}): ${r.error}`)).toEqual([]);
     expect(rows.some((r) => r.op.endsWith('(float16)'))).toBe(adapter.features.includes('shader-f16'));
+    // each drawn shape runs once: measured, it cost minutes of compiling here and left its winner in the cache
+    expect(await winners(), 'no autotuning of the checks').toBe(before);
   }, 600_000);
 
   it('a checkpoint saved by the page (a Blob of a piece per tensor) loads in Node with the same logits, `gpt sample` reads it, and the page opens it again', async () => {
