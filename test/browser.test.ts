@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildWeb } from '../scripts/build-web.mjs';
 import { CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT } from '../scripts/chromium.mjs';
@@ -103,6 +103,34 @@ let browserError: Error | null = null;
 function usePage(): Page {
   if (browserError) throw browserError;
   return page;
+}
+
+let spare: Promise<Page> | undefined;
+/** The second page's uncaught errors, from its load on. */
+const spareErrors: string[] = [];
+/** The model the second page's tests make (one text: one set of kernels for its device to compile). */
+const SECOND_PAGE_TEXT = 'a model to keep through a cancelled load, then to lose with its device\n'.repeat(20);
+
+/**
+ * A second page, freshly loaded with the served checkpoint, that the cancelled-load test and then the
+ * lost-device test use: a page of its own compiles its kernels again (tens of seconds), once for both.
+ * Its GPUDevice is kept as window.lostLater, for the lost-device test to lose as a driver reset would.
+ */
+function secondPage(): Promise<Page> {
+  return (spare ??= (async () => {
+    const other = await context!.newPage();
+    other.on('pageerror', (e) => spareErrors.push(e.message));
+    await other.addInitScript(() => {
+      const request = GPUAdapter.prototype.requestDevice;
+      GPUAdapter.prototype.requestDevice = async function (this: GPUAdapter, ...args: Parameters<GPUAdapter['requestDevice']>) {
+        const d = await request.apply(this, args);
+        (window as unknown as { lostLater: GPUDevice }).lostLater = d;
+        return d;
+      };
+    });
+    await other.goto(server.url);
+    return other;
+  })());
 }
 
 beforeAll(async () => {
@@ -240,6 +268,9 @@ describe('the demo page in Chromium (WebGPU)', () => {
 
   it("every op matches its float64 reference in the page, under each kernel variant its adapter runs (float16 too where it has shader-f16)", async () => {
     usePage();
+    // the autotuner's winners, once the measurements queued so far are done (memory() waits for them)
+    const winners = () => page.evaluate(() => window.__gpt.memory().then(() => localStorage.getItem('webgpu-gpt:autotune.json')));
+    const before = await winners();
     const t0 = performance.now();
     const rows = await page.evaluate(() => window.__gpt.checkOps({ samples: 1 }));
     const { adapter } = (await page.evaluate(() => window.__gpt.ready)) as Extract<ReadyState, { ok: true }>;
@@ -247,6 +278,8 @@ describe('the demo page in Chromium (WebGPU)', () => {
     console.log(`page: ${rows.length} checks (${variants.join(', ')}) in ${(performance.now() - t0).toFixed(0)} ms; shader-f16: ${adapter.features.includes('shader-f16')}`);
     expect(rows.filter((r) => !r.ok).map((r) => `${r.op} (${r.variant}): ${r.error}`)).toEqual([]);
     expect(rows.some((r) => r.op.endsWith('(float16)'))).toBe(adapter.features.includes('shader-f16'));
+    // each drawn shape runs once: measured, it cost minutes of compiling here and left its winner in the cache
+    expect(await winners(), 'no autotuning of the checks').toBe(before);
   }, 600_000);
 
   it('a checkpoint saved by the page (a Blob of a piece per tensor) loads in Node with the same logits, `gpt sample` reads it, and the page opens it again', async () => {
@@ -677,21 +710,21 @@ describe('the demo page in Chromium (WebGPU)', () => {
 
   it('Cancel stops a load whose server went quiet mid-file (the model before it stays, nothing left on the GPU); closing asks first only while training is not saved', async () => {
     usePage();
-    const other = await context!.newPage();
+    const other = await secondPage();
+    let requests = 0;
+    const stall = (route: Route) => void (++requests <= 4 && route.continue()); // later ones never answered
     try {
-      await other.goto(server.url);
       expect(await other.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true, checkpoint: { step: NODE_STEPS } });
       const asksBeforeUnload = () => other.evaluate(() => !window.dispatchEvent(new Event('beforeunload', { cancelable: true })));
       expect(await asksBeforeUnload(), 'a loaded checkpoint').toBe(false);
-      await other.evaluate(() => window.__gpt.newModel('a model to keep through a cancelled load\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }));
+      await other.evaluate((text) => window.__gpt.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), SECOND_PAGE_TEXT);
       expect(await asksBeforeUnload(), 'a new model').toBe(false);
       await other.evaluate(() => window.__gpt.trainSteps(2));
       expect(await asksBeforeUnload(), 'trained, not saved').toBe(true);
       await other.evaluate(() => window.__gpt.saveCheckpointBytes());
       expect(await asksBeforeUnload(), 'saved').toBe(false);
       const live = (await other.evaluate(() => window.__gpt.memory())).liveBytes;
-      let requests = 0;
-      await other.route('**/checkpoint.safetensors', (route) => void (++requests <= 4 && route.continue())); // later ones never answered
+      await other.route('**/checkpoint.safetensors', stall);
       expect(await other.locator('#cancel-load').isDisabled(), 'no load to cancel').toBe(true);
       await other.click('#load-url');
       await expect.poll(() => requests).toBe(5);
@@ -704,29 +737,17 @@ describe('the demo page in Chromium (WebGPU)', () => {
       expect((await other.evaluate(() => window.__gpt.memory())).liveBytes).toBe(live);
       expect(requests, 'nothing asked after the cancel').toBe(5);
     } finally {
-      await other.close();
+      await other.unroute('**/checkpoint.safetensors', stall); // the page goes on to the next test
     }
   }, NEW_PAGE_MS);
 
   it("a lost GPU device (a driver reset, the GPU process crashing) mid-run: the adapter line says so and to reload, once (not again as the run's error); closing no longer asks, as nothing can be saved", async () => {
     usePage();
-    const other = await context!.newPage();
-    const errors: string[] = [];
-    other.on('pageerror', (e) => errors.push(e.message));
-    // the page's GPUDevice, to lose it as a driver reset would
-    await other.addInitScript(() => {
-      const request = GPUAdapter.prototype.requestDevice;
-      GPUAdapter.prototype.requestDevice = async function (this: GPUAdapter, ...args: Parameters<GPUAdapter['requestDevice']>) {
-        const d = await request.apply(this, args);
-        (window as unknown as { lostLater: GPUDevice }).lostLater = d;
-        return d;
-      };
-    });
+    const other = await secondPage();
     try {
-      await other.goto(server.url);
       expect(await other.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true });
       const asksBeforeUnload = () => other.evaluate(() => !window.dispatchEvent(new Event('beforeunload', { cancelable: true })));
-      await other.evaluate(() => window.__gpt.newModel('a model whose device goes\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }));
+      await other.evaluate((text) => window.__gpt.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), SECOND_PAGE_TEXT);
       await other.evaluate(() => window.__gpt.trainSteps(2));
       expect(await asksBeforeUnload(), 'trained, not saved').toBe(true);
       expect(await other.locator('#adapter').getAttribute('class')).toBe('status ok');
@@ -742,9 +763,10 @@ describe('the demo page in Chromium (WebGPU)', () => {
       expect(await other.locator('#error').isHidden(), "the run's error, the same loss").toBe(true);
       expect(await asksBeforeUnload(), 'nothing can be saved now').toBe(false);
       expect(await other.locator('#train').isDisabled(), 'nothing can run').toBe(true);
-      expect(errors).toEqual([]);
+      expect(spareErrors, 'none since the page loaded').toEqual([]);
     } finally {
-      await other.close();
+      await other.close(); // its device is gone: the page is of no more use
+      spare = undefined;
     }
   }, NEW_PAGE_MS);
   it("opens a GPT-2 model on a Hugging Face hub of another origin by its id (a mock, with CORS): its commit first, its weights a range per tensor at the commit; greedy text as float64 GPT-2 gives it; a model the hub lacks is one line; the same weights in 3 shards (their page's URL pasted, as a user would) give the same logits bit for bit", async () => {

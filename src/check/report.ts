@@ -1,6 +1,7 @@
 // Every op and update under every kernel variant this adapter runs, from a seeded generator: the
 // rows `gpt doctor --check` prints as a pass/fail table. The same cases and runner as the tests.
 import { initDevice } from '../device/device.js';
+import { setAutotune } from '../kernels/autotune.js';
 import { profileVariants, setProfile } from '../kernels/profile.js';
 import { describeVerdicts } from '../kernels/self-check.js';
 import { seededRandom } from './random.js';
@@ -33,6 +34,9 @@ const sampleSeed = (seed: number, entry: number, sample: number) => (Math.imul(s
 export async function runChecks(opts: RunChecksOptions = {}): Promise<CheckRow[]> {
   const { samples, seed } = { ...DEFAULTS, ...opts };
   const rows: CheckRow[] = [];
+  // each drawn shape runs once: measuring its candidates (compiling each) was wasted, and its winner
+  // stayed in the user's cache; and the variant's own kernels are the ones to check
+  const tuning = setAutotune(false);
   try {
     for (const variant of profileVariants()) {
       setProfile(variant.overrides);
@@ -49,6 +53,7 @@ export async function runChecks(opts: RunChecksOptions = {}): Promise<CheckRow[]
     }
   } finally {
     setProfile(null);
+    setAutotune(tuning);
   }
   return rows;
 }

@@ -41,9 +41,11 @@ const chosen = new Map<string, unknown>(); // winners checked or measured here, 
 const queued = new Set<string>();
 let queue: Promise<void> = Promise.resolve();
 
-/** Turns tuning on or off (off: every problem gets the profile's default). */
-export function setAutotune(on: boolean): void {
+/** Turns tuning on or off (off: every problem gets the profile's default); whether it was on. */
+export function setAutotune(on: boolean): boolean {
+  const was = enabled ?? false;
   enabled = on;
+  return was;
 }
 
 /** The adapter and its driver, as a winner's key starts. */
