@@ -2,22 +2,30 @@
 // (serve given --port 0); `gpt eval` finds the data the run trained on (or the built-in corpus);
 // fine-tuning a character tokenizer's checkpoint on text with new characters leaves them out and
 // says which.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.mjs';
 import { WEB_DIST } from '../src/cli/serve.js';
 import { encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
-import { corpusText, gpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, gpt, spawnGpt, tempDir, TINY, type Result } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
-
-beforeAll(setupDevice);
 
 const dir = tempDir('cli-next');
 const corpus = join(dir, 'corpus.txt');
 writeFileSync(corpus, corpusText(20_000));
 const QUICK = [...TINY, '--max-iters', '10', '--eval-interval', '5'];
+
+// one run of QUICK on the corpus, trained once: the first test follows its next steps, the others
+// start from it (a copy, where a test changes the run)
+const trained = join(dir, 'my run');
+let trainedRun: Result;
+beforeAll(async () => {
+  await setupDevice();
+  trainedRun = await gpt('train', ...QUICK, '--data', corpus, '--out-dir', trained);
+  expect(trainedRun.code, trainedRun.err).toBe(0);
+});
 
 /** The commands after "next:", as argument lists ('npx gpt' dropped; single-quoted words as the shell reads them). */
 function nextCommands(out: string): string[][] {
@@ -31,10 +39,8 @@ function nextCommands(out: string): string[][] {
 
 describe('the next steps after training', () => {
   it('each command works as printed', async () => {
-    const out = join(dir, 'my run');
-    const train = await gpt('train', ...QUICK, '--data', corpus, '--out-dir', out);
-    expect(train.code, train.err).toBe(0);
-    const commands = nextCommands(train.out);
+    const out = trained;
+    const commands = nextCommands(trainedRun.out);
     expect(commands.map((c) => c[0])).toEqual(['sample', 'eval', 'plot', 'serve']);
     for (const args of commands.filter((c) => c[0] !== 'serve')) {
       const r = await gpt(...args);
@@ -53,7 +59,7 @@ describe('the next steps after training', () => {
 
   it('gpt eval and a resumed run use the data the run trained on; eval falls back to the built-in corpus', async () => {
     const out = join(dir, 'recorded');
-    expect((await gpt('train', ...QUICK, '--data', corpus, '--out-dir', out)).code).toBe(0);
+    cpSync(trained, out, { recursive: true });
     const recorded = await gpt('eval', '--out-dir', out, '--eval-iters', '2');
     expect(recorded.code, recorded.err).toBe(0);
     expect(recorded.out).toMatch(new RegExp(`^data: ${corpus} \\(what the run trained on\\)\\ntrain loss [\\d.]+, val loss [\\d.]+`));
@@ -92,8 +98,7 @@ describe('the next steps after training', () => {
   });
 
   it('fine-tuning a char checkpoint on text with new characters leaves them out and says which', async () => {
-    const out = join(dir, 'base');
-    expect((await gpt('train', ...QUICK, '--data', corpus, '--out-dir', out)).code).toBe(0);
+    const out = trained;
     const other = join(dir, 'prices.txt');
     writeFileSync(other, 'the model reads $5 and writes $6: née. '.repeat(20));
     const ft = await gpt('train', '--init-from', out, '--data', other, ...QUICK, '--out-dir', join(dir, 'ft'));
