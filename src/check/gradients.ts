@@ -20,6 +20,12 @@ export interface SampleOptions {
   elements(n: number): number[];
   /** The call, for messages. */
   describe(ts: Tensor[]): string;
+  /**
+   * Finite differences taken before of the same reference at the same inputs (a fixed check run
+   * again under another kernel variant), by `${input}:${element}` and `${input}:direction`: looked
+   * up here, and what is missing taken and added.
+   */
+  numeric?: Map<string, number>;
 }
 
 /** The engine's side of a gradient check: the weights of L, and the gradients asked for as read back (null: missing). */
@@ -60,6 +66,13 @@ export function compareGradients(c: Comparison, xs: Ref[], ts: Tensor[], { w, gr
     move(0);
     return (up - down) / (2 * H);
   };
+  const taken = (key: string, take: () => number) => {
+    const known = opts.numeric?.get(key);
+    if (known !== undefined) return known;
+    const value = take();
+    opts.numeric?.set(key, value);
+    return value;
+  };
   let worst = 0;
   for (const [k, t] of ts.entries()) {
     if (!opts.needsGrad[k]) continue;
@@ -68,7 +81,7 @@ export function compareGradients(c: Comparison, xs: Ref[], ts: Tensor[], { w, gr
     if (!got) return { worst: Infinity, failure: `${input} is missing` };
     const x = xs[k]!.data;
     for (const i of opts.elements(x.length)) {
-      const numeric = slope(x, [1], [i]);
+      const numeric = taken(`${k}:${i}`, () => slope(x, [1], [i]));
       const ratio = errorRatio(got[i]!, numeric, tol);
       worst = Math.max(worst, ratio);
       if (ratio > 1) return { worst, failure: `${input}: ${describeMismatch({ index: i, got: got[i]!, want: numeric, ratio }, xs[k]!.shape, tol)} by finite differences` };
@@ -79,7 +92,7 @@ export function compareGradients(c: Comparison, xs: Ref[], ts: Tensor[], { w, gr
     // v_i tol_i bounds them; a gross error at any one element exceeds it.
     const v = seededValues(x.length, 99 + k);
     const all = [...x.keys()];
-    const numeric = slope(x, v, all);
+    const numeric = taken(`${k}:direction`, () => slope(x, v, all));
     let engine = 0;
     let squares = 0;
     all.forEach((i) => {
