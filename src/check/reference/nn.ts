@@ -104,6 +104,18 @@ export function distillLossRef(student: Ref, teacher: Ref, targets: ArrayLike<nu
 }
 
 /**
+ * The dropout factors [BH, T, Tk] of a dropout argument (NaN: not drawn yet), kept while it lives: a
+ * gradient check calls the reference dozens of times with one, and the draws are most of its work.
+ */
+const drawnFactors = new WeakMap<object, { dims: string; factors: Float64Array }>();
+function factorsOf(dropout: object, BH: number, T: number, Tk: number): Float64Array {
+  const dims = `${BH}, ${T}, ${Tk}`;
+  let drawn = drawnFactors.get(dropout);
+  if (drawn?.dims !== dims) drawnFactors.set(dropout, (drawn = { dims, factors: new Float64Array(BH * T * Tk).fill(NaN) }));
+  return drawn.factors;
+}
+
+/**
  * Causal self-attention over packed qkv [B, T, 3C] (q | k | v, head h at columns h*HS..):
  * y [B, T, C]. With `context` [B, Tk, 3C], keys/values come from it and the queries are its last T positions.
  * With `starts` [B], row b is left-padded: its keys before slot starts[b] are left out.
@@ -115,8 +127,14 @@ export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv, 
   const HS = C / nHead;
   const Tk = context.shape[1]!;
   const y = new Float64Array(B * T * C);
-  // dropout: a kept weight scaled by 1 / (1 - p), a dropped one 0
-  const keep = (bh: number, i: number, j: number) => (!dropout ? 1 : attentionKeepRef(bh, i, j, dropout.p, dropout.seed) ? 1 / (1 - dropout.p) : 0);
+  // dropout: a kept weight scaled by 1 / (1 - p), a dropped one 0, each drawn once per dropout argument
+  const factors = dropout && factorsOf(dropout, B * nHead, T, Tk);
+  const keep = (bh: number, i: number, j: number) => {
+    if (!dropout) return 1;
+    const at = (bh * T + i) * Tk + j;
+    if (Number.isNaN(factors![at])) factors![at] = attentionKeepRef(bh, i, j, dropout.p, dropout.seed) ? 1 / (1 - dropout.p) : 0;
+    return factors![at]!;
+  };
   const weights = new Float64Array(Tk); // of the keys query i sees, scores first
   for (let b = 0; b < B; b++)
     for (let h = 0; h < nHead; h++)
