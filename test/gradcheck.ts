@@ -14,6 +14,8 @@ export interface GradCase {
   reference: (xs: Ref[]) => Ref;
   atol?: number;
   rtol?: number;
+  /** Shared by the checks of one fixed case under several kernel variants: its finite differences are taken once (src/check/gradients.ts). */
+  numeric?: Map<string, number>;
 }
 
 /**
@@ -27,7 +29,7 @@ export async function checkGrad(c: GradCase): Promise<void> {
   const result = await checkSample(
     { inputs: c.inputs.map((ref, k) => ({ ref, dtype: 'float32', grad: needsGrad[k]! })), reference: c.reference, tol, gradTol: tol },
     (ts) => c.engine(ts),
-    { needsGrad, elements: (n) => [...Array(n).keys()], describe: (ts) => `${c.name} (${ts.map((t) => t.describe()).join(', ')})` },
+    { needsGrad, elements: (n) => [...Array(n).keys()], numeric: c.numeric, describe: (ts) => `${c.name} (${ts.map((t) => t.describe()).join(', ')})` },
   );
   if (result.failure) throw new Error(`${result.what}: ${result.failure}`);
 }

@@ -37,6 +37,9 @@ function varianceAtLeast(shape: number[], v: number[], min: number): boolean {
   return true;
 }
 
+/** The finite differences of the fixed gradient cases, taken under the first layout and compared again under the others. */
+const NUMERIC = { rows768: new Map<string, number>(), wide: new Map<string, number>() };
+
 // Every layout (src/kernels/wgsl/row.ts, layernorm.ts), whichever this adapter would pick: a lane
 // per row reads rows of whole vec4s (C a multiple of 4) a vec4 at a time where rowVec4 says.
 const LAYOUTS = [
@@ -111,6 +114,7 @@ for (const { lanes, vec4, title } of LAYOUTS) {
           differentiable: [false, true, true],
           engine: ([x, wt, bs]) => layerNorm(x!, wt!, bs!),
           reference: ([x, wt, bs]) => layerNormRef(x!, wt!, bs!),
+          numeric: NUMERIC.rows768,
         }));
 
       it('wide rows (C = 1000): gradients of all three inputs', () =>
@@ -119,6 +123,7 @@ for (const { lanes, vec4, title } of LAYOUTS) {
           inputs: [ref([2, 1000], seededValues(2000, 5, -2, 2)), ref([1000], seededValues(1000, 6, -2, 2)), ref([1000], seededValues(1000, 7))],
           engine: ([x, w, b]) => layerNorm(x!, w!, b!),
           reference: ([x, w, b]) => layerNormRef(x!, w!, b!),
+          numeric: NUMERIC.wide,
         }));
 
       it('more rows than one grid axis holds (66000 rows): dx, dweight, dbias', () =>

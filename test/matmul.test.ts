@@ -31,54 +31,68 @@ function inputs(c: Case): [Ref, Ref] {
 const describeCase = (c: Case) =>
   `A ${JSON.stringify(storedShape(c.batchA, c.M, c.K, c.transA))}${c.transA ? '^T' : ''} @ B ${JSON.stringify(storedShape(c.batchB, c.K, c.N, c.transB))}${c.transB ? '^T' : ''}`;
 
+/** Each case's inputs and float64 product, computed once: the fixed cases run again under every kernel path. */
+const computed = new Map<Case, { a: Ref; b: Ref; want: Ref }>();
+function inputsAndProduct(c: Case): { a: Ref; b: Ref; want: Ref } {
+  let hit = computed.get(c);
+  if (!hit) {
+    const [a, b] = inputs(c);
+    hit = { a, b, want: matmulRef(a, b, c.transA, c.transB) };
+    computed.set(c, hit);
+  }
+  return hit;
+}
+
 async function checkForward(c: Case): Promise<void> {
-  const [a, b] = inputs(c);
+  const { a, b, want } = inputsAndProduct(c);
   await scope(async () => {
     const out = matmul(toTensor(a), toTensor(b), { transA: c.transA, transB: c.transB });
-    await expectClose(out, matmulRef(a, b, c.transA, c.transB), ...tol(c.K), describeCase(c));
+    await expectClose(out, want, ...tol(c.K), describeCase(c));
   });
 }
+
+/** The fixed cases every kernel path runs. */
+const FIXED_CASES: Case[] = [
+  { M: 130, N: 128, K: 192, transA: false, transB: false, batchA: [2], batchB: [2], seed: 6 },
+  { M: 70, N: 64, K: 64, transA: false, transB: false, batchA: [3], batchB: [1], seed: 7 },
+  { M: 33, N: 200, K: 128, transA: false, transB: false, batchA: [2, 1], batchB: [3], seed: 8 },
+  { M: 130, N: 67, K: 257, transA: false, transB: false, batchA: [], batchB: [], seed: 1 },
+  { M: 130, N: 257, K: 67, transA: true, transB: true, batchA: [], batchB: [], seed: 2 },
+  { M: 67, N: 130, K: 257, transA: true, transB: false, batchA: [2], batchB: [], seed: 3 },
+  { M: 65, N: 129, K: 100, transA: false, transB: true, batchA: [3, 1], batchB: [2], seed: 4 },
+  { M: 256, N: 256, K: 256, transA: false, transB: false, batchA: [], batchB: [], seed: 5 },
+  // transposed operands whose stored rows can be copied (texture layouts along M / along K)
+  { M: 128, N: 72, K: 100, transA: true, transB: false, batchA: [2], batchB: [2], seed: 9 },
+  { M: 40, N: 96, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 10 },
+  { M: 64, N: 130, K: 64, transA: true, transB: true, batchA: [3], batchB: [3], seed: 11 },
+  { M: 384, N: 128, K: 768, transA: true, transB: false, batchA: [], batchB: [], seed: 12 }, // a GPT dW
+  // 24 rows a lane (96-row tiles: M 130, 384, 520, 768) or 32 (128-row tiles: M 128, 256, 600), a partial last tile, every operand layout
+  { M: 600, N: 70, K: 130, transA: false, transB: false, batchA: [2], batchB: [], seed: 13 },
+  { M: 600, N: 70, K: 128, transA: true, transB: true, batchA: [], batchB: [], seed: 14 },
+  { M: 520, N: 33, K: 64, transA: true, transB: false, batchA: [], batchB: [], seed: 15 },
+  { M: 768, N: 65, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 16 }, // the GPT's LM head
+  // fewer than 128 rows, N <= 32 (4 columns a lane): attention's att·v, and every layout
+  { M: 64, N: 32, K: 64, transA: false, transB: false, batchA: [3], batchB: [3], seed: 17 },
+  { M: 100, N: 20, K: 37, transA: true, transB: true, batchA: [], batchB: [], seed: 18 },
+  // decoding: 1 to 4 rows times a transposed weight (the skinny vec4 kernels' layout), N not a
+  // multiple of 4, batch dims broadcast or not, K past the workgroup kernel's 64 lanes of vec4s
+  { M: 1, N: 65, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 19 },
+  { M: 3, N: 130, K: 64, transA: false, transB: true, batchA: [2], batchB: [], seed: 20 },
+  { M: 4, N: 7, K: 4, transA: false, transB: true, batchA: [2], batchB: [2], seed: 21 },
+  { M: 2, N: 33, K: 1028, transA: false, transB: true, batchA: [], batchB: [], seed: 22 },
+  // 5 to 8 rows (CPU adapters' skinnyRows): a group of 4 rows and a partial one, both operands broadcast
+  { M: 7, N: 9, K: 36, transA: false, transB: true, batchA: [2, 1], batchB: [3], seed: 23 },
+  // few rows in layouts only 'element' takes: transposed A, B not transposed, K not a multiple of 4
+  { M: 3, N: 5, K: 37, transA: true, transB: false, batchA: [2], batchB: [1], seed: 24 },
+  { M: 4, N: 6, K: 8, transA: false, transB: false, batchA: [], batchB: [2], seed: 25 },
+  { M: 2, N: 9, K: 6, transA: false, transB: true, batchA: [], batchB: [], seed: 26 },
+];
 
 describe('matmul matches the float64 reference on fixed cases', () => {
   // auto picks skinny for the profile's skinnyRows (each of its kernels checked here; layouts only 'element' takes, <= 4 rows),
   // else the texture path on llvmpipe/lavapipe and the buffer path elsewhere: check all, the texture path with and without subgroup sharing of A (where the adapter
   // has it) and with each of its blocks (24 or 32 rows a lane with 4 lanes along M, 32 with 2; 4 or 8 columns).
   it.each(['buffer', 'buffer, 128x128 tiles, K in 3 splits', 'texture', 'texture without subgroups', 'texture, sampled', 'skinny, element', 'skinny, columns', 'skinny, workgroup'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (variant) => {
-    const cases: Case[] = [
-      { M: 130, N: 128, K: 192, transA: false, transB: false, batchA: [2], batchB: [2], seed: 6 },
-      { M: 70, N: 64, K: 64, transA: false, transB: false, batchA: [3], batchB: [1], seed: 7 },
-      { M: 33, N: 200, K: 128, transA: false, transB: false, batchA: [2, 1], batchB: [3], seed: 8 },
-      { M: 130, N: 67, K: 257, transA: false, transB: false, batchA: [], batchB: [], seed: 1 },
-      { M: 130, N: 257, K: 67, transA: true, transB: true, batchA: [], batchB: [], seed: 2 },
-      { M: 67, N: 130, K: 257, transA: true, transB: false, batchA: [2], batchB: [], seed: 3 },
-      { M: 65, N: 129, K: 100, transA: false, transB: true, batchA: [3, 1], batchB: [2], seed: 4 },
-      { M: 256, N: 256, K: 256, transA: false, transB: false, batchA: [], batchB: [], seed: 5 },
-      // transposed operands whose stored rows can be copied (texture layouts along M / along K)
-      { M: 128, N: 72, K: 100, transA: true, transB: false, batchA: [2], batchB: [2], seed: 9 },
-      { M: 40, N: 96, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 10 },
-      { M: 64, N: 130, K: 64, transA: true, transB: true, batchA: [3], batchB: [3], seed: 11 },
-      { M: 384, N: 128, K: 768, transA: true, transB: false, batchA: [], batchB: [], seed: 12 }, // a GPT dW
-      // 24 rows a lane (96-row tiles: M 130, 384, 520, 768) or 32 (128-row tiles: M 128, 256, 600), a partial last tile, every operand layout
-      { M: 600, N: 70, K: 130, transA: false, transB: false, batchA: [2], batchB: [], seed: 13 },
-      { M: 600, N: 70, K: 128, transA: true, transB: true, batchA: [], batchB: [], seed: 14 },
-      { M: 520, N: 33, K: 64, transA: true, transB: false, batchA: [], batchB: [], seed: 15 },
-      { M: 768, N: 65, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 16 }, // the GPT's LM head
-      // fewer than 128 rows, N <= 32 (4 columns a lane): attention's att·v, and every layout
-      { M: 64, N: 32, K: 64, transA: false, transB: false, batchA: [3], batchB: [3], seed: 17 },
-      { M: 100, N: 20, K: 37, transA: true, transB: true, batchA: [], batchB: [], seed: 18 },
-      // decoding: 1 to 4 rows times a transposed weight (the skinny vec4 kernels' layout), N not a
-      // multiple of 4, batch dims broadcast or not, K past the workgroup kernel's 64 lanes of vec4s
-      { M: 1, N: 65, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 19 },
-      { M: 3, N: 130, K: 64, transA: false, transB: true, batchA: [2], batchB: [], seed: 20 },
-      { M: 4, N: 7, K: 4, transA: false, transB: true, batchA: [2], batchB: [2], seed: 21 },
-      { M: 2, N: 33, K: 1028, transA: false, transB: true, batchA: [], batchB: [], seed: 22 },
-      // 5 to 8 rows (CPU adapters' skinnyRows): a group of 4 rows and a partial one, both operands broadcast
-      { M: 7, N: 9, K: 36, transA: false, transB: true, batchA: [2, 1], batchB: [3], seed: 23 },
-      // few rows in layouts only 'element' takes: transposed A, B not transposed, K not a multiple of 4
-      { M: 3, N: 5, K: 37, transA: true, transB: false, batchA: [2], batchB: [1], seed: 24 },
-      { M: 4, N: 6, K: 8, transA: false, transB: false, batchA: [], batchB: [2], seed: 25 },
-      { M: 2, N: 9, K: 6, transA: false, transB: true, batchA: [], batchB: [], seed: 26 },
-    ];
     const paths: Record<typeof variant, ProfileOverrides> = {
       buffer: { matmul: { tiled: 'buffer', skinnyRows: 0 } },
       // what GPUs run for large products (auto picks it past 128 tiles, and splits past K = 512)
@@ -94,7 +108,7 @@ describe('matmul matches the float64 reference on fixed cases', () => {
     };
     setProfile(paths[variant]);
     try {
-      for (const c of cases) await checkForward(c);
+      for (const c of FIXED_CASES) await checkForward(c);
     } finally {
       setProfile(null);
     }

@@ -20,14 +20,35 @@ export interface SampleOptions {
   elements(n: number): number[];
   /** The call, for messages. */
   describe(ts: Tensor[]): string;
+  /**
+   * Finite differences taken before of the same reference at the same inputs (a fixed check run
+   * again under another kernel variant), by `${input}:${element}` and `${input}:direction`: looked
+   * up here, and what is missing taken and added.
+   */
+  numeric?: Map<string, number>;
 }
 
-/** Backpropagates L from y (the engine's result on tensors ts made from xs) and compares each gradient asked for. */
-export async function checkGradients(c: Comparison, xs: Ref[], ts: Tensor[], y: Tensor, opts: SampleOptions): Promise<{ worst: number; failure?: string }> {
-  const tol = c.gradTol ?? GRAD_TOL;
+/** The engine's side of a gradient check: the weights of L, and the gradients asked for as read back (null: missing). */
+export interface EngineGradients {
+  w: Float32Array;
+  grads: (ArrayLike<number> | null)[];
+}
+
+/**
+ * Backpropagates L from y (the engine's result on tensors ts) and starts reading each gradient asked
+ * for: called in the tick y's own read starts, the result and the gradients come back in one wait.
+ */
+export function backpropagate(ts: Tensor[], y: Tensor, opts: SampleOptions): Promise<EngineGradients> {
   // the weights in y's dtype (float16 ones rounded, and the loss below sees them rounded)
   const w = Float32Array.from(seededValues(y.size, 1234 + y.size), y.dtype === 'float16' ? toHalf : Math.fround);
   y.mul(tensor(w, y.shape, y.dtype)).sum().backward();
+  const reads = ts.map((t, k) => (opts.needsGrad[k] && t.grad ? t.grad.toArray() : null));
+  return Promise.all(reads).then((grads) => ({ w, grads }));
+}
+
+/** Compares the gradients `backpropagate` read with central differences of the float64 reference on xs. */
+export function compareGradients(c: Comparison, xs: Ref[], ts: Tensor[], { w, grads }: EngineGradients, opts: SampleOptions): { worst: number; failure?: string } {
+  const tol = c.gradTol ?? GRAD_TOL;
   const loss = () => {
     const out = (c.gradReference ?? c.reference)(xs).data;
     let s = 0;
@@ -45,15 +66,22 @@ export async function checkGradients(c: Comparison, xs: Ref[], ts: Tensor[], y: 
     move(0);
     return (up - down) / (2 * H);
   };
+  const taken = (key: string, take: () => number) => {
+    const known = opts.numeric?.get(key);
+    if (known !== undefined) return known;
+    const value = take();
+    opts.numeric?.set(key, value);
+    return value;
+  };
   let worst = 0;
   for (const [k, t] of ts.entries()) {
     if (!opts.needsGrad[k]) continue;
     const input = `the gradient of input ${k} (${t.describe()})`;
-    if (!t.grad) return { worst: Infinity, failure: `${input} is missing` };
-    const got = await t.grad.toArray();
+    const got = grads[k];
+    if (!got) return { worst: Infinity, failure: `${input} is missing` };
     const x = xs[k]!.data;
     for (const i of opts.elements(x.length)) {
-      const numeric = slope(x, [1], [i]);
+      const numeric = taken(`${k}:${i}`, () => slope(x, [1], [i]));
       const ratio = errorRatio(got[i]!, numeric, tol);
       worst = Math.max(worst, ratio);
       if (ratio > 1) return { worst, failure: `${input}: ${describeMismatch({ index: i, got: got[i]!, want: numeric, ratio }, xs[k]!.shape, tol)} by finite differences` };
@@ -64,7 +92,7 @@ export async function checkGradients(c: Comparison, xs: Ref[], ts: Tensor[], y: 
     // v_i tol_i bounds them; a gross error at any one element exceeds it.
     const v = seededValues(x.length, 99 + k);
     const all = [...x.keys()];
-    const numeric = slope(x, v, all);
+    const numeric = taken(`${k}:direction`, () => slope(x, v, all));
     let engine = 0;
     let squares = 0;
     all.forEach((i) => {

@@ -9,7 +9,7 @@ import { scope } from '../tensor/scope.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { OP_CASES, UPDATE_CASES } from './cases/index.js';
 import { describeMismatch, worstElement } from './compare.js';
-import { checkGradients, FD_ELEMENTS, type SampleOptions } from './gradients.js';
+import { backpropagate, compareGradients, FD_ELEMENTS, type SampleOptions } from './gradients.js';
 import type { Random } from './random.js';
 import type { Ref } from './reference/array.js';
 import { EXACT, halfGradTol, halfTol, toHalf, type Comparison, type Input } from './sample.js';
@@ -63,6 +63,13 @@ function describeArg(a: unknown): string {
 }
 const describeCall = (name: string, args: unknown[]) => `${name}(${args.map(describeArg).join(', ')})`;
 
+/** What `start` gives or throws (synchronously or not), as a value: never an unhandled rejection when left unread. */
+const settled = <T>(start: () => Promise<T>): Promise<{ value: T } | { error: unknown }> =>
+  (async () => start())().then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+
 /** `engine` on tensors made from c.inputs against c.reference: the result, then the gradients asked for. */
 export function checkSample(c: Comparison, engine: (ts: Tensor[]) => Tensor, opts: SampleOptions): Promise<CheckResult> {
   return scope(async () => {
@@ -76,10 +83,16 @@ export function checkSample(c: Comparison, engine: (ts: Tensor[]) => Tensor, opt
       if (y.dtype !== dtype || !sameShape(y.shape, want.shape)) {
         return { what, worst: Infinity, failure: `the result is ${y.describe()}, expected ${dtype}${formatShape(want.shape)}` };
       }
-      const forward = worstElement(await y.toArray(), want.data, c.tol);
+      // the backward is recorded before the first read, so the result and the gradients come back in
+      // one wait; a throw of the backward is reported only once the result is found right, as before
+      const result = y.toArray();
+      const backward = opts.needsGrad.some(Boolean) ? settled(() => backpropagate(ts, y, opts)) : null;
+      const forward = worstElement(await result, want.data, c.tol);
       if (forward && forward.ratio > 1) return { what, worst: forward.ratio, failure: `result ${describeMismatch(forward, want.shape, c.tol)}` };
-      if (!opts.needsGrad.some(Boolean)) return { what, worst: forward?.ratio ?? 0 };
-      const grads = await checkGradients(c, xs, ts, y, opts);
+      if (!backward) return { what, worst: forward?.ratio ?? 0 };
+      const read = await backward;
+      if ('error' in read) throw read.error;
+      const grads = compareGradients(c, xs, ts, read.value, opts);
       return { ...grads, what, worst: Math.max(forward?.ratio ?? 0, grads.worst) };
     } catch (e) {
       return { what, worst: Infinity, failure: `threw ${(e as Error).message}` };
@@ -112,9 +125,10 @@ function checkUpdate(name: UpdateName, random: Random): Promise<CheckResult> {
       const written = sample.reference(xs);
       update(...sample.args(ts));
       let worst = 0;
+      const got = await Promise.all(ts.map((t) => t.toArray())); // in one wait
       for (const [k, t] of ts.entries()) {
         const { want, tol } = written.find((w) => w.input === k) ?? { want: xs[k]!, tol: EXACT };
-        const m = worstElement(await t.toArray(), want.data, tol);
+        const m = worstElement(got[k]!, want.data, tol);
         if (!m) continue;
         worst = Math.max(worst, m.ratio);
         const role = written.some((w) => w.input === k) ? 'written' : 'left alone';

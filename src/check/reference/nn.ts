@@ -5,18 +5,19 @@ import { numel, ref, type Ref } from './array.js';
 import { gelu } from './math.js';
 import { attentionKeepRef } from './philox.js';
 
-/** Applies f to each line of `a` along `axis` (same output shape). */
+/** Applies f to each line of `a` along `axis` (same output shape); `line` is one array, refilled for each. */
 function mapAlong(a: Ref, axis: number, f: (line: Float64Array) => ArrayLike<number>): Ref {
   const C = a.shape[axis]!;
   const inner = numel(a.shape.slice(axis + 1));
+  const outer = numel(a.shape.slice(0, axis));
   const out = new Float64Array(a.data.length);
   const line = new Float64Array(C);
-  for (let o = 0; o < numel(a.shape.slice(0, axis)); o++) {
+  for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
-      const at = (c: number) => (o * C + c) * inner + i;
-      for (let c = 0; c < C; c++) line[c] = a.data[at(c)]!;
+      const first = o * C * inner + i; // element c of the line is at first + c * inner
+      for (let c = 0; c < C; c++) line[c] = a.data[first + c * inner]!;
       const y = f(line);
-      for (let c = 0; c < C; c++) out[at(c)] = y[c]!;
+      for (let c = 0; c < C; c++) out[first + c * inner] = y[c]!;
     }
   }
   return { shape: [...a.shape], data: out };
@@ -49,14 +50,19 @@ export const logSoftmaxRef = (x: Ref, axis = x.shape.length - 1) => mapAlong(x, 
 
 /** (x - mean) / sqrt(var + eps) * w + b per row, biased variance. */
 export function layerNormRef(x: Ref, w: Ref, b: Ref | null, eps = 1e-5): Ref {
+  const y = new Float64Array(x.shape.at(-1)!);
   return mapRows(x, (row) => {
     const C = row.length;
     let mu = 0;
-    for (const v of row) mu += v / C;
+    for (let j = 0; j < C; j++) mu += row[j]! / C;
     let vr = 0;
-    for (const v of row) vr += (v - mu) ** 2 / C;
+    for (let j = 0; j < C; j++) {
+      const d = row[j]! - mu;
+      vr += (d * d) / C;
+    }
     const rstd = 1 / Math.sqrt(vr + eps);
-    return row.map((v, j) => (v - mu) * rstd * w.data[j]! + (b ? b.data[j]! : 0));
+    for (let j = 0; j < C; j++) y[j] = (row[j]! - mu) * rstd * w.data[j]! + (b ? b.data[j]! : 0);
+    return y;
   });
 }
 
@@ -98,6 +104,18 @@ export function distillLossRef(student: Ref, teacher: Ref, targets: ArrayLike<nu
 }
 
 /**
+ * The dropout factors [BH, T, Tk] of a dropout argument (NaN: not drawn yet), kept while it lives: a
+ * gradient check calls the reference dozens of times with one, and the draws are most of its work.
+ */
+const drawnFactors = new WeakMap<object, { dims: string; factors: Float64Array }>();
+function factorsOf(dropout: object, BH: number, T: number, Tk: number): Float64Array {
+  const dims = `${BH}, ${T}, ${Tk}`;
+  let drawn = drawnFactors.get(dropout);
+  if (drawn?.dims !== dims) drawnFactors.set(dropout, (drawn = { dims, factors: new Float64Array(BH * T * Tk).fill(NaN) }));
+  return drawn.factors;
+}
+
+/**
  * Causal self-attention over packed qkv [B, T, 3C] (q | k | v, head h at columns h*HS..):
  * y [B, T, C]. With `context` [B, Tk, 3C], keys/values come from it and the queries are its last T positions.
  * With `starts` [B], row b is left-padded: its keys before slot starts[b] are left out.
@@ -109,28 +127,37 @@ export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv, 
   const HS = C / nHead;
   const Tk = context.shape[1]!;
   const y = new Float64Array(B * T * C);
-  // dropout: a kept weight scaled by 1 / (1 - p), a dropped one 0
-  const keep = (bh: number, i: number, j: number) => (!dropout ? 1 : attentionKeepRef(bh, i, j, dropout.p, dropout.seed) ? 1 / (1 - dropout.p) : 0);
+  // dropout: a kept weight scaled by 1 / (1 - p), a dropped one 0, each drawn once per dropout argument
+  const factors = dropout && factorsOf(dropout, B * nHead, T, Tk);
+  const keep = (bh: number, i: number, j: number) => {
+    if (!dropout) return 1;
+    const at = (bh * T + i) * Tk + j;
+    if (Number.isNaN(factors![at])) factors![at] = attentionKeepRef(bh, i, j, dropout.p, dropout.seed) ? 1 / (1 - dropout.p) : 0;
+    return factors![at]!;
+  };
+  const weights = new Float64Array(Tk); // of the keys query i sees, scores first
   for (let b = 0; b < B; b++)
     for (let h = 0; h < nHead; h++)
       for (let i = 0; i < T; i++) {
-        const q = (d: number) => qkv.data[(b * T + i) * C3 + h * HS + d]!;
-        const kv = (j: number, part: number, d: number) => context.data[(b * Tk + j) * C3 + part * C + h * HS + d]!;
-        const s: number[] = [];
+        const q = (b * T + i) * C3 + h * HS; // query i's row of head h
+        const kv = (j: number, part: number) => (b * Tk + j) * C3 + part * C + h * HS; // key (1) or value (2) j's row of head h
         const slot = Tk - T + i;
         // left padding: keys before the row's first real slot are skipped; a padding query sees only itself
         const first = starts ? Math.min(Math.max(starts.data[b]!, 0), slot) : 0;
+        let m = -Infinity;
         for (let j = first; j <= slot; j++) {
           let dot = 0;
-          for (let d = 0; d < HS; d++) dot += q(d) * kv(j, 1, d);
-          s.push(dot / Math.sqrt(HS));
+          for (let d = 0; d < HS; d++) dot += qkv.data[q + d]! * context.data[kv(j, 1) + d]!;
+          weights[j] = dot / Math.sqrt(HS);
+          m = Math.max(m, weights[j]!);
         }
-        const m = Math.max(...s);
-        const e = s.map((v) => Math.exp(v - m));
-        const z = e.reduce((a, c) => a + c, 0);
+        let z = 0;
+        for (let j = first; j <= slot; j++) z += weights[j] = Math.exp(weights[j]! - m);
+        // each weight with its dropout factor, drawn once per key
+        for (let j = first; j <= slot; j++) weights[j] = (weights[j]! / z) * keep(b * nHead + h, i, j);
         for (let d = 0; d < HS; d++) {
           let acc = 0;
-          e.forEach((p, j) => (acc += (p / z) * keep(b * nHead + h, i, first + j) * kv(first + j, 2, d)));
+          for (let j = first; j <= slot; j++) acc += weights[j]! * context.data[kv(j, 2) + d]!;
           y[(b * T + i) * C + h * HS + d] = acc;
         }
       }
