@@ -69,7 +69,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
   private readonly byteIds: number[] = []; // byteIds[b]: the token of byte b
   private readonly ranks: PairRanks; // pair -> merge index
   // The UTF-8 bytes every token stands for, end to end: token id's are bytes[starts[id], starts[id + 1]).
-  // One buffer: an array per token (GPT-2's 50,257) cost more to build than the rest of the vocabulary.
+  // One buffer, where an array per token (GPT-2's 50,257) was as many objects for the garbage collector to copy.
   private readonly bytes: Uint8Array;
   private readonly starts: Float64Array;
   private readonly cache = new Map<string, readonly number[]>();

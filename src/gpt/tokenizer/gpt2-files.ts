@@ -18,8 +18,8 @@ export function gpt2FromVocabFiles(encoderJson: string, vocabBpe: string): Gpt2T
 /** The merges of a vocab.bpe / merges.txt: "a b" a line, after an optional "#version" line. */
 function parseMergeLines(text: string): [string, string][] {
   // a token never holds a space, a CR or a newline: bytes_to_unicode writes them as Ġ, č and Ċ. The
-  // lines are those of text.split(/\r?\n/), each of line.split(' ') into two, read in place: the
-  // arrays of those splits took longer than the rest of the reading.
+  // lines are those of text.split(/\r?\n/), each of line.split(' ') into two, read in place without
+  // those splits' arrays.
   const merges: [string, string][] = [];
   for (let start = 0, i = 0; ; i++) {
     const newline = text.indexOf('\n', start);

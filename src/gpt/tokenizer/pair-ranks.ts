@@ -1,6 +1,6 @@
 // The merges' ranks by pair, which encoding looks up for every adjacent pair: an open-addressing
 // hash table in typed arrays. A Map keyed by a * PAIR_BASE + b keeps each key past 2^31 as a heap
-// number; GPT-2's 50,000 merges took ~100 ms to enter there, most of it garbage collection.
+// number, an object per merge (GPT-2's 50,000) for the garbage collector to copy.
 export class PairRanks {
   private readonly firsts: Int32Array; // slot's pair [firsts[s], seconds[s]]; -1: an empty slot
   private readonly seconds: Int32Array;
