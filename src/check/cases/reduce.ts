@@ -69,7 +69,7 @@ function argReduction(reference: ReduceRef) {
 
 /**
  * topk's values or indices along one axis, k from 0 to its size: rows of ties (a coarse grid, with
- * -Infinity and NaN now and then: NaN ranks above every number), or distinct values, whose values
+ * +-Infinity and NaN now and then: NaN ranks above every number), or distinct values, whose values
  * take a gradient (a tie at the k-th or inside the top k would swap places under central
  * differences); those at most 512 elements, so that they stay distinct in float16 too.
  */
@@ -81,7 +81,7 @@ function topkCase(result: 'values' | 'indices') {
       const [axis, axes] = oneAxis(r, s.length);
       const n = s.length ? s[axes[0]!]! : 1;
       const x = tied ? grid(r, s, -2, 2, 0.5) : distinct(r, s);
-      if (tied && bool(r)) x.data.forEach((_, i) => r.int(0, 9) === 0 && (x.data[i] = pick(r, [NaN, -Infinity])));
+      if (tied && bool(r)) x.data.forEach((_, i) => r.int(0, 9) === 0 && (x.data[i] = pick(r, [NaN, -Infinity, Infinity])));
       const k = s.length ? pick(r, [0, n, Math.min(n, 1), Math.min(n, 21), r.int(0, n)]) : 1;
       return {
         inputs: [floatInput(x, result === 'values' && !tied)],

@@ -93,14 +93,13 @@ export function topkRef(a: Ref, k: number, axis: number): { values: Ref; indices
   const values = new Float64Array(numel(shape));
   const indices = new Float64Array(values.length);
   const outStep = strides(shape)[axis] ?? 1;
-  const rank = (v: number) => (Number.isNaN(v) ? Infinity : v); // -0 === 0 below: a tie
+  // NaN first, then the larger (-0 === 0: a tie), then the lower position
+  const before = (x: number, y: number, i: number, j: number) =>
+    Number.isNaN(x) !== Number.isNaN(y) ? (Number.isNaN(x) ? -1 : 1) : x === y || Number.isNaN(x) ? i - j : x > y ? -1 : 1;
   forEachIndex(shape, (idx, o) => {
     if (idx[axis] ?? 0) return; // once per line, at its first output
     const start = idx.reduce((s, v, d) => s + (d === axis ? 0 : v * inStrides[d]!), 0);
-    const order = [...Array(n).keys()].sort((i, j) => {
-      const [x, y] = [rank(a.data[start + i * step]!), rank(a.data[start + j * step]!)];
-      return x === y ? i - j : x > y ? -1 : 1;
-    });
+    const order = [...Array(n).keys()].sort((i, j) => before(a.data[start + i * step]!, a.data[start + j * step]!, i, j));
     order.slice(0, k).forEach((i, j) => {
       values[o + j * outStep] = a.data[start + i * step]!;
       indices[o + j * outStep] = i;
