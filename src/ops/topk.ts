@@ -1,7 +1,9 @@
 // topk(x, k, axis = -1), torch.topk's: the k largest elements along an axis, largest first, and
 // their indices (int32), from one kernel (src/kernels/wgsl/topk.ts: one pass over a row for k up
-// to its cap of 32, a pass per 32 beyond). Ties: the lower index first (torch's CPU order; -0 ties
-// with +0); NaN is larger than every number, as in torch. float16 input gives float16 values.
+// to its cap of 32, a pass per 32 beyond). Ties: the lower index first (-0 ties with +0), the
+// order of torch.sort(x, descending=True, stable=True)[:k]; torch.topk leaves the order of ties
+// unspecified, and 1.13's CPU kernel does not keep this one (checked: 19 of 20 rows of small integers
+// differed). NaN is larger than every number, as in torch. float16 input gives float16 values.
 // The gradient of the values goes to x at their indices, zero elsewhere (torch's); the indices have
 // none. k runs from 0 to the axis' size (a 0-d tensor, one element: k 1). Over another axis than
 // the last, that axis is swapped with the last around the kernel, as softmax does.

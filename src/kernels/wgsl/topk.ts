@@ -1,5 +1,5 @@
 // topk_rows: the k largest elements of each row of x [R, V] (f32 or f16) and their ids, largest
-// first, ties by the lower id first (torch's CPU order), NaN above every number (torch's order),
+// first, ties by the lower id first (torch's stable descending sort), NaN above every number (torch's),
 // -0 tied with +0. Elements compare by (ordered key, id): the key of src/kernels/wgsl/elementwise.ts
 // ordered_key (NaNs' the top one), the lower id winning a tie.
 // One pass over the row per CAP of k: each lane keeps a sorted private list of the best `take`
