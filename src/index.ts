@@ -11,7 +11,7 @@ export {
   Tensor, tensor, full, zeros, ones, zerosLike, onesLike, arange, rand, randn,
   ops, neg, square, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where, clamp,
-  expand, sumTo, sum, mean, max, min, argmax, argmin, var, std,
+  expand, sumTo, sum, mean, max, min, argmax, argmin, topk, topkValues, topkIndices, var, std,
   reshape, squeeze, unsqueeze, flatten, clone, permute, transpose, slice, split, chunk, concat, cat, stack, sliceAssign, cast,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits, quantizeInt8, linearInt8, embeddingInt8,

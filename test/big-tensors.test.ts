@@ -239,6 +239,7 @@ describe('ops on tensors larger than a binding', () => {
       ['distillLoss', () => distillLoss(x, x, targets, { temperature: 1, alpha: 0.5 })],
       ['biasGelu', () => x.biasGelu(zeros([300]))],
       ['sampleLogits', () => sampleLogits(x, zeros([3]))],
+      ['topk', () => x.topk(2)[0]],
     ] as const) {
       expect(() => scope(call), op).toThrow(new RegExp(`^${op}: (input|logits) float32\\[3, 300\\] has rows of 1200 bytes, but ${allowed} on this adapter \\(binding limit ${LIMIT} less \\d+ of offset alignment\\)$`));
     }

@@ -121,6 +121,11 @@ const CALLS: Record<string, (...t: Tensor[]) => Tensor> = {
   argmax_long_rows: (t) => t.argmax(-1),
   argmin_long_rows: (t) => t.neg().argmin(-1),
   sum_long_axis0: (t) => t.sum(0),
+  topk_values_specials: (t) => t.topk(4, 1)[0],
+  topk_indices_specials: (t) => t.topk(4, 1)[1],
+  topk_values_axis0: (t) => t.topk(2, 0)[0],
+  topk_whole_row: (t) => t.topk(9, -1)[0],
+  topk_ties_stable_sort_order: (t) => t.topk(40)[1],
   pow_tensor_specials: (a, b) => a.pow(b),
   pow_half: (t) => t.pow(0.5),
   pow_zero_base: (t) => ops.pow(0, t),
@@ -145,6 +150,7 @@ const CALLS: Record<string, (...t: Tensor[]) => Tensor> = {
   half_sum_cancels_in_float32: (t) => t.sum(),
   half_clamp_tensor_bounds: (x, a, b) => ops.clamp(x, a, b),
   half_maximum_ties: (p, q) => p.maximum(q),
+  half_topk_values: (t) => t.topk(3, -1)[0],
 };
 
 // where ours differs on purpose (README, "Where it differs from PyTorch"): the gradient is not compared

@@ -13,13 +13,13 @@
 import { noGrad } from '../autograd/mode.js';
 import { profile } from '../kernels/profile.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
-import { argmax, arange, cast, cat, embedding, eq, logSoftmax, max, tensor, where, type Tensor } from '../ops/index.js';
+import { cast, embedding, logSoftmax, tensor, topk, type Tensor } from '../ops/index.js';
 import { keep, scope } from '../tensor/scope.js';
 import type { GPT } from './model.js';
 
 /** The most tokens one forward takes (a window of blockSize at least): bounds the activations. */
 const TOKENS_PER_FORWARD = 4096;
-/** The most bytes of float32 logits scored at once (a chunk of positions; one binding at most): each top-N round makes two tensors this size. */
+/** The most bytes of float32 logits scored at once (a chunk of positions; one binding at most): their logprobs are one more tensor this size. */
 const LOGITS_BYTES = 2 ** 28;
 
 /** A sequence's scores; position i is token i + 1's (the first token has none). */
@@ -141,18 +141,5 @@ function scoreRows(model: GPT, x: Tensor, targets: number[], topN: number): [Ten
   // the target's logprob: row r's element targets[r], gathered from lp as a table of [R * V] rows of one
   const picked = embedding(lp.reshape([R * V, 1]), tensor(Int32Array.from(targets, (t, r) => r * V + t), [R])); // [R, 1]
   if (topN === 0) return [picked];
-  // the top N: the max of what is left, then that element masked to -Infinity, N times
-  const vocab = arange(0, V, 1, 'float32'); // [V]: ids, exact in float32 below 2^24
-  const vals: Tensor[] = [];
-  const ids: Tensor[] = [];
-  let left = lp;
-  for (let k = 0; k < topN; k++) {
-    vals.push(max(left, -1, true)); // [R, 1]
-    ids.push(argmax(left, -1, true)); // [R, 1]: the first maximum, the lower id of a tie
-    if (k + 1 === topN) break;
-    const rest = scope(() => where(eq(vocab, cast(ids[k]!, 'float32')), -Infinity, left));
-    if (left !== lp) left.dispose();
-    left = rest;
-  }
-  return [picked, cat(vals, 1), cat(ids, 1)];
+  return [picked, ...topk(lp, topN)]; // [R, topN] each: likeliest first, the lower id of a tie first
 }

@@ -50,7 +50,8 @@
 //                     logits, else 32 lanes (lavapipe's 8-lane groups each sweep the whole row).
 //                     lavapipe (kernel times): over 256 x 65 logits one lane a row took 0.26-0.32x
 //                     32 lanes' time (64 x 65: 0.56-0.67x), about the argmax reduction's; one row
-//                     of 1024 logits 1.03x, of 2048 or 4096 1.2x, of 50,257 8.6x.
+//                     of 1024 logits 1.03x, of 2048 or 4096 1.2x, of 50,257 8.6x. topk takes
+//                     greedy's lanes: one pass over the row too (wgsl/topk.ts).
 //   splitSums         long sums over rows (LayerNorm's dw and db over B*T rows, bias gradients,
 //                     the embedding backward's per-id sums and its id ranks) on GPUs: split into
 //                     blocks summed by many workgroups in parallel, then a short sum of the blocks

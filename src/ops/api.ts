@@ -15,6 +15,7 @@ import type { MatmulOptions } from './matmul.js';
 import type { Axes } from './reduce.js';
 import { mT as mTCore, T as TCore, t as tCore, transpose as transposeCore } from './shape.js';
 import { chunk as chunkCore, split as splitCore } from './split.js';
+import { topk as topkCore } from './topk.js';
 import { OPS, type OpName } from './table.js';
 import type { VarianceOptions } from './variance.js';
 
@@ -84,6 +85,8 @@ export interface Tensor extends Core {
   min(axes?: Axes, keepdim?: boolean): Tensor;
   /** Index (int32) of the first maximum along `axis`, or into the flattened tensor. */
   argmax(axis?: number, keepdim?: boolean): Tensor;
+  /** The k largest along `axis` (the last by default), largest first, and their int32 indices, as torch.topk (ties: the lower index first; NaN largest). */
+  topk(k: number, axis?: number): [values: Tensor, indices: Tensor];
   /** Index (int32) of the first minimum along `axis`, or into the flattened tensor. */
   argmin(axis?: number, keepdim?: boolean): Tensor;
   /** Variance over `axes` (all by default), torch.var's: divided by N - correction (1 unless given; 0: biased). */
@@ -196,6 +199,7 @@ const methods: Methods & ThisType<Tensor> = {
   min(axes, keepdim) { return ops.min(this, axes, keepdim); },
   argmax(axis, keepdim) { return ops.argmax(this, axis, keepdim); },
   argmin(axis, keepdim) { return ops.argmin(this, axis, keepdim); },
+  topk(k, axis) { return topk(this, k, axis); },
   var(axes, opts) { return ops.var(this, axes, opts); },
   std(axes, opts) { return ops.std(this, axes, opts); },
   expand(...shape: unknown[]) { return ops.expand(this, dimsOf(shape)); },
@@ -241,7 +245,7 @@ export type { OpName };
 export const {
   neg, square, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where, clamp,
-  expand, sumTo, sum, mean, max, min, argmax, argmin, std, reshape, squeeze, unsqueeze, flatten, clone, permute, slice, concat, stack, cast, castCached,
+  expand, sumTo, sum, mean, max, min, argmax, argmin, topkValues, topkIndices, std, reshape, squeeze, unsqueeze, flatten, clone, permute, slice, concat, stack, cast, castCached,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits,
   linearInt8, embeddingInt8,
@@ -278,6 +282,8 @@ const [t, T, mT] = [tCore, TCore, mTCore] as Lifted<typeof tCore>[];
 export const split = splitCore as unknown as (t: Tensor, sizeOrSections: number | readonly number[], axis?: number) => Tensor[];
 /** `t` cut along `axis` (0 by default) into `chunks` pieces of ceil(n / chunks) elements (fewer where they run out), as torch.chunk. */
 export const chunk = chunkCore as unknown as (t: Tensor, chunks: number, axis?: number) => Tensor[];
+/** The k largest elements of `x` along `axis` (the last by default), largest first, and their int32 indices, as torch.topk (ties: the lower index first; NaN largest). */
+export const topk = topkCore as unknown as (x: Tensor, k: number, axis?: number) => [values: Tensor, indices: Tensor];
 
 // ---- creating tensors -------------------------------------------------------------------------
 /** The Tensor class (for `instanceof` and Tensor.empty), typed as this module's Tensor. */

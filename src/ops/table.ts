@@ -32,6 +32,7 @@ import { argmax, argmin, max, mean, min, sum } from './reduce.js';
 import { sampleLogits } from './sample.js';
 import { clone, concat, flatten, permute, reshape, slice, sliceAssign, squeeze, stack, unsqueeze } from './shape.js';
 import { logSoftmax, softmax } from './softmax.js';
+import { topkIndices, topkValues } from './topk.js';
 import { std, variance } from './variance.js';
 import type { Update } from './update.js';
 
@@ -49,6 +50,7 @@ export const OPS = {
   // broadcasting (broadcast.ts), reductions (reduce.ts, variance.ts), shapes (shape.ts)
   expand, sumTo,
   sum, mean, max, min, argmax, argmin, var: variance, std,
+  topkValues, topkIndices, // topk's two results (topk.ts)
   reshape, squeeze, unsqueeze, flatten, clone, permute, slice, concat, stack,
   cast, castCached,
   // linear algebra and the fused ops of a transformer

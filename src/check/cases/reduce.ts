@@ -6,7 +6,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { bool, cap, distinct, grid, largeShape, MAX_SIZE, permutation, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import type { Ref } from '../reference/array.js';
-import { argmaxRef, argminRef, maxRef, meanRef, minRef, stdRef, sumRef, varRef } from '../reference/reduce.js';
+import { argmaxRef, argminRef, maxRef, meanRef, minRef, stdRef, sumRef, topkRef, varRef } from '../reference/reduce.js';
 import { EXACT, floatInput, type OpCase, type Sample } from '../sample.js';
 
 const allAxes = (rank: number) => [...Array(rank).keys()];
@@ -67,6 +67,33 @@ function argReduction(reference: ReduceRef) {
   };
 }
 
+/**
+ * topk's values or indices along one axis, k from 0 to its size: rows of ties (a coarse grid, with
+ * +-Infinity and NaN now and then: NaN ranks above every number), or distinct values, whose values
+ * take a gradient (a tie at the k-th or inside the top k would swap places under central
+ * differences); those at most 512 elements, so that they stay distinct in float16 too.
+ */
+function topkCase(result: 'values' | 'indices') {
+  return {
+    draw(r: Random): Sample<[Tensor, number, number?]> {
+      const tied = bool(r);
+      const s = tied ? drawShape(r) : shape(r, 0, 4, 512);
+      const [axis, axes] = oneAxis(r, s.length);
+      const n = s.length ? s[axes[0]!]! : 1;
+      const x = tied ? grid(r, s, -2, 2, 0.5) : distinct(r, s);
+      if (tied && bool(r)) x.data.forEach((_, i) => r.int(0, 9) === 0 && (x.data[i] = pick(r, [NaN, -Infinity, Infinity])));
+      const k = s.length ? pick(r, [0, n, Math.min(n, 1), Math.min(n, 21), r.int(0, n)]) : 1;
+      return {
+        inputs: [floatInput(x, result === 'values' && !tied)],
+        args: ([t]) => [t!, k, axis],
+        reference: ([a]) => topkRef(a!, k, axes[0] ?? 0)[result],
+        ...(result === 'indices' ? { dtype: 'int32' as const } : {}),
+        tol: EXACT,
+      };
+    },
+  };
+}
+
 type VarianceRef = (a: Ref, axes: number[], correction: number, keepdim: boolean) => Ref;
 
 /**
@@ -102,6 +129,8 @@ export const REDUCE_CASES = {
   min: reduction(minRef, distinct, true),
   argmax: argReduction(argmaxRef),
   argmin: argReduction(argminRef),
+  topkValues: topkCase('values'),
+  topkIndices: topkCase('indices'),
   var: variance(varRef),
   std: variance(stdRef),
 } satisfies { [K in OpName]?: OpCase<K> };

@@ -80,3 +80,30 @@ function argBest(a: Ref, axes: number[], keepdim: boolean, beats: (v: number, be
   });
   return { shape: reducedShape(a.shape, axes, keepdim), data };
 }
+
+/**
+ * torch.topk along `axis`: the k largest of each line, largest first, and their positions in it.
+ * NaN above every number; ties (-0 with +0 too) the lower position first. A 0-d `a` is one line of one.
+ */
+export function topkRef(a: Ref, k: number, axis: number): { values: Ref; indices: Ref } {
+  const shape = a.shape.length ? a.shape.map((d, i) => (i === axis ? k : d)) : [];
+  const n = a.shape[axis] ?? 1;
+  const inStrides = strides(a.shape);
+  const step = inStrides[axis] ?? 1;
+  const values = new Float64Array(numel(shape));
+  const indices = new Float64Array(values.length);
+  const outStep = strides(shape)[axis] ?? 1;
+  // NaN first, then the larger (-0 === 0: a tie), then the lower position
+  const before = (x: number, y: number, i: number, j: number) =>
+    Number.isNaN(x) !== Number.isNaN(y) ? (Number.isNaN(x) ? -1 : 1) : x === y || Number.isNaN(x) ? i - j : x > y ? -1 : 1;
+  forEachIndex(shape, (idx, o) => {
+    if (idx[axis] ?? 0) return; // once per line, at its first output
+    const start = idx.reduce((s, v, d) => s + (d === axis ? 0 : v * inStrides[d]!), 0);
+    const order = [...Array(n).keys()].sort((i, j) => before(a.data[start + i * step]!, a.data[start + j * step]!, i, j));
+    order.slice(0, k).forEach((i, j) => {
+      values[o + j * outStep] = a.data[start + i * step]!;
+      indices[o + j * outStep] = i;
+    });
+  });
+  return { values: { shape, data: values }, indices: { shape, data: indices } };
+}
