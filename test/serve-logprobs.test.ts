@@ -4,6 +4,7 @@
 // local-completions model parses it (loglik, is_greedy), against the same reference; its refusals.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { choiceLogprobs } from '../src/cli/completion-logprobs.js';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { openCompletionsApi, type CompletionsApi } from '../src/cli/serve-api.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
@@ -91,6 +92,17 @@ describe('scoreSequences', () => {
   it('refuses a topN outside [0, V] and an empty sequence', async () => {
     await expect(scoreSequences(model, [[1, 2]], CFG.vocabSize + 1)).rejects.toThrow(`scoreSequences: topN must be an integer in [0, ${CFG.vocabSize}], got ${CFG.vocabSize + 1}`);
     await expect(scoreSequences(model, [[1], []], 1)).rejects.toThrow('scoreSequences: sequences[1] is empty');
+  });
+});
+
+describe('choiceLogprobs', () => {
+  it("counts text_offset in code points, as vLLM's (Python's len) and a Python client's slicing: an emoji is one, not two UTF-16 units", () => {
+    const emoji = CharTokenizer.train('a😀b');
+    const chosen = emoji.encode('a😀ba');
+    const scores = { logprobs: new Float32Array(3).fill(-1), topIds: new Int32Array(0), topLogprobs: new Float32Array(0) };
+    // Python: [len('a😀ba'[:k]) for k in range(4)] is [0, 1, 2, 3]; a text cut to 'a😀' (a stop sequence) ends the offsets at 2
+    expect(choiceLogprobs(emoji, chosen, scores, 0, true, 'a😀ba').text_offset).toEqual([0, 1, 2, 3]);
+    expect(choiceLogprobs(emoji, chosen, scores, 0, true, 'a😀').text_offset).toEqual([0, 1, 2, 2]);
   });
 });
 

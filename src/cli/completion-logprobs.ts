@@ -6,8 +6,9 @@
 // character cut in two decode to U+FFFD each) share a key: the likelier holds it, the other is left
 // out (the dict then has fewer entries), so a chosen token whose text a likelier one holds is not
 // in it under its own logprob. A logprob of -Infinity is sent as -9999 (vLLM's floor: JSON has no
-// infinities).
-import { TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
+// infinities). An offset counts code points, as vLLM's (Python's len) and a Python client's slicing
+// do, not UTF-16 units: an emoji is one.
+import { codePoints, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { SequenceScores } from '../gpt/score.js';
 
 export interface ChoiceLogprobs {
@@ -24,10 +25,10 @@ const finite = (lp: number) => Math.max(lp, FLOOR);
 /**
  * The logprobs of `ids` (the choice's tokens: with echo, its prompt's then the drawn ones) whose
  * scores are the last ids.length - (echo ? 1 : 0) of `scores` (each token's given those before
- * it), `topN` a position; `textLength`: the length of the choice's text, past which no offset goes
- * (a stop sequence's tokens, an end-of-text token, are not in it).
+ * it), `topN` a position; `text`: the choice's text, past whose end no offset goes (a stop
+ * sequence's tokens, an end-of-text token, are not in it).
  */
-export function choiceLogprobs(tokenizer: Pick<Tokenizer, 'decode'>, ids: readonly number[], scores: SequenceScores, topN: number, echo: boolean, textLength: number): ChoiceLogprobs {
+export function choiceLogprobs(tokenizer: Pick<Tokenizer, 'decode'>, ids: readonly number[], scores: SequenceScores, topN: number, echo: boolean, text: string): ChoiceLogprobs {
   const tokens = ids.map((id) => tokenizer.decode([id]));
   const scored = ids.length - (echo ? 1 : 0); // the first token of an echoed prompt has no score
   const at = scores.logprobs.length - scored; // the first reported token's position in scores
@@ -44,16 +45,16 @@ export function choiceLogprobs(tokenizer: Pick<Tokenizer, 'decode'>, ids: readon
     const seen = new Set<string>();
     top_logprobs.push(Object.fromEntries(entries.filter(([text]) => !seen.has(text) && seen.add(text)))); // fromEntries: a key "__proto__" stays a key
   }
-  return { tokens, token_logprobs, top_logprobs, text_offset: offsets(tokenizer, ids, textLength) };
+  return { tokens, token_logprobs, top_logprobs, text_offset: offsets(tokenizer, ids, codePoints(text)) };
 }
 
-/** Each token's character offset in the text the ids decode to, in whole characters, at most `textLength`. */
+/** Each token's offset in the text the ids decode to, in code points of whole characters, at most `textLength`. */
 function offsets(tokenizer: Pick<Tokenizer, 'decode'>, ids: readonly number[], textLength: number): number[] {
   const stream = new TextStream(tokenizer);
   let length = 0;
   return ids.map((id) => {
     const offset = Math.min(length, textLength);
-    length += stream.push(id).length;
+    length += codePoints(stream.push(id));
     return offset;
   });
 }

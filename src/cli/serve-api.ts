@@ -214,7 +214,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     }
     const answer = choices.map(({ index, prompt, ids, text, drawn }, k) => {
       const all = (r.echo ? prompt : '') + text.all;
-      const logprobs = r.logprobs === null ? null : choiceLogprobs(tokenizer, [...(r.echo ? ids : []), ...drawn], scores[k]!, r.logprobs, r.echo, all.length);
+      const logprobs = r.logprobs === null ? null : choiceLogprobs(tokenizer, [...(r.echo ? ids : []), ...drawn], scores[k]!, r.logprobs, r.echo, all);
       return { text: all, index, logprobs, finish_reason: text.finish };
     });
     return sendJson(res, 200, { ...head, choices: answer, usage });
