@@ -16,6 +16,7 @@ import { device } from '../src/device/device.js';
 import { cast, noGrad, scope, tensor } from '../src/index.js';
 import { tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
+import { miniGpt2Tokenizer } from './hf-reference.js';
 import { gptLogitsRef } from './prune-reference.js';
 
 const TEXT = 'to be, or not to be: that is the question.\n';
@@ -104,6 +105,22 @@ describe('choiceLogprobs', () => {
     // Python: [len('a😀ba'[:k]) for k in range(4)] is [0, 1, 2, 3]; a text cut to 'a😀' (a stop sequence) ends the offsets at 2
     expect(choiceLogprobs(emoji, chosen, scores, 0, true, 'a😀ba').text_offset).toEqual([0, 1, 2, 3]);
     expect(choiceLogprobs(emoji, chosen, scores, 0, true, 'a😀').text_offset).toEqual([0, 1, 2, 2]);
+  });
+
+  it("gives a byte token's text as vLLM's incremental detokenizer does: '' where it leaves a character unfinished, the character on the byte that ends it, candidates alike", () => {
+    const gpt2 = miniGpt2Tokenizer();
+    const chosen = gpt2.encode(' café!'); // é: bytes C3 A9, a token each
+    const [, grave] = gpt2.encode('è'); // C3 A8
+    expect(chosen.length).toBe(7);
+    const [topN, L] = [2, chosen.length - 1];
+    // position 4 (scoring A9, after C3): the candidates are A9 (é) and A8 (è); elsewhere the chosen token and A8
+    const topIds = Int32Array.from({ length: L * topN }, (_, k) => (k % topN === 0 ? chosen[Math.floor(k / topN) + 1]! : grave!));
+    const scores = { logprobs: new Float32Array(L).fill(-0.5), topIds, topLogprobs: Float32Array.from(topIds, (_, k) => (k % topN === 0 ? -0.5 : -2)) };
+    const got = choiceLogprobs(gpt2, chosen, scores, topN, true, ' café!');
+    expect(got.tokens).toEqual([' ', 'c', 'a', 'f', '', 'é', '!']);
+    expect(got.text_offset).toEqual([0, 1, 2, 3, 4, 4, 5]);
+    expect(got.top_logprobs[5]).toEqual({ é: -0.5, è: -2 }); // after C3: each candidate's character, not U+FFFD for both
+    expect(got.top_logprobs[4]).toEqual({ '': -0.5 }); // C3 and A8 alike leave a character unfinished: one key
   });
 });
 
