@@ -44,7 +44,7 @@ interface Window {
 }
 
 export interface ScoreOptions {
-  /** The most tokens (windows x the longest's length) one forward takes, a window at least: TOKENS_PER_FORWARD (or blockSize, where more) unless given. */
+  /** The most tokens (windows x the longest's length) one forward takes, a window at least, where fewer than TOKENS_PER_FORWARD (or blockSize, where more). */
   tokensPerForward?: number;
   /** Asked before each forward: true stops the scoring, which then resolves to null (a server's client gone). */
   cancelled?: () => boolean;
@@ -82,8 +82,8 @@ export function scoreSequences(model: GPT, sequences: readonly ArrayLike<number>
 export async function scoreSequences(model: GPT, sequences: readonly ArrayLike<number>[], topN: number, opts: ScoreOptions = {}): Promise<SequenceScores[] | null> {
   const { blockSize, vocabSize: V } = model.config;
   if (!Number.isInteger(topN) || topN < 0 || topN > V) throw new RangeError(`scoreSequences: topN must be an integer in [0, ${V}], got ${topN}`);
-  const { tokensPerForward = Math.max(blockSize, TOKENS_PER_FORWARD), cancelled = () => false } = opts;
-  if (!Number.isInteger(tokensPerForward) || tokensPerForward < 1) throw new RangeError(`scoreSequences: tokensPerForward must be an integer >= 1, got ${tokensPerForward}`);
+  const { tokensPerForward = Infinity, cancelled = () => false } = opts;
+  if (!(tokensPerForward >= 1)) throw new RangeError(`scoreSequences: tokensPerForward must be a number >= 1, got ${tokensPerForward}`);
   const bad = sequences.findIndex((s) => !s.length);
   if (bad >= 0) throw new RangeError(`scoreSequences: sequences[${bad}] is empty: a sequence holds one token at least`);
   const out = sequences.map((s) => ({ logprobs: new Float32Array(s.length - 1), topIds: new Int32Array((s.length - 1) * topN), topLogprobs: new Float32Array((s.length - 1) * topN) }));
@@ -92,7 +92,7 @@ export async function scoreSequences(model: GPT, sequences: readonly ArrayLike<n
   })();
   enterEval(model);
   try {
-    for (const group of groups(windows, tokensPerForward)) {
+    for (const group of groups(windows, Math.min(tokensPerForward, Math.max(blockSize, TOKENS_PER_FORWARD)))) {
       if (cancelled()) return null;
       const scored = await scoreGroup(model, group, topN);
       let row = 0;
