@@ -210,6 +210,9 @@ describe('POST /v1/completions', () => {
     expect(free[0]!.indexOf(stop[0]!), 'choice 0 ends at the three characters').toBe(cut[0]!.text.length);
     const r = await complete({ ...base, stop });
     expect(r.choices.map((c) => ({ text: c.text, finish: c.finish_reason }))).toEqual(cut.map(({ text, finish }) => ({ text, finish })));
+    // lm-evaluation-harness's local-completions sends a task's `until` and the end of text (humaneval's: 6 in all; vLLM takes any number): more, never met here, change nothing
+    const lmEval = await complete({ ...base, stop: [...stop, '\nclasS', '\ndeF', '\n#', '\nprinT', '<|endoftext|>'] });
+    expect(lmEval.choices.map((c) => c.text)).toEqual(cut.map((c) => c.text));
     const tokens = cut.reduce((n, c) => n + c.tokens, 0);
     expect(r.usage).toEqual({ prompt_tokens: 5, completion_tokens: tokens, total_tokens: 5 + tokens });
     const s = await streamed({ ...base, stop, stream_options: { include_usage: true } });
@@ -370,8 +373,8 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
       [{ n: 129 }, 'n', 'n must be an integer in [1, 128], got 129'],
       [{ seed: '7' }, 'seed', 'seed must be an integer in [0, 2^53 - 1], got "7"'],
       [{ seed: Number.MAX_SAFE_INTEGER, n: 2 }, 'seed', 'seed must be an integer in [0, 9007199254740990], got 9007199254740991 (choice i draws with seed + i)'],
-      [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop', 'stop must be a non-empty string or an array of up to 4 of them, got ["a","b","c","d","e"]'],
-      [{ stop: '' }, 'stop', 'stop must be a non-empty string or an array of up to 4 of them, got ""'],
+      [{ stop: [...'abcdefghijklmnopq'] }, 'stop', 'stop must be a non-empty string or an array of up to 16 of them, got ["a","b","c","d","e","f","g","h","i","j","k","l","m","n",...'],
+      [{ stop: '' }, 'stop', 'stop must be a non-empty string or an array of up to 16 of them, got ""'],
       [{ stream: 'yes' }, 'stream', 'stream must be true or false, got "yes"'],
       [{ stream_options: { include_usage: true } }, 'stream_options', 'stream_options is only allowed with stream: true, got {"include_usage":true}'],
       [{ stream: true, stream_options: { usage: true } }, 'stream_options', 'stream_options must be { "include_usage": true or false }, got {"usage":true}'],
@@ -432,12 +435,12 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     const deepArrays = `${'['.repeat(57)}...`;
     await refused(await post(arrays), 400, null, `the body must be a JSON object of completion fields, got ${deepArrays}`);
     await refused(await post(`{"prompt": ${arrays}}`), 400, 'prompt', `prompt[0][0] must be a token id (an integer >= 0), got ${deepArrays}`);
-    await refused(await post(`{"prompt": "to", "stop": ${arrays}}`), 400, 'stop', `stop must be a non-empty string or an array of up to 4 of them, got ${deepArrays}`);
+    await refused(await post(`{"prompt": "to", "stop": ${arrays}}`), 400, 'stop', `stop must be a non-empty string or an array of up to 16 of them, got ${deepArrays}`);
     await refused(await post(`{"prompt": "to", "max_tokens": ${arrays}}`), 400, 'max_tokens', `max_tokens must be an integer >= 0, got ${deepArrays}`);
     const objects = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`; // 700 kB
     await refused(await post(`{"prompt": "to", "logit_bias": ${objects}}`), 400, 'logit_bias', `logit_bias must be null or {} (no biases are applied), got ${objects.slice(0, 57)}...`);
     // wide, not deep: as JSON spells it, cut
-    await refused(await post({ prompt: 'to', stop: new Array(100_000).fill('ab') }), 400, 'stop', `stop must be a non-empty string or an array of up to 4 of them, got ${JSON.stringify(new Array(20).fill('ab')).slice(0, 57)}...`);
+    await refused(await post({ prompt: 'to', stop: new Array(100_000).fill('ab') }), 400, 'stop', `stop must be a non-empty string or an array of up to 16 of them, got ${JSON.stringify(new Array(20).fill('ab')).slice(0, 57)}...`);
   });
 
   it("a body that is not UTF-8 (JSON's encoding) is refused, not read with U+FFFD for its bad bytes; a byte-order mark is skipped", async () => {

@@ -3,7 +3,8 @@
 // included; and `gpt serve --api`'s `logprobs` over real HTTP, parsed as lm-evaluation-harness's
 // local-completions model parses it (loglik, is_greedy), against the same reference; its refusals.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { choiceLogprobs } from '../src/cli/completion-logprobs.js';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { openCompletionsApi, type CompletionsApi } from '../src/cli/serve-api.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
@@ -11,9 +12,11 @@ import { scoreSequences } from '../src/gpt/score.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { autocast } from '../src/nn/autocast.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { device } from '../src/device/device.js';
 import { cast, noGrad, scope, tensor } from '../src/index.js';
 import { tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
+import { miniGpt2Tokenizer } from './hf-reference.js';
 import { gptLogitsRef } from './prune-reference.js';
 
 const TEXT = 'to be, or not to be: that is the question.\n';
@@ -91,6 +94,33 @@ describe('scoreSequences', () => {
   it('refuses a topN outside [0, V] and an empty sequence', async () => {
     await expect(scoreSequences(model, [[1, 2]], CFG.vocabSize + 1)).rejects.toThrow(`scoreSequences: topN must be an integer in [0, ${CFG.vocabSize}], got ${CFG.vocabSize + 1}`);
     await expect(scoreSequences(model, [[1], []], 1)).rejects.toThrow('scoreSequences: sequences[1] is empty');
+  });
+});
+
+describe('choiceLogprobs', () => {
+  it("counts text_offset in code points, as vLLM's (Python's len) and a Python client's slicing: an emoji is one, not two UTF-16 units", () => {
+    const emoji = CharTokenizer.train('a😀b');
+    const chosen = emoji.encode('a😀ba');
+    const scores = { logprobs: new Float32Array(3).fill(-1), topIds: new Int32Array(0), topLogprobs: new Float32Array(0) };
+    // Python: [len('a😀ba'[:k]) for k in range(4)] is [0, 1, 2, 3]; a text cut to 'a😀' (a stop sequence) ends the offsets at 2
+    expect(choiceLogprobs(emoji, chosen, scores, 0, true, 'a😀ba').text_offset).toEqual([0, 1, 2, 3]);
+    expect(choiceLogprobs(emoji, chosen, scores, 0, true, 'a😀').text_offset).toEqual([0, 1, 2, 2]);
+  });
+
+  it("gives a byte token's text as vLLM's incremental detokenizer does: '' where it leaves a character unfinished, the character on the byte that ends it, candidates alike", () => {
+    const gpt2 = miniGpt2Tokenizer();
+    const chosen = gpt2.encode(' café!'); // é: bytes C3 A9, a token each
+    const [, grave] = gpt2.encode('è'); // C3 A8
+    expect(chosen.length).toBe(7);
+    const [topN, L] = [2, chosen.length - 1];
+    // position 4 (scoring A9, after C3): the candidates are A9 (é) and A8 (è); elsewhere the chosen token and A8
+    const topIds = Int32Array.from({ length: L * topN }, (_, k) => (k % topN === 0 ? chosen[Math.floor(k / topN) + 1]! : grave!));
+    const scores = { logprobs: new Float32Array(L).fill(-0.5), topIds, topLogprobs: Float32Array.from(topIds, (_, k) => (k % topN === 0 ? -0.5 : -2)) };
+    const got = choiceLogprobs(gpt2, chosen, scores, topN, true, ' café!');
+    expect(got.tokens).toEqual([' ', 'c', 'a', 'f', '', 'é', '!']);
+    expect(got.text_offset).toEqual([0, 1, 2, 3, 4, 4, 5]);
+    expect(got.top_logprobs[5]).toEqual({ é: -0.5, è: -2 }); // after C3: each candidate's character, not U+FFFD for both
+    expect(got.top_logprobs[4]).toEqual({ '': -0.5 }); // C3 and A8 alike leave a character unfinished: one key
   });
 });
 
@@ -207,10 +237,76 @@ describe('gpt serve --api: logprobs', () => {
     expect(only.status).toBe(200);
     expect(only.json.usage).toEqual({ prompt_tokens: 5, completion_tokens: 0, total_tokens: 5 });
     expect(only.json.choices[0]).toMatchObject({ text: 'to be', finish_reason: 'length', logprobs: { tokens: ['t', 'o', ' ', 'b', 'e'] } });
+    // one token: nothing to score (vLLM's answer too)
+    const one = await post({ prompt: 't', max_tokens: 0, echo: true, logprobs: 2 });
+    expect(one.json.choices[0]!.logprobs).toEqual({ tokens: ['t'], token_logprobs: [null], top_logprobs: [null], text_offset: [0] });
     // streamed (without logprobs): the echo, then the choice's end
     const res = await fetch(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'to be', max_tokens: 0, echo: true, stream: true }) });
     const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => (JSON.parse(e.slice(6)) as Completion).choices[0]!);
     expect(events.map((c) => [c.text, c.finish_reason])).toEqual([['to be', null], ['', 'length']]);
+  });
+
+  it("scores in forwards no larger than the generation's that its request was checked for (n x prompts x positions), a prompt past the block too", async () => {
+    const hidden = vi.spyOn(GPT.prototype, 'hidden');
+    try {
+      const prompt = ids('to be, or not to be: that is the question. to be'); // 48 tokens: one window of 16, then 31 of a token each
+      const { status, json } = await post({ prompt, max_tokens: 0, echo: true, logprobs: 1 });
+      expect(status, JSON.stringify(json)).toBe(200);
+      // checked: 1 sequence of its 16 positions (the block); grouped 4096 tokens a forward, all 32 windows went in one [32, 16]
+      expect(hidden.mock.calls.map(([idx]) => idx.shape)).toEqual(new Array(32).fill([1, CFG.blockSize]));
+    } finally {
+      hidden.mockRestore();
+    }
+  });
+
+  it('stops scoring once its client is gone: a long prompt (a forward per token past the block) does not hold the requests after it', async () => {
+    const long = Array.from({ length: 3000 }, (_, i) => ids(TEXT)[i % TEXT.length]!);
+    const leaving = new AbortController();
+    const first = fetch(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: long, max_tokens: 0, echo: true, logprobs: 0 }), signal: leaving.signal }).catch((e: Error) => e.name);
+    await new Promise((wait) => setTimeout(wait, 1000));
+    leaving.abort();
+    expect(await first).toBe('AbortError');
+    const since = performance.now();
+    expect((await post({ prompt: 'to', max_tokens: 1 })).status).toBe(200);
+    expect(performance.now() - since).toBeLessThan(5000); // all 3000 forwards take a minute
+  }, 30_000);
+
+  it('holds no more GPU memory after scoring requests than before them', async () => {
+    const bodies = [
+      { prompt: ['to be, or not to be: that is', 'not'], max_tokens: 3, echo: true, logprobs: 3, n: 2, seed: 1 },
+      { prompt: 'that is the question', max_tokens: 2, logprobs: 0, seed: 2 },
+      { prompt: 'to be', max_tokens: 0, echo: true, logprobs: 5 },
+    ];
+    for (const body of bodies) expect((await post(body)).status).toBe(200); // what the first of each makes and keeps (pools, caches)
+    const before = device().memory().liveBytes;
+    for (const body of [...bodies, ...bodies]) expect((await post(body)).status).toBe(200);
+    expect(device().memory().liveBytes).toBe(before);
+  });
+
+  it("answers a 500 naming the choice and token where the scored logits are not finite, as generation's are (not null logprobs)", async () => {
+    const dir = tempDir('serve-logprobs-overflow');
+    const overflowing = new GPT(CFG, { seed: 5 });
+    try {
+      const w = overflowing.h.items[1]!.attn.c_proj.bias!; // past float32: the next LayerNorm's mean is Inf, its output NaN
+      scope(() => w.assign(tensor(new Float32Array(w.size).fill(3e38), [...w.shape])));
+      await saveCheckpoint(join(dir, 'ckpt'), overflowing, tokenizer);
+    } finally {
+      overflowing.dispose();
+    }
+    const nanApi = await openCompletionsApi({ checkpoint: join(dir, 'ckpt'), modelId: 'overflow', dtype: 'float32' });
+    const nanServer = await startServer({ root: dir, port: 0, checkpoint: join(dir, 'ckpt'), api: nanApi });
+    try {
+      const res = await fetch(new URL('/v1/completions', nanServer.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: ['to', 'to be'], max_tokens: 0, echo: true, logprobs: 1 }) });
+      expect(res.status).toBe(500);
+      const { error } = (await res.json()) as { error: { message: string; type: string } };
+      expect(error).toEqual({
+        message: "scoring failed: the model's logits are not finite before choices[0]'s token 1 (from 0): a NaN or +Inf, or every one -Inf, so it has no log-probability (its weights hold NaN or overflow float32 in the forward)",
+        type: 'server_error', param: null, code: null,
+      });
+    } finally {
+      await nanServer.close();
+      await nanApi.close();
+    }
   });
 
   it('refuses logprobs outside 0..20 or not an integer, with stream, and max_tokens 0 without echo: 400 naming the field', async () => {

@@ -1,13 +1,16 @@
 // A choice's `logprobs` in OpenAI's legacy completions shape, `{ tokens, token_logprobs,
 // top_logprobs, text_offset }`, from its tokens' scores (src/gpt/score.ts). With echo the prompt's
-// tokens come first, the first one's logprob and top null (nothing comes before it). A top dict
-// maps token text to logprob for the N likeliest tokens and the chosen one where it is not among
-// them (N + 1 entries at most, as OpenAI's and vLLM's). Two tokens of one text (the bytes of a
-// character cut in two decode to U+FFFD each) share a key: the likelier holds it, the other is left
-// out (the dict then has fewer entries), so a chosen token whose text a likelier one holds is not
-// in it under its own logprob. A logprob of -Infinity is sent as -9999 (vLLM's floor: JSON has no
-// infinities).
-import { TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
+// tokens come first, the first one's logprob and top null (nothing comes before it). A token's text
+// is what it adds to the text decoded so far, as vLLM's incremental detokenizer gives it: '' for a
+// byte that leaves a character unfinished, the whole character on the token that ends it, so the
+// tokens join to the text (up to a stop sequence's cut). A top dict maps such a text (each
+// candidate's, after the same tokens) to logprob for the N likeliest tokens and the chosen one where
+// it is not among them (N + 1 entries at most, as OpenAI's and vLLM's). Two tokens of one text
+// share a key: the likelier holds it, the other is left out (the dict then has fewer entries), so a
+// chosen token whose text a likelier one holds is not in it under its own logprob. A logprob of
+// -Infinity is sent as -9999 (vLLM's floor: JSON has no infinities). An offset counts code points,
+// as vLLM's (Python's len) and a Python client's slicing do, not UTF-16 units: an emoji is one.
+import { codePoints, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { SequenceScores } from '../gpt/score.js';
 
 export interface ChoiceLogprobs {
@@ -24,36 +27,31 @@ const finite = (lp: number) => Math.max(lp, FLOOR);
 /**
  * The logprobs of `ids` (the choice's tokens: with echo, its prompt's then the drawn ones) whose
  * scores are the last ids.length - (echo ? 1 : 0) of `scores` (each token's given those before
- * it), `topN` a position; `textLength`: the length of the choice's text, past which no offset goes
- * (a stop sequence's tokens, an end-of-text token, are not in it).
+ * it), `topN` a position; `text`: the choice's text, past whose end no offset goes (a stop
+ * sequence's tokens, an end-of-text token, are not in it).
  */
-export function choiceLogprobs(tokenizer: Pick<Tokenizer, 'decode'>, ids: readonly number[], scores: SequenceScores, topN: number, echo: boolean, textLength: number): ChoiceLogprobs {
-  const tokens = ids.map((id) => tokenizer.decode([id]));
-  const scored = ids.length - (echo ? 1 : 0); // the first token of an echoed prompt has no score
-  const at = scores.logprobs.length - scored; // the first reported token's position in scores
-  const token_logprobs: (number | null)[] = echo ? [null] : [];
-  const top_logprobs: (Record<string, number> | null)[] = echo ? [null] : [];
-  for (let i = 0; i < scored; i++) {
-    const p = at + i;
-    const chosen = scores.logprobs[p]!;
-    token_logprobs.push(finite(chosen));
-    const entries: [string, number][] = [];
-    for (let k = 0; k < topN; k++) entries.push([tokenizer.decode([scores.topIds[p * topN + k]!]), finite(scores.topLogprobs[p * topN + k]!)]);
-    const chosenId = ids[ids.length - scored + i]!;
-    if (!Array.from(scores.topIds.subarray(p * topN, (p + 1) * topN)).includes(chosenId)) entries.push([tokens[ids.length - scored + i]!, finite(chosen)]);
-    const seen = new Set<string>();
-    top_logprobs.push(Object.fromEntries(entries.filter(([text]) => !seen.has(text) && seen.add(text)))); // fromEntries: a key "__proto__" stays a key
-  }
-  return { tokens, token_logprobs, top_logprobs, text_offset: offsets(tokenizer, ids, textLength) };
-}
-
-/** Each token's character offset in the text the ids decode to, in whole characters, at most `textLength`. */
-function offsets(tokenizer: Pick<Tokenizer, 'decode'>, ids: readonly number[], textLength: number): number[] {
+export function choiceLogprobs(tokenizer: Pick<Tokenizer, 'decode'>, ids: readonly number[], scores: SequenceScores, topN: number, echo: boolean, text: string): ChoiceLogprobs {
+  const first = echo ? 1 : 0; // the first token of an echoed prompt has no score
+  const at = scores.logprobs.length - (ids.length - first); // the first scored token's position in scores
+  const out: ChoiceLogprobs = { tokens: [], token_logprobs: echo ? [null] : [], top_logprobs: echo ? [null] : [], text_offset: [] };
   const stream = new TextStream(tokenizer);
+  const textLength = codePoints(text);
   let length = 0;
-  return ids.map((id) => {
-    const offset = Math.min(length, textLength);
-    length += stream.push(id).length;
-    return offset;
+  ids.forEach((id, j) => {
+    if (j >= first) {
+      const p = at + j - first;
+      const entries: [string, number][] = [];
+      for (let k = 0; k < topN; k++) entries.push([stream.peek(scores.topIds[p * topN + k]!), finite(scores.topLogprobs[p * topN + k]!)]);
+      const chosen = finite(scores.logprobs[p]!);
+      if (!scores.topIds.subarray(p * topN, (p + 1) * topN).includes(id)) entries.push([stream.peek(id), chosen]);
+      const seen = new Set<string>();
+      out.token_logprobs.push(chosen);
+      out.top_logprobs.push(Object.fromEntries(entries.filter(([key]) => !seen.has(key) && seen.add(key)))); // fromEntries: a key "__proto__" stays a key
+    }
+    const piece = stream.push(id);
+    out.tokens.push(piece);
+    out.text_offset.push(Math.min(length, textLength));
+    length += codePoints(piece);
   });
+  return out;
 }

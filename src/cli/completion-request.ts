@@ -43,9 +43,13 @@ export interface CompletionRequest {
   logprobs: number | null;
 }
 
-/** OpenAI's limits: n up to 128, up to 4 stop sequences; vLLM's default max_logprobs (OpenAI's is 5). */
+/**
+ * OpenAI's limit of n, 128; stop sequences: OpenAI takes 4, vLLM any number, and lm-evaluation-harness's
+ * local-completions sends a task's `until` and the end of text (humaneval's: 6), so 16 (each is looked
+ * for in each token's text); vLLM's default max_logprobs (OpenAI's is 5).
+ */
 const MAX_N = 128;
-const MAX_STOPS = 4;
+const MAX_STOPS = 16;
 const MAX_LOGPROBS = 20;
 const NUMBERS: Record<string, Range & { default: number; note?: string }> = {
   max_tokens: { int: true, min: 0, default: 16 }, // 0: with echo, the prompt scored only

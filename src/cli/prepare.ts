@@ -3,7 +3,7 @@
 // may be larger than memory; the tokenizing pass, and a BPE vocabulary's counting, run on worker
 // threads (tokenizer-pool.ts), and progress shows on long work.
 import { join, resolve } from 'node:path';
-import { BpeTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, END_OF_TEXT, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
+import { BpeTokenizer, codePoints, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, END_OF_TEXT, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
 import { BUILTIN_CORPUS, isWithin, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset, emptyCorpus, removeDatasetTemps } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
@@ -132,16 +132,6 @@ async function learnBpe(corpus: Corpus, threads: number, vocabSize: number, sour
 function allKnown(known: KnownTokens, source: string): Int32Array {
   if (known.dropped) throw new Error(`${source} changed while it was being prepared: ${describeLeftOut(known)}`);
   return known.ids;
-}
-
-/** How many characters `text` (decoded UTF-8: no lone surrogate) has, as Python's len() counts them: an astral one is one, not its two UTF-16 units. */
-function codePoints(text: string): number {
-  let lowSurrogates = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit >= 0xdc00 && unit <= 0xdfff) lowSurrogates++;
-  }
-  return text.length - lowSurrogates;
 }
 
 /** The pieces' texts; a file of a byte-order mark alone is as empty as one of no bytes. */

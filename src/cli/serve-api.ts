@@ -22,7 +22,7 @@ import { device } from '../device/device.js';
 import type { DeviceLostError } from '../device/lost.js';
 import { generateBatch, LogitsNotFiniteError } from '../gpt/generate.js';
 import { deviceRoom } from '../gpt/model.js';
-import { scoreSequences, type SequenceScores } from '../gpt/score.js';
+import { scoreSequences, ScoresNotFiniteError, type SequenceScores } from '../gpt/score.js';
 import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { TrainDtype } from '../gpt/trainer.js';
 import { autocast } from '../nn/autocast.js';
@@ -123,7 +123,8 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       return known.ids;
     });
 
-  const checkFits = ({ generator: { model, dtype } }: Loaded, r: CompletionRequest, ids: Int32Array[]) => {
+  /** Refuses a request whose generation's buffers do not fit; else the most tokens its forwards take, which its scoring's then keep to. */
+  const checkFits = ({ generator: { model, dtype } }: Loaded, r: CompletionRequest, ids: Int32Array[]): number => {
     const batch = ids.length * r.n;
     const longest = ids.reduce((n, p) => Math.max(n, p.length), 0); // not Math.max(...): a 1 MiB body holds more prompts than a call takes arguments
     const { positions, forwardPositions } = generationExtent(model.config.blockSize, longest, r.maxTokens);
@@ -133,16 +134,17 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     } catch (e) {
       throw new ApiError(400, `n ${r.n} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, 'n');
     }
+    return batch * forwardPositions; // a scoring window is forwardPositions long at most
   };
 
   /** Runs one request's generation and sends its answer; `gone`: whether its client has left. */
-  const generate = async ({ tokenizer, generator: { model, dtype, casts }, endToken }: Loaded, res: ServerResponse, r: CompletionRequest, ids: Int32Array[], gone: () => boolean): Promise<number> => {
+  const generate = async ({ tokenizer, generator: { model, dtype, casts }, endToken }: Loaded, res: ServerResponse, r: CompletionRequest, ids: Int32Array[], tokensPerForward: number, gone: () => boolean): Promise<number> => {
     const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
     const choices = r.prompts.flatMap((given, p) => {
       const prompt = typeof given === 'string' ? given : tokenizer.decode(given); // what echo gives
       return Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, seed: r.seeds[p]! + i, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken), drawn: [] as number[] }));
     });
-    let scores: SequenceScores[] = [];
+    let scores: SequenceScores[] | null = [];
     const chunk = (index: number, text: string, finish: string | null) => {
       const body = { ...head, choices: [{ text, index, logprobs: null, finish_reason: finish }], ...(r.includeUsage && { usage: null }) };
       res.write(`data: ${JSON.stringify(body)}\n\n`);
@@ -190,7 +192,9 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
             text.end(); // max_tokens 0: no step ended it
             if (r.stream) chunk(index, '', text.finish);
           }
-          if (r.logprobs !== null && !gone()) scores = await scoreSequences(model, choices.map((c) => scored(c.ids, c.drawn, r.echo, model.config.blockSize)), r.logprobs);
+          // a long prompt's windows are a forward a token: stopped once its client is gone
+          const scoring = { tokensPerForward, cancelled: gone };
+          if (r.logprobs !== null && !gone()) scores = await scoreSequences(model, choices.map((c) => scored(c.ids, c.drawn, r.echo, model.config.blockSize)), r.logprobs, scoring);
         },
         casts,
       );
@@ -198,12 +202,15 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       // a model whose logits are not finite is the client's to know (its text stops there); other failures are the server's
       const failure = e instanceof LogitsNotFiniteError
         ? new ApiError(500, `generation failed: ${e.describe(e.sequence === null ? null : `choices[${e.sequence}]`)}`)
-        : new ApiError(500, "generation failed: the reason is in gpt serve's output");
+        : e instanceof ScoresNotFiniteError
+          ? new ApiError(500, `scoring failed: ${e.describe(`choices[${e.sequence}]`)}`)
+          : new ApiError(500, "generation failed: the reason is in gpt serve's output");
       if (r.stream) res.end(`data: ${JSON.stringify(failure.body)}\n\n`);
-      else if (e instanceof LogitsNotFiniteError) fail(res, failure);
+      else if (e instanceof LogitsNotFiniteError || e instanceof ScoresNotFiniteError) fail(res, failure);
       throw e; // logged by the server
     }
-    if (gone()) return CLIENT_GONE;
+    const choiceScores = scores; // null: its scoring stopped, the client gone
+    if (gone() || !choiceScores) return CLIENT_GONE;
     const completionTokens = choices.reduce((n, c) => n + c.text.tokens, 0);
     const promptTokens = ids.reduce((n, p) => n + p.length, 0); // each prompt once, whatever n (OpenAI's count)
     const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
@@ -214,7 +221,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     }
     const answer = choices.map(({ index, prompt, ids, text, drawn }, k) => {
       const all = (r.echo ? prompt : '') + text.all;
-      const logprobs = r.logprobs === null ? null : choiceLogprobs(tokenizer, [...(r.echo ? ids : []), ...drawn], scores[k]!, r.logprobs, r.echo, all.length);
+      const logprobs = r.logprobs === null ? null : choiceLogprobs(tokenizer, [...(r.echo ? ids : []), ...drawn], choiceScores[k]!, r.logprobs, r.echo, all);
       return { text: all, index, logprobs, finish_reason: text.finish };
     });
     return sendJson(res, 200, { ...head, choices: answer, usage });
@@ -232,8 +239,8 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     if (body === null) return CLIENT_GONE;
     const r = parseCompletionRequest(parseJson(body), { modelId, parent, vocabSize: m.tokenizer.vocabSize });
     const ids = encode(m, r);
-    checkFits(m, r, ids);
-    return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, ids, () => left)));
+    const tokensPerForward = checkFits(m, r, ids);
+    return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, ids, tokensPerForward, () => left)));
   };
 
   const models = ({ modelObject }: Loaded, res: ServerResponse, route: string): number => {

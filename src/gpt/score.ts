@@ -8,16 +8,18 @@
 // absolute positions mean a window cannot shift, so a sequence's first blockSize + 1 tokens are
 // scored by one forward from position 0 and each later token j by a window of tokens j - blockSize
 // to j - 1 of its own (its last position), as generate re-encodes its sliding window. Windows are
-// batched, those of one forward right-padded to the longest: attention is causal, so the padding
-// after a position never reaches it.
+// made as they are batched (a long sequence's are a forward each: never all held at once), those
+// of one forward right-padded to the longest: attention is causal, so the padding after a position
+// never reaches it. Logits that are not finite (NaN, +Inf) have no log_softmax: an error, not NaN.
 import { noGrad } from '../autograd/mode.js';
 import { profile } from '../kernels/profile.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
+import { computeDtype } from '../nn/autocast.js';
 import { cast, embedding, logSoftmax, tensor, topk, type Tensor } from '../ops/index.js';
 import { keep, scope } from '../tensor/scope.js';
 import type { GPT } from './model.js';
 
-/** The most tokens one forward takes (a window of blockSize at least): bounds the activations. */
+/** The most tokens one forward takes by default (a window of blockSize at least): bounds the activations. */
 const TOKENS_PER_FORWARD = 4096;
 /** The most bytes of float32 logits scored at once (a chunk of positions; one binding at most): their logprobs are one more tensor this size. */
 const LOGITS_BYTES = 2 ** 28;
@@ -41,17 +43,57 @@ interface Window {
   targets: number[];
 }
 
-/** The scores of each of `sequences` (token ids, at least one each) with the top `topN` (0 to V) at each position; the model is put in eval mode meanwhile. */
-export async function scoreSequences(model: GPT, sequences: readonly ArrayLike<number>[], topN: number): Promise<SequenceScores[]> {
+export interface ScoreOptions {
+  /** The most tokens (windows x the longest's length) one forward takes, a window at least, where fewer than TOKENS_PER_FORWARD (or blockSize, where more). */
+  tokensPerForward?: number;
+  /** Asked before each forward: true stops the scoring, which then resolves to null (a server's client gone). */
+  cancelled?: () => boolean;
+}
+
+/** Logits that are not finite (a NaN or +Inf, or every one -Inf) where a token is scored: it has no log-probability. */
+export class ScoresNotFiniteError extends Error {
+  /** The compute dtype it ran in. */
+  readonly dtype = computeDtype();
+
+  constructor(
+    /** The sequence's index in scoreSequences' list, and the token (from 0) whose logprob it is. */
+    readonly sequence: number,
+    readonly token: number,
+  ) {
+    super();
+    this.name = 'ScoresNotFiniteError';
+    this.message = `scoreSequences: ${this.describe(`sequences[${sequence}]`)}`;
+  }
+
+  /** The message without the op, the sequence named `sequence`. */
+  describe(sequence: string): string {
+    const half = this.dtype === 'float16' ? '; float16 overflows past 65504: score in float32' : '';
+    return `the model's logits are not finite before ${sequence}'s token ${this.token} (from 0): a NaN or +Inf, or every one -Inf, so it has no log-probability (its weights hold NaN or overflow ${this.dtype} in the forward${half})`;
+  }
+}
+
+/**
+ * The scores of each of `sequences` (token ids, at least one each) with the top `topN` (0 to V) at
+ * each position; the model is put in eval mode meanwhile. Null when `cancelled` stopped it; a
+ * ScoresNotFiniteError where the logits are not finite.
+ */
+export function scoreSequences(model: GPT, sequences: readonly ArrayLike<number>[], topN: number, opts?: Omit<ScoreOptions, 'cancelled'>): Promise<SequenceScores[]>;
+export function scoreSequences(model: GPT, sequences: readonly ArrayLike<number>[], topN: number, opts: ScoreOptions): Promise<SequenceScores[] | null>;
+export async function scoreSequences(model: GPT, sequences: readonly ArrayLike<number>[], topN: number, opts: ScoreOptions = {}): Promise<SequenceScores[] | null> {
   const { blockSize, vocabSize: V } = model.config;
   if (!Number.isInteger(topN) || topN < 0 || topN > V) throw new RangeError(`scoreSequences: topN must be an integer in [0, ${V}], got ${topN}`);
+  const { tokensPerForward = Infinity, cancelled = () => false } = opts;
+  if (!(tokensPerForward >= 1)) throw new RangeError(`scoreSequences: tokensPerForward must be a number >= 1, got ${tokensPerForward}`);
   const bad = sequences.findIndex((s) => !s.length);
   if (bad >= 0) throw new RangeError(`scoreSequences: sequences[${bad}] is empty: a sequence holds one token at least`);
   const out = sequences.map((s) => ({ logprobs: new Float32Array(s.length - 1), topIds: new Int32Array((s.length - 1) * topN), topLogprobs: new Float32Array((s.length - 1) * topN) }));
-  const windows = sequences.flatMap((s, seq) => windowsOf(Array.from(s), seq, blockSize));
+  const windows = (function* () {
+    for (const [seq, s] of sequences.entries()) yield* windowsOf(Array.from(s), seq, blockSize);
+  })();
   enterEval(model);
   try {
-    for (const group of groups(windows, Math.max(blockSize, TOKENS_PER_FORWARD))) {
+    for (const group of groups(windows, Math.min(tokensPerForward, Math.max(blockSize, TOKENS_PER_FORWARD)))) {
+      if (cancelled()) return null;
       const scored = await scoreGroup(model, group, topN);
       let row = 0;
       for (const w of group) {
@@ -60,6 +102,9 @@ export async function scoreSequences(model: GPT, sequences: readonly ArrayLike<n
         o.logprobs.set(scored.logprobs.subarray(row, row + at), first);
         o.topIds.set(scored.topIds.subarray(row * topN, (row + at) * topN), first * topN);
         o.topLogprobs.set(scored.topLogprobs.subarray(row * topN, (row + at) * topN), first * topN);
+        // a NaN logit (or +Inf, or all -Inf) makes its row's log_softmax NaN, the target's included
+        const nan = scored.logprobs.subarray(row, row + at).findIndex(Number.isNaN);
+        if (nan >= 0) throw new ScoresNotFiniteError(w.seq, first + nan + 1);
         row += at;
       }
     }
@@ -70,30 +115,28 @@ export async function scoreSequences(model: GPT, sequences: readonly ArrayLike<n
 }
 
 /** A sequence's windows: its first blockSize tokens scored at every position, then each later token by the blockSize tokens before it. */
-function windowsOf(tokens: number[], seq: number, blockSize: number): Window[] {
+function* windowsOf(tokens: number[], seq: number, blockSize: number): Generator<Window> {
   const first = Math.min(tokens.length - 1, blockSize);
-  if (first === 0) return [];
-  const out: Window[] = [{ seq, start: 0, input: tokens.slice(0, first), from: 0, targets: tokens.slice(1, first + 1) }];
-  for (let j = blockSize + 1; j < tokens.length; j++) out.push({ seq, start: j - blockSize, input: tokens.slice(j - blockSize, j), from: blockSize - 1, targets: [tokens[j]!] });
-  return out;
+  if (first === 0) return;
+  yield { seq, start: 0, input: tokens.slice(0, first), from: 0, targets: tokens.slice(1, first + 1) };
+  for (let j = blockSize + 1; j < tokens.length; j++) yield { seq, start: j - blockSize, input: tokens.slice(j - blockSize, j), from: blockSize - 1, targets: [tokens[j]!] };
 }
 
 /** Windows in order, grouped so that each group, padded to its longest, holds at most `tokens` tokens (one window at least). */
-function groups(windows: Window[], tokens: number): Window[][] {
-  const out: Window[][] = [];
+function* groups(windows: Iterable<Window>, tokens: number): Generator<Window[]> {
+  let group: Window[] = [];
   let width = 0;
   for (const w of windows) {
-    const last = out.at(-1);
     const wider = Math.max(width, w.input.length);
-    if (last && wider * (last.length + 1) <= tokens) {
-      last.push(w);
-      width = wider;
+    if (group.length && wider * (group.length + 1) > tokens) {
+      yield group;
+      [group, width] = [[w], w.input.length];
     } else {
-      out.push([w]);
-      width = w.input.length;
+      group.push(w);
+      width = wider;
     }
   }
-  return out;
+  if (group.length) yield group;
 }
 
 /** One forward over `group`'s windows (right-padded), then its scored positions, in order, a chunk at a time. */

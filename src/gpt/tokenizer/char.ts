@@ -107,6 +107,13 @@ export class CharTokenizer implements Tokenizer {
 const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff;
 const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff; // false for NaN (past the end)
 
+/** How many characters `text` has as Python's len() counts them, code points: a surrogate pair is one (an emoji), a lone surrogate one too. */
+export function codePoints(text: string): number {
+  let n = text.length;
+  for (let i = 1; i < text.length; i++) if (isLowSurrogate(text.charCodeAt(i)) && isHighSurrogate(text.charCodeAt(i - 1))) n--;
+  return n;
+}
+
 /** The distinct characters (code points; a lone surrogate is one) of the texts added. */
 class DistinctChars {
   readonly chars = new Set<string>();

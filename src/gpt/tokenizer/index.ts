@@ -9,3 +9,4 @@ export { splitChunks } from './split.js';
 export { tokenizerFromJSON } from './json.js';
 export { encodeKnown, encodePrompt, describeLeftOut, listUnknown, countSpelledSpecial, describeSpelledSpecial, type KnownTokens } from './encode-known.js';
 export { TextStream } from './text-stream.js';
+export { codePoints } from './char.js';

@@ -47,6 +47,14 @@ export class TextStream {
     this.shown = shown;
   }
 
+  /** What push(id) would return, the stream left as it was. */
+  peek(id: number): string {
+    const [pending, shown] = [[...this.pending], this.shown];
+    const piece = this.push(id);
+    [this.pending, this.shown] = [pending, shown];
+    return piece;
+  }
+
   /** The rest at the end of the stream, an unfinished character included (as its decode gives it). */
   flush(): string {
     const rest = this.tokenizer.decode(this.pending).slice(this.shown);
