@@ -1,11 +1,16 @@
 // The merges' ranks by pair, which encoding looks up for every adjacent pair: an open-addressing
 // hash table in typed arrays. A Map keyed by a * PAIR_BASE + b keeps each key past 2^31 as a heap
-// number, an object per merge (GPT-2's 50,000) for the garbage collector to copy.
+// number, an object per merge (GPT-2's 50,000) for the garbage collector to copy. The hash is
+// keyed at random per table: with a fixed one, a vocabulary file can list merges picked to share a
+// slot, and linear probing made loading 100k of them take 5 s (200k: 20 s), and each lookup long.
 export class PairRanks {
   private readonly firsts: Int32Array; // slot's pair [firsts[s], seconds[s]]; -1: an empty slot
   private readonly seconds: Int32Array;
   private readonly ranks: Int32Array;
   private readonly shift: number; // 32 - log2(slots)
+  // multiply-shift's keys: random odd 32-bit numbers
+  private readonly keyA = (Math.random() * 2 ** 32) | 1;
+  private readonly keyB = (Math.random() * 2 ** 32) | 1;
 
   /** A table for `capacity` pairs at most. */
   constructor(capacity: number) {
@@ -17,9 +22,10 @@ export class PairRanks {
     this.ranks = new Int32Array(2 ** bits);
   }
 
-  // Fibonacci hashing of the pair (token ids are below 2^31); then the next slots in turn.
+  // Multiply-shift hashing of the pair (token ids are below 2^31): the top bits of
+  // keyA * a + keyB * b mod 2^32 (>>> takes the sum mod 2^32); then the next slots in turn.
   private slot(a: number, b: number): number {
-    return Math.imul(Math.imul(a, 0x9e3779b1) ^ b, 0x9e3779b1) >>> this.shift;
+    return (Math.imul(a, this.keyA) + Math.imul(b, this.keyB)) >>> this.shift;
   }
 
   /** Gives [a, b] (token ids >= 0) the rank `rank`; false, changing nothing, when it has one already. */
