@@ -8,9 +8,10 @@ export class PairRanks {
   private readonly seconds: Int32Array;
   private readonly ranks: Int32Array;
   private readonly shift: number; // 32 - log2(slots)
-  // multiply-shift's keys: random odd 32-bit numbers
-  private readonly keyA = (Math.random() * 2 ** 32) | 1;
-  private readonly keyB = (Math.random() * 2 ** 32) | 1;
+  // multiply-shift's keys: random odd 32-bit numbers (each XORed with a constant, so that a Math.random
+  // mocked to return 0 leaves two distinct odd multipliers, not 1 and 1: slot a + b)
+  private readonly keyA = ((Math.random() * 2 ** 32) ^ 0x9e3779b1) | 1;
+  private readonly keyB = ((Math.random() * 2 ** 32) ^ 0x85ebca6b) | 1;
 
   /** A table for `capacity` pairs at most. */
   constructor(capacity: number) {
