@@ -2,7 +2,8 @@
 // hash table in typed arrays. A Map keyed by a * PAIR_BASE + b keeps each key past 2^31 as a heap
 // number, an object per merge (GPT-2's 50,000) for the garbage collector to copy. The hash is
 // keyed at random per table: with a fixed one, a vocabulary file can list merges picked to share a
-// slot, and linear probing made loading 100k of them take 5 s (200k: 20 s), and each lookup long.
+// slot, and linear probing made loading 100k of them take 5 s (200k: 20 s, then 350k tokens encoded
+// in 4.6 s, not 0.15 s).
 export class PairRanks {
   private readonly firsts: Int32Array; // slot's pair [firsts[s], seconds[s]]; -1: an empty slot
   private readonly seconds: Int32Array;
