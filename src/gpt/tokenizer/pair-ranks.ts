@@ -30,10 +30,14 @@ export class PairRanks {
     return (Math.imul(a, this.keyA) + Math.imul(b, this.keyB)) >>> this.shift;
   }
 
+  /** Slots add() has looked at, all calls together (tests: a load probes a slot or two a pair, whatever the pairs). */
+  probes = 0;
+
   /** Gives [a, b] (token ids >= 0) the rank `rank`; false, changing nothing, when it has one already. */
   add(a: number, b: number, rank: number): boolean {
     const mask = this.firsts.length - 1;
     for (let s = this.slot(a, b); ; s = (s + 1) & mask) {
+      this.probes++;
       if (this.firsts[s] === -1) {
         this.firsts[s] = a;
         this.seconds[s] = b;
