@@ -156,6 +156,9 @@ it('refuses a k outside [0, size], a bad axis and an int32 input, naming topk', 
     expect(() => topk(x, -1)).toThrow(/^topk: argument 'k' .*got number -1$/);
     expect(() => topk(x, 1.5)).toThrow(/^topk: argument 'k' .*got number 1.5$/);
     expect(() => topk(x, '2' as unknown as number)).toThrow(/^topk: argument 'k' .*got string/);
+    expect(() => topk(x, 2n as unknown as number)).toThrow(/^topk: argument 'k' .*got bigint 2n$/);
+    expect(() => topk(x, NaN)).toThrow(/^topk: argument 'k' .*got number NaN$/);
+    expect(() => topk(x, Infinity)).toThrow(/^topk: argument 'k' .*got number Infinity$/);
     expect(() => topk(x, 1, 2)).toThrow(/^topk: argument 'axis' must be an integer in \[-2, 1\]/);
     expect(() => topk(tensor(Int32Array.from([1, 2]), [2]), 1)).toThrow(/^topk: argument 'input' must be a float32 or float16 tensor, got int32\[2\]$/);
     expect(() => topk(tensor(Float32Array.from([7]), []), 0)).toThrow(/^topk: argument 'k' must be an integer in \[1, 1\]/);
