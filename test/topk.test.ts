@@ -1,7 +1,9 @@
 // topk beyond the op table's drawn calls (test/ops.test.ts): rows of every length around the lane
 // counts with ties, NaN, +-Inf and -0 drawn by fast-check, against the float64 reference, in each
 // lane layout (one lane a row; 32 and 256 lanes merging their lists) and k past the kernel's cap of
-// one pass; GPT-2's vocabulary; float16; the method; the gradient through another axis; refusals.
+// one pass; GPT-2's vocabulary; float16; the method; the gradient through another axis; tensors
+// past a small binding (a chunk of rows at a time) and past 65,535 workgroups, forward and backward;
+// refusals.
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { topkRef, type Ref } from '../src/check/reference/index.js';
@@ -98,6 +100,54 @@ it("sends the values' gradient to where they came from, zero elsewhere, along an
   }
 });
 
+/** The gradient of sum(values * w) for x [R, V]: w[r, j] at x[r, indices[r, j]], from the reference's indices. */
+function scatteredRef(indices: Ref, w: Float32Array, R: number, V: number): number[] {
+  const k = indices.shape[1]!;
+  const dx = new Array<number>(R * V).fill(0);
+  for (let r = 0; r < R; r++) for (let j = 0; j < k; j++) dx[r * V + indices.data[r * k + j]!] = w[r * k + j]!;
+  return dx;
+}
+
+/** topk of x [R, V] with its gradient: values, indices and x's gradient exactly as the reference's. */
+async function expectTopkGrad(data: number[], R: number, V: number, k: number, dtype: 'float32' | 'float16'): Promise<void> {
+  const held = dtype === 'float16' ? data.map(toHalf) : data.map(Math.fround);
+  const want = topkRef({ shape: [R, V], data: Float64Array.from(held) }, k, 1);
+  const w = Float32Array.from({ length: R * k }, (_, i) => (i % 7) + 1);
+  await scope(async () => {
+    const x = tensor(Float32Array.from(held), [R, V], dtype).requiresGrad_();
+    const [values, indices] = topk(x, k);
+    values.mul(tensor(w, [R, k], dtype)).sum().backward();
+    const what = `topk(${dtype}[${R}, ${V}], ${k})`;
+    await expectExact(values, want.values, `${what} values`);
+    await expectExact(indices, want.indices, `${what} indices`);
+    expect([...(await x.grad!.toArray())], `${what} gradient`).toEqual(scatteredRef(want.indices, w, R, V));
+  });
+}
+
+it.each([1, 32, 256])('goes a chunk of rows at a time past a small binding, forward and backward (%i lanes a row)', async (lanes) => {
+  setProfile({ greedyLanes: [{ lanes }], bindingLimit: 4096, offsetAlignment: 256 });
+  // rows of 400 bytes, chunks not on a row's edge; k's rows (4 bytes an element) wider than float16's
+  for (const [R, V, k] of [[37, 100, 100], [11, 300, 70], [200, 7, 5]] as const) {
+    const data = Array.from(seededValues(R * V, R + V), (v) => Math.round(v * 40) / 8);
+    for (const dtype of ['float32', 'float16'] as const) await expectTopkGrad(data, R, V, k, dtype);
+  }
+});
+
+it('takes rows past 65,535 workgroups (a grid of two dimensions), forward and backward', async () => {
+  setProfile({ greedyLanes: [{ lanes: 32 }] }); // a workgroup a row, as the backward's
+  const R = 70_000;
+  await expectTopkGrad(Array.from(seededValues(3 * R, 11), (v) => Math.round(v * 8)), R, 3, 2, 'float32');
+  // one lane a row: 64 rows a workgroup, past 65,535 of them; rows of one, each its own top 1
+  setProfile({ greedyLanes: [{ lanes: 1 }] });
+  const n = 64 * 65_536 + 65;
+  await scope(async () => {
+    const [values, indices] = topk(tensor(Float32Array.from({ length: n }, (_, i) => i), [n, 1]), 1);
+    const [v, i] = [await values.toArray(), await indices.toArray()];
+    const wrongValue = v.findIndex((x, r) => x !== r);
+    expect([wrongValue, i.findIndex((x) => x !== 0)]).toEqual([-1, -1]);
+  });
+});
+
 it('refuses a k outside [0, size], a bad axis and an int32 input, naming topk', () => {
   scope(() => {
     const x = tensor(Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]);
@@ -106,6 +156,9 @@ it('refuses a k outside [0, size], a bad axis and an int32 input, naming topk', 
     expect(() => topk(x, -1)).toThrow(/^topk: argument 'k' .*got number -1$/);
     expect(() => topk(x, 1.5)).toThrow(/^topk: argument 'k' .*got number 1.5$/);
     expect(() => topk(x, '2' as unknown as number)).toThrow(/^topk: argument 'k' .*got string/);
+    expect(() => topk(x, 2n as unknown as number)).toThrow(/^topk: argument 'k' .*got bigint 2n$/);
+    expect(() => topk(x, NaN)).toThrow(/^topk: argument 'k' .*got number NaN$/);
+    expect(() => topk(x, Infinity)).toThrow(/^topk: argument 'k' .*got number Infinity$/);
     expect(() => topk(x, 1, 2)).toThrow(/^topk: argument 'axis' must be an integer in \[-2, 1\]/);
     expect(() => topk(tensor(Int32Array.from([1, 2]), [2]), 1)).toThrow(/^topk: argument 'input' must be a float32 or float16 tensor, got int32\[2\]$/);
     expect(() => topk(tensor(Float32Array.from([7]), []), 0)).toThrow(/^topk: argument 'k' must be an integer in \[1, 1\]/);

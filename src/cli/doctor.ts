@@ -119,7 +119,7 @@ function describeProfile(p: KernelProfile): string[] {
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
     `attention         ${p.subgroupSharing ? 'a subgroup of 8 rows per workgroup, keys and values shared by subgroupBroadcast' : `64 rows per workgroup, workgroup-memory tiles; dk and dv ${p.attentionKeys === 'auto' ? 'together or split, measured per shape' : p.attentionKeys}`}`,
     `row kernels       ${rows}`,
-    `sampling          lanes a row: a draw ${describeLanes(p.drawLanes)}; greedy ${describeLanes(p.greedyLanes)}${p.greedyLanes.some((s) => s.lanes === 1) ? ' (one lane: 64 rows a workgroup)' : ''}`,
+    `sampling          lanes a row: a draw ${describeLanes(p.drawLanes)}; greedy and topk ${describeLanes(p.greedyLanes)}${p.greedyLanes.some((s) => s.lanes === 1) ? ' (one lane: 64 rows a workgroup)' : ''}`,
     `long sums         ${p.splitSums ? 'split over many workgroups, then summed in a fixed order (LayerNorm dw/db, bias gradients, embedding backward)' : 'a lane per column over a few chunks of rows'}`,
     `float16           ${p.f16 ? 'yes (float16 tensors: f16 storage, f32 accumulation; --check runs every op in float16 too)' : 'no (no shader-f16: float16 tensors are an error naming the op)'}`,
     ...(p.f16 ? [`float16 matmul    ${describeHalfMatmul(p)}`] : []),
