@@ -309,6 +309,33 @@ describe('gpt serve --api: logprobs', () => {
     }
   });
 
+  it('gives a vocabulary smaller than logprobs all its tokens as the top, not a 500', async () => {
+    const dir = tempDir('serve-logprobs-tiny');
+    const tiny = CharTokenizer.train('abc');
+    const model = new GPT({ ...CFG, vocabSize: tiny.vocabSize }, { seed: 6 });
+    try {
+      await saveCheckpoint(join(dir, 'ckpt'), model, tiny);
+    } finally {
+      model.dispose();
+    }
+    const tinyApi = await openCompletionsApi({ checkpoint: join(dir, 'ckpt'), modelId: 'tiny', dtype: 'float32' });
+    const tinyServer = await startServer({ root: dir, port: 0, checkpoint: join(dir, 'ckpt'), api: tinyApi });
+    try {
+      const res = await fetch(new URL('/v1/completions', tinyServer.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'abca', max_tokens: 0, echo: true, logprobs: 20 }) });
+      expect(res.status).toBe(200);
+      const { choices } = (await res.json()) as { choices: { logprobs: { top_logprobs: (Record<string, number> | null)[] } }[] };
+      const tops = choices[0]!.logprobs.top_logprobs;
+      expect(tops[0]).toBeNull();
+      for (const top of tops.slice(1)) {
+        expect(Object.keys(top!).sort()).toEqual(['a', 'b', 'c']);
+        expect(Object.values(top!).reduce((p, lp) => p + Math.exp(lp), 0)).toBeCloseTo(1, 5); // every token: the whole distribution
+      }
+    } finally {
+      await tinyServer.close();
+      await tinyApi.close();
+    }
+  });
+
   it('refuses logprobs outside 0..20 or not an integer, with stream, and max_tokens 0 without echo: 400 naming the field', async () => {
     const cases: [Record<string, unknown>, string, string][] = [
       [{ logprobs: 21 }, 'logprobs', 'logprobs must be an integer in [0, 20], got 21 (the top logprobs at each position; null: none)'],
