@@ -74,6 +74,20 @@ describe('scoreSequences', () => {
     });
   });
 
+  it('scores only the tokens from `from` on (the context before left 0), each as the float64 reference gives it', async () => {
+    // within the block, at its end, one past it, well past it (a window a token), and past the sequence (nothing scored)
+    const froms = [5, 16, 17, 20, 40];
+    const seqs = [SEQUENCES[1]!, SEQUENCES[4]!, SEQUENCES[4]!, SEQUENCES[4]!, SEQUENCES[4]!];
+    const got = await scoreSequences(model, seqs, 2, { from: froms });
+    seqs.forEach((s, k) => {
+      const want = scoresRef(s);
+      got[k]!.logprobs.forEach((lp, i) => {
+        if (i + 1 < froms[k]!) expect([lp, ...got[k]!.topIds.subarray(2 * i, 2 * i + 2)], `sequence ${k} token ${i + 1}: context`).toEqual([0, 0, 0]);
+        else expect(Math.abs(lp - want.logprobs[i]!), `sequence ${k} token ${i + 1}`).toBeLessThan(1e-4);
+      });
+    });
+  });
+
   it('under autocast float16 scores the float16 logits cast to float32', async () => {
     const s = SEQUENCES[3]!;
     const got = await autocast('float16', () => scoreSequences(model, [s], 1));
@@ -91,9 +105,11 @@ describe('scoreSequences', () => {
     expect(Math.max(...want.map((w, i) => Math.abs(w - got[0]!.logprobs[i]!)))).toBeGreaterThan(1e-5);
   });
 
-  it('refuses a topN outside [0, V] and an empty sequence', async () => {
+  it('refuses a topN outside [0, V], an empty sequence and one holding a number that is not a token id', async () => {
     await expect(scoreSequences(model, [[1, 2]], CFG.vocabSize + 1)).rejects.toThrow(`scoreSequences: topN must be an integer in [0, ${CFG.vocabSize}], got ${CFG.vocabSize + 1}`);
     await expect(scoreSequences(model, [[1], []], 1)).rejects.toThrow('scoreSequences: sequences[1] is empty');
+    await expect(scoreSequences(model, [[1], [2, CFG.vocabSize]], 1)).rejects.toThrow(`scoreSequences: sequences[1][1] = number ${CFG.vocabSize} is not a token id in [0, ${CFG.vocabSize})`);
+    await expect(scoreSequences(model, [[1.5, 2]], 1)).rejects.toThrow(`scoreSequences: sequences[0][0] = number 1.5 is not a token id in [0, ${CFG.vocabSize})`);
   });
 });
 

@@ -3,7 +3,8 @@
 // tokens come first, the first one's logprob and top null (nothing comes before it). A token's text
 // is what it adds to the text decoded so far, as vLLM's incremental detokenizer gives it: '' for a
 // byte that leaves a character unfinished, the whole character on the token that ends it, so the
-// tokens join to the text (up to a stop sequence's cut). A top dict maps such a text (each
+// tokens join to the text (up to a stop sequence's cut, and a character max_tokens cut short: the
+// text ends in U+FFFD for it, the last token's text is ''). A top dict maps such a text (each
 // candidate's, after the same tokens) to logprob for the N likeliest tokens and the chosen one where
 // it is not among them (N + 1 entries at most, as OpenAI's and vLLM's). Two tokens of one text
 // share a key: the likelier holds it, the other is left out (the dict then has fewer entries), so a

@@ -193,8 +193,9 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
             if (r.stream) chunk(index, '', text.finish);
           }
           // a long prompt's windows are a forward a token: stopped once its client is gone
-          const scoring = { tokensPerForward, cancelled: gone };
-          if (r.logprobs !== null && !gone()) scores = await scoreSequences(model, choices.map((c) => scored(c.ids, c.drawn, r.echo, model.config.blockSize)), r.logprobs, scoring);
+          const toScore = choices.map((c) => scored(c.ids, c.drawn, r.echo, model.config.blockSize));
+          const scoring = { tokensPerForward, cancelled: gone, from: toScore.map((t) => t.from) };
+          if (r.logprobs !== null && !gone()) scores = await scoreSequences(model, toScore.map((t) => t.tokens), r.logprobs, scoring);
         },
         casts,
       );
@@ -203,7 +204,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       const failure = e instanceof LogitsNotFiniteError
         ? new ApiError(500, `generation failed: ${e.describe(e.sequence === null ? null : `choices[${e.sequence}]`)}`)
         : e instanceof ScoresNotFiniteError
-          ? new ApiError(500, `scoring failed: ${e.describe(`choices[${e.sequence}]`)}`)
+          ? new ApiError(500, `scoring failed: ${e.describe(`choices[${e.sequence}]`, scored(choices[e.sequence]!.ids, [], r.echo, model.config.blockSize).cut)}`)
           : new ApiError(500, "generation failed: the reason is in gpt serve's output");
       if (r.stream) res.end(`data: ${JSON.stringify(failure.body)}\n\n`);
       else if (e instanceof LogitsNotFiniteError || e instanceof ScoresNotFiniteError) fail(res, failure);
@@ -300,13 +301,13 @@ export async function openCompletionsApi({ checkpoint, dtype, adapter, ...settin
 }
 
 /**
- * The tokens to score for a choice: its prompt's and the drawn ones; without echo, only as much of
- * the prompt as the drawn tokens see (the blockSize tokens before each), not a long prompt's whole
- * sliding window.
+ * What to score of a choice: its prompt's tokens and the drawn ones, every one from the second
+ * (`from` 1) with echo; without, only the drawn ones (`from`: the first drawn), after as much of the
+ * prompt as they see (the blockSize tokens before each): its first `cut` tokens left out.
  */
-function scored(prompt: Int32Array, drawn: number[], echo: boolean, blockSize: number): number[] {
-  const all = [...prompt, ...drawn];
-  return echo ? all : all.slice(Math.max(0, prompt.length - blockSize));
+function scored(prompt: Int32Array, drawn: number[], echo: boolean, blockSize: number): { tokens: number[]; from: number; cut: number } {
+  const cut = echo ? 0 : Math.max(0, prompt.length - blockSize);
+  return { tokens: [...prompt.subarray(cut), ...drawn], from: echo ? 1 : prompt.length - cut, cut };
 }
 
 /**

@@ -299,4 +299,5 @@ function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: Batc
 }
 
 const isTypedArray = (x: unknown): x is ArrayLike<number> => ArrayBuffer.isView(x) && !(x instanceof DataView);
-const isToken = (id: unknown, vocabSize: number): id is number => Number.isInteger(id) && (id as number) >= 0 && (id as number) < vocabSize;
+/** Whether `id` is a token id of a vocabulary of `vocabSize`. */
+export const isToken = (id: unknown, vocabSize: number): id is number => Number.isInteger(id) && (id as number) >= 0 && (id as number) < vocabSize;

@@ -16,7 +16,9 @@ import { profile } from '../kernels/profile.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { computeDtype } from '../nn/autocast.js';
 import { cast, embedding, logSoftmax, tensor, topk, type Tensor } from '../ops/index.js';
+import { describeValue } from '../tensor/check.js';
 import { keep, scope } from '../tensor/scope.js';
+import { isToken } from './generate.js';
 import type { GPT } from './model.js';
 
 /** The most tokens one forward takes by default (a window of blockSize at least): bounds the activations. */
@@ -48,6 +50,8 @@ export interface ScoreOptions {
   tokensPerForward?: number;
   /** Asked before each forward: true stops the scoring, which then resolves to null (a server's client gone). */
   cancelled?: () => boolean;
+  /** Sequence i's first token scored, from[i] (1 unless given): those before it are context only, their scores left 0 (a completion's prompt, where only its drawn tokens are asked for). */
+  from?: readonly number[];
 }
 
 /** Logits that are not finite (a NaN or +Inf, or every one -Inf) where a token is scored: it has no log-probability. */
@@ -65,10 +69,10 @@ export class ScoresNotFiniteError extends Error {
     this.message = `scoreSequences: ${this.describe(`sequences[${sequence}]`)}`;
   }
 
-  /** The message without the op, the sequence named `sequence`. */
-  describe(sequence: string): string {
+  /** The message without the op, the sequence named `sequence`, its tokens counted from `firstToken` (a caller's cut). */
+  describe(sequence: string, firstToken = 0): string {
     const half = this.dtype === 'float16' ? '; float16 overflows past 65504: score in float32' : '';
-    return `the model's logits are not finite before ${sequence}'s token ${this.token} (from 0): a NaN or +Inf, or every one -Inf, so it has no log-probability (its weights hold NaN or overflow ${this.dtype} in the forward${half})`;
+    return `the model's logits are not finite before ${sequence}'s token ${firstToken + this.token} (from 0): a NaN or +Inf, or every one -Inf, so it has no log-probability (its weights hold NaN or overflow ${this.dtype} in the forward${half})`;
   }
 }
 
@@ -82,13 +86,17 @@ export function scoreSequences(model: GPT, sequences: readonly ArrayLike<number>
 export async function scoreSequences(model: GPT, sequences: readonly ArrayLike<number>[], topN: number, opts: ScoreOptions = {}): Promise<SequenceScores[] | null> {
   const { blockSize, vocabSize: V } = model.config;
   if (!Number.isInteger(topN) || topN < 0 || topN > V) throw new RangeError(`scoreSequences: topN must be an integer in [0, ${V}], got ${topN}`);
-  const { tokensPerForward = Infinity, cancelled = () => false } = opts;
+  const { tokensPerForward = Infinity, cancelled = () => false, from = [] } = opts;
   if (!(tokensPerForward >= 1)) throw new RangeError(`scoreSequences: tokensPerForward must be a number >= 1, got ${tokensPerForward}`);
   const bad = sequences.findIndex((s) => !s.length);
   if (bad >= 0) throw new RangeError(`scoreSequences: sequences[${bad}] is empty: a sequence holds one token at least`);
+  for (const [k, s] of sequences.entries()) {
+    const notToken = Array.prototype.findIndex.call(s, (id: unknown) => !isToken(id, V));
+    if (notToken >= 0) throw new RangeError(`scoreSequences: sequences[${k}][${notToken}] = ${describeValue(s[notToken])} is not a token id in [0, ${V})`);
+  }
   const out = sequences.map((s) => ({ logprobs: new Float32Array(s.length - 1), topIds: new Int32Array((s.length - 1) * topN), topLogprobs: new Float32Array((s.length - 1) * topN) }));
   const windows = (function* () {
-    for (const [seq, s] of sequences.entries()) yield* windowsOf(Array.from(s), seq, blockSize);
+    for (const [seq, s] of sequences.entries()) yield* windowsOf(Array.from(s), seq, blockSize, Math.max(1, from[seq] ?? 1));
   })();
   enterEval(model);
   try {
@@ -114,12 +122,11 @@ export async function scoreSequences(model: GPT, sequences: readonly ArrayLike<n
   return out;
 }
 
-/** A sequence's windows: its first blockSize tokens scored at every position, then each later token by the blockSize tokens before it. */
-function* windowsOf(tokens: number[], seq: number, blockSize: number): Generator<Window> {
+/** A sequence's windows for its tokens from `scoreFrom` on: its first blockSize tokens in one forward, then each later token by the blockSize tokens before it. */
+function* windowsOf(tokens: number[], seq: number, blockSize: number, scoreFrom: number): Generator<Window> {
   const first = Math.min(tokens.length - 1, blockSize);
-  if (first === 0) return;
-  yield { seq, start: 0, input: tokens.slice(0, first), from: 0, targets: tokens.slice(1, first + 1) };
-  for (let j = blockSize + 1; j < tokens.length; j++) yield { seq, start: j - blockSize, input: tokens.slice(j - blockSize, j), from: blockSize - 1, targets: [tokens[j]!] };
+  if (first >= scoreFrom) yield { seq, start: 0, input: tokens.slice(0, first), from: scoreFrom - 1, targets: tokens.slice(scoreFrom, first + 1) };
+  for (let j = Math.max(blockSize + 1, scoreFrom); j < tokens.length; j++) yield { seq, start: j - blockSize, input: tokens.slice(j - blockSize, j), from: blockSize - 1, targets: [tokens[j]!] };
 }
 
 /** Windows in order, grouped so that each group, padded to its longest, holds at most `tokens` tokens (one window at least). */

@@ -41,9 +41,12 @@ const chosen = new Map<string, unknown>(); // winners checked or measured here, 
 const queued = new Set<string>();
 let queue: Promise<void> = Promise.resolve();
 
-/** Turns tuning on or off (off: every problem gets the profile's default); whether it was on. */
-export function setAutotune(on: boolean): boolean {
-  const was = enabled ?? false;
+/**
+ * Turns tuning on or off (off: every problem gets the profile's default); what it was, to restore:
+ * undefined before the device opens and reads GPT_AUTOTUNE (restored so, it still reads it).
+ */
+export function setAutotune(on: boolean | undefined): boolean | undefined {
+  const was = enabled;
   enabled = on;
   return was;
 }
