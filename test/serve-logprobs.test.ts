@@ -57,6 +57,24 @@ const ids = (text: string) => Array.from(tokenizer.encode(text));
 /** Distinct test sequences: one token, within the block, the block exactly, one past, well past it. */
 const SEQUENCES = ['t', 'to be, or', 'to be, or not to', 'to be, or not to ', 'to be, or not to be: that is the'].map(ids);
 
+/** Runs `fn` with a server of `model` (saved with `tok`, then disposed) and a POST of a completion body to it. */
+async function servingModel(model: GPT, tok: CharTokenizer, fn: (post: (body: unknown) => Promise<Response>) => Promise<void>): Promise<void> {
+  const dir = tempDir('serve-logprobs-model');
+  try {
+    await saveCheckpoint(join(dir, 'ckpt'), model, tok);
+  } finally {
+    model.dispose();
+  }
+  const api = await openCompletionsApi({ checkpoint: join(dir, 'ckpt'), modelId: 'other', dtype: 'float32' });
+  const server = await startServer({ root: dir, port: 0, checkpoint: join(dir, 'ckpt'), api });
+  try {
+    await fn((body) => fetch(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }));
+  } finally {
+    await server.close();
+    await api.close();
+  }
+}
+
 describe('scoreSequences', () => {
   it('gives each token the float64 logprob given the blockSize tokens before it, and the top N, sequences of any length batched', async () => {
     expect(SEQUENCES.map((s) => s.length)).toEqual([1, 9, 16, 17, 32]);
@@ -300,44 +318,24 @@ describe('gpt serve --api: logprobs', () => {
   });
 
   it("answers a 500 naming the choice and token where the scored logits are not finite, as generation's are (not null logprobs)", async () => {
-    const dir = tempDir('serve-logprobs-overflow');
     const overflowing = new GPT(CFG, { seed: 5 });
-    try {
-      const w = overflowing.h.items[1]!.attn.c_proj.bias!; // past float32: the next LayerNorm's mean is Inf, its output NaN
-      scope(() => w.assign(tensor(new Float32Array(w.size).fill(3e38), [...w.shape])));
-      await saveCheckpoint(join(dir, 'ckpt'), overflowing, tokenizer);
-    } finally {
-      overflowing.dispose();
-    }
-    const nanApi = await openCompletionsApi({ checkpoint: join(dir, 'ckpt'), modelId: 'overflow', dtype: 'float32' });
-    const nanServer = await startServer({ root: dir, port: 0, checkpoint: join(dir, 'ckpt'), api: nanApi });
-    try {
-      const res = await fetch(new URL('/v1/completions', nanServer.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: ['to', 'to be'], max_tokens: 0, echo: true, logprobs: 1 }) });
+    const w = overflowing.h.items[1]!.attn.c_proj.bias!; // past float32: the next LayerNorm's mean is Inf, its output NaN
+    scope(() => w.assign(tensor(new Float32Array(w.size).fill(3e38), [...w.shape])));
+    await servingModel(overflowing, tokenizer, async (post) => {
+      const res = await post({ prompt: ['to', 'to be'], max_tokens: 0, echo: true, logprobs: 1 });
       expect(res.status).toBe(500);
       const { error } = (await res.json()) as { error: { message: string; type: string } };
       expect(error).toEqual({
         message: "scoring failed: the model's logits are not finite before choices[0]'s token 1 (from 0): a NaN or +Inf, or every one -Inf, so it has no log-probability (its weights hold NaN or overflow float32 in the forward)",
         type: 'server_error', param: null, code: null,
       });
-    } finally {
-      await nanServer.close();
-      await nanApi.close();
-    }
+    });
   });
 
   it('gives a vocabulary smaller than logprobs all its tokens as the top, not a 500', async () => {
-    const dir = tempDir('serve-logprobs-tiny');
     const tiny = CharTokenizer.train('abc');
-    const model = new GPT({ ...CFG, vocabSize: tiny.vocabSize }, { seed: 6 });
-    try {
-      await saveCheckpoint(join(dir, 'ckpt'), model, tiny);
-    } finally {
-      model.dispose();
-    }
-    const tinyApi = await openCompletionsApi({ checkpoint: join(dir, 'ckpt'), modelId: 'tiny', dtype: 'float32' });
-    const tinyServer = await startServer({ root: dir, port: 0, checkpoint: join(dir, 'ckpt'), api: tinyApi });
-    try {
-      const res = await fetch(new URL('/v1/completions', tinyServer.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'abca', max_tokens: 0, echo: true, logprobs: 20 }) });
+    await servingModel(new GPT({ ...CFG, vocabSize: tiny.vocabSize }, { seed: 6 }), tiny, async (post) => {
+      const res = await post({ prompt: 'abca', max_tokens: 0, echo: true, logprobs: 20 });
       expect(res.status).toBe(200);
       const { choices } = (await res.json()) as { choices: { logprobs: { top_logprobs: (Record<string, number> | null)[] } }[] };
       const tops = choices[0]!.logprobs.top_logprobs;
@@ -346,10 +344,7 @@ describe('gpt serve --api: logprobs', () => {
         expect(Object.keys(top!).sort()).toEqual(['a', 'b', 'c']);
         expect(Object.values(top!).reduce((p, lp) => p + Math.exp(lp), 0)).toBeCloseTo(1, 5); // every token: the whole distribution
       }
-    } finally {
-      await tinyServer.close();
-      await tinyApi.close();
-    }
+    });
   });
 
   it('refuses logprobs outside 0..20 or not an integer, with stream, and max_tokens 0 without echo: 400 naming the field', async () => {
