@@ -266,10 +266,13 @@ export class LogitsNotFiniteError extends Error {
 
   /** The message without the op, the sequence named as `sequence` says (null: none). */
   describe(sequence: string | null): string {
-    const half = this.dtype === 'float16' ? '; float16 overflows past 65504: generate in float32' : '';
-    return `the model's logits are not finite at ${sequence === null ? '' : `${sequence}, `}generated token ${this.token} (position ${this.position}): a NaN or +Inf, or every one -Inf, so there is no distribution to draw from (its weights hold NaN or overflow ${this.dtype} in the forward${half}); no token was drawn there`;
+    return `the model's logits are not finite at ${sequence === null ? '' : `${sequence}, `}generated token ${this.token} (position ${this.position}): a NaN or +Inf, or every one -Inf, so there is no distribution to draw from (${notFiniteCause(this.dtype, 'generate')}); no token was drawn there`;
   }
 }
+
+/** Why a forward run in `dtype` gives logits that are not finite; under float16, to `redo` ('generate', 'score') in float32. */
+export const notFiniteCause = (dtype: string, redo: string): string =>
+  `its weights hold NaN or overflow ${dtype} in the forward${dtype === 'float16' ? `; float16 overflows past 65504: ${redo} in float32` : ''}`;
 
 /** One-line errors for bad prompts or options, before any work is queued; `op` names the caller. */
 function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions | undefined, op: string): void {

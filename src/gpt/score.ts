@@ -18,7 +18,7 @@ import { computeDtype } from '../nn/autocast.js';
 import { cast, embedding, logSoftmax, tensor, topk, type Tensor } from '../ops/index.js';
 import { describeValue } from '../tensor/check.js';
 import { keep, scope } from '../tensor/scope.js';
-import { isToken } from './generate.js';
+import { isToken, notFiniteCause } from './generate.js';
 import type { GPT } from './model.js';
 
 /** The most tokens one forward takes by default (a window of blockSize at least): bounds the activations. */
@@ -71,8 +71,7 @@ export class ScoresNotFiniteError extends Error {
 
   /** The message without the op, the sequence named `sequence`, its tokens counted from `firstToken` (a caller's cut). */
   describe(sequence: string, firstToken = 0): string {
-    const half = this.dtype === 'float16' ? '; float16 overflows past 65504: score in float32' : '';
-    return `the model's logits are not finite before ${sequence}'s token ${firstToken + this.token} (from 0): a NaN or +Inf, or every one -Inf, so it has no log-probability (its weights hold NaN or overflow ${this.dtype} in the forward${half})`;
+    return `the model's logits are not finite before ${sequence}'s token ${firstToken + this.token} (from 0): a NaN or +Inf, or every one -Inf, so it has no log-probability (${notFiniteCause(this.dtype, 'score')})`;
   }
 }
 
