@@ -248,7 +248,7 @@ export const {
   expand, sumTo, sum, mean, max, min, argmax, argmin, topkValues, topkIndices, std, reshape, squeeze, unsqueeze, flatten, clone, permute, slice, concat, stack, cast, castCached,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits,
-  linearInt8, embeddingInt8,
+  linearInt8, embeddingInt8, linearInt4,
 } = ops;
 export { checkSamplingOptions, MIN_TEMPERATURE, type SamplingOptions } from './sample.js';
 export { MAX_DISTILL_TEMPERATURE } from './distill-loss.js';
@@ -259,6 +259,7 @@ export { clipLimit, gradNorm } from './grad-norm.js';
 export { gradScalerUpdate, scalerFactorRules, scalerStateRules, MAX_SCALE, MIN_SCALE, type FloorMark, type ScalerSettings } from './grad-scaler.js';
 export { watchNonFinite } from './finite.js';
 export { quantizeRowsInt8 } from './int8.js';
+export { int4GroupProblem, quantizeGroupsInt4 } from './int4.js';
 import { quantizeInt8 as quantizeInt8Core } from './int8.js';
 /** A float32 weight [N, K] as int8 Q [N, K] and per-row scales [N] (see quantizeRowsInt8). */
 export const quantizeInt8 = quantizeInt8Core as unknown as (w: Tensor) => Promise<{ q: Tensor; scale: Tensor }>;

@@ -23,7 +23,7 @@ import { checkIds } from './gather.js';
 const INT8_MAX = 127;
 
 /** Throws unless an int8 table `q` fits one binding (its kernels bind it whole). */
-function checkFits(op: string, q: Tensor): void {
+export function checkFits(op: string, q: Tensor): void {
   const limit = profile().bindingLimit;
   if (q.size > limit) throw new RangeError(`${op}: ${q.describe()} is ${q.size} bytes, more than one binding holds (${limit} bytes)`);
 }
@@ -36,30 +36,38 @@ function checkQuantized(op: string, q: Tensor, scale: Tensor, what: string): voi
   checkFits(op, q);
 }
 
+/**
+ * x [..., K] times a quantized weight of N rows -> [..., N] float32: `launch(x, out, M)` records the
+ * product of M rows; rows of x and of the result beyond a binding go in bands (`op` names them).
+ */
+export function linearInBands(op: string, x: Tensor, N: number, K: number, launch: (x: GPUBuffer, out: GPUBuffer, M: number) => void): Tensor {
+  const M = numel(x.shape.slice(0, -1));
+  const out = Tensor.empty([...x.shape.slice(0, -1), N], 'float32', op);
+  // rows per band: a band of x and of the result each fit one binding
+  const rows = Math.max(1, Math.floor(profile().bindingLimit / (4 * Math.max(K, N, 1))));
+  if (M <= rows) {
+    launch(x.buffer(), out.buffer(), M);
+    return out;
+  }
+  for (let m0 = 0; m0 < M; m0 += rows) {
+    const mr = Math.min(rows, M - m0);
+    const [xb, ob] = [Tensor.empty([mr, K], 'float32', `${op} band`), Tensor.empty([mr, N], 'float32', `${op} band`)];
+    device().copy(x.buffer(), 4 * m0 * K, xb.buffer(), 0, 4 * mr * K);
+    launch(xb.buffer(), ob.buffer(), mr);
+    device().copy(ob.buffer(), 0, out.buffer(), 4 * m0 * N, 4 * mr * N);
+    xb.dispose();
+    ob.dispose();
+  }
+  return out;
+}
+
 export const linearInt8 = defineOp({
   name: 'linearInt8',
   dtypes: { input: ['float32'], weight: ['int8'], scale: ['float32'] },
   forward(_ctx: OpContext, x: Tensor, q: Tensor, scale: Tensor) {
     const [N, K] = q.shape as [number, number];
-    const M = numel(x.shape.slice(0, -1));
-    const out = Tensor.empty([...x.shape.slice(0, -1), N], 'float32', 'linearInt8');
     const plan = { N, K, transA: false, transB: true, batchShape: [], aStrides: [], bStrides: [], scale: scale.buffer() };
-    // rows per band: a band of x and of the result each fit one binding
-    const rows = Math.max(1, Math.floor(profile().bindingLimit / (4 * Math.max(K, N, 1))));
-    if (M <= rows) {
-      launchMatmul(x.buffer(), q.buffer(), out.buffer(), { ...plan, M });
-      return out;
-    }
-    for (let m0 = 0; m0 < M; m0 += rows) {
-      const mr = Math.min(rows, M - m0);
-      const [xb, ob] = [Tensor.empty([mr, K], 'float32', 'linearInt8 band'), Tensor.empty([mr, N], 'float32', 'linearInt8 band')];
-      device().copy(x.buffer(), 4 * m0 * K, xb.buffer(), 0, 4 * mr * K);
-      launchMatmul(xb.buffer(), q.buffer(), ob.buffer(), { ...plan, M: mr });
-      device().copy(ob.buffer(), 0, out.buffer(), 4 * m0 * N, 4 * mr * N);
-      xb.dispose();
-      ob.dispose();
-    }
-    return out;
+    return linearInBands('linearInt8', x, N, K, (xb, ob, M) => launchMatmul(xb, q.buffer(), ob, { ...plan, M }));
   },
   shape([x, q, scale]) {
     assertRank('linearInt8', x, 1, 'input [..., K]');
@@ -98,18 +106,29 @@ export const embeddingInt8 = defineOp({
  */
 export function quantizeRowsInt8(w: Float32Array, rows: number, cols: number, what = 'quantizeRowsInt8:'): { q: Int8Array; scale: Float32Array } {
   if (w.length !== rows * cols) throw new RangeError(`quantizeRowsInt8: ${w.length} values are not [${rows}, ${cols}]`);
+  return quantizeSymmetric(w, rows, cols, cols, INT8_MAX, what);
+}
+
+/**
+ * Symmetric quantization of a row-major [rows, cols] matrix in groups of `group` consecutive
+ * weights of a row (`group` divides cols): scale = max|group| / qmax (rounded to float32, as
+ * stored), q = round(w / scale), halves away from zero, clamped to [-qmax, qmax]; a group of zeros
+ * gets scale 0 and q 0. q [rows, cols] one a byte, scale [rows, cols / group]. A NaN or infinite
+ * weight is refused, the error starting with `what`.
+ */
+export function quantizeSymmetric(w: Float32Array, rows: number, cols: number, group: number, qmax: number, what: string): { q: Int8Array; scale: Float32Array } {
   const q = new Int8Array(rows * cols);
-  const scale = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const row = w.subarray(r * cols, (r + 1) * cols);
+  const scale = new Float32Array(cols ? (rows * cols) / group : 0);
+  for (let g = 0; g < scale.length; g++) {
+    const values = w.subarray(g * group, (g + 1) * group);
     let max = 0;
-    for (const v of row) {
-      if (!Number.isFinite(v)) throw new RangeError(`${what} row ${r} holds ${v}; only finite weights can be quantized`);
+    for (const v of values) {
+      if (!Number.isFinite(v)) throw new RangeError(`${what} row ${Math.floor((g * group) / cols)} holds ${v}; only finite weights can be quantized`);
       max = Math.max(max, Math.abs(v));
     }
-    const s = (scale[r] = Math.fround(max / INT8_MAX));
+    const s = (scale[g] = Math.fround(max / qmax));
     if (s === 0) continue;
-    row.forEach((v, c) => (q[r * cols + c] = Math.sign(v) * Math.min(INT8_MAX, Math.round(Math.abs(v) / s))));
+    values.forEach((v, i) => (q[g * group + i] = Math.sign(v) * Math.min(qmax, Math.round(Math.abs(v) / s))));
   }
   return { q, scale };
 }

@@ -22,6 +22,7 @@ import { watchNonFinite } from './finite.js';
 import { embedding } from './gather.js';
 import { gradNorm } from './grad-norm.js';
 import { gradScalerUpdate } from './grad-scaler.js';
+import { linearInt4 } from './int4.js';
 import { embeddingInt8, linearInt8 } from './int8.js';
 import { layerNorm } from './layernorm.js';
 import { linear } from './linear.js';
@@ -57,8 +58,8 @@ export const OPS = {
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   // generation: a token per row of logits
   sampleLogits,
-  // int8 weights, inference only (int8.ts)
-  linearInt8, embeddingInt8,
+  // int8 and int4 weights, inference only (int8.ts, int4.ts)
+  linearInt8, embeddingInt8, linearInt4,
 } satisfies Record<string, AnyOp>;
 
 export const UPDATES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace, castInto, sliceAssign } satisfies Record<string, AnyUpdate>;

@@ -6,6 +6,8 @@
 // (prompt processing), x is rounded to int8 per row first: the tolerance then adds that rounding's
 // bound, max over rows of scale_x / 2 times the largest sum_k |W[n, k]| (the device-start
 // self-check holds those kernels to exact integer sums).
+// linearInt4: random bytes as packed int4 weights (every nibble, -8 too), groups of 8 to 32, rows of
+// x within skinnyRows and beyond (skinny kernel; dequantized, then the float32 matmul).
 import type { OpName } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { bool, cap, dim, ints, MAX_SIZE, pick, shape, values, vocabulary } from '../draw.js';
@@ -13,6 +15,7 @@ import type { Random } from '../random.js';
 import { int8TensorCoresFor } from '../../kernels/profile.js';
 import { numel, ref, type Ref } from '../reference/array.js';
 import { embeddingRef } from '../reference/indexing.js';
+import { dequantizeInt4Ref } from '../reference/int4.js';
 import { dequantizeRef } from '../reference/int8.js';
 import { matmulRef } from '../reference/matmul.js';
 import { floatInput, int8Input, intInput, type OpCase, type Sample } from '../sample.js';
@@ -64,4 +67,21 @@ const embeddingInt8 = {
   },
 };
 
-export const INT8_CASES = { linearInt8, embeddingInt8 } satisfies { [K in OpName]?: OpCase<K> };
+const linearInt4 = {
+  draw(r: Random): Sample<[Tensor, Tensor, Tensor]> {
+    const [G, groups] = [pick(r, [8, 16, 32]), r.int(1, 4)];
+    const K = G * groups;
+    // W dequantized fits the small-bindings variant's 4 KiB binding (prompt processing makes it)
+    const N = Math.min(dim(r), Math.floor(1024 / K));
+    const M = cap(pick(r, [[], [r.int(1, 4)], shape(r, 1, 2)]), Math.floor(MAX_SIZE / K));
+    const [x, q, s] = [values(r, [...M, K], -1, 1), ints(r, [N, K / 2], -128, 127), scales(r, N * groups)];
+    return {
+      inputs: [floatInput(x, false), int8Input(q), floatInput({ shape: [N, groups], data: s.data }, false)],
+      args: ([x, q, s]) => [x!, q!, s!],
+      reference: ([x, q, s]) => matmulRef(x!, dequantizeInt4Ref(q!, s!), false, true),
+      tol: { atol: 1e-5 * Math.sqrt(K), rtol: 1e-4 },
+    };
+  },
+};
+
+export const INT8_CASES = { linearInt8, embeddingInt8, linearInt4 } satisfies { [K in OpName]?: OpCase<K> };

@@ -2,6 +2,7 @@
 export * from './array.js';
 export * from './broadcast.js';
 export * from './indexing.js';
+export * from './int4.js';
 export * from './int8.js';
 export * from './math.js';
 export * from './matmul.js';

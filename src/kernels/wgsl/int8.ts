@@ -43,11 +43,24 @@ fn i8_at(word: u32, j: u32) -> f32 { return f32(bitcast<i32>(word << (24u - 8u *
 // all four bytes of a word, in element order
 fn i8x4(word: u32) -> vec4f { return vec4f(bitcast<vec4i>(vec4u(word) << vec4u(24u, 16u, 8u, 0u)) >> vec4u(24u)); }`;
 
-const SKINNY_WG = 64;
+export const SKINNY_WG = 64;
 
 /** Rows and columns a lane of the vec4 kernel sums at once. */
-const MAX_ROWS = 4;
-const COLS = 4;
+export const MAX_ROWS = 4;
+export const COLS = 4;
+
+/** WGSL: lane i's first column n0 and first row r0, COLS columns and `rows` rows a lane (int8's vec4 kernel and int4's). */
+export const skinnyLanes = (rows: number): string => `
+  let groups = (p.N + ${COLS - 1}u) / ${COLS}u;
+  let n0 = (i % groups) * ${COLS}u;
+  let r0 = (i / groups) * ${rows}u;`;
+
+/** WGSL: each of a lane's rows * COLS sums (`sum(e)`, e = r * COLS + c) stored where it is in C, scaled by `scale(e)` if given. */
+export const skinnyStores = (rows: number, sum: (e: number) => string, scale?: (c: number) => string): string =>
+  each(rows * COLS, (e) => {
+    const [r, c] = [Math.floor(e / COLS), e % COLS];
+    return `  if (r0 + ${r}u < p.M && n0 + ${c}u < p.N) { c[(r0 + ${r}u) * p.N + n0 + ${c}u] = ${sum(e)}${scale ? ` * ${scale(c)}` : ''}; }`;
+  });
 
 /**
  * The skinny kernel: `rows` > 0 the vec4 one (a lane per COLS columns and `rows` rows; columns past
@@ -59,10 +72,7 @@ const skinnyInt8 = variants((rows: number) => new Kernel({
   write: { c: 'f32' },
   params: { n: 'u32', M: 'u32', N: 'u32', K: 'u32' },
   body: `${INT8_WGSL}
-${perElement(SKINNY_WG, rows ? `
-  let groups = (p.N + ${COLS - 1}u) / ${COLS}u;
-  let n0 = (i % groups) * ${COLS}u;
-  let r0 = (i / groups) * ${rows}u;
+${perElement(SKINNY_WG, rows ? `${skinnyLanes(rows)}
   let kq = p.K / 4u;
 ${each(COLS, (c) => `  let q${c} = min(n0 + ${c}u, p.N - 1u) * kq;`)}
 ${each(rows, (r) => `  let x${r} = min(r0 + ${r}u, p.M - 1u) * kq;`)}
@@ -72,10 +82,7 @@ ${each(COLS, (c) => `    let w${c} = i8x4(q[q${c} + j]);`)}
 ${each(rows, (r) => `    let a${r} = a[x${r} + j];`)}
 ${each(rows * COLS, (e) => `    acc${e} += a${Math.floor(e / COLS)} * w${e % COLS};`)}
   }
-${each(rows * COLS, (e) => {
-  const [r, c] = [Math.floor(e / COLS), e % COLS];
-  return `  if (r0 + ${r}u < p.M && n0 + ${c}u < p.N) { c[(r0 + ${r}u) * p.N + n0 + ${c}u] = (acc${e}.x + acc${e}.y + acc${e}.z + acc${e}.w) * scale[n0 + ${c}u]; }`;
-})}` : `
+${skinnyStores(rows, (e) => `(acc${e}.x + acc${e}.y + acc${e}.z + acc${e}.w)`, (c) => `scale[n0 + ${c}u]`)}` : `
   let col = i % p.N;
   let row = i / p.N;
   var acc = 0.0;
