@@ -29,7 +29,7 @@ export function describeCompression(ckpt: Checkpoint): string | null {
  */
 export function compressionParts({ model, distill }: Pick<CheckpointMeta, 'model' | 'distill'>, masks: string | null): string[] {
   const parts: string[] = [];
-  if (model.quantization) parts.push(`${model.quantization} weights (gpt quantize)`);
+  if (model.quantization) parts.push(`${model.quantization} weights${model.groupSize ? `, a scale per ${model.groupSize} inputs (token embedding int8)` : ''} (gpt quantize)`);
   if (model.nHeads?.some((n) => n !== model.nHead)) parts.push(`heads per block ${model.nHeads.join(', ')} of ${model.nHead} (gpt prune --structured heads)`);
   if (model.mlpWidths?.some((w) => w !== 4 * model.nEmbd)) parts.push(`MLP neurons per block ${model.mlpWidths.join(', ')} of ${4 * model.nEmbd} (gpt prune --structured neurons)`);
   if (masks) parts.push(masks);

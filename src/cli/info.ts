@@ -86,7 +86,7 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
   tensors.forEach((t, i) => {
     const role = (byRole[roles[i]!] ??= { tensors: 0, elements: 0, bytes: 0, dtypes: [] });
     role.tensors++;
-    role.elements += numel(t.shape);
+    role.elements += numel(t.shape) * (t.dtype === 'U8' && meta.model.quantization === 'int4' ? 2 : 1); // int4 weights, two a byte
     role.bytes += t.end - t.begin;
     if (!role.dtypes.includes(t.dtype)) role.dtypes.push(t.dtype);
   });

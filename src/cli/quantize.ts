@@ -1,11 +1,13 @@
 // `gpt quantize --bits 8 --init-from DIR --out-dir DIR2`: a float32 checkpoint as an int8 one for
 // inference (src/gpt/quantize.ts): the token embedding (the tied LM head) and every Linear's weight
-// int8 with per-row float32 scales, about 4x smaller. `gpt sample`, `gpt eval`, `gpt serve` and the
-// page read it like any checkpoint; training it is refused.
+// int8 with per-row float32 scales, about 4x smaller. `--bits 4 [--group-size G]`: every Linear's
+// weight int4 with a float32 scale per G inputs, the token embedding int8. `gpt sample`, `gpt
+// eval`, `gpt serve` and the page read it like any checkpoint; training it is refused.
 import { initDevice } from '../device/device.js';
 import { CHECKPOINT_KEY } from '../gpt/checkpoint.js';
 import { safetensorsSize } from '../io/safetensors.js';
 import { formatBytes } from '../gpt/buffer-fit.js';
+import { groupSizeProblem } from '../gpt/model.js';
 import { quantizeModel } from '../gpt/quantize.js';
 import { maskedCount } from '../nn/prune.js';
 import { hfModelProblem } from '../node/checkpoint-kind.js';
@@ -17,34 +19,43 @@ import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from '.
 import { CHECKPOINT_OR_HUB, replacesSourceProblem } from './path-flags.js';
 import { withDirectoryLock } from './run-lock.js';
 
-const QUANTIZE_DEFAULTS = { bits: 8, initFrom: '', outDir: '', overwrite: false };
+/** int4's group size when --group-size is not given: the reference model's val loss measured for 32, 64 and 128 (README). */
+const DEFAULT_GROUP_SIZE = 32;
+const QUANTIZE_DEFAULTS = { bits: 8, groupSize: DEFAULT_GROUP_SIZE, initFrom: '', outDir: '', overwrite: false };
 const QUANTIZE_FLAGS: FlagSpec<typeof QUANTIZE_DEFAULTS> = {
   defaults: QUANTIZE_DEFAULTS,
   paths: { initFrom: CHECKPOINT_OR_HUB, outDir: 'new directory' },
-  ranges: { bits: { int: true, min: 8, max: 8 } }, // int8 weights are the only quantization
+  ranges: { bits: { int: true, min: 4, max: 8 }, groupSize: { int: true, min: 8 } },
   docs: {
-    bits: 'bits per weight: int8 weights, symmetric, a float32 scale per output channel',
+    bits: 'bits per weight: 8 (int8, symmetric, a float32 scale per output channel) or 4 (int4 linear layers, a float32 scale per --group-size inputs; the token embedding int8)',
+    groupSize: 'with --bits 4: inputs per int4 scale, a multiple of 8 dividing every linear layer\'s input width',
     initFrom: 'the float32 checkpoint to quantize (any kind `gpt sample` reads)',
     outDir: 'the directory to write the quantized checkpoint to',
     overwrite: 'replace a checkpoint already in --out-dir',
   },
 };
 
-export const QUANTIZE_HELP = `usage: gpt quantize --bits 8 --init-from DIR --out-dir DIR2 [flags]
+export const QUANTIZE_HELP = `usage: gpt quantize --bits 8|4 --init-from DIR --out-dir DIR2 [flags]
 Writes an int8 copy of a checkpoint for inference (sample, eval, serve): the token embedding and every
 linear layer's weight as int8 with a float32 scale per row, about 4x smaller; it cannot be trained.
+With --bits 4 the linear layers' weights are int4 with a float32 scale per --group-size inputs.
 ${flagHelp(QUANTIZE_FLAGS)}`;
 
 export async function quantize(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, QUANTIZE_FLAGS);
   noPositional(positional);
+  if (f.bits !== 8 && f.bits !== 4) throw new UsageError(`--bits ${f.bits}: allowed are 8 (int8) and 4 (int4)`);
+  if (f.bits === 8 && given.has('groupSize')) throw new UsageError(`--group-size ${f.groupSize} is int4's setting: give it with --bits 4 (int8 scales whole rows)`);
   if (!f.initFrom) throw new UsageError('--init-from DIR is required: the float32 checkpoint to quantize');
-  if (!f.outDir) throw new UsageError('--out-dir DIR is required: where the int8 checkpoint goes');
+  if (!f.outDir) throw new UsageError('--out-dir DIR is required: where the quantized checkpoint goes');
   await fetchHubCheckpoints(QUANTIZE_FLAGS, f, given);
   const replaces = replacesSourceProblem('--init-from', f.initFrom, '--out-dir', f.outDir);
   if (replaces) throw new UsageError(replaces);
   const ckpt = await readCheckpointHead(f.initFrom); // its weights uploaded as read, once the device is open
   if (ckpt.meta.model.quantization) throw new UsageError(`${f.initFrom} is already quantized (${ckpt.meta.model.quantization})`);
+  const settings = f.bits === 4 ? { bits: 4 as const, groupSize: f.groupSize } : { bits: 8 as const };
+  const groups = f.bits === 4 && groupSizeProblem({ ...ckpt.meta.model, quantization: 'int4', groupSize: f.groupSize }, () => '--group-size');
+  if (groups) throw new UsageError(groups);
   return withDirectoryLock(f.outDir, async () => {
     const hfModel = await hfModelProblem(f.outDir);
     if (hfModel) throw new UsageError(hfModel);
@@ -56,7 +67,7 @@ export async function quantize(args: string[]): Promise<number> {
     const { model, tokenizer, ckpt: loaded } = await loadHeadModel(ckpt, { dropout: 0, moments: false, masks: false }, true); // the masks read (for their count), not kept
     const masks = maskedCount(loaded.weights); // the int8 checkpoint holds no masks: it records their count
     const floatWeights = model.stateDict();
-    const quantized = await quantizeModel(model).finally(() => model.dispose());
+    const quantized = await quantizeModel(model, settings).finally(() => model.dispose());
     try {
       // what the source records of how its model was made (distilled, pruned) stays true of this one
       const { run, data, distill } = ckpt.meta;
@@ -66,7 +77,7 @@ export async function quantize(args: string[]): Promise<number> {
       // (its size from the model's weights' shapes, as checkpointSafetensors would lay them out: they were never all on the host)
       const weights = [...floatWeights].map(([name, { shape }]) => ({ name, dtype: 'F32' as const, shape: [...shape] }));
       const float32 = safetensorsSize(weights, { [CHECKPOINT_KEY]: JSON.stringify({ ...ckpt.meta, train: undefined, trainer: undefined }) });
-      console.log(`float32 ${formatBytes(float32)} -> int8 ${formatBytes(written)} (${(float32 / written).toFixed(2)}x smaller): ${f.outDir}`);
+      console.log(`float32 ${formatBytes(float32)} -> ${quantized.config.quantization} ${formatBytes(written)} (${(float32 / written).toFixed(2)}x smaller): ${f.outDir}`);
     } finally {
       quantized.dispose();
     }

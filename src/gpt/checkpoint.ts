@@ -16,7 +16,7 @@ import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '
 import type { AdamW, Moment } from '../optim/adamw.js';
 import type { Tensor } from '../ops/index.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
-import { firstBlockGroup, GPT, perLayerProblem, shareLayersProblem, validateConfig, type GPTConfig } from './model.js';
+import { firstBlockGroup, GPT, groupSizeProblem, perLayerProblem, shareLayersProblem, validateConfig, type GPTConfig } from './model.js';
 import {
   DISTILL_RANGES, distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, trainerStateProblem, type DistillSettings, type TrainConfig, type TrainerState,
 } from './trainer.js';
@@ -159,7 +159,9 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
   assertWeightsReadable();
   model.checkAdapters('checkpoint not saved'); // what the config does not record, loading would refuse or miss
   const named = [...model.namedParameters()];
-  const tensors = pendingTensors([...named, ...model.namedBuffers()]).map(maskAsBool);
+  const pending = pendingTensors([...named, ...model.namedBuffers()]);
+  const shapes = new Map(pending.map((t) => [t.name, t.shape]));
+  const tensors = pending.map((t) => (packsInt4(shapes.get(`${t.name}_scale`)) ? packedAsU8(t) : maskAsBool(t)));
   const moments = momentReaders(extra, named);
   for (const [name, p] of named) {
     const read = moments.get(name);
@@ -227,10 +229,28 @@ export function checkpointBytes(ckpt: Checkpoint): Uint8Array {
   return serializeSafetensors(tensors, metadata);
 }
 
+/**
+ * A weight as the file stores it: F32, an int8 weight I8, an int4 one (scales [rows, groups]) U8
+ * [rows, cols / 2], its bytes two weights each (src/kernels/wgsl/int4.ts has the order).
+ */
+function storedWeight(w: CheckpointWeight, scale: CheckpointWeight | undefined): SafetensorsTensor {
+  if (!(w.data instanceof Int8Array)) return { dtype: 'F32', shape: [...w.shape], data: w.data };
+  return packsInt4(scale?.shape) ? { dtype: 'U8', shape: [...w.shape], data: bytesOf(w.data) } : { dtype: 'I8', shape: [...w.shape], data: w.data };
+}
+
+/** Whether a weight whose scales have `scaleShape` holds int4 values packed two a byte: its scales are [rows, groups] (int8's: [rows]). */
+const packsInt4 = (scaleShape: readonly number[] | undefined): boolean => scaleShape?.length === 2;
+
+/** The bytes of int8 values, as unsigned bytes (the same memory). */
+const bytesOf = (data: Int8Array): Uint8Array => new Uint8Array(data.buffer, data.byteOffset, data.length);
+
+/** A packed int4 weight (held as an int8 tensor of bytes) written as U8. */
+const packedAsU8 = (t: PendingTensor): PendingTensor => ({ ...t, dtype: 'U8', read: async () => bytesOf((await t.read()) as Int8Array) });
+
 /** What checkpointBytes writes, not yet serialized. */
 export function checkpointSafetensors(ckpt: Checkpoint): Safetensors {
   const tensors: Record<string, SafetensorsTensor> = {};
-  for (const [name, w] of ckpt.weights) tensors[name] = { dtype: w.data instanceof Int8Array ? 'I8' : 'F32', shape: [...w.shape], data: w.data };
+  for (const [name, w] of ckpt.weights) tensors[name] = storedWeight(w, ckpt.weights.get(`${name}_scale`));
   storeMasksAsBool(tensors);
   for (const [kind, moments] of Object.entries(ckpt.optimizer ?? {})) {
     for (const [name, data] of moments) tensors[`optim.${kind}.${name}`] = { dtype: 'F32', shape: [...ckpt.weights.get(name)!.shape], data };
@@ -371,11 +391,12 @@ export class CheckpointDecoder {
 function checkpointTensor(name: string, stored: SafetensorsTensor, meta: CheckpointMeta, source: string): CheckpointWeight {
   const t = isMaskName(name) && stored.dtype === 'BOOL' ? { ...stored, data: Float32Array.from(stored.data) } : stored;
   const moment = isMoment(name);
-  // int8 weights belong to a quantized model (whose loading checks each name's dtype)
-  if (!(t.data instanceof Float32Array) && (moment || !(t.data instanceof Int8Array && meta.model.quantization))) {
-    throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type${moment ? '' : ' (I8 only in a quantized checkpoint)'}`);
+  // int8 weights belong to a quantized model, packed int4 ones (U8) to an int4 one (whose loading checks each name's dtype and shape)
+  const packedInt4 = t.dtype === 'U8' && meta.model.quantization === 'int4';
+  if (!(t.data instanceof Float32Array) && (moment || !((t.data instanceof Int8Array && meta.model.quantization) || packedInt4))) {
+    throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type${moment ? '' : ' (I8 only in a quantized checkpoint, U8 in an int4 one)'}`);
   }
-  return { shape: t.shape, data: t.data as Float32Array | Int8Array };
+  return { shape: t.shape, data: packedInt4 ? new Int8Array(t.data.buffer, t.data.byteOffset, t.data.length) : (t.data as Float32Array | Int8Array) };
 }
 
 /** Whether a checkpoint's tensor is an AdamW moment (optim.m.<weight>, optim.v.<weight>). */
@@ -428,6 +449,7 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     headsProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`)) ??
     shareLayersProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`)) ??
     perLayerProblem(model, (k) => field(`model.${k}`)) ??
+    groupSizeProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`)) ??
     modelConfigProblem(model as unknown as GPTConfig, field('model'));
   if (modelProblem) return modelProblem;
   let tokenizer: Tokenizer;

@@ -131,7 +131,8 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const trainableSizes = cfg.lora ? sizes.filter((_, i) => shapes[i]!.trained) : sizes;
   const trainable = trainableSizes.reduce((a, b) => a + b, 0);
   // int8: the matrices (the block weights and the token embedding) one byte a weight, plus a float32 scale a row
-  const int8 = cfg.quantization === 'int8';
+  // (int4 counted so too: a bound, its Linears' weights are half a byte and a scale a group)
+  const int8 = cfg.quantization !== undefined;
   const weights = int8 ? shapes.reduce((n, { shape, matrix }, i) => n + (matrix ? pooled(sizes[i]!) + pooled(shape[0]! * F32) : pooled(sizes[i]! * F32)), 0) : all(sizes.map((n) => n * F32));
   // float16 copies of the float32 weights: of an int8 matrix only its scales (cast with the rest; its int8 values are multiplied as they are)
   const halfWeights = A === F16 ? all(shapes.map(({ shape, matrix }, i) => (int8 && matrix ? shape[0]! : sizes[i]!) * F16)) : 0;
@@ -153,8 +154,8 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   // the residual stream's and a LayerNorm's (C each); the weight gradients it makes are in .grad's
   // count, or in inFlight
   const backwardWork = all([4 * C, C, C].map((w) => BT * w * A));
-  // an int8 model's products may dequantize a weight into a float32 transient first (the largest one's, taken as the forward's)
-  const dequantized = int8 ? Math.max(0, ...shapes.filter(({ matrix }) => matrix).map(({ shape: [N, K] }) => (int8ProductDequantizes(BT, N!, K!) ? pooled(4 * N! * K!) : 0))) : 0;
+  // an int8 model's products may dequantize a weight (an int4 one's, past decoding, do) into a float32 transient first (the largest one's, taken as the forward's)
+  const dequantized = int8 ? Math.max(0, ...shapes.filter(({ matrix }) => matrix).map(({ shape: [N, K] }) => (cfg.quantization === 'int4' || int8ProductDequantizes(BT, N!, K!) ? pooled(4 * N! * K!) : 0))) : 0;
   const activations = layersKept * layer + blockOutputs + dequantized + (training ? 2 * pooled(BT * C * A) + backwardWork + (layersKept / L) * loraKept() : 0);
 
   /** What the LoRA adapters of every layer keep for the backward: x·Aᵀ and its scaled copy, and the dropped input under adapter dropout. */

@@ -3,7 +3,7 @@
 // (`wte.weight`, `h.0.attn.c_attn.weight`, ...). Shapes: B batch, T time, C = nEmbd, V = vocab.
 // A structurally pruned GPT (src/gpt/prune.ts) has its own head count and MLP width per block.
 import { profile } from '../kernels/profile.js';
-import { add, arange, crossEntropy, div, full, linearCrossEntropy, maximum, mul, ne, sum, tensor, type Tensor } from '../ops/index.js';
+import { add, arange, crossEntropy, div, full, int4GroupProblem, linearCrossEntropy, maximum, mul, ne, sum, tensor, type Tensor } from '../ops/index.js';
 import { checkpoint } from '../autograd/checkpoint.js';
 import { castForCompute } from '../nn/autocast.js';
 import { Dropout } from '../nn/dropout.js';
@@ -40,9 +40,12 @@ export interface GPTConfig {
   shareLayers?: number;
   /**
    * 'int8': the token embedding (and so the tied LM head) and every Linear hold int8 weights with
-   * per-row scales (quantizeModel makes such a model; inference only). float32 when absent.
+   * per-row scales (quantizeModel makes such a model; inference only). 'int4': every Linear holds
+   * int4 weights with a scale per groupSize inputs, the token embedding int8 as above. float32 when absent.
    */
   quantization?: Quantization;
+  /** int4's group size, with quantization 'int4' only: a multiple of 8 dividing every Linear's input width. */
+  groupSize?: number;
   /**
    * Attention heads of each block, when they differ (structured pruning removes some); nHead in
    * every block when absent. A head is nEmbd / nHead wide in every block.
@@ -58,7 +61,7 @@ export interface GPTConfig {
 
 /** Every key a GPTConfig may have: another one (nEmbed for nEmbd) would be silently ignored. */
 const CONFIG_KEYS: readonly (keyof GPTConfig)[] = [
-  'vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout', 'bias', 'activation', 'shareLayers', 'quantization', 'nHeads', 'mlpWidths', 'layerNormEps', 'lora',
+  'vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout', 'bias', 'activation', 'shareLayers', 'quantization', 'groupSize', 'nHeads', 'mlpWidths', 'layerNormEps', 'lora',
 ];
 
 /** The per-block shapes: each block's head count and MLP width. */
@@ -79,6 +82,20 @@ export function perLayerProblem(cfg: Record<string, unknown>, name: (key: string
 /** Block i's shape: its head count (head size nEmbd / nHead throughout) and MLP width. */
 export function blockConfig(cfg: GPTConfig, i: number): GPTConfig & { headSize: number; mlpWidth: number } {
   return { ...cfg, nHead: cfg.nHeads?.[i] ?? cfg.nHead, headSize: cfg.nEmbd / cfg.nHead, mlpWidth: cfg.mlpWidths?.[i] ?? 4 * cfg.nEmbd };
+}
+
+/** What is wrong with a config's groupSize (`name` spells a key), or null: given with quantization 'int4' only, a multiple of 8 dividing every Linear's input width. */
+export function groupSizeProblem(cfg: GPTConfig, name: (k: keyof GPTConfig) => string): string | null {
+  const { quantization, groupSize } = cfg;
+  if ((quantization === 'int4') !== (groupSize !== undefined)) return `${name('groupSize')} comes with ${name('quantization')} 'int4' and only with it, got ${show(groupSize)} with ${show(quantization)}`;
+  if (groupSize === undefined) return null;
+  const multiple = int4GroupProblem(groupSize, 0); // of 8, whatever the widths
+  if (multiple) return `${name('groupSize')}: ${multiple}`;
+  for (const [layer, , inputs] of blockLinearShapes(cfg)) {
+    const problem = int4GroupProblem(groupSize, inputs);
+    if (problem) return `${name('groupSize')}: ${problem} (${layer}'s input)`;
+  }
+  return null;
 }
 
 /** The Linear layers of each block that holds weights (a shared one once), as [name in the block, out, in]. */
@@ -164,7 +181,7 @@ export const deviceRoom = (): AdapterRoom => ({ limits: device().info.limits, me
  */
 export function weightBuffers(cfg: GPTConfig): PlannedBuffer[] {
   const { vocabSize: V, blockSize: T, nEmbd: C } = cfg;
-  const int8 = cfg.quantization === 'int8';
+  const int8 = cfg.quantization !== undefined; // int4 models' token embedding is int8 too
   const matrix = (name: string, elements: number): PlannedBuffer => ({ name, bytes: elements * (int8 ? 1 : 4), elements, bound: int8 ? 'whole' : 'windowed' });
   return [
     matrix(`the token embedding (vocab ${V} x n-embd ${C})`, V * C),
@@ -190,7 +207,7 @@ export function modelSizeProblem(cfg: GPTConfig, adapter?: AdapterRoom): string 
 /** Why the weights of a GPT of `cfg` alone cannot be in memory of `bound` (their float32 bytes, an int8 model's at least a byte each), or null. */
 function weightsMemoryProblem(cfg: GPTConfig, bound: MemoryBound): string | null {
   const parameters = configParameterCount(cfg);
-  const bytes = parameters * (cfg.quantization === 'int8' ? 1 : 4);
+  const bytes = parameters * (cfg.quantization === 'int8' ? 1 : cfg.quantization === 'int4' ? 0.5 : 4);
   if (bytes <= bound.bytes) return null;
   const shape = `${formatCount(parameters)} parameters: n-layer ${cfg.nLayer}, n-embd ${cfg.nEmbd}, vocab ${cfg.vocabSize}`;
   return `the model does not fit this adapter: its weights alone take ${cfg.quantization ? 'at least ' : ''}${formatBytes(bytes)} (${shape}), more than ${formatBytes(bound.bytes)}, ${bound.what}`;
@@ -235,7 +252,7 @@ export function validateConfig(cfg: GPTConfig): void {
   if (cfg.quantization !== undefined && !QUANTIZATIONS.includes(cfg.quantization)) {
     throw new Error(`GPT config: quantization must be one of ${QUANTIZATIONS.join(', ')} (or absent: float32), got ${JSON.stringify(cfg.quantization)}`);
   }
-  const perLayer = perLayerProblem(cfg as unknown as Record<string, unknown>, (k) => k);
+  const perLayer = perLayerProblem(cfg as unknown as Record<string, unknown>, (k) => k) ?? groupSizeProblem(cfg, (k) => k);
   if (perLayer) throw new Error(`GPT config: ${perLayer}`);
   if ((cfg.shareLayers ?? 1) > 1 && hasPrunedShapes(cfg)) {
     throw new Error('GPT config: per-block shapes (nHeads, mlpWidths: a structurally pruned model) cannot be combined with shareLayers');
@@ -283,7 +300,7 @@ export class GPT extends Module {
     checkOptionKeys('GPT', opts, ['seed']);
     const rng = (this.rng = new Generator(opts.seed ?? 1337));
     const { vocabSize, blockSize, nLayer, nEmbd } = config;
-    this.wte = this.module('wte', new Embedding(vocabSize, nEmbd, { rng, int8: config.quantization === 'int8' }));
+    this.wte = this.module('wte', new Embedding(vocabSize, nEmbd, { rng, int8: config.quantization !== undefined })); // int4 models keep it int8 (quantize.ts says why)
     const blocks: Block[] = [];
     try {
       this.wpe = this.module('wpe', new Embedding(blockSize, nEmbd, { rng }));
@@ -381,12 +398,14 @@ export class GPT extends Module {
 
   /**
    * Parameters excluding position embeddings, as nanoGPT reports (the LM head is tied, so not
-   * counted twice); an int8 model's per-row scales are not among them (those of the float32 model).
+   * counted twice); a quantized model's scales are not among them, and an int4 weight's bytes count
+   * two each (those of the float32 model).
    */
   numParams(nonEmbedding = true): number {
-    const scales = new Set([...this.namedModules()].map(([, m]) => (m instanceof Linear || m instanceof Embedding ? m.weightScale : null)));
-    const scaleCount = [...scales].reduce((n, s) => n + (s?.size ?? 0), 0);
-    return this.parameterCount() - scaleCount - (nonEmbedding ? this.wpe.weight.size : 0);
+    const layers = new Set([...this.namedModules()].flatMap(([, m]) => (m instanceof Linear || m instanceof Embedding ? [m] : [])));
+    const scaleCount = [...layers].reduce((n, l) => n + (l.weightScale?.size ?? 0), 0);
+    const packedInt4 = [...layers].reduce((n, l) => n + (l.int4GroupSize ? l.weight.size : 0), 0); // a second weight per byte
+    return this.parameterCount() - scaleCount + packedInt4 - (nonEmbedding ? this.wpe.weight.size : 0);
   }
 
   /**

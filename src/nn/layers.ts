@@ -2,11 +2,13 @@
 // (Linear.weight is [out, in]) so checkpoints map one to one onto nanoGPT/GPT-2 names.
 // Linear and Embedding also come with int8 weights (`int8: true`, for inference): `weight` is then
 // int8 with per-row float32 scales `weight_scale` (src/ops/int8.ts), neither trained; they start
-// as zeros, to be loaded (quantizeInt8 makes them from float32 weights).
+// as zeros, to be loaded (quantizeInt8 makes them from float32 weights). A Linear may instead hold
+// int4 weights (`int4: G`, src/ops/int4.ts): `weight` int8 [out, in / 2], packed two a byte, and
+// `weight_scale` [out, in / G], a scale per group of G inputs.
 // Under autocast('float16') (autocast.ts) Linear, Embedding and LayerNorm compute in float16, their
 // float32 parameters (and a float32 input) cast on the way in; int8 layers compute in float32 (their
 // kernels take float32 activations) between casts, so a float16 model can hold them.
-import { cast, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
+import { cast, embedding, embeddingInt8, full, int4GroupProblem, layerNorm, linear, linearInt4, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
 import { checkBoolean, checkFloat32, checkInteger, checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { noGrad } from '../autograd/mode.js';
@@ -27,9 +29,10 @@ export interface InitOptions {
   std?: number;
 }
 
-/** Whether a layer's weight is int8 with per-row scales (inference only). */
+/** Whether a layer's weight is int8 with per-row scales, or (a Linear's) int4 with a scale per group of `int4` inputs (inference only). */
 export interface QuantizeOptions {
   int8?: boolean;
+  int4?: number;
 }
 
 /** A layer's on/off option, `def` when absent: 'yes' would be truthy, 0 falsy. */
@@ -47,8 +50,10 @@ const asFloat32 = (x: Tensor) => (x.dtype === 'float32' ? x : cast(x, 'float32')
 /** A layer whose weight is a matrix of rows [rows, cols]: float32 normal(0, std), or int8 with per-row scales. */
 abstract class RowWeights extends Module {
   readonly weight: Tensor;
-  /** The per-row scales of an int8 weight, else null. */
+  /** The per-row scales of an int8 weight (an int4 one's per group), else null. */
   readonly weightScale: Tensor | null;
+  /** The group size of an int4 weight, else null. */
+  readonly int4GroupSize: number | null;
 
   /** `options`: the keys `opts` may have (a subclass's own ones too); any boolean among them is checked here, before a weight is allocated. */
   constructor(
@@ -67,8 +72,19 @@ abstract class RowWeights extends Module {
     if (opts === null || typeof opts !== 'object') throw new TypeError(`${usage}, got ${describeValue(opts)}`);
     checkOptionKeys(layer, opts, options);
     flag(layer, 'bias', opts.bias, true);
-    if (!flag(layer, 'int8', opts.int8, false) && typeof opts.rng?.nextSeed !== 'function') throw new TypeError(`${usage}, got ${describeValue(opts)}`);
-    if (!opts.int8) {
+    const G = (this.int4GroupSize = opts.int4 === undefined ? null : checkInteger(layer, 'int4', opts.int4, 8, Number.MAX_SAFE_INTEGER, 'a group size: a multiple of 8 dividing the input width'));
+    const groups = G === null ? null : int4GroupProblem(G, cols);
+    if (groups) throw new RangeError(`${layer}: int4 ${groups}`);
+    if (G !== null && opts.int8) throw new TypeError(`${layer}: int8 and int4 are two storages of one weight; give one`);
+    if (!flag(layer, 'int8', opts.int8, false) && G === null && typeof opts.rng?.nextSeed !== 'function') throw new TypeError(`${usage}, got ${describeValue(opts)}`);
+    if (G !== null) {
+      this.weight = this.constant('weight', tensor(new Int8Array((rows * cols) / 2), [rows, cols / 2]));
+      try {
+        this.weightScale = this.constant('weight_scale', full([rows, cols / G], 0));
+      } catch (e) {
+        throw this.abandon(e);
+      }
+    } else if (!opts.int8) {
       const std = opts.std === undefined ? 0.02 : checkNonNegative(layer, 'std', opts.std);
       this.weight = this.param('weight', randn([rows, cols], { seed: opts.rng.nextSeed(), std }));
       this.weightScale = null;
@@ -85,6 +101,7 @@ abstract class RowWeights extends Module {
   /** x [..., cols] · weightᵀ -> [..., rows], in the compute dtype. */
   project(x: Tensor): Tensor {
     return scope(() => {
+      if (this.int4GroupSize) return castForCompute(linearInt4(asFloat32(x), this.weight, this.weightScale!));
       if (this.weightScale) return castForCompute(linearInt8(asFloat32(x), this.weight, this.weightScale));
       return matmul(castForCompute(x), castForCompute(this.weight), { transB: true });
     });
@@ -102,7 +119,7 @@ export class Linear extends RowWeights {
   private adapter: LoRA | null = null;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & QuantizeOptions & { bias?: boolean }) {
-    super('Linear', ['outFeatures', 'inFeatures'], outFeatures, inFeatures, opts, ['rng', 'std', 'int8', 'bias']);
+    super('Linear', ['outFeatures', 'inFeatures'], outFeatures, inFeatures, opts, ['rng', 'std', 'int8', 'int4', 'bias']);
     try {
       this.bias = opts.bias === false ? null : this.param('bias', full([outFeatures], 0));
     } catch (e) {

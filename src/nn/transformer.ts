@@ -8,7 +8,7 @@ import type { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
 import { Dropout } from './dropout.js';
-import { LayerNorm, Linear } from './layers.js';
+import { LayerNorm, Linear, type QuantizeOptions } from './layers.js';
 import { Module } from './module.js';
 
 /** The transformer's shape and regularisation (a subset of GPTConfig). */
@@ -20,8 +20,10 @@ export interface TransformerConfig {
   bias: boolean;
   /** The MLP's GELU; 'gelu' when absent. */
   activation?: Activation;
-  /** 'int8': every Linear's weight int8 with per-row scales (inference only); float32 when absent. */
+  /** 'int8': every Linear's weight int8 with per-row scales, 'int4': int4 with a scale per groupSize inputs (inference only); float32 when absent. */
   quantization?: Quantization;
+  /** int4's group size (with quantization 'int4' only): a multiple of 8 dividing every Linear's input width. */
+  groupSize?: number;
   /** Each head's width; nEmbd / nHead when absent (a block that lost heads to pruning keeps their size). */
   headSize?: number;
   /** The MLP's hidden width; 4 * nEmbd when absent. */
@@ -48,6 +50,9 @@ function checkConfig(piece: string, cfg: TransformerConfig, attends: boolean): v
   };
   oneOf('activation', ACTIVATIONS, 'gelu');
   oneOf('quantization', QUANTIZATIONS, 'float32');
+  if ((cfg.quantization === 'int4') !== (cfg.groupSize !== undefined)) {
+    throw new RangeError(`${piece}: argument 'cfg.groupSize' comes with quantization 'int4' and only with it, got groupSize ${describeValue(cfg.groupSize)} with quantization ${describeValue(cfg.quantization)}`);
+  }
   if (cfg.mlpWidth !== undefined) checkInteger(piece, 'cfg.mlpWidth', cfg.mlpWidth, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1 (or absent: 4 * cfg.nEmbd)');
   if (attends && !(typeof cfg.dropout === 'number' && cfg.dropout >= 0 && cfg.dropout < 1)) {
     throw new RangeError(`${piece}: argument 'cfg.dropout' must be a number in [0, 1) (attention's dropout cannot drop every weight), got ${describeValue(cfg.dropout)}`);
@@ -56,10 +61,14 @@ function checkConfig(piece: string, cfg: TransformerConfig, attends: boolean): v
   if (!Number.isInteger(headSize) || headSize < 1) throw new RangeError(`${piece}: the head size (cfg.headSize, else cfg.nEmbd / cfg.nHead) must be an integer >= 1, got ${headSize}`);
 }
 
-/** The ways weights may be stored other than float32: 'int8' (src/ops/int8.ts). */
-export const QUANTIZATIONS = ['int8'] as const;
-/** How a model's weights are stored when not float32: 'int8', weight-only with per-row scales. */
+/** The ways weights may be stored other than float32: 'int8' (src/ops/int8.ts), 'int4' (src/ops/int4.ts). */
+export const QUANTIZATIONS = ['int8', 'int4'] as const;
+/** How a model's weights are stored when not float32: 'int8', weight-only with per-row scales; 'int4', with a scale per group of inputs. */
 export type Quantization = (typeof QUANTIZATIONS)[number];
+
+/** A Linear's storage under `cfg`: float32, int8, or int4 in groups of cfg.groupSize. */
+export const linearStorage = (cfg: Pick<TransformerConfig, 'quantization' | 'groupSize'>): QuantizeOptions =>
+  cfg.quantization === 'int4' ? { int4: cfg.groupSize! } : { int8: cfg.quantization === 'int8' };
 
 /** The MLP's GELU: exact (erf, nanoGPT's choice) or GPT-2's tanh approximation ('gelu_new' in Hugging Face). */
 export const ACTIVATIONS = ['gelu', 'gelu_tanh'] as const;
@@ -156,11 +165,11 @@ export class CausalSelfAttention extends Module {
     checkConfig('CausalSelfAttention', cfg, true);
     this.nHead = cfg.nHead;
     const A = cfg.nHead * (cfg.headSize ?? cfg.nEmbd / cfg.nHead);
-    const int8 = cfg.quantization === 'int8';
-    this.c_attn = this.module('c_attn', new Linear(cfg.nEmbd, 3 * A, { rng, bias: cfg.bias, int8 }));
+    const storage = linearStorage(cfg);
+    this.c_attn = this.module('c_attn', new Linear(cfg.nEmbd, 3 * A, { rng, bias: cfg.bias, ...storage }));
     try {
       // GPT-2: residual projections scaled by 1/sqrt(2 nLayer)
-      this.c_proj = this.module('c_proj', new Linear(A, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+      this.c_proj = this.module('c_proj', new Linear(A, cfg.nEmbd, { rng, bias: cfg.bias, ...storage, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
     } catch (e) {
       throw this.abandon(e);
     }
@@ -201,10 +210,10 @@ export class MLP extends Module {
     checkConfig('MLP', cfg, false);
     this.activation = cfg.activation ?? 'gelu';
     const F = cfg.mlpWidth ?? 4 * cfg.nEmbd;
-    const int8 = cfg.quantization === 'int8';
-    this.c_fc = this.module('c_fc', new Linear(cfg.nEmbd, F, { rng, bias: cfg.bias, int8 }));
+    const storage = linearStorage(cfg);
+    this.c_fc = this.module('c_fc', new Linear(cfg.nEmbd, F, { rng, bias: cfg.bias, ...storage }));
     try {
-      this.c_proj = this.module('c_proj', new Linear(F, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+      this.c_proj = this.module('c_proj', new Linear(F, cfg.nEmbd, { rng, bias: cfg.bias, ...storage, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
     } catch (e) {
       throw this.abandon(e);
     }

@@ -47,7 +47,7 @@ export interface CheckpointHeader {
 /** What each tensor of a checkpoint is, by its saved name (a Hugging Face model's with or without its `transformer.` prefix), as `gpt info` names it. */
 export const ROLES = {
   parameters: 'parameters',
-  int8Scales: 'int8 scales',
+  int8Scales: 'quantization scales',
   pruningMasks: 'pruning masks',
   adamwMoments: 'AdamW moments',
   causalMaskBuffers: 'causal-mask buffers',
