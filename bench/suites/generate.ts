@@ -1,5 +1,6 @@
 // Generation tokens/s with and without the KV cache, for the float32 model and for its int8 copy
-// (quantizeModel: int8 weights with per-row scales, the skinny int8 kernel per decoded token), and
+// (quantizeModel: int8 weights with per-row scales, the skinny int8 kernel per decoded token) and
+// int4 copy (int4 Linear weights, a scale per INT4_GROUP_SIZE inputs, the skinny int4 kernel), and
 // batched generation: prompt-processing and decoding tokens/s at batch 1 and 8
 // (src/gpt/generate-timing.ts, what `gpt bench-generate` prints) for this model and for a random
 // one of nanoGPT's Shakespeare-char GPU shape (6 layers, 6 heads, 384 wide, block 256), whose
@@ -15,7 +16,7 @@ import { device } from '../../src/device/device.js';
 import { generate } from '../../src/gpt/generate.js';
 import { timeGeneration } from '../../src/gpt/generate-timing.js';
 import { GPT } from '../../src/gpt/model.js';
-import { quantizeModel } from '../../src/gpt/quantize.js';
+import { INT4_GROUP_SIZE, quantizeModel } from '../../src/gpt/quantize.js';
 import { profile, setProfile, type ProfileOverrides } from '../../src/kernels/profile.js';
 import { median, na, peersNa, time, type Cell, type Context, type Row } from '../harness.js';
 
@@ -65,7 +66,8 @@ export async function generateSuite(model: GPT, ctx: Context): Promise<Row[]> {
   const quantized = await quantizeModel(model);
   try {
     const int8 = await modelRows(quantized, ', int8 weights', ctx);
-    const ratio = float32.cached.ms && int8.cached.ms ? [info('int8 / float32 tok/s, KV cache', `${(float32.cached.ms / int8.cached.ms).toFixed(2)}x`)] : [];
+    const int4 = await int4Rows(model, ctx);
+    const ratio = (name: string, q: Cell) => (float32.cached.ms && q.ms ? [info(`${name} / float32 tok/s, KV cache`, `${(float32.cached.ms / q.ms).toFixed(2)}x`)] : []);
     const big = new GPT({ vocabSize: model.config.vocabSize, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0, bias: false }, { seed: 1 });
     try {
       const batched = [...(await batchRows(model, ctx)), ...(await batchRows(quantized, ctx, ' int8 weights')), ...(await batchRows(big, ctx))];
@@ -74,12 +76,22 @@ export async function generateSuite(model: GPT, ctx: Context): Promise<Row[]> {
       const window = device().info.isFallbackAdapter
         ? [info(`KV cache / no cache${BIG_LABEL}`, 'n/a: CPU adapter (minutes without the cache)')]
         : (await modelRows(big, BIG_LABEL, ctx)).rows;
-      return [...float32.rows, ...int8.rows, ...ratio, ...batched, ...window, ...(await int8PrefillRows(quantized, ctx))];
+      return [...float32.rows, ...int8.rows, ...ratio('int8', int8.cached), ...int4.rows, ...ratio('int4', int4.cached), ...batched, ...window, ...(await int8PrefillRows(quantized, ctx))];
     } finally {
       big.dispose();
     }
   } finally {
     quantized.dispose();
+  }
+}
+
+/** modelRows of `model`'s int4 copy. */
+async function int4Rows(model: GPT, ctx: Context): Promise<{ rows: Row[]; cached: Cell }> {
+  const int4 = await quantizeModel(model, { bits: 4, groupSize: INT4_GROUP_SIZE });
+  try {
+    return await modelRows(int4, `, int4 weights (groups of ${INT4_GROUP_SIZE})`, ctx);
+  } finally {
+    int4.dispose();
   }
 }
 

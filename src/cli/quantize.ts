@@ -8,7 +8,7 @@ import { CHECKPOINT_KEY } from '../gpt/checkpoint.js';
 import { safetensorsSize } from '../io/safetensors.js';
 import { formatBytes } from '../gpt/buffer-fit.js';
 import { groupSizeProblem } from '../gpt/model.js';
-import { quantizeModel } from '../gpt/quantize.js';
+import { INT4_GROUP_SIZE, quantizeModel } from '../gpt/quantize.js';
 import { maskedCount } from '../nn/prune.js';
 import { hfModelProblem } from '../node/checkpoint-kind.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
@@ -19,9 +19,7 @@ import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from '.
 import { CHECKPOINT_OR_HUB, replacesSourceProblem } from './path-flags.js';
 import { withDirectoryLock } from './run-lock.js';
 
-/** int4's group size when --group-size is not given: the reference model's val loss measured for 32, 64 and 128 (README). */
-const DEFAULT_GROUP_SIZE = 32;
-const QUANTIZE_DEFAULTS = { bits: 8, groupSize: DEFAULT_GROUP_SIZE, initFrom: '', outDir: '', overwrite: false };
+const QUANTIZE_DEFAULTS = { bits: 8, groupSize: INT4_GROUP_SIZE, initFrom: '', outDir: '', overwrite: false };
 const QUANTIZE_FLAGS: FlagSpec<typeof QUANTIZE_DEFAULTS> = {
   defaults: QUANTIZE_DEFAULTS,
   paths: { initFrom: CHECKPOINT_OR_HUB, outDir: 'new directory' },
