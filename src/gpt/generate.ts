@@ -347,7 +347,7 @@ function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: Batc
   if (badSeed >= 0) throw new RangeError(`${op}: seed must be an integer, got ${describeValue(seeds[badSeed])}`);
   if (stopAfter !== undefined && typeof stopAfter !== 'function') throw new TypeError(`${op}: stopAfter must be a function (sequence, id) => boolean, got ${describeValue(stopAfter)}`);
   if (logprobs !== undefined && !(Number.isInteger(logprobs?.topN) && logprobs.topN >= 0 && logprobs.topN <= vocabSize && typeof logprobs.take === 'function')) {
-    throw new TypeError(`${op}: logprobs must be { topN: an integer in [0, ${vocabSize}], take: (sequence, id, logprobs) => void }, got ${describeValue(logprobs)}`);
+    throw new TypeError(`${op}: logprobs must be { topN: an integer in [0, ${vocabSize}], take: (sequence, id, logprobs) => void }, got { topN: ${describeValue(logprobs?.topN)}, take: ${typeof logprobs?.take} }`);
   }
   if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${describeValue(stopToken)}`);
   checkSamplingOptions(op, opts);
