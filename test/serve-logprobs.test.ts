@@ -344,7 +344,7 @@ describe('gpt serve --api: logprobs', () => {
         if (echo) expect([mine[0]!.text, mine[0]!.logprobs!.tokens.join(''), mine[0]!.logprobs!.token_logprobs[0]]).toEqual([body.prompt[Math.floor(want.index / 2)], mine[0]!.text, null]);
         for (const c of mine.filter((c) => !c.finish_reason)) expect(c.logprobs!.tokens.join(''), `choice ${want.index}`).toBe(c.text);
         expect(mine.map((c) => c.text).join('')).toBe(want.text);
-        const joined = (k: keyof Logprobs) => mine.flatMap((c) => c.logprobs![k]);
+        const joined = (k: keyof Logprobs) => mine.flatMap((c): unknown[] => c.logprobs![k]);
         expect({ tokens: joined('tokens'), token_logprobs: joined('token_logprobs'), top_logprobs: joined('top_logprobs'), text_offset: joined('text_offset') }).toEqual(want.logprobs);
       }
       // a token held back, then sent with the next one's (a token a character: one a step otherwise); a stop sequence's, cut
