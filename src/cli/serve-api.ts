@@ -149,8 +149,8 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
         prompt,
         ids: ids[p]!,
         seed: r.seeds[p]! + i,
-        text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken),
-        logprobs: r.logprobs === null ? null : new ChoiceLogprobsStream(tokenizer, r.logprobs),
+        text: new CompletionText(tokenizer, r.stop, endToken, r.ignoreEos),
+        logprobs: r.logprobs === null ? null : new ChoiceLogprobsStream(tokenizer, r.logprobs, endToken),
       }));
     });
     try {
