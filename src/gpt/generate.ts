@@ -13,6 +13,8 @@
 // merged), or the compute dtype (its next step taken in another autocast region), make the cache's
 // keys and values stale: the windows are re-encoded, a step recorded ahead on the old ones redone
 // with its uniform numbers, so the tokens are those of generation without the cache.
+// generateBatch's `logprobs` has each step also take, from the logits it drew from, the drawn tokens'
+// log-probabilities and the top N's, read back with the ids (never the logits).
 import { noGrad } from '../autograd/mode.js';
 import { computeDtype } from '../nn/autocast.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
@@ -279,9 +281,8 @@ function drawnLogprobs(logits: Tensor, ids: Tensor, topN: number): Tensor[] {
 /** Reads back drawnLogprobs' tensors (freed once read): row k's scores by k. */
 async function readLogprobs([picked, values, indices]: Tensor[], topN: number): Promise<(k: number) => DrawnLogprobs> {
   try {
-    const [lp, topLp, topIds] = await Promise.all([picked!.toArray('float32'), values?.toArray('float32'), indices?.toArray('int32')]);
-    const none = { ids: new Int32Array(0), lps: new Float32Array(0) };
-    return (k) => ({ logprob: lp[k]!, topIds: topIds?.slice(k * topN, (k + 1) * topN) ?? none.ids, topLogprobs: topLp?.slice(k * topN, (k + 1) * topN) ?? none.lps });
+    const [lp, topLp = new Float32Array(0), topIds = new Int32Array(0)] = await Promise.all([picked!.toArray('float32'), values?.toArray('float32'), indices?.toArray('int32')]);
+    return (k) => ({ logprob: lp[k]!, topIds: topIds.slice(k * topN, (k + 1) * topN), topLogprobs: topLp.slice(k * topN, (k + 1) * topN) });
   } finally {
     for (const t of [picked, values, indices]) t?.dispose();
   }
