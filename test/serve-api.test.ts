@@ -12,6 +12,7 @@ import { opensAdapter } from '../src/cli/main.js';
 import { sample } from '../src/cli/sample.js';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { completionsApi, MAX_BODY_BYTES, openCompletionsApi, type CompletionsApi } from '../src/cli/serve-api.js';
+import { generateBatch } from '../src/gpt/generate.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { device, scope, tensor } from '../src/index.js';
@@ -761,26 +762,34 @@ describe('--dtype float16', () => {
 });
 
 describe('a byte-level BPE model (GPT-2-style: 256 byte tokens, 3 merges, <|endoftext|>)', () => {
-  it('ends a choice at <|endoftext|> (finish stop, its text left out) unless ignore_eos; streamed text adds up to the whole, split characters included', async () => {
+  it('ends a choice at <|endoftext|> (finish stop, its text left out) unless ignore_eos (its text left out still: vLLM skips special tokens); streamed text adds up to the whole, split characters included', async () => {
     const gpt2 = miniGpt2Tokenizer();
+    const eot = gpt2.specialId('<|endoftext|>')!;
     const bpe = join(dir, 'bpe');
     const model = new GPT({ vocabSize: gpt2.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 4 });
+    const base = { prompt: ' the café', n: 16, max_tokens: 64, temperature: 2, seed: 9 };
+    // the tokens each choice draws (seed + i), generated here: which are <|endoftext|>
+    const drawn: number[][] = Array.from({ length: base.n }, () => []);
+    const prompts = drawn.map(() => gpt2.encode(base.prompt));
+    for await (const step of generateBatch(model, prompts, { maxNewTokens: 64, temperature: 2, seed: drawn.map((_, i) => base.seed + i) })) step.forEach((id, k) => id !== null && drawn[k]!.push(id));
     await saveCheckpoint(bpe, model, gpt2);
     model.dispose();
-    const bpeApi = await openCompletionsApi({ checkpoint: bpe, modelId: 'bpe', dtype: 'auto' });
+    const bpeApi = await openCompletionsApi({ checkpoint: bpe, modelId: 'bpe', dtype: 'float32' });
     const bpeServer = await startServer({ root, port: 0, api: bpeApi });
     try {
-      const base = { prompt: ' the café', n: 16, max_tokens: 64, temperature: 2, seed: 9 };
       const on = (await postTo(bpeServer.url, { ...base, ignore_eos: true })).body as Completion;
-      const eot = '<|endoftext|>';
-      const ended = on.choices.filter((c) => c.text.includes(eot));
-      expect(ended.length, 'some choices draw <|endoftext|> within 64 tokens').toBeGreaterThan(0);
+      expect(drawn.filter((ids) => ids.includes(eot)).length, 'some choices draw <|endoftext|> within 64 tokens').toBeGreaterThan(0);
+      expect(on.choices.map((c) => c.text)).toEqual(drawn.map((ids) => gpt2.decode(ids.filter((id) => id !== eot))));
       expect(on.choices.every((c) => c.finish_reason === 'length')).toBe(true);
       expect(on.usage.completion_tokens).toBe(16 * 64);
+      // with logprobs, <|endoftext|>'s token text is '' too: the tokens join to the text (but a U+FFFD
+      // that ends it, a character max_tokens cut short, which no token's text holds)
+      const scored = (await postTo(bpeServer.url, { ...base, ignore_eos: true, logprobs: 0 })).body as unknown as { choices: { logprobs: { tokens: string[] } }[] };
+      scored.choices.forEach((c, k) => expect([0, 1].map((cut) => c.logprobs.tokens.join('') + '\uFFFD'.repeat(cut)), `choice ${k}`).toContain(on.choices[k]!.text));
       const stopped = (await postTo(bpeServer.url, base)).body as Completion;
       for (const c of on.choices) {
-        const at = c.text.indexOf(eot);
-        expect(stopped.choices[c.index], `choice ${c.index}`).toMatchObject(at >= 0 ? { text: c.text.slice(0, at), finish_reason: 'stop' } : { text: c.text, finish_reason: 'length' });
+        const at = drawn[c.index]!.indexOf(eot);
+        expect(stopped.choices[c.index], `choice ${c.index}`).toMatchObject(at >= 0 ? { text: gpt2.decode(drawn[c.index]!.slice(0, at)), finish_reason: 'stop' } : { text: c.text, finish_reason: 'length' });
       }
       expect(on.choices.some((c) => c.text.includes('\uFFFD')), 'random bytes: some are not UTF-8').toBe(true);
       expect(stopped.usage.prompt_tokens).toBe(gpt2.encode(base.prompt).length);

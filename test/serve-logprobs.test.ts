@@ -1,12 +1,14 @@
-// Log probabilities: scoreSequences (src/gpt/score.ts) against a float64 forward (prune-reference's
-// gptLogitsRef) with a window of at most blockSize tokens before each token, prompts past blockSize
-// included; and `gpt serve --api`'s `logprobs` over real HTTP, parsed as lm-evaluation-harness's
-// local-completions model parses it (loglik, is_greedy), against the same reference; its refusals.
+// Log probabilities: scoreSequences (src/gpt/score.ts) and generateBatch's drawn tokens' against a
+// float64 forward (prune-reference's gptLogitsRef) with a window of at most blockSize tokens before
+// each token, prompts past blockSize included; and `gpt serve --api`'s `logprobs` over real HTTP,
+// parsed as lm-evaluation-harness's local-completions model parses it (loglik, is_greedy), against
+// the same reference, streamed chunks against the whole answer; its refusals.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { choiceLogprobs } from '../src/cli/completion-logprobs.js';
+import { choiceLogprobs, ChoiceLogprobsStream } from '../src/cli/completion-logprobs.js';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { openCompletionsApi, type CompletionsApi } from '../src/cli/serve-api.js';
+import { generateBatch, type DrawnLogprobs } from '../src/gpt/generate.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { scoreSequences } from '../src/gpt/score.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
@@ -92,20 +94,6 @@ describe('scoreSequences', () => {
     });
   });
 
-  it('scores only the tokens from `from` on (the context before left 0), each as the float64 reference gives it', async () => {
-    // within the block, at its end, one past it, well past it (a window a token), and past the sequence (nothing scored)
-    const froms = [5, 16, 17, 20, 40];
-    const seqs = [SEQUENCES[1]!, SEQUENCES[4]!, SEQUENCES[4]!, SEQUENCES[4]!, SEQUENCES[4]!];
-    const got = await scoreSequences(model, seqs, 2, { from: froms });
-    seqs.forEach((s, k) => {
-      const want = scoresRef(s);
-      got[k]!.logprobs.forEach((lp, i) => {
-        if (i + 1 < froms[k]!) expect([lp, ...got[k]!.topIds.subarray(2 * i, 2 * i + 2)], `sequence ${k} token ${i + 1}: context`).toEqual([0, 0, 0]);
-        else expect(Math.abs(lp - want.logprobs[i]!), `sequence ${k} token ${i + 1}`).toBeLessThan(1e-4);
-      });
-    });
-  });
-
   it('under autocast float16 scores the float16 logits cast to float32', async () => {
     const s = SEQUENCES[3]!;
     const got = await autocast('float16', () => scoreSequences(model, [s], 1));
@@ -128,6 +116,35 @@ describe('scoreSequences', () => {
     await expect(scoreSequences(model, [[1], []], 1)).rejects.toThrow('scoreSequences: sequences[1] is empty');
     await expect(scoreSequences(model, [[1], [2, CFG.vocabSize]], 1)).rejects.toThrow(`scoreSequences: sequences[1][1] = number ${CFG.vocabSize} is not a token id in [0, ${CFG.vocabSize})`);
     await expect(scoreSequences(model, [[1.5, 2]], 1)).rejects.toThrow(`scoreSequences: sequences[0][0] = number 1.5 is not a token id in [0, ${CFG.vocabSize})`);
+  });
+});
+
+describe('generateBatch: logprobs', () => {
+  it("gives each drawn token the float64 reference's logprob and top N from the logits it was drawn from, past the block too, its tokens unchanged", async () => {
+    const prompts = [SEQUENCES[1]!, SEQUENCES[4]!]; // 9 tokens: slides past the block at its 8th; 32: cropped to the block
+    const opts = { maxNewTokens: 10, temperature: 1, seed: 7 };
+    const N = 3;
+    const told: { sequence: number; id: number; lp: DrawnLogprobs }[] = [];
+    const drawn: number[][] = [[], []];
+    for await (const step of generateBatch(model, prompts, { ...opts, logprobs: { topN: N, take: (sequence, id, lp) => told.push({ sequence, id, lp }) } })) step.forEach((id, k) => id !== null && drawn[k]!.push(id));
+    const plain: number[][] = [[], []];
+    for await (const step of generateBatch(model, prompts, opts)) step.forEach((id, k) => id !== null && plain[k]!.push(id));
+    expect(drawn).toEqual(plain);
+    expect(told.map((t) => t.id)).toEqual(told.map((t, i) => drawn[t.sequence]![told.slice(0, i).filter((u) => u.sequence === t.sequence).length]));
+    expect(told.length).toBe(20);
+    for (const [k, prompt] of prompts.entries()) {
+      const mine = told.filter((t) => t.sequence === k);
+      mine.forEach(({ id, lp }, i) => {
+        const row = nextLogprobsRef([...prompt, ...drawn[k]!.slice(0, i)]);
+        expect(Math.abs(lp.logprob - row[id]!), `sequence ${k} token ${i}`).toBeLessThan(1e-4);
+        const top = topOf(row, N);
+        expect(Array.from(lp.topIds), `sequence ${k} token ${i}`).toEqual(top.map((t) => t.id));
+        top.forEach((t, j) => expect(Math.abs(lp.topLogprobs[j]! - t.lp)).toBeLessThan(1e-4));
+      });
+    }
+    await expect(generateBatch(model, [[1]], { maxNewTokens: 1, logprobs: { topN: CFG.vocabSize + 1, take: () => undefined } }).next()).rejects.toThrow(
+      `generateBatch: logprobs must be { topN: an integer in [0, ${CFG.vocabSize}], take: (sequence, id, logprobs) => void }, got { topN: number ${CFG.vocabSize + 1}, take: function }`,
+    );
   });
 });
 
@@ -155,6 +172,26 @@ describe('choiceLogprobs', () => {
     expect(got.text_offset).toEqual([0, 1, 2, 3, 4, 4, 5]);
     expect(got.top_logprobs[5]).toEqual({ é: -0.5, è: -2 }); // after C3: each candidate's character, not U+FFFD for both
     expect(got.top_logprobs[4]).toEqual({ '': -0.5 }); // C3 and A8 alike leave a character unfinished: one key
+  });
+
+  it('streamed, sends a token with its whole text: text released short of a token (held back for a stop sequence) waits for the rest', () => {
+    const gpt2 = miniGpt2Tokenizer();
+    const [the, space, c, a, f, c3, a9, bang] = gpt2.encode(' the café!'); // ' the' is one token
+    const stream = new ChoiceLogprobsStream(gpt2, 0);
+    const lp = { logprob: -1, topIds: new Int32Array(0), topLogprobs: new Float32Array(0) };
+    const sent = (text: string, all = false) => {
+      const { text: out, logprobs } = stream.chunk(text, all);
+      return [out, logprobs.tokens, logprobs.text_offset];
+    };
+    stream.add(the!, lp);
+    expect(sent(' th')).toEqual(['', [], []]); // 'e' held back: ' the' waits
+    stream.add(space!, lp);
+    expect(sent('e ')).toEqual([' the ', [' the', ' '], [0, 4]]);
+    [c, a, f, c3].forEach((id) => stream.add(id!, lp));
+    expect(sent('caf')).toEqual(['caf', ['c', 'a', 'f', ''], [5, 6, 7, 8]]); // C3 adds no text yet
+    stream.add(a9!, lp);
+    stream.add(bang!, lp);
+    expect(sent('é', true)).toEqual(['é', ['é', '!'], [8, 9]]); // the end, '!' cut (a stop sequence): at the text's end
   });
 });
 
@@ -280,6 +317,28 @@ describe('gpt serve --api: logprobs', () => {
     expect(events.map((c) => [c.text, c.finish_reason])).toEqual([['to be', null], ['', 'length']]);
   });
 
+  it("streams each chunk's tokens' logprobs, which join to its text and, all chunks', to the whole answer's (the echoed prompt's in its echo chunk)", async () => {
+    // 'e' held back for 'e\n' until the next token: its token waits with its text; one choice ends at ' q'
+    const body = { prompt: ['to be, or not to be: th', 'is'], max_tokens: 12, temperature: 1, seed: 11, n: 2, logprobs: 2, stop: [' q', 'e\n'] };
+    for (const echo of [false, true]) {
+      const whole = await post({ ...body, echo });
+      expect(whole.status, JSON.stringify(whole.json)).toBe(200);
+      const res = await fetch(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...body, echo, stream: true }) });
+      const chunks = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => (JSON.parse(e.slice(6)) as Completion).choices[0]!);
+      for (const want of whole.json.choices) {
+        const mine = chunks.filter((c) => c.index === want.index);
+        if (echo) expect([mine[0]!.text, mine[0]!.logprobs!.tokens.join(''), mine[0]!.logprobs!.token_logprobs[0]]).toEqual([body.prompt[Math.floor(want.index / 2)], mine[0]!.text, null]);
+        for (const c of mine.filter((c) => !c.finish_reason)) expect(c.logprobs!.tokens.join(''), `choice ${want.index}`).toBe(c.text);
+        expect(mine.map((c) => c.text).join('')).toBe(want.text);
+        const joined = (k: keyof Logprobs) => mine.flatMap((c): unknown[] => c.logprobs![k]);
+        expect({ tokens: joined('tokens'), token_logprobs: joined('token_logprobs'), top_logprobs: joined('top_logprobs'), text_offset: joined('text_offset') }).toEqual(want.logprobs);
+      }
+      // a token held back, then sent with the next one's (a token a character: one a step otherwise); a stop sequence's, cut
+      expect(chunks.filter((c) => !c.finish_reason && c.text.length === 2 && c.logprobs!.tokens.length === 2).length).toBeGreaterThan(0);
+      expect(whole.json.choices.map((c) => c.finish_reason)).toContain('stop');
+    }
+  });
+
   it("scores in forwards no larger than the generation's that its request was checked for (n x prompts x positions), a prompt past the block too", async () => {
     const hidden = vi.spyOn(GPT.prototype, 'hidden');
     try {
@@ -288,6 +347,10 @@ describe('gpt serve --api: logprobs', () => {
       expect(status, JSON.stringify(json)).toBe(200);
       // checked: 1 sequence of its 16 positions (the block); grouped 4096 tokens a forward, all 32 windows went in one [32, 16]
       expect(hidden.mock.calls.map(([idx]) => idx.shape)).toEqual(new Array(32).fill([1, CFG.blockSize]));
+      // n 2: the prompt scored once, its 32 windows two a forward (the two sequences checked)
+      hidden.mockClear();
+      expect((await post({ prompt, max_tokens: 0, echo: true, logprobs: 1, n: 2 })).status).toBe(200);
+      expect(hidden.mock.calls.map(([idx]) => idx.shape)).toEqual(new Array(16).fill([2, CFG.blockSize]));
     } finally {
       hidden.mockRestore();
     }
@@ -347,13 +410,12 @@ describe('gpt serve --api: logprobs', () => {
     });
   });
 
-  it('refuses logprobs outside 0..20 or not an integer, with stream, and max_tokens 0 without echo: 400 naming the field', async () => {
+  it('refuses logprobs outside 0..20 or not an integer, and max_tokens 0 without echo: 400 naming the field', async () => {
     const cases: [Record<string, unknown>, string, string][] = [
       [{ logprobs: 21 }, 'logprobs', 'logprobs must be an integer in [0, 20], got 21 (the top logprobs at each position; null: none)'],
       [{ logprobs: -1 }, 'logprobs', 'logprobs must be an integer in [0, 20], got -1 (the top logprobs at each position; null: none)'],
       [{ logprobs: 1.5 }, 'logprobs', 'logprobs must be an integer in [0, 20], got 1.5 (the top logprobs at each position; null: none)'],
       [{ logprobs: true }, 'logprobs', 'logprobs must be an integer in [0, 20], got true (the top logprobs at each position; null: none)'],
-      [{ logprobs: 1, stream: true }, 'logprobs', 'logprobs 1 cannot be streamed: this server scores the tokens once the generation ends; send stream: false, or logprobs null'],
       [{ max_tokens: 0 }, 'max_tokens', 'max_tokens 0 draws no token: it is allowed only with echo: true (the prompt scored, with logprobs), got echo false'],
     ];
     for (const [fields, param, message] of cases) {

@@ -1,5 +1,7 @@
 // A choice's `logprobs` in OpenAI's legacy completions shape, `{ tokens, token_logprobs,
-// top_logprobs, text_offset }`, from its tokens' scores (src/gpt/score.ts). With echo the prompt's
+// top_logprobs, text_offset }`, from its tokens' logprobs (a prompt's scored by src/gpt/score.ts, a
+// drawn token's from the logits it was drawn from: generateBatch's `logprobs`), whole or streamed
+// (ChoiceLogprobsStream: a chunk carries the tokens whose text it sends). With echo the prompt's
 // tokens come first, the first one's logprob and top null (nothing comes before it). A token's text
 // is what it adds to the text decoded so far, as vLLM's incremental detokenizer gives it: '' for a
 // byte that leaves a character unfinished, the whole character on the token that ends it, so the
@@ -12,6 +14,7 @@
 // -Infinity is sent as -9999 (vLLM's floor: JSON has no infinities). An offset counts code points,
 // as vLLM's (Python's len) and a Python client's slicing do, not UTF-16 units: an emoji is one.
 import { codePoints, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
+import type { DrawnLogprobs } from '../gpt/generate.js';
 import type { SequenceScores } from '../gpt/score.js';
 
 export interface ChoiceLogprobs {
@@ -25,6 +28,85 @@ export interface ChoiceLogprobs {
 const FLOOR = -9999;
 const finite = (lp: number) => Math.max(lp, FLOOR);
 
+/** Position `p` of `scores` (token p + 1's logprobs). */
+export const scoredAt = (scores: SequenceScores, p: number, topN: number): DrawnLogprobs => ({
+  logprob: scores.logprobs[p]!,
+  topIds: scores.topIds.subarray(p * topN, (p + 1) * topN),
+  topLogprobs: scores.topLogprobs.subarray(p * topN, (p + 1) * topN),
+});
+
+/**
+ * A choice's logprobs as its tokens come (add), sent in chunks (chunk) along with its text: a chunk
+ * carries the tokens whose text it sends, so that a streamed chunk's tokens join to its text. Text
+ * the choice releases that only part of a token's text makes (a token ' ab' of which ' a' is
+ * released, 'b' held back as a stop sequence could start there) waits for the rest of that token's.
+ */
+export class ChoiceLogprobsStream {
+  private readonly stream: TextStream;
+  private pending: ChoiceLogprobs = empty();
+  /** Code points of the tokens' texts so far, the pending ones' included, and of the text sent. */
+  private length = 0;
+  private sent = 0;
+  /** Text released but not sent yet. */
+  private unsent = '';
+
+  /** `endToken`: the end-of-text token, whose text is '' (vLLM's skip_special_tokens), as the choice's text leaves it out. */
+  constructor(
+    tokenizer: Pick<Tokenizer, 'decode'>,
+    private readonly topN: number,
+    private readonly endToken?: number,
+  ) {
+    this.stream = new TextStream(tokenizer);
+  }
+
+  /** What token `id` adds to the text so far. */
+  private textOf(id: number): string {
+    return id === this.endToken ? '' : this.stream.peek(id);
+  }
+
+  /** Takes the choice's next token, `scores` its logprobs (null: an echoed prompt's first token, which has none). */
+  add(id: number, scores: DrawnLogprobs | null): void {
+    if (scores) {
+      const entries: [string, number][] = [];
+      for (let k = 0; k < this.topN; k++) entries.push([this.textOf(scores.topIds[k]!), finite(scores.topLogprobs[k]!)]);
+      if (!scores.topIds.includes(id)) entries.push([this.textOf(id), finite(scores.logprob)]);
+      const seen = new Set<string>();
+      this.pending.top_logprobs.push(Object.fromEntries(entries.filter(([key]) => !seen.has(key) && seen.add(key)))); // fromEntries: a key "__proto__" stays a key
+    } else this.pending.top_logprobs.push(null);
+    this.pending.token_logprobs.push(scores && finite(scores.logprob));
+    const piece = id === this.endToken ? '' : this.stream.push(id);
+    this.pending.tokens.push(piece);
+    this.pending.text_offset.push(this.length);
+    this.length += codePoints(piece);
+  }
+
+  /**
+   * Takes `text`, the choice's text released since the last call; gives what to send: the text of
+   * the pending tokens whose text is all released, with them; with `all` (the choice's end), all of
+   * both, offsets past the text's end (a stop sequence's tokens cut, an end token's) at its end.
+   */
+  chunk(text: string, all: boolean): { text: string; logprobs: ChoiceLogprobs } {
+    this.unsent += text;
+    const { tokens } = this.pending;
+    let [n, covered] = [0, 0]; // tokens, and the UTF-16 length of their texts
+    if (all) n = tokens.length;
+    else while (n < tokens.length && covered + tokens[n]!.length <= this.unsent.length) covered += tokens[n++]!.length;
+    const out = all ? this.unsent : this.unsent.slice(0, covered);
+    this.unsent = this.unsent.slice(out.length);
+    this.sent += codePoints(out);
+    const logprobs = cut(this.pending, n);
+    if (all) logprobs.text_offset = logprobs.text_offset.map((at) => Math.min(at, this.sent));
+    return { text: out, logprobs };
+  }
+}
+
+const empty = (): ChoiceLogprobs => ({ tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] });
+
+/** The first `n` entries of `lp`, taken out of it. */
+function cut(lp: ChoiceLogprobs, n: number): ChoiceLogprobs {
+  return { tokens: lp.tokens.splice(0, n), token_logprobs: lp.token_logprobs.splice(0, n), top_logprobs: lp.top_logprobs.splice(0, n), text_offset: lp.text_offset.splice(0, n) };
+}
+
 /**
  * The logprobs of `ids` (the choice's tokens: with echo, its prompt's then the drawn ones) whose
  * scores are the last ids.length - (echo ? 1 : 0) of `scores` (each token's given those before
@@ -34,25 +116,7 @@ const finite = (lp: number) => Math.max(lp, FLOOR);
 export function choiceLogprobs(tokenizer: Pick<Tokenizer, 'decode'>, ids: readonly number[], scores: SequenceScores, topN: number, echo: boolean, text: string): ChoiceLogprobs {
   const first = echo ? 1 : 0; // the first token of an echoed prompt has no score
   const at = scores.logprobs.length - (ids.length - first); // the first scored token's position in scores
-  const out: ChoiceLogprobs = { tokens: [], token_logprobs: echo ? [null] : [], top_logprobs: echo ? [null] : [], text_offset: [] };
-  const stream = new TextStream(tokenizer);
-  const textLength = codePoints(text);
-  let length = 0;
-  ids.forEach((id, j) => {
-    if (j >= first) {
-      const p = at + j - first;
-      const entries: [string, number][] = [];
-      for (let k = 0; k < topN; k++) entries.push([stream.peek(scores.topIds[p * topN + k]!), finite(scores.topLogprobs[p * topN + k]!)]);
-      const chosen = finite(scores.logprobs[p]!);
-      if (!scores.topIds.subarray(p * topN, (p + 1) * topN).includes(id)) entries.push([stream.peek(id), chosen]);
-      const seen = new Set<string>();
-      out.token_logprobs.push(chosen);
-      out.top_logprobs.push(Object.fromEntries(entries.filter(([key]) => !seen.has(key) && seen.add(key)))); // fromEntries: a key "__proto__" stays a key
-    }
-    const piece = stream.push(id);
-    out.tokens.push(piece);
-    out.text_offset.push(Math.min(length, textLength));
-    length += codePoints(piece);
-  });
-  return out;
+  const choice = new ChoiceLogprobsStream(tokenizer, topN);
+  ids.forEach((id, j) => choice.add(id, j < first ? null : scoredAt(scores, at + j - first, topN)));
+  return choice.chunk(text, true).logprobs;
 }

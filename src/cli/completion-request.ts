@@ -150,7 +150,7 @@ export function parseCompletionRequest(body: unknown, { modelId, parent, vocabSi
     includeUsage: includeUsageOf(body.stream_options, stream),
     echo,
     ignoreEos: flag('ignore_eos'),
-    logprobs: logprobsOf(body.logprobs, stream, vocabSize),
+    logprobs: logprobsOf(body.logprobs, vocabSize),
   };
 }
 
@@ -210,12 +210,10 @@ function stopsOf(stop: unknown): string[] {
 }
 
 /** How many top logprobs a position gets: null for none; a vocabulary smaller than asked gives all its tokens. */
-function logprobsOf(logprobs: unknown, stream: boolean, vocabSize: number): number | null {
+function logprobsOf(logprobs: unknown, vocabSize: number): number | null {
   if (logprobs === undefined || logprobs === null) return null;
   const problem = rangeProblem('logprobs', logprobs, { int: true, min: 0, max: MAX_LOGPROBS }, shown(logprobs));
   if (problem) throw refuse('logprobs', `${problem} (the top logprobs at each position; null: none)`);
-  // scored once the generation ends (src/gpt/score.ts), not as each token's text is sent
-  if (stream) throw refuse('logprobs', `logprobs ${shown(logprobs)} cannot be streamed: this server scores the tokens once the generation ends; send stream: false, or logprobs null`);
   return Math.min(logprobs as number, vocabSize);
 }
 

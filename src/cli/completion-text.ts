@@ -1,5 +1,6 @@
 // The text of one completion of `gpt serve --api` as its tokens arrive: decoded in whole characters
-// (TextStream), ended by the end-of-text token or by the first stop sequence its text holds (cut
+// (TextStream), the end-of-text token's text left out (vLLM's skip_special_tokens: with ignore_eos,
+// drawn mid-text, it adds none), ended by that token or by the first stop sequence its text holds (cut
 // before it: OpenAI's `stop` is not part of the text returned), and released for streaming only up
 // to where a stop sequence could still begin, so that the first half of one split over two tokens
 // is never sent.
@@ -16,11 +17,12 @@ export class CompletionText {
   /** Tokens drawn, those that ended it included (the end-of-text token, a stop sequence's). */
   tokens = 0;
 
-  /** `endToken`: the tokenizer's end-of-text token, which ends the completion (its text left out); none to go past it. */
+  /** `endToken`: the tokenizer's end-of-text token, whose text is left out; it ends the completion unless `ignoreEos`. */
   constructor(
     tokenizer: Pick<Tokenizer, 'decode'>,
     private readonly stops: readonly string[],
     private readonly endToken?: number,
+    private readonly ignoreEos = false,
   ) {
     this.stream = new TextStream(tokenizer);
     this.longestStop = Math.max(0, ...stops.map((s) => s.length));
@@ -30,7 +32,7 @@ export class CompletionText {
   take(id: number): boolean {
     this.tokens++;
     // the end token's text is left out, not the bytes of a character it cut short: U+FFFD, as the decode of the tokens before it has them
-    if (id === this.endToken) return this.append(this.stream.flush()) || this.cut(this.text.length);
+    if (id === this.endToken) return !this.ignoreEos && (this.append(this.stream.flush()) || this.cut(this.text.length));
     return this.append(this.stream.push(id));
   }
 

@@ -3,9 +3,11 @@
 // has the fields) and GET /v1/models. The checkpoint is loaded once, as `gpt sample` loads it (a peft
 // adapter, --adapter, merged into it), and generates as `gpt sample` does (generateBatch; choice i of
 // a prompt draws with seed + i), so that a seed and settings give `gpt sample`'s text; a prompt
-// longer than the block is cropped to its last block-size tokens, as there. With `logprobs`, each
-// choice's tokens are scored once the generation ends (src/gpt/score.ts, one more forward over
-// them; completion-logprobs.ts gives OpenAI's shape), so it is not streamed. Until the model is
+// longer than the block is cropped to its last block-size tokens, as there. With `logprobs`, a drawn
+// token's come from the logits it was drawn from (generateBatch's `logprobs`), an echoed prompt's
+// from scoring it before the generation (src/gpt/score.ts, once a prompt whatever n);
+// completion-logprobs.ts gives OpenAI's shape, streamed too: a chunk carries the tokens whose text
+// it sends (the prompt's, with echo, in its echo chunk), as vLLM's chunks do. Until the model is
 // loaded (load()), every request answers 503 with Retry-After. One generation runs at a time:
 // requests wait their turn in arrival order, at most maxQueue of them (429 with Retry-After past
 // it); one whose client is gone stops at its next token (or never starts, and leaves the queue), one
@@ -20,16 +22,16 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { device } from '../device/device.js';
 import type { DeviceLostError } from '../device/lost.js';
-import { generateBatch, LogitsNotFiniteError } from '../gpt/generate.js';
+import { generateBatch, LogitsNotFiniteError, type DrawnLogprobs } from '../gpt/generate.js';
 import { deviceRoom } from '../gpt/model.js';
-import { scoreSequences, ScoresNotFiniteError, type SequenceScores } from '../gpt/score.js';
+import { scoreSequences, ScoresNotFiniteError } from '../gpt/score.js';
 import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { TrainDtype } from '../gpt/trainer.js';
 import { autocast } from '../nn/autocast.js';
 import { readCheckpointHead } from '../node/checkpoint-head.js';
 import { readAdapterFlag } from './adapter-flag.js';
 import { apiKeyCheck } from './api-key.js';
-import { choiceLogprobs } from './completion-logprobs.js';
+import { ChoiceLogprobsStream, scoredAt } from './completion-logprobs.js';
 import { CompletionText } from './completion-text.js';
 import { ApiError, modelNotServed, parseCompletionRequest, shown, type CompletionRequest } from './completion-request.js';
 import { checkModelFits, generationExtent } from './device-fit.js';
@@ -142,11 +144,31 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
     const choices = r.prompts.flatMap((given, p) => {
       const prompt = typeof given === 'string' ? given : tokenizer.decode(given); // what echo gives
-      return Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, seed: r.seeds[p]! + i, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken), drawn: [] as number[] }));
+      return Array.from({ length: r.n }, (_, i) => ({
+        index: p * r.n + i,
+        prompt,
+        ids: ids[p]!,
+        seed: r.seeds[p]! + i,
+        text: new CompletionText(tokenizer, r.stop, endToken, r.ignoreEos),
+        logprobs: r.logprobs === null ? null : new ChoiceLogprobsStream(tokenizer, r.logprobs, endToken),
+      }));
     });
-    let scores: SequenceScores[] | null = [];
-    const chunk = (index: number, text: string, finish: string | null) => {
-      const body = { ...head, choices: [{ text, index, logprobs: null, finish_reason: finish }], ...(r.includeUsage && { usage: null }) };
+    try {
+      // with echo, each prompt's logprobs (once, whatever n), first: they come before the drawn tokens'
+      const prompts = r.echo && r.logprobs !== null ? await autocast(dtype, () => scoreSequences(model, ids, r.logprobs!, { tokensPerForward, cancelled: gone }), casts) : [];
+      if (!prompts) return CLIENT_GONE; // its scoring stopped, the client gone
+      prompts.forEach((scores, p) => {
+        for (const c of choices.slice(p * r.n, (p + 1) * r.n)) ids[p]!.forEach((id, j) => c.logprobs!.add(id, j ? scoredAt(scores, j - 1, r.logprobs!) : null));
+      });
+    } catch (e) {
+      if (e instanceof ScoresNotFiniteError) fail(res, new ApiError(500, `scoring failed: ${e.describe(`choices[${e.sequence * r.n}]`)}`));
+      throw e; // logged by the server
+    }
+    /** A streamed chunk of choice `c`: `text` released, with its tokens' logprobs where asked for; none where neither text, tokens nor finish is new. */
+    const chunk = (c: (typeof choices)[number], text: string, finish: string | null) => {
+      const part = c.logprobs?.chunk(text, finish !== null);
+      if (!(text || finish || part?.logprobs.tokens.length)) return;
+      const body = { ...head, choices: [{ text: part?.text ?? text, index: c.index, logprobs: part?.logprobs ?? null, finish_reason: finish }], ...(r.includeUsage && { usage: null }) };
       res.write(`data: ${JSON.stringify(body)}\n\n`);
     };
     if (r.stream) {
@@ -155,7 +177,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       // went out in one write, which a client reading all along, but slowly, took past the stall limit
       if (r.echo) {
         for (const c of choices) {
-          chunk(c.index, c.prompt, null);
+          chunk(c, c.prompt, null);
           await drained(res, gone, stallMs);
         }
         if (gone()) return CLIENT_GONE;
@@ -168,34 +190,30 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       topP: r.topP,
       seed: choices.map((c) => c.seed),
       stopAfter: (k: number, id: number) => choices[k]!.text.take(id),
+      ...(r.logprobs !== null && { logprobs: { topN: r.logprobs, take: (k: number, id: number, lp: DrawnLogprobs) => choices[k]!.logprobs!.add(id, lp) } }),
     };
     try {
       await autocast(
         dtype,
         async () => {
-          // max_tokens 0 (with echo): the prompt alone, scored
+          // max_tokens 0 (with echo): the prompt alone, scored before
           const steps = r.maxTokens ? generateBatch(model, choices.map((c) => c.ids), options) : [];
           for await (const step of steps) {
             // a client that reads slowly holds its generation (its answer is not buffered ahead without bound); one that stopped reading is dropped
             if (r.stream) await drained(res, gone, stallMs);
             if (gone()) return; // leaving the loop ends the generator: its rows are freed
             step.forEach((id, k) => {
-              const { index, text, drawn } = choices[k]!;
+              const c = choices[k]!;
               if (id === null) return;
-              drawn.push(id);
-              if (!text.finish && text.tokens === r.maxTokens) text.end();
-              const piece = text.release();
-              if (r.stream && (piece || text.finish)) chunk(index, piece, text.finish);
+              if (!c.text.finish && c.text.tokens === r.maxTokens) c.text.end();
+              const piece = c.text.release();
+              if (r.stream) chunk(c, piece, c.text.finish);
             });
           }
-          for (const { index, text } of choices.filter((c) => !c.text.finish)) {
-            text.end(); // max_tokens 0: no step ended it
-            if (r.stream) chunk(index, '', text.finish);
+          for (const c of choices.filter((c) => !c.text.finish)) {
+            c.text.end(); // max_tokens 0: no step ended it
+            if (r.stream) chunk(c, '', c.text.finish);
           }
-          // a long prompt's windows are a forward a token: stopped once its client is gone
-          const toScore = choices.map((c) => scored(c.ids, c.drawn, r.echo, model.config.blockSize));
-          const scoring = { tokensPerForward, cancelled: gone, from: toScore.map((t) => t.from) };
-          if (r.logprobs !== null && !gone()) scores = await scoreSequences(model, toScore.map((t) => t.tokens), r.logprobs, scoring);
         },
         casts,
       );
@@ -203,15 +221,12 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       // a model whose logits are not finite is the client's to know (its text stops there); other failures are the server's
       const failure = e instanceof LogitsNotFiniteError
         ? new ApiError(500, `generation failed: ${e.describe(e.sequence === null ? null : `choices[${e.sequence}]`)}`)
-        : e instanceof ScoresNotFiniteError
-          ? new ApiError(500, `scoring failed: ${e.describe(`choices[${e.sequence}]`, scored(choices[e.sequence]!.ids, [], r.echo, model.config.blockSize).cut)}`)
-          : new ApiError(500, "generation failed: the reason is in gpt serve's output");
+        : new ApiError(500, "generation failed: the reason is in gpt serve's output");
       if (r.stream) res.end(`data: ${JSON.stringify(failure.body)}\n\n`);
-      else if (e instanceof LogitsNotFiniteError || e instanceof ScoresNotFiniteError) fail(res, failure);
+      else if (e instanceof LogitsNotFiniteError) fail(res, failure);
       throw e; // logged by the server
     }
-    const choiceScores = scores; // null: its scoring stopped, the client gone
-    if (gone() || !choiceScores) return CLIENT_GONE;
+    if (gone()) return CLIENT_GONE;
     const completionTokens = choices.reduce((n, c) => n + c.text.tokens, 0);
     const promptTokens = ids.reduce((n, p) => n + p.length, 0); // each prompt once, whatever n (OpenAI's count)
     const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
@@ -220,10 +235,9 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       res.end('data: [DONE]\n\n');
       return 200;
     }
-    const answer = choices.map(({ index, prompt, ids, text, drawn }, k) => {
+    const answer = choices.map(({ index, prompt, text, logprobs }) => {
       const all = (r.echo ? prompt : '') + text.all;
-      const logprobs = r.logprobs === null ? null : choiceLogprobs(tokenizer, [...(r.echo ? ids : []), ...drawn], choiceScores[k]!, r.logprobs, r.echo, all);
-      return { text: all, index, logprobs, finish_reason: text.finish };
+      return { text: all, index, logprobs: logprobs?.chunk(all, true).logprobs ?? null, finish_reason: text.finish };
     });
     return sendJson(res, 200, { ...head, choices: answer, usage });
   };
@@ -298,16 +312,6 @@ export async function openCompletionsApi({ checkpoint, dtype, adapter, ...settin
   const api = completionsApi(settings);
   await api.load(checkpoint, dtype, adapter);
   return api;
-}
-
-/**
- * What to score of a choice: its prompt's tokens and the drawn ones, every one from the second
- * (`from` 1) with echo; without, only the drawn ones (`from`: the first drawn), after as much of the
- * prompt as they see (the blockSize tokens before each): its first `cut` tokens left out.
- */
-function scored(prompt: Int32Array, drawn: number[], echo: boolean, blockSize: number): { tokens: number[]; from: number; cut: number } {
-  const cut = echo ? 0 : Math.max(0, prompt.length - blockSize);
-  return { tokens: [...prompt.subarray(cut), ...drawn], from: echo ? 1 : prompt.length - cut, cut };
 }
 
 /**

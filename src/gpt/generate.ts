@@ -13,12 +13,14 @@
 // merged), or the compute dtype (its next step taken in another autocast region), make the cache's
 // keys and values stale: the windows are re-encoded, a step recorded ahead on the old ones redone
 // with its uniform numbers, so the tokens are those of generation without the cache.
+// generateBatch's `logprobs` has each step also take, from the logits it drew from, the drawn tokens'
+// log-probabilities and the top N's, read back with the ids (never the logits).
 import { noGrad } from '../autograd/mode.js';
 import { computeDtype } from '../nn/autocast.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
-import { cast, checkSamplingOptions, sampleLogits, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { arange, cast, checkSamplingOptions, eq, logSoftmax, sampleLogits, sum, tensor, topk, where, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
@@ -41,11 +43,30 @@ export interface GenerateOptions extends SamplingOptions {
 /** Told each token sequence `sequence` draws, in order: true ends that sequence after it, as stopToken does (a stop string the caller found in its text). */
 export type StopAfter = (sequence: number, id: number) => boolean;
 
+/** A drawn token's log-probability and the `topN` likeliest tokens' (ids and logprobs, likeliest first, ties: the lower id first) at its position. */
+export interface DrawnLogprobs {
+  logprob: number;
+  topIds: Int32Array;
+  topLogprobs: Float32Array;
+}
+
+/**
+ * Asks each step for its drawn tokens' logprobs, from the logits they were drawn from: log_softmax
+ * of the model's raw logits in float32 (before temperature, top-k or top-p: vLLM's default, and
+ * scoreSequences'), the top `topN` (0 to V) with them. Computed on the GPU and read back with the ids
+ * (1 + 2 topN numbers a row); `take` is told each token, in order, before stopAfter.
+ */
+export interface LogprobsRequest {
+  topN: number;
+  take: (sequence: number, id: number, logprobs: DrawnLogprobs) => void;
+}
+
 /** generateBatch's options: GenerateOptions, with a seed per sequence. */
 export interface BatchGenerateOptions extends Omit<GenerateOptions, 'seed'> {
   /** Sequence i draws from its own generator, seeded seed + i (default 0), or seed[i] when an array. */
   seed?: number | readonly number[];
   stopAfter?: StopAfter;
+  logprobs?: LogprobsRequest;
 }
 
 /** Streams up to `maxNewTokens` token ids continuing `prompt` (at least one id: an array, or a typed array as encodePrompt gives); the model is put in eval mode meanwhile. */
@@ -82,7 +103,7 @@ interface Sequence {
 async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
   const single = op === 'generate';
-  const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP } = opts;
+  const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP, logprobs } = opts;
   const sampling = { temperature, topK, topP };
   const seed = opts.seed ?? 0;
   const rngOf = (i: number) => (typeof seed === 'number' ? new Generator(seed, i) : new Generator(seed[i]!));
@@ -107,6 +128,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
     const padded = starts.some((s) => s > 0);
     // each sequence's seeded stream decides (us); the GPU draws with it, in float32, where u within
     // 2^-25 of 1 would round to 1 (BELOW_ONE): past every candidate's share, the draw would take the least likely
+    let scored: Tensor[] = [];
     const ids = keep(
       noGrad(() =>
         scope(() => {
@@ -114,13 +136,16 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
           const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true, starts: padded ? starts : undefined }).logits; // [R, 1, V]
           // under autocast('float16') the logits are float16: drawn from in float32, as HF's generate casts them
           const drawFrom = logits.dtype === 'float32' ? logits : cast(logits, 'float32');
-          return sampleLogits(drawFrom, tensor(us, [us.length, 1]), sampling); // [R, 1]: one id a row is read back, not the logits
+          const drawnIds = sampleLogits(drawFrom, tensor(us, [us.length, 1]), sampling); // [R, 1]: one id a row is read back, not the logits
+          if (logprobs) scored = drawnLogprobs(drawFrom, drawnIds, logprobs.topN).map(keep);
+          return drawnIds;
         }),
       ),
     );
     const drawn = ids.toArray();
+    const scores = logprobs ? readLogprobs(scored, logprobs.topN) : null;
     device().flush(); // submitted now: its read resolves when this step is done, not a step recorded after it
-    return { rows: [...rows], at: rows.map((_, k) => k), ids, drawn, prefill: false, us };
+    return { rows: [...rows], at: rows.map((_, k) => k), ids, drawn, scores, prefill: false, us };
   };
   let current: Step | null = null;
   try {
@@ -163,8 +188,10 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
           ? record(current.ids)
           : null;
       let drawn: ArrayLike<number>;
+      let scores: ((k: number) => DrawnLogprobs) | null;
       try {
         drawn = await current.drawn;
+        scores = await current.scores;
       } catch (e) {
         if (ahead) abandon(ahead); // recorded, not yet current: finally would miss it (its readback rejects too, unheard)
         throw e;
@@ -189,6 +216,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
         const next = drawn[taken.at[k]!]!;
         s.tokens.push(next);
         s.made++;
+        if (scores) logprobs!.take(r, next, scores(taken.at[k]!));
         const stopped = stopAfter?.(r, next) === true; // told every token, the last one too
         s.done = stopped || s.made === maxNewTokens || next === stopToken;
         step[r] = next;
@@ -222,6 +250,8 @@ interface Step {
   at: number[];
   ids: Tensor;
   drawn: Promise<ArrayLike<number>>;
+  /** With logprobs asked for: row k's (by its place in the draws). */
+  scores: Promise<(k: number) => DrawnLogprobs> | null;
   /** Whether it (re-)encoded whole windows (a prefill), rather than one position a row from the cache. */
   prefill: boolean;
   /** The uniform number of each of its draws. */
@@ -239,9 +269,29 @@ const sourcesOf = (model: GPT, op: string): unknown[] => {
 };
 const sameSources = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** For float32 logits [R, 1, V] and the ids drawn from them [R, 1]: each drawn id's log_softmax [R, 1], and the top `topN`'s [R, topN] with their ids. */
+function drawnLogprobs(logits: Tensor, ids: Tensor, topN: number): Tensor[] {
+  const V = logits.shape[2]!;
+  const lp = logSoftmax(logits.reshape([ids.shape[0]!, V]), -1); // [R, V]
+  // the drawn id's column, picked by a mask (the ids are on the GPU): every other term is an exact 0
+  const picked = sum(where(eq(arange(V).reshape([1, V]), ids), lp, 0), -1, true); // [R, 1]
+  return [picked, ...(topN ? topk(lp, topN) : [])];
+}
+
+/** Reads back drawnLogprobs' tensors (freed once read): row k's scores by k. */
+async function readLogprobs([picked, values, indices]: Tensor[], topN: number): Promise<(k: number) => DrawnLogprobs> {
+  try {
+    const [lp, topLp = new Float32Array(0), topIds = new Int32Array(0)] = await Promise.all([picked!.toArray('float32'), values?.toArray('float32'), indices?.toArray('int32')]);
+    return (k) => ({ logprob: lp[k]!, topIds: topIds.slice(k * topN, (k + 1) * topN), topLogprobs: topLp.slice(k * topN, (k + 1) * topN) });
+  } finally {
+    for (const t of [picked, values, indices]) t?.dispose();
+  }
+}
+
 /** Frees a step whose draws nobody will take (its readback may still be running). */
 function abandon(step: Step): null {
   step.drawn.catch(() => undefined);
+  step.scores?.catch(() => undefined);
   step.ids.dispose();
   return null;
 }
@@ -288,8 +338,8 @@ function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: Batc
     if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   }
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
-  checkOptionKeys(op, opts, ['maxNewTokens', 'temperature', 'topK', 'topP', 'seed', 'kvCache', 'stopToken', ...(single ? [] : ['stopAfter'])]);
-  const { maxNewTokens, seed, stopToken, stopAfter, kvCache } = opts;
+  checkOptionKeys(op, opts, ['maxNewTokens', 'temperature', 'topK', 'topP', 'seed', 'kvCache', 'stopToken', ...(single ? [] : ['stopAfter', 'logprobs'])]);
+  const { maxNewTokens, seed, stopToken, stopAfter, kvCache, logprobs } = opts;
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${describeValue(maxNewTokens)}`);
   if (kvCache !== undefined && typeof kvCache !== 'boolean') throw new TypeError(`${op}: kvCache must be true or false, got ${describeValue(kvCache)}`); // 'false' would turn it on
   const seeds = Array.isArray(seed) ? seed : [seed ?? 0];
@@ -297,6 +347,9 @@ function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: Batc
   const badSeed = seeds.findIndex((s) => !Number.isSafeInteger(s)); // by index: an undefined seed (or a hole) is bad too, where find() returned it as 'none'
   if (badSeed >= 0) throw new RangeError(`${op}: seed must be an integer, got ${describeValue(seeds[badSeed])}`);
   if (stopAfter !== undefined && typeof stopAfter !== 'function') throw new TypeError(`${op}: stopAfter must be a function (sequence, id) => boolean, got ${describeValue(stopAfter)}`);
+  if (logprobs !== undefined && !(Number.isInteger(logprobs?.topN) && logprobs.topN >= 0 && logprobs.topN <= vocabSize && typeof logprobs.take === 'function')) {
+    throw new TypeError(`${op}: logprobs must be { topN: an integer in [0, ${vocabSize}], take: (sequence, id, logprobs) => void }, got { topN: ${describeValue(logprobs?.topN)}, take: ${typeof logprobs?.take} }`);
+  }
   if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${describeValue(stopToken)}`);
   checkSamplingOptions(op, opts);
 }

@@ -50,8 +50,6 @@ export interface ScoreOptions {
   tokensPerForward?: number;
   /** Asked before each forward: true stops the scoring, which then resolves to null (a server's client gone). */
   cancelled?: () => boolean;
-  /** Sequence i's first token scored, from[i] (1 unless given): those before it are context only, their scores left 0 (a completion's prompt, where only its drawn tokens are asked for). */
-  from?: readonly number[];
 }
 
 /** Logits that are not finite (a NaN or +Inf, or every one -Inf) where a token is scored: it has no log-probability. */
@@ -69,9 +67,9 @@ export class ScoresNotFiniteError extends Error {
     this.message = `scoreSequences: ${this.describe(`sequences[${sequence}]`)}`;
   }
 
-  /** The message without the op, the sequence named `sequence`, its tokens counted from `firstToken` (a caller's cut). */
-  describe(sequence: string, firstToken = 0): string {
-    return `the model's logits are not finite before ${sequence}'s token ${firstToken + this.token} (from 0): a NaN or +Inf, or every one -Inf, so it has no log-probability (${notFiniteCause(this.dtype, 'score')})`;
+  /** The message without the op, the sequence named `sequence`. */
+  describe(sequence: string): string {
+    return `the model's logits are not finite before ${sequence}'s token ${this.token} (from 0): a NaN or +Inf, or every one -Inf, so it has no log-probability (${notFiniteCause(this.dtype, 'score')})`;
   }
 }
 
@@ -85,7 +83,7 @@ export function scoreSequences(model: GPT, sequences: readonly ArrayLike<number>
 export async function scoreSequences(model: GPT, sequences: readonly ArrayLike<number>[], topN: number, opts: ScoreOptions = {}): Promise<SequenceScores[] | null> {
   const { blockSize, vocabSize: V } = model.config;
   if (!Number.isInteger(topN) || topN < 0 || topN > V) throw new RangeError(`scoreSequences: topN must be an integer in [0, ${V}], got ${topN}`);
-  const { tokensPerForward = Infinity, cancelled = () => false, from = [] } = opts;
+  const { tokensPerForward = Infinity, cancelled = () => false } = opts;
   if (!(tokensPerForward >= 1)) throw new RangeError(`scoreSequences: tokensPerForward must be a number >= 1, got ${tokensPerForward}`);
   const bad = sequences.findIndex((s) => !s.length);
   if (bad >= 0) throw new RangeError(`scoreSequences: sequences[${bad}] is empty: a sequence holds one token at least`);
@@ -95,7 +93,7 @@ export async function scoreSequences(model: GPT, sequences: readonly ArrayLike<n
   }
   const out = sequences.map((s) => ({ logprobs: new Float32Array(s.length - 1), topIds: new Int32Array((s.length - 1) * topN), topLogprobs: new Float32Array((s.length - 1) * topN) }));
   const windows = (function* () {
-    for (const [seq, s] of sequences.entries()) yield* windowsOf(Array.from(s), seq, blockSize, Math.max(1, from[seq] ?? 1));
+    for (const [seq, s] of sequences.entries()) yield* windowsOf(Array.from(s), seq, blockSize);
   })();
   enterEval(model);
   try {
@@ -121,11 +119,11 @@ export async function scoreSequences(model: GPT, sequences: readonly ArrayLike<n
   return out;
 }
 
-/** A sequence's windows for its tokens from `scoreFrom` on: its first blockSize tokens in one forward, then each later token by the blockSize tokens before it. */
-function* windowsOf(tokens: number[], seq: number, blockSize: number, scoreFrom: number): Generator<Window> {
+/** A sequence's windows: its first blockSize tokens in one forward, then each later token by the blockSize tokens before it. */
+function* windowsOf(tokens: number[], seq: number, blockSize: number): Generator<Window> {
   const first = Math.min(tokens.length - 1, blockSize);
-  if (first >= scoreFrom) yield { seq, start: 0, input: tokens.slice(0, first), from: scoreFrom - 1, targets: tokens.slice(scoreFrom, first + 1) };
-  for (let j = Math.max(blockSize + 1, scoreFrom); j < tokens.length; j++) yield { seq, start: j - blockSize, input: tokens.slice(j - blockSize, j), from: blockSize - 1, targets: [tokens[j]!] };
+  if (first >= 1) yield { seq, start: 0, input: tokens.slice(0, first), from: 0, targets: tokens.slice(1, first + 1) };
+  for (let j = blockSize + 1; j < tokens.length; j++) yield { seq, start: j - blockSize, input: tokens.slice(j - blockSize, j), from: blockSize - 1, targets: [tokens[j]!] };
 }
 
 /** Windows in order, grouped so that each group, padded to its longest, holds at most `tokens` tokens (one window at least). */
