@@ -137,7 +137,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
           // under autocast('float16') the logits are float16: drawn from in float32, as HF's generate casts them
           const drawFrom = logits.dtype === 'float32' ? logits : cast(logits, 'float32');
           const drawnIds = sampleLogits(drawFrom, tensor(us, [us.length, 1]), sampling); // [R, 1]: one id a row is read back, not the logits
-          if (logprobs) scored = drawnLogprobs(drawFrom, drawnIds, logprobs.topN).map(keep);
+          if (logprobs) scored = drawnLogprobs(drawFrom, drawnIds, columns!, logprobs.topN).map(keep);
           return drawnIds;
         }),
       ),
@@ -148,6 +148,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
     return { rows: [...rows], at: rows.map((_, k) => k), ids, drawn, scores, prefill: false, us };
   };
   let current: Step | null = null;
+  const columns = logprobs ? keep(scope(() => arange(model.config.vocabSize).reshape([1, -1]))) : null; // with logprobs: the column ids 0..V-1, uploaded once
   try {
     while (seqs.some((s) => !s.done)) {
       let redo: Map<number, number> | undefined; // a sequence's uniform number for a step recorded on stale keys and values
@@ -239,6 +240,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
     }
   } finally {
     if (current) abandon(current);
+    columns?.dispose();
     dropCaches();
     leaveEval(model);
   }
@@ -269,12 +271,11 @@ const sourcesOf = (model: GPT, op: string): unknown[] => {
 };
 const sameSources = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** For float32 logits [R, 1, V] and the ids drawn from them [R, 1]: each drawn id's log_softmax [R, 1], and the top `topN`'s [R, topN] with their ids. */
-function drawnLogprobs(logits: Tensor, ids: Tensor, topN: number): Tensor[] {
-  const V = logits.shape[2]!;
-  const lp = logSoftmax(logits.reshape([ids.shape[0]!, V]), -1); // [R, V]
+/** For float32 logits [R, 1, V], the ids drawn from them [R, 1] and the column ids 0..V-1 [1, V]: each drawn id's log_softmax [R, 1], and the top `topN`'s [R, topN] with their ids. */
+function drawnLogprobs(logits: Tensor, ids: Tensor, columns: Tensor, topN: number): Tensor[] {
+  const lp = logSoftmax(logits.reshape([ids.shape[0]!, -1]), -1); // [R, V]
   // the drawn id's column, picked by a mask (the ids are on the GPU): every other term is an exact 0
-  const picked = sum(where(eq(arange(V).reshape([1, V]), ids), lp, 0), -1, true); // [R, 1]
+  const picked = sum(where(eq(columns, ids), lp, 0), -1, true); // [R, 1]
   return [picked, ...(topN ? topk(lp, topN) : [])];
 }
 
