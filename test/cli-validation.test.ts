@@ -57,6 +57,9 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
     temperature: atLeast(0), // 0: greedy
     'top-k': int(0), // 0: off
     'top-p': (v) => v >= 0 && v <= 1, // 0: the likeliest token alone (Hugging Face's top_p=0)
+    'repetition-penalty': positive, // 1: off
+    'presence-penalty': (v) => v >= -2 && v <= 2, // OpenAI's range; 0: off
+    'frequency-penalty': (v) => v >= -2 && v <= 2,
     seed: int(0),
   },
   eval: { 'eval-iters': int(1), 'batch-size': int(1), seed: int(0) },

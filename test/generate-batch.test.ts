@@ -277,10 +277,13 @@ describe('generateBatch', () => {
         opt.zeroGrad();
         opt.dispose();
       };
-      const sampling = { maxNewTokens: n, temperature: 1.5, seed: 3 };
-      const [cached, uncached] = [await run(true, step, sampling), await run(false, step, sampling)];
-      expect(cached).toEqual(uncached);
-      expect(cached, 'the step changed the tokens').not.toEqual(await run(false, () => undefined, sampling));
+      // with penalties too: the redone step's token counts are those of the tokens taken (the dropped step never counted its draws)
+      for (const penalties of [{}, { repetitionPenalty: 1.4, presencePenalty: 0.8, frequencyPenalty: 0.6 }]) {
+        const sampling = { maxNewTokens: n, temperature: 1.5, seed: 3, ...penalties };
+        const [cached, uncached] = [await run(true, step, sampling), await run(false, step, sampling)];
+        expect(cached, JSON.stringify(penalties)).toEqual(uncached);
+        expect(cached, 'the step changed the tokens').not.toEqual(await run(false, () => undefined, sampling));
+      }
     } finally {
       model.loadStateDict(original);
     }

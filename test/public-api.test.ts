@@ -56,7 +56,7 @@ describe('the package entry points', () => {
     expect(Object.keys(OPS).filter((name) => !(name in root))).toEqual(['castCached']);
     const plumbing = ['adamw', 'gradNorm', 'clipLimit', 'gradScalerUpdate', 'scalerFactorRules', 'scalerStateRules', 'MAX_SCALE', 'MIN_SCALE',
       'watchNonFinite', 'maskInPlace', 'castInto', 'quantizeRowsInt8', 'chunkRows', 'windowRows', 'fitsOneLaunch', 'checkDropProbability',
-      'checkSamplingOptions', 'MIN_TEMPERATURE', 'MAX_DISTILL_TEMPERATURE', 'OPS', 'UPDATES'];
+      'checkSamplingOptions', 'MIN_TEMPERATURE', 'MAX_DISTILL_TEMPERATURE', 'OPS', 'UPDATES', 'countTokens', 'checkPenaltyOptions', 'hasPenalties'];
     expect(plumbing.filter((name) => name in root)).toEqual([]);
     // and the gpt and nn subpaths (the root too) leave out the CLI's tokenizing and message helpers, the pruning steps pruneGlobal takes, generation's cache bookkeeping and the checks GPT and Trainer run
     const [gpt, nn] = [await import('../src/gpt/index.js'), await import('../src/nn/index.js')];

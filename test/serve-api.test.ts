@@ -157,6 +157,14 @@ describe('POST /v1/completions', () => {
     for (const c of s.chunks) expect(c).toMatchObject({ id: s.chunks[0]!.id, object: 'text_completion', model: 'tiny', created: s.chunks[0]!.created });
   });
 
+  it("applies presence_penalty, frequency_penalty and repetition_penalty (vLLM's) as `gpt sample`'s penalty flags", async () => {
+    const penalties = { presence_penalty: 0.7, frequency_penalty: -0.4, repetition_penalty: 1.6 };
+    const got = await complete({ prompt: 'to be', seed: 7, ...SETTINGS, ...penalties });
+    const flags = ['--presence-penalty', '0.7', '--frequency-penalty', '-0.4', '--repetition-penalty', '1.6'];
+    expect(`to be${got.choices[0]!.text}\n`).toBe(await gptSample('--start', 'to be', '--seed', '7', ...SAMPLE_FLAGS, ...flags));
+    expect(got.choices[0]!.text, 'the penalties change the text').not.toBe((await complete({ prompt: 'to be', seed: 7, ...SETTINGS })).choices[0]!.text);
+  });
+
   it('takes an array of prompts as one batch: choice p * n + i is what prompt p alone gives with seed + i', async () => {
     const prompts = ['to', 'not to be: th', 'q'];
     const batch = await complete({ prompt: prompts, n: 2, seed: 11, ...SETTINGS });
@@ -393,9 +401,11 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
       [{ prompt: [[1, -1]] }, 'prompt', `prompt[0][1] must be ${TOKEN_ID}, got -1`],
       [{ prompt: [0, tokenizer.vocabSize] }, 'prompt', `prompt[1] is token id ${tokenizer.vocabSize}, past this model's vocabulary (ids 0 to ${tokenizer.vocabSize - 1})`],
       [{ prompt: [[0], [2 ** 40]] }, 'prompt', `prompt[1][0] is token id ${2 ** 40}, past this model's vocabulary (ids 0 to ${tokenizer.vocabSize - 1})`],
-      [{ messages: [] }, 'messages', "unknown field 'messages': the fields served are model, prompt, max_tokens, temperature, top_p, top_k, n, seed, stop, stream, echo, ignore_eos, stream_options, logprobs, best_of, presence_penalty, frequency_penalty, logit_bias, suffix, user"],
+      [{ messages: [] }, 'messages', "unknown field 'messages': the fields served are model, prompt, max_tokens, temperature, top_p, top_k, n, presence_penalty, frequency_penalty, repetition_penalty, seed, stop, stream, echo, ignore_eos, stream_options, logprobs, best_of, logit_bias, suffix, user"],
       [{ best_of: 2 }, 'best_of', 'best_of must be 1 or null (each choice is one sample), got 2'],
-      [{ presence_penalty: 0.5 }, 'presence_penalty', 'presence_penalty must be 0 or null (no penalties are applied), got 0.5'],
+      [{ presence_penalty: 2.5 }, 'presence_penalty', 'presence_penalty must be a finite number in [-2, 2], got 2.5'],
+      [{ frequency_penalty: '1' }, 'frequency_penalty', 'frequency_penalty must be a finite number in [-2, 2], got "1"'],
+      [{ repetition_penalty: 0 }, 'repetition_penalty', "repetition_penalty must be a finite number > 0, got 0 (vLLM's; 1: off)"],
       [{ logit_bias: { 3: 10 } }, 'logit_bias', 'logit_bias must be null or {} (no biases are applied), got {"3":10}'],
       [{ suffix: 'x' }, 'suffix', 'suffix must be null (a GPT-2-style model does not insert text), got "x"'],
       // a character model's vocabulary: gpt sample leaves such characters out with a note; a client would not see one

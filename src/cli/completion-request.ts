@@ -1,7 +1,9 @@
 // The body of a `POST /v1/completions` to `gpt serve --api`, checked: OpenAI's legacy completions
-// fields that a GPT-2-style model can honour, with OpenAI's defaults, vLLM's top_k and ignore_eos as
-// extensions; a field OpenAI has that this server cannot honour (penalties, suffix, best_of) is
-// accepted only at its neutral value, any other refused, so that no setting is silently ignored.
+// fields that a GPT-2-style model can honour, with OpenAI's defaults, vLLM's top_k, ignore_eos and
+// repetition_penalty as extensions (presence_penalty, frequency_penalty: OpenAI's, applied as vLLM
+// applies them, src/ops/penalty.ts); a field OpenAI has that this server cannot honour (logit_bias,
+// suffix, best_of) is accepted only at its neutral value, any other refused, so that no setting is
+// silently ignored.
 // A bad value is an ApiError: HTTP 400 with one line naming the field, the value and what is allowed.
 import { randomInt } from 'node:crypto';
 import { isRecord, rangeProblem, show, type Range } from '../io/value-ranges.js';
@@ -31,6 +33,10 @@ export interface CompletionRequest {
   topP: number;
   /** 0: off. */
   topK: number;
+  /** 0, 0 and 1: off. */
+  presencePenalty: number;
+  frequencyPenalty: number;
+  repetitionPenalty: number;
   n: number;
   /** Prompt p's choice i draws with seeds[p] + i (`gpt sample --num-samples`' seeds). */
   seeds: number[];
@@ -57,13 +63,14 @@ const NUMBERS: Record<string, Range & { default: number; note?: string }> = {
   top_p: { min: 0, max: 1, default: 1 },
   top_k: { int: true, min: -1, default: 0, note: "-1 or 0: off, as vLLM's" },
   n: { int: true, min: 1, max: MAX_N, default: 1 },
+  presence_penalty: { min: -2, max: 2, default: 0 },
+  frequency_penalty: { min: -2, max: 2, default: 0 },
+  repetition_penalty: { above: 0, default: 1, note: "vLLM's; 1: off" },
 };
 const BOOLEANS = ['stream', 'echo', 'ignore_eos'] as const;
 /** OpenAI's fields this server has no use for, each taken at its neutral value only. */
 const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> = {
   best_of: { ok: (v) => v === null || v === 1, allowed: '1 or null (each choice is one sample)' },
-  presence_penalty: { ok: (v) => v === null || v === 0, allowed: '0 or null (no penalties are applied)' },
-  frequency_penalty: { ok: (v) => v === null || v === 0, allowed: '0 or null (no penalties are applied)' },
   logit_bias: { ok: (v) => v === null || (isRecord(v) && !Object.keys(v).length), allowed: 'null or {} (no biases are applied)' },
   suffix: { ok: (v) => v === null || v === '', allowed: 'null (a GPT-2-style model does not insert text)' },
   user: { ok: (v) => v === null || typeof v === 'string', allowed: 'a string (it is not used)' },
@@ -143,6 +150,9 @@ export function parseCompletionRequest(body: unknown, { modelId, parent, vocabSi
     temperature: number('temperature'),
     topP: number('top_p'),
     topK: Math.max(0, number('top_k')),
+    presencePenalty: number('presence_penalty'),
+    frequencyPenalty: number('frequency_penalty'),
+    repetitionPenalty: number('repetition_penalty'),
     n,
     seeds: seedsOf(body.seed, n, prompts.length),
     stop: stopsOf(body.stop),

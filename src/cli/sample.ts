@@ -7,7 +7,7 @@ import { describeLeftOut, encodePrompt, TextStream, tokenizerFromJSON } from '..
 import { evaluateModel } from '../gpt/evaluate.js';
 import { TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS } from '../gpt/trainer.js';
 import { autocast } from '../nn/autocast.js';
-import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
+import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { readCheckpointHead } from '../node/checkpoint-head.js';
 import { ADAPTER_DOC, readAdapterFlag } from './adapter-flag.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
@@ -64,6 +64,9 @@ const SAMPLE_DEFAULTS = {
   temperature: 0.8,
   topK: 200,
   topP: 1,
+  repetitionPenalty: 1,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
   seed: 1337,
   kvCache: true,
   dtype: TRAIN_DEFAULTS.dtype,
@@ -78,6 +81,9 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     temperature: NON_NEGATIVE,
     topK: NON_NEGATIVE_INT, // 0: off
     topP: { min: 0, max: 1 }, // 0: the likeliest token alone (Hugging Face keeps one)
+    repetitionPenalty: POSITIVE,
+    presencePenalty: { min: -2, max: 2 }, // OpenAI's range
+    frequencyPenalty: { min: -2, max: 2 },
     seed: SEED,
   },
   choices: { dtype: TRAIN_DTYPES },
@@ -92,6 +98,9 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     temperature: '0 = greedy',
     topK: 'sample among the k likeliest tokens (and those tied with the k-th); 0 = off',
     topP: 'sample within this probability mass; 1 = off, 0 = the likeliest token alone',
+    repetitionPenalty: "divide a logit > 0 by it, multiply one <= 0, for each token in the prompt or generated (Hugging Face's, vLLM's repetition_penalty); 1 = off",
+    presencePenalty: "subtract it from the logit of each token generated so far (OpenAI's presence_penalty, as vLLM applies it); 0 = off",
+    frequencyPenalty: "subtract it times how often each token was generated so far (OpenAI's frequency_penalty); 0 = off",
     seed: 'seed of sample 1 (sample n uses seed + n - 1)',
     kvCache: 'reuse keys/values of earlier positions',
     dtype: DTYPE_DOC,
@@ -128,7 +137,8 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     const stream = new TextStream(tokenizer);
     if (streaming) process.stdout.write(shown);
     const t0 = performance.now();
-    const options = { maxNewTokens: f.maxNewTokens, temperature: f.temperature, topK: f.topK > 0 ? f.topK : undefined, topP: f.topP < 1 ? f.topP : undefined, seed: f.seed, kvCache: f.kvCache };
+    const options = { maxNewTokens: f.maxNewTokens, temperature: f.temperature, topK: f.topK > 0 ? f.topK : undefined, topP: f.topP < 1 ? f.topP : undefined, seed: f.seed, kvCache: f.kvCache,
+      repetitionPenalty: f.repetitionPenalty, presencePenalty: f.presencePenalty, frequencyPenalty: f.frequencyPenalty };
     await autocast(dtype, async () => {
       for await (const step of generateBatch(model, samples.map(() => prompt), options)) {
         step.forEach((id, s) => id !== null && samples[s]!.push(id));

@@ -12,25 +12,31 @@
 // Weights changed while a generation is paused (a load, an optimizer step, LoRA adapters added or
 // merged), or the compute dtype (its next step taken in another autocast region), make the cache's
 // keys and values stale: the windows are re-encoded, a step recorded ahead on the old ones redone
-// with its uniform numbers, so the tokens are those of generation without the cache.
-// generateBatch's `logprobs` has each step also take, from the logits it drew from, the drawn tokens'
-// log-probabilities and the top N's, read back with the ids (never the logits).
+// with its uniform numbers, so the tokens are those of generation without the cache. Penalties,
+// where asked, go on the last position's logits from token counts kept on the GPU (penalties.ts).
+// generateBatch's `logprobs` has each step also take, from its raw logits (before penalties), the
+// drawn tokens' log-probabilities and the top N's, read back with the ids (never the logits).
 import { noGrad } from '../autograd/mode.js';
 import { computeDtype } from '../nn/autocast.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
-import { arange, cast, checkSamplingOptions, eq, logSoftmax, sampleLogits, sum, tensor, topk, where, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { arange, cast, checkPenaltyOptions, checkSamplingOptions, eq, hasPenalties, logSoftmax, sampleLogits, sum, tensor, topk, where, type PenaltyOptions, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { GPT } from './model.js';
+import { GenerationPenalties } from './penalties.js';
 
 /** The largest float32 below 1. */
 const BELOW_ONE = 1 - 2 ** -24;
 
-/** How many tokens to generate and how: sampling settings, seed, KV cache, stop token. */
-export interface GenerateOptions extends SamplingOptions {
+/**
+ * How many tokens to generate and how: sampling settings, penalties (on the model's logits, before
+ * temperature, top-k and top-p, as vLLM and Hugging Face apply them; greedy decoding sees them too;
+ * see PenaltyOptions and src/gpt/penalties.ts for which tokens count), seed, KV cache, stop token.
+ */
+export interface GenerateOptions extends SamplingOptions, PenaltyOptions {
   /** Tokens to generate at most (per sequence). */
   maxNewTokens: number;
   seed?: number;
@@ -103,8 +109,9 @@ interface Sequence {
 async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
   const single = op === 'generate';
-  const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP, logprobs } = opts;
+  const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP, repetitionPenalty, presencePenalty, frequencyPenalty, logprobs } = opts;
   const sampling = { temperature, topK, topP };
+  const penalties = hasPenalties(opts) ? new GenerationPenalties(prompts, model.config.vocabSize, { repetitionPenalty, presencePenalty, frequencyPenalty }) : null;
   const seed = opts.seed ?? 0;
   const rngOf = (i: number) => (typeof seed === 'number' ? new Generator(seed, i) : new Generator(seed[i]!));
   // a context is the last blockSize tokens: a longer prompt's earlier tokens are never read (64 samples
@@ -135,9 +142,10 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
           const idx = Array.isArray(input) ? tensor(Int32Array.from(input.flat()), [input.length, input[0]!.length]) : input;
           const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true, starts: padded ? starts : undefined }).logits; // [R, 1, V]
           // under autocast('float16') the logits are float16: drawn from in float32, as HF's generate casts them
-          const drawFrom = logits.dtype === 'float32' ? logits : cast(logits, 'float32');
+          const raw = logits.dtype === 'float32' ? logits : cast(logits, 'float32');
+          const drawFrom = penalties ? penalties.penalize(raw, rows, seqs, Array.isArray(input) ? undefined : input) : raw; // [R, 1, V]
           const drawnIds = sampleLogits(drawFrom, tensor(us, [us.length, 1]), sampling); // [R, 1]: one id a row is read back, not the logits
-          if (logprobs) scored = drawnLogprobs(drawFrom, drawnIds, columns!, logprobs.topN).map(keep);
+          if (logprobs) scored = drawnLogprobs(raw, drawnIds, columns!, logprobs.topN).map(keep); // the raw logits': before penalties
           return drawnIds;
         }),
       ),
@@ -242,6 +250,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
     if (current) abandon(current);
     columns?.dispose();
     dropCaches();
+    penalties?.dispose();
     leaveEval(model);
   }
 }
@@ -339,7 +348,8 @@ function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: Batc
     if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   }
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
-  checkOptionKeys(op, opts, ['maxNewTokens', 'temperature', 'topK', 'topP', 'seed', 'kvCache', 'stopToken', ...(single ? [] : ['stopAfter', 'logprobs'])]);
+  const penaltyKeys = ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'];
+  checkOptionKeys(op, opts, ['maxNewTokens', 'temperature', 'topK', 'topP', ...penaltyKeys, 'seed', 'kvCache', 'stopToken', ...(single ? [] : ['stopAfter', 'logprobs'])]);
   const { maxNewTokens, seed, stopToken, stopAfter, kvCache, logprobs } = opts;
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${describeValue(maxNewTokens)}`);
   if (kvCache !== undefined && typeof kvCache !== 'boolean') throw new TypeError(`${op}: kvCache must be true or false, got ${describeValue(kvCache)}`); // 'false' would turn it on
@@ -353,6 +363,7 @@ function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: Batc
   }
   if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${describeValue(stopToken)}`);
   checkSamplingOptions(op, opts);
+  checkPenaltyOptions(op, opts);
 }
 
 const isTypedArray = (x: unknown): x is ArrayLike<number> => ArrayBuffer.isView(x) && !(x instanceof DataView);

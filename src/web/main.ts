@@ -75,6 +75,9 @@ const ui = {
   temperature: $<Input>('temperature'),
   topK: $<Input>('top-k'),
   topP: $<Input>('top-p'),
+  repetitionPenalty: $<Input>('repetition-penalty'),
+  presencePenalty: $<Input>('presence-penalty'),
+  frequencyPenalty: $<Input>('frequency-penalty'),
   seed: $<Input>('seed'),
   generate: $<HTMLButtonElement>('generate'),
   stopGen: $<HTMLButtonElement>('stop-gen'),
@@ -408,6 +411,9 @@ function showSampling(prompt: string, opts: Parameters<GptHook['generate']>[1]):
   ui.temperature.value = String(opts.temperature ?? 1);
   ui.topK.value = String(opts.topK ?? 0);
   ui.topP.value = String(opts.topP ?? 1);
+  ui.repetitionPenalty.value = String(opts.repetitionPenalty ?? 1);
+  ui.presencePenalty.value = String(opts.presencePenalty ?? 0);
+  ui.frequencyPenalty.value = String(opts.frequencyPenalty ?? 0);
   if (opts.seed !== undefined) ui.seed.value = String(opts.seed);
 }
 
@@ -446,6 +452,9 @@ function samplingFromUi(): Parameters<GptHook['generate']>[1] {
     temperature: num(ui.temperature, 'temperature', { min: 0 }),
     ...(topK > 0 && { topK }),
     ...(topP < 1 && { topP }),
+    repetitionPenalty: num(ui.repetitionPenalty, 'repetition penalty', { above: 0 }),
+    presencePenalty: num(ui.presencePenalty, 'presence penalty', { min: -2, max: 2 }),
+    frequencyPenalty: num(ui.frequencyPenalty, 'frequency penalty', { min: -2, max: 2 }),
     seed: num(ui.seed, 'seed', TRAIN_RANGES.seed),
   };
 }

@@ -3,7 +3,7 @@
 // targets as int32 (ignored targets, custom ignoreIndex); dropout's Philox mask; layerNorm with
 // and without bias; attention's [B, T, 3C] with C split into heads, a context for decoding, and left-padded rows.
 import type { OpName } from '../../ops/index.js';
-import type { SamplingOptions } from '../../ops/index.js';
+import type { PenaltyOptions, SamplingOptions } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { bool, broadcastFrom, cap, dim, float, grid, largeShape, logits, MAX_SIZE, maybeEmpty, pick, shape, values, vocabulary } from '../draw.js';
 import type { Random } from '../random.js';
@@ -12,6 +12,7 @@ import { dropoutRef, embeddingRef, sliceRef } from '../reference/indexing.js';
 import { matmulRef } from '../reference/matmul.js';
 import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layerNormRef, linearRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
+import { penalizeRef } from '../reference/penalty.js';
 import { sampleRef, sampleWalk } from '../reference/sample.js';
 import { EXACT, F16_EPS, F16_TINY, floatInput, halfGradTol, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
 
@@ -378,6 +379,32 @@ const sampleLogits = {
   },
 };
 
+/**
+ * penalizeLogits on logits with -Inf among them (now and then a NaN or +Inf, which stay as they
+ * are), each id generated 0 to 3 times or not at all in a row (a row with no history: the logits
+ * as they were), in the prompt or not, each penalty off or on (repetition below and above 1).
+ */
+const penalizeLogits = {
+  draw(r: Random): Sample<[Tensor, Tensor, Tensor, PenaltyOptions?]> {
+    const V = vocabulary(r);
+    const lead = rowsOf(r, V, 3, Math.floor(MAX_SIZE / V));
+    const s = [...lead, V];
+    const x = logits(r, s);
+    for (const v of [-Infinity, -Infinity, NaN, Infinity]) if (x.data.length && bool(r)) x.data[r.int(0, x.data.length - 1)] = v;
+    const used = float(r, 0, 1); // how many ids a row has generated
+    const counts = ref(s, Array.from(x.data, (_, i) => (Math.floor(i / V) % 3 === 1 || float(r, 0, 1) > used ? 0 : r.int(1, 3))));
+    const prompt = ref(s, Array.from(x.data, () => +bool(r)));
+    const opts = pick(r, [undefined, {}, { repetitionPenalty: pick(r, [1, float(r, 0.5, 1), float(r, 1, 3)]), presencePenalty: pick(r, [0, float(r, -2, 2)]), frequencyPenalty: pick(r, [0, float(r, -2, 2)]) }]);
+    return {
+      inputs: [floatInput(x, false), floatInput(counts, false), floatInput(prompt, false)],
+      args: ([t, c, p]) => [t!, c!, p!, opts],
+      reference: ([t, c, p]) => penalizeRef(t!, c!, p!, opts ?? {}),
+      // a division within 2.5 ulp (WGSL's), then two subtractions of at most 8 from logits up to 1e3
+      tol: { atol: 1e-6, rtol: 1e-6 },
+    };
+  },
+};
+
 export const NN_CASES = {
   matmul,
   linear,
@@ -391,6 +418,7 @@ export const NN_CASES = {
   distillLoss,
   causalAttention,
   biasGelu,
+  penalizeLogits,
   sampleLogits,
 } satisfies { [K in OpName]?: OpCase<K> };
 

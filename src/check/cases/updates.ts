@@ -9,11 +9,12 @@
 // and casts into other tensors over more than one dispatch binds, between float32 and float16 each
 // way, written or added, against the host's float16 rounding (ties, overflow, subnormals), some
 // tensors past a 4 KiB binding; a slice of a tensor assigned in place along any axis (float32 or
-// int32, empty slices too).
+// int32, empty slices too); token counts of a step's drawn ids (-1 among them), over rows past a binding.
 import type { UpdateName } from '../../ops/index.js';
 import { bool, float, grid, largeShape, pick, shape, values } from '../draw.js';
 import { ref, type Ref } from '../reference/array.js';
 import { castRef } from '../reference/indexing.js';
+import { countTokensRef } from '../reference/penalty.js';
 import { profile } from '../../kernels/profile.js';
 import type { PlainDType } from '../../tensor/tensor.js';
 import type { Random } from '../random.js';
@@ -235,5 +236,19 @@ const sliceAssign: UpdateCase<'sliceAssign'> = {
   },
 };
 
-export const UPDATE_CASES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace, castInto, sliceAssign } satisfies { [K in UpdateName]: UpdateCase<K> };
+const countTokens: UpdateCase<'countTokens'> = {
+  draw(r) {
+    const V = r.int(1, 70);
+    const lead = bool(r) ? shape(r, 0, 2, 40) : [r.int(30, 80)]; // up to 80 x 70: chunks of rows under 4 KiB bindings
+    const counts = ref([...lead, V], Array.from({ length: lead.reduce((a, b) => a * b, 1) * V }, () => r.int(0, 3)));
+    const ids = ref(lead, Array.from({ length: counts.data.length / V }, () => (r.int(0, 5) === 0 ? -1 : r.int(0, V - 1)))); // -1: sampleLogits' no token
+    return {
+      inputs: [floatInput(counts, false), intInput(ids)],
+      args: ([c, i]) => [c!, i!],
+      reference: ([c, i]) => [{ input: 0, want: countTokensRef(c!, i!), tol: EXACT }],
+    };
+  },
+};
+
+export const UPDATE_CASES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace, castInto, sliceAssign, countTokens } satisfies { [K in UpdateName]: UpdateCase<K> };
 
