@@ -9,15 +9,16 @@
 // drafts would pass either model's block size, k shrinks, and once no draft fits, the rest is
 // plain `generate` of the target (its window sliding as generate's does).
 import { noGrad } from '../autograd/mode.js';
+import { device } from '../device/device.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
-import { cast, slice, tensor } from '../ops/index.js';
+import { cast, concat, sampleLogits, slice, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { checkArgs, generate, LogitsNotFiniteError, type GenerateOptions } from './generate.js';
 import { GPT } from './model.js';
-import { drawFrom, samplingProbabilities, speculativeRound } from './speculative-rule.js';
+import { samplingProbabilities, speculativeRound } from './speculative-rule.js';
 
 /** generate's options, with how many tokens the draft proposes a round and a report of each round. */
 export interface SpeculativeOptions extends GenerateOptions {
@@ -28,6 +29,7 @@ export interface SpeculativeOptions extends GenerateOptions {
 }
 
 const OP = 'generateSpeculative';
+const DRAFT = `${OP} (the draft model)`;
 
 /**
  * Streams up to `maxNewTokens` token ids continuing `prompt`, drawn from `target` with `draft`
@@ -62,23 +64,28 @@ export async function* generateSpeculative(target: GPT, draft: GPT, prompt: Arra
         return;
       }
       const k = Math.min(draftTokens, room, maxNewTokens - made - 1); // a round emits up to k + 1
-      const drafted: number[] = [];
-      const q: Float64Array[] = [];
-      for (let i = 0; i < k; i++) {
-        const row = samplingProbabilities(await lastLogits(draft, dc, [...tokens, ...drafted], 1), sampling);
-        if (!row) throw new LogitsNotFiniteError(`${OP} (the draft model)`, null, made + i + 1, n + i);
-        q.push(row);
-        drafted.push(drawFrom(row, rng.nextFloat()));
-      }
-      const accept = drafted.map(() => rng.nextFloat());
+      const drafts = Array.from({ length: k }, () => Math.min(rng.nextFloat(), BELOW_ONE));
+      const accept = Array.from({ length: k }, () => rng.nextFloat());
       const u = rng.nextFloat();
-      const logits = await lastLogits(target, tc, [...tokens, ...drafted], k + 1);
+      const round = await readRound(target, draft, tc, dc, tokens, drafts, sampling);
       const V = target.config.vocabSize;
-      const p = Array.from({ length: k + 1 }, (_, i) => {
-        const row = samplingProbabilities(logits.subarray(i * V, (i + 1) * V), sampling);
-        if (!row) throw new LogitsNotFiniteError(OP, null, made + i + 1, n + i);
-        return row;
-      });
+      const notFinite = (model: string, i: number) => new LogitsNotFiniteError(model, null, made + i + 1, n + i);
+      const drafted = Array.from(round.drafted);
+      if (drafted.includes(-1)) throw notFinite(DRAFT, drafted.indexOf(-1)); // sampleLogits' -1: logits with no distribution
+      const rowsOf = (rows: Float32Array, count: number, model: string) =>
+        Array.from({ length: count }, (_, i) => {
+          const row = samplingProbabilities(rows.subarray(i * V, (i + 1) * V), sampling);
+          if (!row) throw notFinite(model, i);
+          return row;
+        });
+      let p: Float64Array[];
+      let q: Float64Array[];
+      if (round.greedy) {
+        // temperature 0: one-hot rows at the argmax ids read back
+        const argmax = Array.from(round.greedy);
+        if (argmax.includes(-1)) throw notFinite(OP, argmax.indexOf(-1));
+        [p, q] = [argmax.map((id) => oneHot(id, V)), drafted.map((id) => oneHot(id, V))];
+      } else [p, q] = [rowsOf(round.target!, k + 1, OP), rowsOf(round.draft!, k, DRAFT)];
       const { accepted, next } = speculativeRound(p, q, drafted, accept, u);
       const emitted = [...drafted.slice(0, accepted), next];
       tokens.push(...emitted);
@@ -98,24 +105,74 @@ export async function* generateSpeculative(target: GPT, draft: GPT, prompt: Arra
   }
 }
 
-/** The float32 logits of the last `count` positions of `tokens` ([count * V]); the caches (if any) take the positions they lack. */
-async function lastLogits(model: GPT, caches: KVCache[] | null, tokens: readonly number[], count: number): Promise<Float32Array> {
-  const fed = tokens.slice(caches ? cachedLength(caches[0]) : 0);
-  const rows = keep(
-    noGrad(() =>
-      scope(() => {
-        const idx = tensor(Int32Array.from(fed), [1, fed.length]);
-        const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: count === 1 }).logits; // [1, T or 1, V]
-        const last = count === 1 ? logits : slice(logits, 1, fed.length - count, fed.length); // [1, count, V]
-        return last.dtype === 'float32' ? last : cast(last, 'float32'); // under autocast('float16'), drawn from in float32 as generate does
-      }),
-    ),
+/** The largest float32 below 1: a uniform number the GPU draws with (at 1 the draw would pass every candidate). */
+const BELOW_ONE = 1 - 2 ** -24;
+
+/** What a round reads back: the draft's k draws, and the target's k + 1 argmax ids (greedy) or the k + 1 rows of logits of each model ([rows * V]). */
+interface Round {
+  drafted: ArrayLike<number>;
+  greedy?: ArrayLike<number>;
+  target?: Float32Array;
+  draft?: Float32Array;
+}
+
+/**
+ * Runs a round's forwards and reads back what the rule needs, once: the draft draws k tokens on
+ * the GPU with the uniform numbers `drafts`, each draw the input of its next forward, then the
+ * target reads the context and the k drafts in one forward. The caches (if any) take the positions they lack.
+ */
+async function readRound(target: GPT, draft: GPT, tc: KVCache[] | null, dc: KVCache[] | null, tokens: readonly number[], drafts: readonly number[], sampling: SamplingOptions): Promise<Round> {
+  const k = drafts.length;
+  const greedy = sampling.temperature === 0;
+  const read = noGrad(() =>
+    scope(() => {
+      const ids: Tensor[] = [];
+      const draftRows: Tensor[] = [];
+      for (let i = 0; i < k; i++) {
+        const logits = float32(draft.forward(unseen(dc, tokens, ids), { caches: dc ?? undefined, lastOnly: true }).logits); // [1, 1, V]
+        ids.push(sampleLogits(logits, tensor([drafts[i]!], [1, 1]), sampling)); // [1, 1]
+        draftRows.push(logits);
+      }
+      const idx = unseen(tc, tokens, ids); // [1, T]
+      const T = idx.shape[1]!;
+      const rows = slice(float32(target.forward(idx, { caches: tc ?? undefined }).logits), 1, T - k - 1, T); // [1, k + 1, V]
+      const drafted = k ? concat(ids, 1) : tensor(new Int32Array(0), [1, 0], 'int32');
+      // greedy: the target's argmax ids (its draw at temperature 0), not its logits
+      const checked = greedy ? sampleLogits(rows, tensor(new Float32Array(k + 1), [1, k + 1]), sampling) : rows;
+      return [drafted, checked, ...(greedy || !k ? [] : [concat(draftRows, 1)])].map((t) => keep(t));
+    }),
   );
   try {
-    return await rows.toArray('float32');
+    device().flush();
+    const settled = await Promise.allSettled(read.map((t) => t.toArray()));
+    // a draw of -1 (no distribution) fed the forwards after it (the embedding clamps it and raises a fault): told as the draw
+    const first = settled[0]!;
+    if (first.status === 'fulfilled' && Array.from(first.value).includes(-1)) return { drafted: first.value };
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [drafted, checked, draftRows] = settled.map((r) => (r as PromiseFulfilledResult<ArrayLike<number>>).value);
+    return greedy ? { drafted: drafted!, greedy: checked! } : { drafted: drafted!, target: checked as Float32Array, draft: (draftRows ?? new Float32Array(0)) as Float32Array };
   } finally {
-    rows.dispose();
+    for (const t of read) t.dispose();
   }
+}
+
+/** Under autocast('float16') the logits are float16: drawn from in float32, as generate casts them. */
+const float32 = (logits: Tensor): Tensor => (logits.dtype === 'float32' ? logits : cast(logits, 'float32'));
+
+/** The positions of `tokens` then the draws `ids` (int32 [1, 1] each) that the caches do not hold (all of them without caches): int32 [1, T]. */
+function unseen(caches: KVCache[] | null, tokens: readonly number[], ids: readonly Tensor[]): Tensor {
+  const past = caches ? cachedLength(caches[0]) : 0;
+  const host = tokens.slice(past);
+  const pieces = [...(host.length ? [tensor(Int32Array.from(host), [1, host.length])] : []), ...ids.slice(Math.max(0, past - tokens.length))];
+  return pieces.length === 1 ? pieces[0]! : concat(pieces, 1);
+}
+
+/** The distribution that draws `id` alone. */
+function oneHot(id: number, V: number): Float64Array {
+  const row = new Float64Array(V);
+  row[id] = 1;
+  return row;
 }
 
 /** One-line errors for bad models, prompt or options, before any work is queued. */
