@@ -72,6 +72,32 @@ describe('generateSpeculative', () => {
     }),
   );
 
+  it('samplingProbabilities has no distribution where sampleLogits draws -1: a NaN or +Inf logit, or only -Inf ones', () =>
+    scope(async () => {
+      const rows = [[0, NaN, 1], [Infinity, 0, 1], [-Infinity, -Infinity, -Infinity], [-0, 0, -Infinity]];
+      const drawn = await sampleLogits(tensor(Float32Array.from(rows.flat()), [rows.length, 3]), tensor(new Float32Array(rows.length).fill(0.5), [rows.length])).toArray();
+      expect(rows.map((r) => samplingProbabilities(r, {}) === null)).toEqual([...drawn].map((id) => id === -1));
+      expect([...drawn]).toEqual([-1, -1, -1, 1]); // the last: -0 and 0 tie, half each
+    }),
+  );
+
+  it.each([0, 1])("NaN weights in the target or the draft fail with generate's error, naming which (temperature %i)", async (temperature) => {
+    for (const which of ['target', 'draft']) {
+      const cfg = { vocabSize: 20, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true };
+      const [t, d] = [new GPTClass(cfg, { seed: 1 }), new GPTClass(cfg, { seed: 2 })];
+      try {
+        const w = (which === 'target' ? t : d).wte.weight;
+        w.assign(tensor(new Float32Array(w.size).fill(NaN), w.shape));
+        const run = collect(generateSpeculative(t, d, [1, 2], { maxNewTokens: 5, temperature }));
+        const model = which === 'target' ? '' : ' \\(the draft model\\)';
+        await expect(run).rejects.toThrow(new RegExp(`^generateSpeculative${model}: the model's logits are not finite at generated token 1 \\(position 2\\)`));
+      } finally {
+        t.dispose();
+        d.dispose();
+      }
+    }
+  });
+
   it('refuses bad arguments with one-line errors', async () => {
     const other = new GPTClass({ vocabSize: V + 1, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 8, dropout: 0 }, { seed: 1 });
     const refused = async (d: unknown, opts: unknown) => {

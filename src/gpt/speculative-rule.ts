@@ -13,7 +13,7 @@ import { MIN_TEMPERATURE, type SamplingOptions } from '../ops/index.js';
  */
 export function samplingProbabilities(logits: ArrayLike<number>, opts: SamplingOptions): Float64Array | null {
   const V = logits.length;
-  const x = Float64Array.from(logits, (l) => l || 0); // -0 ties +0, as the kernel's keys
+  const x = Float64Array.from(logits, (l) => (l === 0 ? 0 : l)); // -0 ties +0, as the kernel's keys (NaN kept: || 0 would clear it)
   let top = -Infinity;
   for (const l of x) {
     if (Number.isNaN(l) || l === Infinity) return null;

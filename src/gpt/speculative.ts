@@ -1,18 +1,21 @@
 // Speculative decoding (Leviathan et al. 2023; Chen et al. 2023): a small draft model proposes k
 // tokens, one at a time from its own KV cache; the target model reads them all in one forward,
 // and the rule of speculative-rule.ts keeps a prefix of them and draws one more token, so each
-// round emits 1 to k + 1 tokens, distributed exactly as the target's own sampling (temperature,
-// top-k, top-p as sampleLogits). At temperature 0 the tokens are the target's greedy ones. A
-// rejected draft's keys and values are dropped by setting each cache's length back.
-// Each round reads back the draft's k rows of logits and the target's k + 1 (float32, V each):
-// the rule runs in float64 on the host. Learned absolute positions: once the context with k
-// drafts would pass either model's block size, k shrinks, and once no draft fits, the rest is
-// plain `generate` of the target (its window sliding as generate's does).
+// round emits 1 to k + 1 tokens, distributed as the target's own sampling (temperature, top-k,
+// top-p as sampleLogits). At temperature 0 the tokens are the target's greedy ones. A rejected
+// draft's keys and values are dropped by setting each cache's length back.
+// A round is recorded whole and read back once: the draft draws on the GPU (sampleLogits, each
+// draw the input of its next forward), then the target runs. Greedy reads back the k draws and
+// the target's k + 1 argmax ids; sampling reads back the draws and both models' rows of logits
+// (2k + 1 rows of V float32), whose distributions the rule takes in float64 on the host (the
+// draft's draw is the kernel's float32 walk: q up to float32 rounding). Learned absolute
+// positions: once the context with k drafts would pass either model's block size, k shrinks, and
+// once no draft fits, the rest is plain `generate` of the target (its window sliding as generate's).
 import { noGrad } from '../autograd/mode.js';
 import { device } from '../device/device.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
-import { cast, concat, sampleLogits, slice, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { cast, clamp, concat, sampleLogits, slice, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
@@ -126,17 +129,19 @@ async function readRound(target: GPT, draft: GPT, tc: KVCache[] | null, dc: KVCa
   const greedy = sampling.temperature === 0;
   const read = noGrad(() =>
     scope(() => {
-      const ids: Tensor[] = [];
+      const draws: Tensor[] = [];
+      const fed: Tensor[] = []; // the draws the forwards read: a -1 (no distribution) as 0, not an id out of range (a fault that fails every read)
       const draftRows: Tensor[] = [];
       for (let i = 0; i < k; i++) {
-        const logits = float32(draft.forward(unseen(dc, tokens, ids), { caches: dc ?? undefined, lastOnly: true }).logits); // [1, 1, V]
-        ids.push(sampleLogits(logits, tensor([drafts[i]!], [1, 1]), sampling)); // [1, 1]
+        const logits = float32(draft.forward(unseen(dc, tokens, fed), { caches: dc ?? undefined, lastOnly: true }).logits); // [1, 1, V]
+        draws.push(sampleLogits(logits, tensor([drafts[i]!], [1, 1]), sampling)); // [1, 1]
+        fed.push(clamp(draws[i]!, 0));
         draftRows.push(logits);
       }
-      const idx = unseen(tc, tokens, ids); // [1, T]
+      const idx = unseen(tc, tokens, fed); // [1, T]
       const T = idx.shape[1]!;
       const rows = slice(float32(target.forward(idx, { caches: tc ?? undefined }).logits), 1, T - k - 1, T); // [1, k + 1, V]
-      const drafted = k ? concat(ids, 1) : tensor(new Int32Array(0), [1, 0], 'int32');
+      const drafted = k ? concat(draws, 1) : tensor(new Int32Array(0), [1, 0], 'int32');
       // greedy: the target's argmax ids (its draw at temperature 0), not its logits
       const checked = greedy ? sampleLogits(rows, tensor(new Float32Array(k + 1), [1, k + 1]), sampling) : rows;
       return [drafted, checked, ...(greedy || !k ? [] : [concat(draftRows, 1)])].map((t) => keep(t));
@@ -144,13 +149,7 @@ async function readRound(target: GPT, draft: GPT, tc: KVCache[] | null, dc: KVCa
   );
   try {
     device().flush();
-    const settled = await Promise.allSettled(read.map((t) => t.toArray()));
-    // a draw of -1 (no distribution) fed the forwards after it (the embedding clamps it and raises a fault): told as the draw
-    const first = settled[0]!;
-    if (first.status === 'fulfilled' && Array.from(first.value).includes(-1)) return { drafted: first.value };
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    const [drafted, checked, draftRows] = settled.map((r) => (r as PromiseFulfilledResult<ArrayLike<number>>).value);
+    const [drafted, checked, draftRows] = await Promise.all(read.map((t) => t.toArray()));
     return greedy ? { drafted: drafted!, greedy: checked! } : { drafted: drafted!, target: checked as Float32Array, draft: (draftRows ?? new Float32Array(0)) as Float32Array };
   } finally {
     for (const t of read) t.dispose();
