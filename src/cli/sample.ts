@@ -99,7 +99,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     seed: 'seed of sample 1 (sample n uses seed + n - 1)',
     kvCache: 'reuse keys/values of earlier positions',
     dtype: DTYPE_DOC,
-    draft: 'speculative decoding: a draft checkpoint (any kind --init-from reads; a smaller model with the same tokenizer, e.g. distilled from this one) proposes tokens this one checks, the text distributed as without it',
+    draft: 'speculative decoding: a draft checkpoint (any kind --out-dir takes; a smaller model with the same tokenizer, e.g. distilled from this one) proposes tokens this one checks, the text distributed as without it',
     draftTokens: 'tokens the --draft model proposes a round',
   },
 };
