@@ -87,7 +87,9 @@ describe('generateSpeculative', () => {
       const [t, d] = [new GPTClass(cfg, { seed: 1 }), new GPTClass(cfg, { seed: 2 })];
       try {
         const w = (which === 'target' ? t : d).wte.weight;
-        w.assign(tensor(new Float32Array(w.size).fill(NaN), w.shape));
+        const nan = tensor(new Float32Array(w.size).fill(NaN), w.shape);
+        w.assign(nan);
+        nan.dispose();
         const run = collect(generateSpeculative(t, d, [1, 2], { maxNewTokens: 5, temperature }));
         const model = which === 'target' ? '' : ' \\(the draft model\\)';
         await expect(run).rejects.toThrow(new RegExp(`^generateSpeculative${model}: the model's logits are not finite at generated token 1 \\(position 2\\)`));
