@@ -40,5 +40,6 @@ describe('gpt sample --draft', () => {
     expectOneLine(await gpt('sample', '--init-from', targetDir, '--draft', otherDir), 2, /--draft .*other: the draft's tokenizer \(char, 3 tokens\) is not the target's \(char, \d+ tokens\)/);
     expectOneLine(await gpt('sample', '--init-from', targetDir, '--draft', draftDir, '--num-samples', '2'), 2, /flag --draft decodes one sample at a time: --num-samples must be 1 with it, got 2/);
     expectOneLine(await gpt('sample', '--init-from', targetDir, '--draft', draftDir, '--draft-tokens', '0'), 2, /--draft-tokens/);
+    expectOneLine(await gpt('sample', '--init-from', targetDir, '--draft-tokens', '3'), 2, /flag --draft-tokens 3 counts a draft model's tokens: give the draft with --draft DIR/);
   });
 });
