@@ -41,6 +41,7 @@ const FLAGS: [string, string, Takes, string[]][] = [
     [cmd, '--init-from', 'checkpoint', []],
   ]),
   ['sample', '--start', 'file', []], // as FILE:path
+  ['sample', '--draft', 'checkpoint', []],
   ['eval', '--data', 'file or directory', []],
   ['eval', '--data-dir', 'directory', []],
   ['export', '--to', 'new directory', []],

@@ -111,7 +111,7 @@ describe('flags', () => {
   // test/torch-checkpoints.test.ts, test/cli-prune.test.ts, test/distill.test.ts): its --help says so, or refers to gpt sample's list
   it("--help of every flag that reads a checkpoint names nanoGPT's ckpt.pt and Hugging Face directories", async () => {
     const flags: [string, string][] = [
-      ['train', '--init-from'], ['distill', '--init-from'], ['distill', '--teacher'], ['sample', '--out-dir'], ['sample', '--init-from'],
+      ['train', '--init-from'], ['distill', '--init-from'], ['distill', '--teacher'], ['sample', '--out-dir'], ['sample', '--init-from'], ['sample', '--draft'],
       ['eval', '--out-dir'], ['eval', '--init-from'], ['info', '--out-dir'], ['export', '--out-dir'], ['export', '--init-from'],
       ['prune', '--init-from'], ['quantize', '--init-from'], ['bench-generate', '--init-from'], ['serve', '--checkpoint'],
     ];

@@ -18,6 +18,7 @@ import { timeGeneration } from '../../src/gpt/generate-timing.js';
 import { GPT } from '../../src/gpt/model.js';
 import { INT4_GROUP_SIZE, quantizeModel } from '../../src/gpt/quantize.js';
 import { profile, setProfile, type ProfileOverrides } from '../../src/kernels/profile.js';
+import { speculativeRows } from './generate-speculative.js';
 import { median, na, peersNa, time, type Cell, type Context, type Row } from '../harness.js';
 
 const NOT_PEERS = 'generation is benchmarked for our engine only';
@@ -76,7 +77,8 @@ export async function generateSuite(model: GPT, ctx: Context): Promise<Row[]> {
       const window = device().info.isFallbackAdapter
         ? [info(`KV cache / no cache${BIG_LABEL}`, 'n/a: CPU adapter (minutes without the cache)')]
         : (await modelRows(big, BIG_LABEL, ctx)).rows;
-      return [...float32.rows, ...int8.rows, ...ratio('int8', int8.cached), ...int4.rows, ...ratio('int4', int4.cached), ...batched, ...window, ...(await int8PrefillRows(quantized, ctx))];
+      const speculative = await speculativeRows(model, [['the target itself', model], ['its int8 copy', quantized]], ctx);
+      return [...float32.rows, ...int8.rows, ...ratio('int8', int8.cached), ...int4.rows, ...ratio('int4', int4.cached), ...batched, ...window, ...(await int8PrefillRows(quantized, ctx)), ...speculative];
     } finally {
       big.dispose();
     }

@@ -15,11 +15,12 @@ import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { generationExtent } from './device-fit.js';
 import { resolveSettings, settingName } from './config-file.js';
-import { checkPathSettings, flagHelp, printNote, UsageError, type FlagSpec } from './flags.js';
+import { checkPathSettings, flagHelp, flagName, printNote, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { openGenerator, openModel } from './inference-model.js';
+import { acceptanceLine, draftedSteps, openDraft } from './sample-draft.js';
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
-import { ADAPTER_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, RUN_CHECKPOINT, runCheckpoint, TEXT_SOURCE } from './path-flags.js';
+import { ADAPTER_OR_HUB, CHECKPOINT_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, RUN_CHECKPOINT, runCheckpoint, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
 
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
@@ -70,11 +71,13 @@ const SAMPLE_DEFAULTS = {
   seed: 1337,
   kvCache: true,
   dtype: TRAIN_DEFAULTS.dtype,
+  draft: '',
+  draftTokens: 4,
 };
 const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   defaults: SAMPLE_DEFAULTS,
   nanogpt: NANOGPT_SAMPLE,
-  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, adapter: ADAPTER_OR_HUB, start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
+  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, adapter: ADAPTER_OR_HUB, draft: CHECKPOINT_OR_HUB, start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
   ranges: {
     numSamples: POSITIVE_INT,
     maxNewTokens: POSITIVE_INT,
@@ -85,6 +88,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     presencePenalty: { min: -2, max: 2 }, // OpenAI's range
     frequencyPenalty: { min: -2, max: 2 },
     seed: SEED,
+    draftTokens: POSITIVE_INT,
   },
   choices: { dtype: TRAIN_DTYPES },
   docs: {
@@ -104,6 +108,8 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     seed: 'seed of sample 1 (sample n uses seed + n - 1)',
     kvCache: 'reuse keys/values of earlier positions',
     dtype: DTYPE_DOC,
+    draft: 'speculative decoding: a draft checkpoint (any kind --out-dir takes; a smaller model with the same tokenizer, e.g. distilled from this one) proposes tokens this one checks, the text distributed as without it',
+    draftTokens: 'tokens the --draft model proposes a round',
   },
 };
 
@@ -113,9 +119,12 @@ ${flagHelp(SAMPLE_FLAGS)}`;
 
 /** `gpt sample`; its closing stats line goes to `stats` (stderr, so `gpt sample > out.txt` keeps only text). */
 export async function sample(args: string[], stats: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const { values: f } = await commandSettings(args, SAMPLE_FLAGS, ({ start }) => {
+  const { values: f, given } = await commandSettings(args, SAMPLE_FLAGS, ({ start }) => {
     if (start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
   });
+  const penalty = (['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'] as const).find((k) => f[k] !== SAMPLE_DEFAULTS[k]);
+  if (f.draft && penalty) throw new UsageError(`flag --draft decodes without penalties: ${flagName(penalty)} ${f[penalty]} cannot be applied with it (leave the penalties at 1, 0, 0, or sample without --draft)`);
+  if (given.has('draftTokens') && !f.draft) throw new UsageError(`flag --draft-tokens ${f.draftTokens} counts a draft model's tokens: give the draft with --draft DIR`);
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
   const head = await readCheckpointHead(checkpointPath(f));
@@ -126,7 +135,12 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
   const prompt = known.ids;
   const reach = generationExtent(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
-  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, batch: f.numSamples, flag: '--num-samples', ...reach, kvCache: f.kvCache }, adapter);
+  const draft = f.draft ? await openDraft(f.draft, head, { ...f, promptTokens: prompt.length }) : null;
+  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, batch: f.numSamples, flag: '--num-samples', ...reach, kvCache: f.kvCache }, adapter).catch((e: unknown) => {
+    draft?.dispose();
+    throw e;
+  });
+  const tally = { drafted: 0, accepted: 0 };
   try {
     const shown = tokenizer.decode(prompt); // the prompt the model continues: without what was left out
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
@@ -140,7 +154,8 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     const options = { maxNewTokens: f.maxNewTokens, temperature: f.temperature, topK: f.topK > 0 ? f.topK : undefined, topP: f.topP < 1 ? f.topP : undefined, seed: f.seed, kvCache: f.kvCache,
       repetitionPenalty: f.repetitionPenalty, presencePenalty: f.presencePenalty, frequencyPenalty: f.frequencyPenalty };
     await autocast(dtype, async () => {
-      for await (const step of generateBatch(model, samples.map(() => prompt), options)) {
+      const steps = draft ? draftedSteps(model, draft, prompt, { ...options, draftTokens: f.draftTokens }, tally) : generateBatch(model, samples.map(() => prompt), options);
+      for await (const step of steps) {
         step.forEach((id, s) => id !== null && samples[s]!.push(id));
         if (streaming && step[0] !== null) process.stdout.write(stream.push(step[0]!));
         progress?.report(samples[0]!.length, `generating ${f.numSamples} samples, tokens each`);
@@ -162,7 +177,9 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     process.stdout.write('\n'); // the text ends its line, as a file or a shell prompt after it wants
     const batched = samples.length > 1 ? `, ${samples.length} samples in one batch` : '';
     stats.write(`--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${batched}, ${dtype})\n`);
+    if (draft) stats.write(acceptanceLine(tally));
   } finally {
+    draft?.dispose();
     dispose(); // also when generation fails
   }
   return 0;

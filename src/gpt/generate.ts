@@ -335,10 +335,10 @@ export const notFiniteCause = (dtype: string, redo: string): string =>
   `its weights hold NaN or overflow ${dtype} in the forward${dtype === 'float16' ? `; float16 overflows past 65504: ${redo} in float32` : ''}`;
 
 /** One-line errors for bad prompts or options, before any work is queued; `op` names the caller. */
-function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions | undefined, op: string): void {
+export function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions | undefined, op: string): void {
   if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${describeValue(model)}`);
   const { vocabSize } = model.config;
-  const single = op === 'generate';
+  const single = op !== 'generateBatch';
   // by index, not forEach: a hole in the array is refused as the undefined it reads as, not skipped
   for (let i = 0; i < prompts.length; i++) {
     const prompt = prompts[i]!;

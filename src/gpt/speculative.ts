@@ -1,0 +1,191 @@
+// Speculative decoding (Leviathan et al. 2023; Chen et al. 2023): a small draft model proposes k
+// tokens, one at a time from its own KV cache; the target model reads them all in one forward,
+// and the rule of speculative-rule.ts keeps a prefix of them and draws one more token, so each
+// round emits 1 to k + 1 tokens, distributed as the target's own sampling (temperature, top-k,
+// top-p as sampleLogits). At temperature 0 the tokens are the target's greedy ones. A rejected
+// draft's keys and values are dropped by setting each cache's length back.
+// A round is recorded whole and read back once: the draft draws on the GPU (sampleLogits, each
+// draw the input of its next forward), then the target runs. Greedy reads back the k draws and
+// the target's k + 1 argmax ids; sampling reads back the draws and both models' rows of logits
+// (2k + 1 rows of V float32), whose distributions the rule takes in float64 on the host (the
+// draft's draw is the kernel's float32 walk: q up to float32 rounding). Learned absolute
+// positions: once the context with k drafts would pass either model's block size, k shrinks, and
+// once no draft fits, the rest is plain `generate` of the target (its window sliding as generate's).
+import { noGrad } from '../autograd/mode.js';
+import { device } from '../device/device.js';
+import { enterEval, leaveEval } from '../nn/eval-mode.js';
+import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
+import { cast, clamp, concat, hasPenalties, sampleLogits, slice, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { checkOptionKeys, describeValue } from '../tensor/check.js';
+import { Generator } from '../tensor/generator.js';
+import { keep, scope } from '../tensor/scope.js';
+import { checkArgs, generate, LogitsNotFiniteError, type GenerateOptions } from './generate.js';
+import { GPT } from './model.js';
+import { samplingProbabilities, speculativeRound } from './speculative-rule.js';
+
+/** generate's options, with how many tokens the draft proposes a round and a report of each round. */
+export interface SpeculativeOptions extends GenerateOptions {
+  /** Draft tokens a round, k (default 4). */
+  draftTokens?: number;
+  /** Told after each round how many tokens the draft proposed and how many of them the target kept. */
+  onRound?: (drafted: number, accepted: number) => void;
+}
+
+const OP = 'generateSpeculative';
+const DRAFT = `${OP} (the draft model)`;
+
+/**
+ * Streams up to `maxNewTokens` token ids continuing `prompt`, drawn from `target` with `draft`
+ * proposing (see the header); both must share a vocabulary, and are put in eval mode meanwhile.
+ * Seeded: the same seed gives the same tokens.
+ */
+export async function* generateSpeculative(target: GPT, draft: GPT, prompt: ArrayLike<number>, opts: SpeculativeOptions): AsyncGenerator<number> {
+  checkSpeculativeArgs(target, draft, prompt, opts);
+  const { draftTokens = 4, onRound, maxNewTokens, stopToken, temperature, topK, topP } = opts;
+  const sampling = { temperature, topK, topP };
+  const bt = target.config.blockSize;
+  const bd = draft.config.blockSize;
+  const rng = new Generator(opts.seed ?? 0);
+  const tokens = Array.prototype.slice.call(prompt, -bt) as number[]; // what plain generate reads of it
+  const useCache = opts.kvCache ?? true;
+  const cachesOf = (m: GPT): KVCache[] | null => (useCache ? m.h.items.map(() => ({ qkv: null, capacity: m.config.blockSize })) : null);
+  enterEval(target);
+  enterEval(draft);
+  const [tc, dc] = [cachesOf(target), cachesOf(draft)];
+  let made = 0;
+  try {
+    while (made < maxNewTokens) {
+      for (const m of [target, draft]) {
+        if (m.training) throw new Error(`${OP}: the ${m === target ? 'target' : 'draft'} model was put in training mode (model.train()) while this generation was paused; it decodes in eval mode: switch after the generation ends, or return() it first`);
+      }
+      const n = tokens.length;
+      // the target reads n + k positions, the draft n + k - 1
+      const room = Math.min(bt - n, bd - n + 1);
+      if (room < 1) {
+        const rest = { maxNewTokens: maxNewTokens - made, temperature, topK, topP, stopToken, kvCache: useCache, seed: rng.nextSeed() };
+        yield* generate(target, tokens, rest);
+        return;
+      }
+      const k = Math.min(draftTokens, room, maxNewTokens - made - 1); // a round emits up to k + 1
+      const drafts = Array.from({ length: k }, () => Math.min(rng.nextFloat(), BELOW_ONE));
+      const accept = Array.from({ length: k }, () => rng.nextFloat());
+      const u = rng.nextFloat();
+      const round = await readRound(target, draft, tc, dc, tokens, drafts, sampling);
+      const V = target.config.vocabSize;
+      const notFinite = (model: string, i: number) => new LogitsNotFiniteError(model, null, made + i + 1, n + i);
+      const drafted = Array.from(round.drafted);
+      if (drafted.includes(-1)) throw notFinite(DRAFT, drafted.indexOf(-1)); // sampleLogits' -1: logits with no distribution
+      const rowsOf = (rows: Float32Array, count: number, model: string) =>
+        Array.from({ length: count }, (_, i) => {
+          const row = samplingProbabilities(rows.subarray(i * V, (i + 1) * V), sampling);
+          if (!row) throw notFinite(model, i);
+          return row;
+        });
+      let p: Float64Array[];
+      let q: Float64Array[];
+      if (round.greedy) {
+        // temperature 0: one-hot rows at the argmax ids read back
+        const argmax = Array.from(round.greedy);
+        if (argmax.includes(-1)) throw notFinite(OP, argmax.indexOf(-1));
+        [p, q] = [argmax.map((id) => oneHot(id, V)), drafted.map((id) => oneHot(id, V))];
+      } else [p, q] = [rowsOf(round.target!, k + 1, OP), rowsOf(round.draft!, k, DRAFT)];
+      const { accepted, next } = speculativeRound(p, q, drafted, accept, u);
+      const emitted = [...drafted.slice(0, accepted), next];
+      tokens.push(...emitted);
+      // the caches keep every token but the last: a rejected draft's positions are dropped
+      for (const c of [...(tc ?? []), ...(dc ?? [])]) c.length = Math.min(cachedLength(c), tokens.length - 1);
+      onRound?.(k, accepted);
+      for (const id of emitted) {
+        made++;
+        yield id;
+        if (id === stopToken) return;
+      }
+    }
+  } finally {
+    for (const c of [...(tc ?? []), ...(dc ?? [])]) disposeCache(c);
+    leaveEval(draft);
+    leaveEval(target);
+  }
+}
+
+/** The largest float32 below 1: a uniform number the GPU draws with (at 1 the draw would pass every candidate). */
+const BELOW_ONE = 1 - 2 ** -24;
+
+/** What a round reads back: the draft's k draws, and the target's k + 1 argmax ids (greedy) or the k + 1 rows of logits of each model ([rows * V]). */
+interface Round {
+  drafted: ArrayLike<number>;
+  greedy?: ArrayLike<number>;
+  target?: Float32Array;
+  draft?: Float32Array;
+}
+
+/**
+ * Runs a round's forwards and reads back what the rule needs, once: the draft draws k tokens on
+ * the GPU with the uniform numbers `drafts`, each draw the input of its next forward, then the
+ * target reads the context and the k drafts in one forward. The caches (if any) take the positions they lack.
+ */
+async function readRound(target: GPT, draft: GPT, tc: KVCache[] | null, dc: KVCache[] | null, tokens: readonly number[], drafts: readonly number[], sampling: SamplingOptions): Promise<Round> {
+  const k = drafts.length;
+  const greedy = sampling.temperature === 0;
+  const read = noGrad(() =>
+    scope(() => {
+      const draws: Tensor[] = [];
+      const fed: Tensor[] = []; // the draws the forwards read: a -1 (no distribution) as 0, not an id out of range (a fault that fails every read)
+      const draftRows: Tensor[] = [];
+      for (let i = 0; i < k; i++) {
+        const logits = float32(draft.forward(unseen(dc, tokens, fed), { caches: dc ?? undefined, lastOnly: true }).logits); // [1, 1, V]
+        draws.push(sampleLogits(logits, tensor([drafts[i]!], [1, 1]), sampling)); // [1, 1]
+        fed.push(clamp(draws[i]!, 0));
+        draftRows.push(logits);
+      }
+      const idx = unseen(tc, tokens, fed); // [1, T]
+      const T = idx.shape[1]!;
+      const rows = slice(float32(target.forward(idx, { caches: tc ?? undefined }).logits), 1, T - k - 1, T); // [1, k + 1, V]
+      const drafted = k ? concat(draws, 1) : tensor(new Int32Array(0), [1, 0], 'int32');
+      // greedy: the target's argmax ids (its draw at temperature 0), not its logits
+      const checked = greedy ? sampleLogits(rows, tensor(new Float32Array(k + 1), [1, k + 1]), sampling) : rows;
+      return [drafted, checked, ...(greedy || !k ? [] : [concat(draftRows, 1)])].map((t) => keep(t));
+    }),
+  );
+  try {
+    device().flush();
+    const [drafted, checked, draftRows] = await Promise.all(read.map((t) => t.toArray()));
+    return greedy ? { drafted: drafted!, greedy: checked! } : { drafted: drafted!, target: checked as Float32Array, draft: (draftRows ?? new Float32Array(0)) as Float32Array };
+  } finally {
+    for (const t of read) t.dispose();
+  }
+}
+
+/** Under autocast('float16') the logits are float16: drawn from in float32, as generate casts them. */
+const float32 = (logits: Tensor): Tensor => (logits.dtype === 'float32' ? logits : cast(logits, 'float32'));
+
+/** The positions of `tokens` then the draws `ids` (int32 [1, 1] each) that the caches do not hold (all of them without caches): int32 [1, T]. */
+function unseen(caches: KVCache[] | null, tokens: readonly number[], ids: readonly Tensor[]): Tensor {
+  const past = caches ? cachedLength(caches[0]) : 0;
+  const host = tokens.slice(past);
+  const pieces = [...(host.length ? [tensor(Int32Array.from(host), [1, host.length])] : []), ...ids.slice(Math.max(0, past - tokens.length))];
+  return pieces.length === 1 ? pieces[0]! : concat(pieces, 1);
+}
+
+/** The distribution that draws `id` alone. */
+function oneHot(id: number, V: number): Float64Array {
+  const row = new Float64Array(V);
+  row[id] = 1;
+  return row;
+}
+
+const PENALTY_KEYS = ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'];
+
+/** One-line errors for bad models, prompt or options, before any work is queued. */
+function checkSpeculativeArgs(target: GPT, draft: GPT, prompt: ArrayLike<number>, opts: SpeculativeOptions): void {
+  if (typeof opts === 'object' && opts !== null) checkOptionKeys(OP, opts, ['maxNewTokens', 'temperature', 'topK', 'topP', ...PENALTY_KEYS, 'seed', 'kvCache', 'stopToken', 'draftTokens', 'onRound']);
+  const { draftTokens, onRound, ...rest } = opts ?? {};
+  checkArgs(target, [prompt], opts ? (rest as GenerateOptions) : opts, OP);
+  // the rule would need them on both models' rows, with the drafts counted: not written
+  if (hasPenalties(opts)) throw new RangeError(`${OP}: penalties (repetitionPenalty, presencePenalty, frequencyPenalty) are not applied in speculative decoding; give them at their off values (1, 0, 0), or use generate without a draft`);
+  if (!(draft instanceof GPT)) throw new TypeError(`${OP}: argument 'draft' must be a GPT, got ${describeValue(draft)}`);
+  const [vt, vd] = [target.config.vocabSize, draft.config.vocabSize];
+  if (vt !== vd) throw new RangeError(`${OP}: the draft model's vocabulary (${vd} tokens) must be the target's (${vt} tokens)`);
+  if (draftTokens !== undefined && !(Number.isInteger(draftTokens) && draftTokens >= 1)) throw new RangeError(`${OP}: draftTokens must be an integer >= 1, got ${describeValue(draftTokens)}`);
+  if (onRound !== undefined && typeof onRound !== 'function') throw new TypeError(`${OP}: onRound must be a function (drafted, accepted) => void, got ${describeValue(onRound)}`);
+}

@@ -1,0 +1,46 @@
+// `gpt sample --draft DIR`: speculative decoding from the CLI. Greedy text equals the text of
+// `gpt sample` without a draft; the acceptance rate closes stderr; a draft whose tokenizer is not
+// the target's, several samples, or penalties, are refused with one line.
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { expectOneLine, gpt, tempDir } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+
+const root = tempDir('cli-sample-draft');
+const [targetDir, draftDir, otherDir] = ['target', 'draft', 'other'].map((d) => join(root, d));
+const tokenizer = CharTokenizer.train('to be, or not to be: that is the question.\n');
+beforeAll(async () => {
+  await setupDevice();
+  const config = (nEmbd: number, vocabSize = tokenizer.vocabSize) => ({ vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd, dropout: 0, bias: true });
+  const save = async (dir: string, model: GPT, t: CharTokenizer) => {
+    await saveCheckpoint(dir, model, t);
+    model.dispose();
+  };
+  await save(targetDir, new GPT(config(16), { seed: 3 }), tokenizer);
+  await save(draftDir, new GPT(config(8), { seed: 4 }), tokenizer);
+  const other = CharTokenizer.train('abc');
+  await save(otherDir, new GPT(config(8, other.vocabSize), { seed: 4 }), other);
+});
+
+describe('gpt sample --draft', () => {
+  it('greedy text is that of gpt sample without a draft; the acceptance rate is printed to stderr', async () => {
+    const args = ['sample', '--init-from', targetDir, '--start', 'to ', '--max-new-tokens', '20', '--temperature', '0'];
+    const plain = await gpt(...args);
+    const drafted = await gpt(...args, '--draft', draftDir, '--draft-tokens', '3');
+    expect(drafted.code, drafted.err).toBe(0);
+    expect(drafted.out).toBe(plain.out);
+    expect(drafted.err).toMatch(/^--- draft: \d+ of \d+ drafted tokens accepted \(\d+\.\d%\)$/m);
+    expect(drafted.err).not.toMatch(/ 0 drafted tokens/);
+  });
+
+  it("refuses a draft whose tokenizer is not the target's, and several samples", async () => {
+    expectOneLine(await gpt('sample', '--init-from', targetDir, '--draft', otherDir), 2, /--draft .*other: the draft's tokenizer \(char, 3 tokens\) is not the target's \(char, \d+ tokens\)/);
+    expectOneLine(await gpt('sample', '--init-from', targetDir, '--draft', draftDir, '--num-samples', '2'), 2, /flag --draft decodes one sample at a time: --num-samples must be 1 with it, got 2/);
+    expectOneLine(await gpt('sample', '--init-from', targetDir, '--draft', draftDir, '--draft-tokens', '0'), 2, /--draft-tokens/);
+    expectOneLine(await gpt('sample', '--init-from', targetDir, '--draft', draftDir, '--presence-penalty', '0.5'), 2, /flag --draft decodes without penalties: --presence-penalty 0.5 cannot be applied with it/);
+    expectOneLine(await gpt('sample', '--init-from', targetDir, '--draft-tokens', '3'), 2, /flag --draft-tokens 3 counts a draft model's tokens: give the draft with --draft DIR/);
+  });
+});

@@ -1,0 +1,128 @@
+// Speculative decoding (src/gpt/speculative.ts) on GPT-2-shaped models with random weights large
+// enough that their tokens vary (test/hf-reference.ts): greedy equals the target's own greedy
+// generate (through the block size, where it hands over to generate); a draft that is the target
+// keeps every token; seeded draws repeat; sampleLogits' kernel draws the distribution the host rule
+// reads (samplingProbabilities); bad arguments are refused with one-line errors.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generate } from '../src/gpt/generate.js';
+import type { GPT } from '../src/gpt/model.js';
+import { generateSpeculative, type SpeculativeOptions } from '../src/gpt/speculative.js';
+import { samplingProbabilities } from '../src/gpt/speculative-rule.js';
+import { GPT as GPTClass, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
+import { loadGPT2, seededValues, setupDevice } from './helpers.js';
+import { randomGPT2, SMALL } from './hf-reference.js';
+
+let target: GPT;
+let draft: GPT;
+beforeAll(async () => {
+  await setupDevice();
+  target = await loadGPT2(randomGPT2(11), false);
+  draft = await loadGPT2(randomGPT2(12), false);
+});
+
+const { T: blockSize, V } = SMALL;
+const prompt = [3, 141, 59, 26];
+
+async function collect(it: AsyncGenerator<number>): Promise<number[]> {
+  const out: number[] = [];
+  for await (const t of it) out.push(t);
+  return out;
+}
+const speculative = async (d: GPT, opts: SpeculativeOptions) => {
+  const rounds: [number, number][] = [];
+  const tokens = await collect(generateSpeculative(target, d, prompt, { ...opts, onRound: (drafted, accepted) => rounds.push([drafted, accepted]) }));
+  return { tokens, rounds };
+};
+
+describe('generateSpeculative', () => {
+  it("greedy is the target's greedy generate, past the block size too, with and without KV caches", async () => {
+    const maxNewTokens = blockSize + 4; // the context fills: the last tokens come from generate's sliding window
+    const want = await collect(generate(target, prompt, { maxNewTokens, temperature: 0 }));
+    for (const kvCache of [true, false]) {
+      const { tokens, rounds } = await speculative(draft, { maxNewTokens, temperature: 0, draftTokens: 3, kvCache });
+      expect(tokens, `kvCache ${kvCache}`).toEqual(want);
+      expect(rounds.some(([d, a]) => a < d)).toBe(true); // the draft is another model: some of its tokens are rejected
+    }
+  });
+
+  it('a draft that is the target keeps every drafted token; the same seed draws the same tokens', async () => {
+    const opts = { maxNewTokens: 9, temperature: 1.5, topK: 100, draftTokens: 4, seed: 5 };
+    const first = await speculative(target, opts);
+    expect(first.rounds.every(([d, a]) => a === d), JSON.stringify(first.rounds)).toBe(true);
+    expect(first.tokens).toHaveLength(9);
+    expect((await speculative(target, opts)).tokens).toEqual(first.tokens);
+    expect(new Set(first.tokens).size).toBeGreaterThan(1); // drawn, not one token repeated
+  });
+
+  it.each<[string, SamplingOptions]>([
+    ['temperature', { temperature: 0.7 }],
+    ['top-k with ties at the k-th logit', { topK: 5 }],
+    ['top-p', { temperature: 2, topP: 0.6 }],
+    ['top-k, then top-p', { topK: 9, topP: 0.8 }],
+  ])('samplingProbabilities is the distribution sampleLogits draws (%s)', (_name, o) =>
+    scope(async () => {
+      const row = Float32Array.from(seededValues(40, 3, -2, 2), (x) => Math.round(x * 4) / 4); // ties
+      const probs = samplingProbabilities(row, o)!;
+      // each kept id's share of [0, 1) in the kernel's order (logit descending, ties lower id first): its middle draws it
+      const order = [...probs.keys()].filter((i) => probs[i]! > 0).sort((a, b) => row[b]! - row[a]! || a - b);
+      const mids = order.map((i, j) => order.slice(0, j).reduce((s, h) => s + probs[h]!, 0) + probs[i]! / 2);
+      const drawn = await sampleLogits(tensor(Float32Array.from(mids.flatMap(() => [...row])), [mids.length, row.length]), tensor(mids, [mids.length]), o).toArray();
+      expect([...drawn]).toEqual(order);
+      expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    }),
+  );
+
+  it('samplingProbabilities has no distribution where sampleLogits draws -1: a NaN or +Inf logit, or only -Inf ones', () =>
+    scope(async () => {
+      const rows = [[0, NaN, 1], [Infinity, 0, 1], [-Infinity, -Infinity, -Infinity], [-0, 0, -Infinity]];
+      const drawn = await sampleLogits(tensor(Float32Array.from(rows.flat()), [rows.length, 3]), tensor(new Float32Array(rows.length).fill(0.5), [rows.length])).toArray();
+      expect(rows.map((r) => samplingProbabilities(r, {}) === null)).toEqual([...drawn].map((id) => id === -1));
+      expect([...drawn]).toEqual([-1, -1, -1, 1]); // the last: -0 and 0 tie, half each
+    }),
+  );
+
+  it.each([0, 1])("NaN weights in the target or the draft fail with generate's error, naming which (temperature %i)", async (temperature) => {
+    for (const which of ['target', 'draft']) {
+      const cfg = { vocabSize: 20, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true };
+      const [t, d] = [new GPTClass(cfg, { seed: 1 }), new GPTClass(cfg, { seed: 2 })];
+      try {
+        const w = (which === 'target' ? t : d).wte.weight;
+        const nan = tensor(new Float32Array(w.size).fill(NaN), w.shape);
+        w.assign(nan);
+        nan.dispose();
+        const run = collect(generateSpeculative(t, d, [1, 2], { maxNewTokens: 5, temperature }));
+        const model = which === 'target' ? '' : ' \\(the draft model\\)';
+        await expect(run).rejects.toThrow(new RegExp(`^generateSpeculative${model}: the model's logits are not finite at generated token 1 \\(position 2\\)`));
+      } finally {
+        t.dispose();
+        d.dispose();
+      }
+    }
+  });
+
+  it('refuses bad arguments with one-line errors', async () => {
+    const other = new GPTClass({ vocabSize: V + 1, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 8, dropout: 0 }, { seed: 1 });
+    const refused = async (d: unknown, opts: unknown) => {
+      try {
+        await collect(generateSpeculative(target, d as GPT, prompt, opts as SpeculativeOptions));
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'not refused';
+    };
+    try {
+      expect(await refused(other, { maxNewTokens: 2 })).toBe(`generateSpeculative: the draft model's vocabulary (${V + 1} tokens) must be the target's (${V} tokens)`);
+    } finally {
+      other.dispose();
+    }
+    expect(await refused({}, { maxNewTokens: 2 })).toBe("generateSpeculative: argument 'draft' must be a GPT, got an object (Object)");
+    expect(await refused(draft, { maxNewTokens: 2, draftTokens: 0 })).toBe('generateSpeculative: draftTokens must be an integer >= 1, got number 0');
+    expect(await refused(draft, { maxNewTokens: 2, draftTokens: 2.5 })).toMatch(/^generateSpeculative: draftTokens must be an integer >= 1, got number 2\.5$/);
+    expect(await refused(draft, { maxNewTokens: 2, repetitionPenalty: 1.2 })).toMatch(/^generateSpeculative: penalties \(repetitionPenalty, presencePenalty, frequencyPenalty\) are not applied in speculative decoding/);
+    expect(await refused(draft, { maxNewTokens: 2, repetitionPenalty: 1, presencePenalty: 0 })).toBe('not refused'); // off values
+    expect(await refused(draft, { maxNewTokens: 2, onRound: 3 })).toMatch(/^generateSpeculative: onRound must be a function .*, got number 3$/);
+    expect(await refused(draft, { maxNewTokens: 2, draftToken: 3 })).toMatch(/^generateSpeculative: .*draftToken/);
+    expect(await refused(draft, { maxNewTokens: -1 })).toMatch(/^generateSpeculative: maxNewTokens must be an integer >= 0/);
+    expect(await refused(draft, undefined)).toMatch(/^generateSpeculative: options/);
+  });
+});
