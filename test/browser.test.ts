@@ -105,33 +105,13 @@ function usePage(): Page {
   return page;
 }
 
-let spare: Promise<Page> | undefined;
-/** The second page's uncaught errors, from its load on. */
-const spareErrors: string[] = [];
-/** The model the second page's tests make (one text: one set of kernels for its device to compile). */
-const SECOND_PAGE_TEXT = 'a model to keep through a cancelled load, then to lose with its device\n'.repeat(20);
+/** The main page's uncaught errors, from its load on (pageErrors holds its console's errors too). */
+const uncaughtErrors: string[] = [];
+/** The model the cancelled-load and lost-device tests make (one text: one set of shapes for the page to tune). */
+const LAST_TESTS_TEXT = 'a model to keep through a cancelled load, then to lose with its device\n'.repeat(20);
 
-/**
- * A second page, freshly loaded with the served checkpoint, that the cancelled-load test and then the
- * lost-device test use: a page of its own compiles its kernels again (tens of seconds), once for both.
- * Its GPUDevice is kept as window.lostLater, for the lost-device test to lose as a driver reset would.
- */
-function secondPage(): Promise<Page> {
-  return (spare ??= (async () => {
-    const other = await context!.newPage();
-    other.on('pageerror', (e) => spareErrors.push(e.message));
-    await other.addInitScript(() => {
-      const request = GPUAdapter.prototype.requestDevice;
-      GPUAdapter.prototype.requestDevice = async function (this: GPUAdapter, ...args: Parameters<GPUAdapter['requestDevice']>) {
-        const d = await request.apply(this, args);
-        (window as unknown as { lostLater: GPUDevice }).lostLater = d;
-        return d;
-      };
-    });
-    await other.goto(server.url);
-    return other;
-  })());
-}
+/** Whether closing `p` now would ask first (its beforeunload handler cancels the event). */
+const asksBeforeUnload = (p: Page) => p.evaluate(() => !window.dispatchEvent(new Event('beforeunload', { cancelable: true })));
 
 beforeAll(async () => {
   await setupDevice();
@@ -174,7 +154,16 @@ describe('the demo page in Chromium (WebGPU)', () => {
         viewport: { width: 1000, height: 900 },
       });
       page = context.pages()[0] ?? (await context.newPage());
-      page.on('pageerror', (e) => pageErrors.push(e.message));
+      // the page's GPUDevice, kept as window.lostLater for the lost-device test (the last) to lose as a driver reset would
+      await page.addInitScript(() => {
+        const request = GPUAdapter.prototype.requestDevice;
+        GPUAdapter.prototype.requestDevice = async function (this: GPUAdapter, ...args: Parameters<GPUAdapter['requestDevice']>) {
+          const d = await request.apply(this, args);
+          (window as unknown as { lostLater: GPUDevice }).lostLater = d;
+          return d;
+        };
+      });
+      page.on('pageerror', (e) => (pageErrors.push(e.message), uncaughtErrors.push(e.message)));
       page.on('console', (m) => void (m.type() === 'error' && pageErrors.push(m.text())));
       await page.goto(server.url);
       const ready = (await page.evaluate(() => window.__gpt.ready)) as ReadyState;
@@ -208,6 +197,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
     // polled: the server logs an answer once its last byte is flushed, a moment after the page has it
     await expect.poll(loads).toEqual(Array(3 + tensors.length).fill('206 GET'));
     expect(served.filter((r) => r.method === 'HEAD').map((r) => `${r.status} ${r.url}`)).toEqual(['200 /']);
+    expect(await asksBeforeUnload(page), 'closing a page that has only loaded a checkpoint asks nothing').toBe(false);
   });
 
   it('computes the same logits as Node', async () => {
@@ -271,6 +261,8 @@ describe('the demo page in Chromium (WebGPU)', () => {
     // the autotuner's winners, once the measurements queued so far are done (memory() waits for them)
     const winners = () => page.evaluate(() => window.__gpt.memory().then(() => localStorage.getItem('webgpu-gpt:autotune.json')));
     const before = await winners();
+    // the runs before (the served model's, the training above) tuned their products here and kept the winners: the page's storage, an entry per product
+    expect(Object.keys(JSON.parse(before ?? '{}')).filter((k) => / matmul /.test(k)).length, 'matmul winners the page measured and kept').toBeGreaterThan(0);
     const t0 = performance.now();
     const rows = await page.evaluate(() => window.__gpt.checkOps({ samples: 1 }));
     const { adapter } = (await page.evaluate(() => window.__gpt.ready)) as Extract<ReadyState, { ok: true }>;
@@ -708,67 +700,6 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(live[1], 'live GPU bytes after a second round of training, sampling and saving').toBe(live[0]);
   });
 
-  it('Cancel stops a load whose server went quiet mid-file (the model before it stays, nothing left on the GPU); closing asks first only while training is not saved', async () => {
-    usePage();
-    const other = await secondPage();
-    let requests = 0;
-    const stall = (route: Route) => void (++requests <= 4 && route.continue()); // later ones never answered
-    try {
-      expect(await other.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true, checkpoint: { step: NODE_STEPS } });
-      const asksBeforeUnload = () => other.evaluate(() => !window.dispatchEvent(new Event('beforeunload', { cancelable: true })));
-      expect(await asksBeforeUnload(), 'a loaded checkpoint').toBe(false);
-      await other.evaluate((text) => window.__gpt.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), SECOND_PAGE_TEXT);
-      expect(await asksBeforeUnload(), 'a new model').toBe(false);
-      await other.evaluate(() => window.__gpt.trainSteps(2));
-      expect(await asksBeforeUnload(), 'trained, not saved').toBe(true);
-      await other.evaluate(() => window.__gpt.saveCheckpointBytes());
-      expect(await asksBeforeUnload(), 'saved').toBe(false);
-      const live = (await other.evaluate(() => window.__gpt.memory())).liveBytes;
-      await other.route('**/checkpoint.safetensors', stall);
-      expect(await other.locator('#cancel-load').isDisabled(), 'no load to cancel').toBe(true);
-      await other.click('#load-url');
-      await expect.poll(() => requests).toBe(5);
-      await other.click('#cancel-load');
-      await expect.poll(() => other.locator('#load-url').isDisabled()).toBe(false);
-      expect(await other.evaluate(() => window.__gpt.summary().source)).toBe('new model');
-      expect(await other.locator('#model-info').textContent()).toMatch(/^new model: /);
-      expect(await other.locator('#error').isHidden(), 'a cancel is no error').toBe(true);
-      expect(await other.locator('#cancel-load').isDisabled()).toBe(true);
-      expect((await other.evaluate(() => window.__gpt.memory())).liveBytes).toBe(live);
-      expect(requests, 'nothing asked after the cancel').toBe(5);
-    } finally {
-      await other.unroute('**/checkpoint.safetensors', stall); // the page goes on to the next test
-    }
-  }, NEW_PAGE_MS);
-
-  it("a lost GPU device (a driver reset, the GPU process crashing) mid-run: the adapter line says so and to reload, once (not again as the run's error); closing no longer asks, as nothing can be saved", async () => {
-    usePage();
-    const other = await secondPage();
-    try {
-      expect(await other.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true });
-      const asksBeforeUnload = () => other.evaluate(() => !window.dispatchEvent(new Event('beforeunload', { cancelable: true })));
-      await other.evaluate((text) => window.__gpt.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), SECOND_PAGE_TEXT);
-      await other.evaluate(() => window.__gpt.trainSteps(2));
-      expect(await asksBeforeUnload(), 'trained, not saved').toBe(true);
-      expect(await other.locator('#adapter').getAttribute('class')).toBe('status ok');
-      // lost mid-run: Chromium rejects the step's readback before device.lost says why, and the page showed that native line ('Buffer was unmapped before mapping was resolved')
-      await other.fill('#steps', '1000');
-      await other.click('#train');
-      await expect.poll(() => other.evaluate(() => window.__gpt.summary().step), { timeout: 60_000 }).toBeGreaterThan(2);
-      await other.evaluate(() => (window as unknown as { lostLater: GPUDevice }).lostLater.destroy());
-      await expect.poll(() => other.locator('#adapter').getAttribute('class')).toBe('status bad'); // the GPU process answers in its own time (the configured 30 s)
-      expect(await other.locator('#adapter').textContent()).toMatch(/^the GPU device was lost \(destroyed, [^)]*\): what it held is gone; reload the page to start again \(what was saved is kept\)$/);
-      // the run ended on the loss: said on the adapter line, not a second time on the error line (it was)
-      await expect.poll(() => other.locator('#stop-train').isDisabled(), { message: 'the run ended' }).toBe(true);
-      expect(await other.locator('#error').isHidden(), "the run's error, the same loss").toBe(true);
-      expect(await asksBeforeUnload(), 'nothing can be saved now').toBe(false);
-      expect(await other.locator('#train').isDisabled(), 'nothing can run').toBe(true);
-      expect(spareErrors, 'none since the page loaded').toEqual([]);
-    } finally {
-      await other.close(); // its device is gone: the page is of no more use
-      spare = undefined;
-    }
-  }, NEW_PAGE_MS);
   it("opens a GPT-2 model on a Hugging Face hub of another origin by its id (a mock, with CORS): its commit first, its weights a range per tensor at the commit; greedy text as float64 GPT-2 gives it; a model the hub lacks is one line; the same weights in 3 shards (their page's URL pasted, as a user would) give the same logits bit for bit", async () => {
     usePage();
     const hub = await startMockHub({ cors: true });
@@ -926,6 +857,61 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await bare.close();
     }
   }, NEW_PAGE_MS);
+
+  // the last two on the main page: the second loses its device
+  it('Cancel stops a load whose server went quiet mid-file (the model before it stays, nothing left on the GPU); closing asks first only while training is not saved', async () => {
+    usePage();
+    let requests = 0;
+    const stall = (route: Route) => void (++requests <= 4 && route.continue()); // later ones never answered
+    try {
+      expect(await page.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true, checkpoint: { step: NODE_STEPS } });
+      page.once('dialog', (d) => void d.accept()); // an earlier test's run, were it not saved: replace it all the same
+      await page.fill('#text', LAST_TESTS_TEXT); // what trainSteps and Train train on (an earlier test left its own there)
+      await page.evaluate((text) => window.__gpt.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), LAST_TESTS_TEXT);
+      expect(await asksBeforeUnload(page), 'a new model').toBe(false);
+      await page.evaluate(() => window.__gpt.trainSteps(2));
+      expect(await asksBeforeUnload(page), 'trained, not saved').toBe(true);
+      await page.evaluate(() => window.__gpt.saveCheckpointBytes());
+      expect(await asksBeforeUnload(page), 'saved').toBe(false);
+      const live = (await page.evaluate(() => window.__gpt.memory())).liveBytes;
+      await page.route('**/checkpoint.safetensors', stall);
+      expect(await page.locator('#cancel-load').isDisabled(), 'no load to cancel').toBe(true);
+      await page.click('#load-url');
+      await expect.poll(() => requests).toBe(5);
+      await page.click('#cancel-load');
+      await expect.poll(() => page.locator('#load-url').isDisabled()).toBe(false);
+      expect(await page.evaluate(() => window.__gpt.summary().source)).toBe('new model');
+      expect(await page.locator('#model-info').textContent()).toMatch(/^new model: /);
+      expect(await page.locator('#error').isHidden(), 'a cancel is no error').toBe(true);
+      expect(await page.locator('#cancel-load').isDisabled()).toBe(true);
+      expect((await page.evaluate(() => window.__gpt.memory())).liveBytes).toBe(live);
+      expect(requests, 'nothing asked after the cancel').toBe(5);
+    } finally {
+      await page.unroute('**/checkpoint.safetensors', stall); // the page goes on to the next test
+    }
+  });
+
+  it("a lost GPU device (a driver reset, the GPU process crashing) mid-run: the adapter line says so and to reload, once (not again as the run's error); closing no longer asks, as nothing can be saved", async () => {
+    usePage();
+    expect(await page.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true });
+    await page.evaluate((text) => window.__gpt.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), LAST_TESTS_TEXT);
+    await page.evaluate(() => window.__gpt.trainSteps(2));
+    expect(await asksBeforeUnload(page), 'trained, not saved').toBe(true);
+    expect(await page.locator('#adapter').getAttribute('class')).toBe('status ok');
+    // lost mid-run: Chromium rejects the step's readback before device.lost says why, and the page showed that native line ('Buffer was unmapped before mapping was resolved')
+    await page.fill('#steps', '1000');
+    await page.click('#train');
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().step), { timeout: 60_000 }).toBeGreaterThan(2);
+    await page.evaluate(() => (window as unknown as { lostLater: GPUDevice }).lostLater.destroy());
+    await expect.poll(() => page.locator('#adapter').getAttribute('class')).toBe('status bad'); // the GPU process answers in its own time (the configured 30 s)
+    expect(await page.locator('#adapter').textContent()).toMatch(/^the GPU device was lost \(destroyed, [^)]*\): what it held is gone; reload the page to start again \(what was saved is kept\)$/);
+    // the run ended on the loss: said on the adapter line, not a second time on the error line (it was)
+    await expect.poll(() => page.locator('#stop-train').isDisabled(), { message: 'the run ended' }).toBe(true);
+    expect(await page.locator('#error').isHidden(), "the run's error, the same loss").toBe(true);
+    expect(await asksBeforeUnload(page), 'nothing can be saved now').toBe(false);
+    expect(await page.locator('#train').isDisabled(), 'nothing can run').toBe(true);
+    expect(uncaughtErrors, 'none since the page loaded').toEqual([]);
+  });
 });
 
 describe('gpt serve', () => {
