@@ -8,10 +8,12 @@ import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { expectOneLine, gpt, tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
+import { device } from '../src/index.js';
 
 const root = tempDir('cli-sample-draft');
 const [targetDir, draftDir, otherDir] = ['target', 'draft', 'other'].map((d) => join(root, d));
 const tokenizer = CharTokenizer.train('to be, or not to be: that is the question.\n');
+let draftWeights = 0;
 beforeAll(async () => {
   await setupDevice();
   const config = (nEmbd: number, vocabSize = tokenizer.vocabSize) => ({ vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd, dropout: 0, bias: true });
@@ -20,7 +22,9 @@ beforeAll(async () => {
     model.dispose();
   };
   await save(targetDir, new GPT(config(16), { seed: 3 }), tokenizer);
-  await save(draftDir, new GPT(config(8), { seed: 4 }), tokenizer);
+  const draft = new GPT(config(8), { seed: 4 });
+  draftWeights = [...draft.parameters()].length;
+  await save(draftDir, draft, tokenizer);
   const other = CharTokenizer.train('abc');
   await save(otherDir, new GPT(config(8, other.vocabSize), { seed: 4 }), other);
 });
@@ -34,6 +38,19 @@ describe('gpt sample --draft', () => {
     expect(drafted.out).toBe(plain.out);
     expect(drafted.err).toMatch(/^--- draft: \d+ of \d+ drafted tokens accepted \(\d+\.\d%\)$/m);
     expect(drafted.err).not.toMatch(/ 0 drafted tokens/);
+  });
+
+  // each cast of a weight is a dispatch: cast at every draft forward, float16 added drafted x weights of them
+  it("under --dtype float16 casts the draft's weights once, as the target's, not at every draft forward", async () => {
+    const run = async (dtype: string) => {
+      const before = device().stats.dispatches;
+      const r = await gpt('sample', '--init-from', targetDir, '--start', 'to ', '--max-new-tokens', '12', '--temperature', '0', '--draft', draftDir, '--dtype', dtype);
+      expect(r.code, r.err).toBe(0);
+      return { dispatches: device().stats.dispatches - before, drafted: Number(/ of (\d+) drafted/.exec(r.err)![1]) };
+    };
+    const [f32, f16] = [await run('float32'), await run('float16')];
+    expect(f16.drafted).toBe(f32.drafted);
+    expect(f16.dispatches - f32.dispatches).toBeLessThan((f16.drafted * draftWeights) / 2);
   });
 
   it("refuses a draft whose tokenizer is not the target's, and several samples", async () => {

@@ -102,7 +102,7 @@ export async function benchGenerate(args: string[]): Promise<number> {
   const { model, dtype } = ckpt ? await openModel(ckpt, run, adapter) : { dtype: await checkOnDevice(config, run), model: new GPT(config, { seed: f.seed }) };
   let casts: CastCache | undefined;
   try {
-    casts = weightCasts(model, dtype);
+    casts = weightCasts([model], dtype);
     const { nLayer, nHead, nEmbd, blockSize, vocabSize } = model.config;
     console.log(
       `model: ${f.initFrom || 'random'}${f.adapter ? ` + adapter ${f.adapter}` : ''} (${plural(nLayer, 'layer')}, ${plural(nHead, 'head')}, ${nEmbd} wide, block ${blockSize}, vocab ${vocabSize}; ` +

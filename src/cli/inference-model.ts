@@ -51,8 +51,9 @@ export async function openModel(head: CheckpointHead, run: InferenceBatch, adapt
   return { model, ckpt, dtype };
 }
 
-/** The float16 copies of `model`'s weights a generation in `dtype` multiplies by (cast once, not at every token); none in float32. */
-export const weightCasts = (model: GPT, dtype: ComputeDtype): CastCache | undefined => (dtype === 'float16' ? new CastCache([...model.parameters()]) : undefined);
+/** The float16 copies of the weights of `models` (a generation's: speculative decoding's draft runs too) a generation in `dtype` multiplies by (cast once, not at every token); none in float32. */
+export const weightCasts = (models: readonly GPT[], dtype: ComputeDtype): CastCache | undefined =>
+  dtype === 'float16' ? new CastCache(models.flatMap((m) => [...m.parameters()])) : undefined;
 
 /** A model opened for generation: openModel's, with its weightCasts; dispose frees both. */
 export interface GeneratingModel {
@@ -62,12 +63,15 @@ export interface GeneratingModel {
   dispose(): void;
 }
 
-/** The checkpoint's model opened for generating `run` (openModel), its weights cast for it where it computes in float16. */
-export async function openGenerator(head: CheckpointHead, run: InferenceBatch, adapter?: AdapterToMerge): Promise<GeneratingModel> {
+/**
+ * The checkpoint's model opened for generating `run` (openModel), its weights cast for it where it
+ * computes in float16, and those of `draft` (speculative decoding's, run in the same dtype; the caller's to dispose).
+ */
+export async function openGenerator(head: CheckpointHead, run: InferenceBatch, adapter?: AdapterToMerge, draft?: GPT): Promise<GeneratingModel> {
   const { model, dtype } = await openModel(head, run, adapter);
   let casts: CastCache | undefined;
   try {
-    casts = weightCasts(model, dtype);
+    casts = weightCasts(draft ? [model, draft] : [model], dtype);
   } catch (e) {
     model.dispose();
     throw e;

@@ -136,7 +136,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const prompt = known.ids;
   const reach = generationExtent(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
   const draft = f.draft ? await openDraft(f.draft, head, { ...f, promptTokens: prompt.length }) : null;
-  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, batch: f.numSamples, flag: '--num-samples', ...reach, kvCache: f.kvCache }, adapter).catch((e: unknown) => {
+  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, batch: f.numSamples, flag: '--num-samples', ...reach, kvCache: f.kvCache }, adapter, draft ?? undefined).catch((e: unknown) => {
     draft?.dispose();
     throw e;
   });
