@@ -120,9 +120,13 @@ describe('scoreSequences', () => {
 });
 
 describe('generateBatch: logprobs', () => {
-  it("gives each drawn token the float64 reference's logprob and top N from the logits it was drawn from, past the block too, its tokens unchanged", async () => {
+  // with penalties the token is drawn from the penalized logits, its logprobs stay the raw ones' (vLLM's raw_logprobs)
+  it.each([
+    ['', {}],
+    [', with penalties: the raw logits\'', { repetitionPenalty: 1.8, presencePenalty: 1, frequencyPenalty: 0.7 }],
+  ])("gives each drawn token the float64 reference's logprob and top N from the logits it was drawn from%s, past the block too, its tokens unchanged", async (_name, penalties) => {
     const prompts = [SEQUENCES[1]!, SEQUENCES[4]!]; // 9 tokens: slides past the block at its 8th; 32: cropped to the block
-    const opts = { maxNewTokens: 10, temperature: 1, seed: 7 };
+    const opts = { maxNewTokens: 10, temperature: 1, seed: 7, ...penalties };
     const N = 3;
     const told: { sequence: number; id: number; lp: DrawnLogprobs }[] = [];
     const drawn: number[][] = [[], []];

@@ -4,7 +4,7 @@
 // adapter, --adapter, merged into it), and generates as `gpt sample` does (generateBatch; choice i of
 // a prompt draws with seed + i), so that a seed and settings give `gpt sample`'s text; a prompt
 // longer than the block is cropped to its last block-size tokens, as there. With `logprobs`, a drawn
-// token's come from the logits it was drawn from (generateBatch's `logprobs`), an echoed prompt's
+// token's come from the model's raw logits it was drawn at, before penalties (generateBatch's `logprobs`), an echoed prompt's
 // from scoring it before the generation (src/gpt/score.ts, once a prompt whatever n);
 // completion-logprobs.ts gives OpenAI's shape, streamed too: a chunk carries the tokens whose text
 // it sends (the prompt's, with echo, in its echo chunk), as vLLM's chunks do. Until the model is

@@ -57,8 +57,8 @@ export interface DrawnLogprobs {
 }
 
 /**
- * Asks each step for its drawn tokens' logprobs, from the logits they were drawn from: log_softmax
- * of the model's raw logits in float32 (before temperature, top-k or top-p: vLLM's default, and
+ * Asks each step for its drawn tokens' logprobs, from the step's logits they were drawn at: log_softmax
+ * of the model's raw logits in float32 (before penalties, temperature, top-k or top-p: vLLM's default, and
  * scoreSequences'), the top `topN` (0 to V) with them. Computed on the GPU and read back with the ids
  * (1 + 2 topN numbers a row); `take` is told each token, in order, before stopAfter.
  */
