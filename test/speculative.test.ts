@@ -8,7 +8,7 @@ import { generate } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { generateSpeculative, type SpeculativeOptions } from '../src/gpt/speculative.js';
 import { samplingProbabilities } from '../src/gpt/speculative-rule.js';
-import { GPT as GPTClass, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
+import { device, GPT as GPTClass, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
 import { loadGPT2, seededValues, setupDevice } from './helpers.js';
 import { randomGPT2, SMALL } from './hf-reference.js';
 
@@ -43,6 +43,22 @@ describe('generateSpeculative', () => {
       expect(tokens, `kvCache ${kvCache}`).toEqual(want);
       expect(rounds.some(([d, a]) => a < d)).toBe(true); // the draft is another model: some of its tokens are rejected
     }
+  });
+
+  it("stops at a stopToken drawn inside an accepted run, none of the run's later tokens yielded; a draft of a smaller block size still gives greedy generate's tokens; no buffers left", async () => {
+    const before = device().memory().liveBuffers;
+    const want = await collect(generate(target, prompt, { maxNewTokens: 12, temperature: 0 }));
+    const stopToken = want[3]!; // inside the first round's 7 tokens: the target drafting for itself keeps all 6
+    const cut = want.slice(0, want.indexOf(stopToken) + 1);
+    expect((await speculative(target, { maxNewTokens: 12, temperature: 0, draftTokens: 6, stopToken })).tokens).toEqual(cut);
+    const small = new GPTClass({ vocabSize: V, blockSize: 6, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 2 });
+    try {
+      const longer = await collect(generate(target, prompt, { maxNewTokens: blockSize, temperature: 0 }));
+      expect((await speculative(small, { maxNewTokens: blockSize, temperature: 0, draftTokens: 3 })).tokens).toEqual(longer);
+    } finally {
+      small.dispose();
+    }
+    expect(device().memory().liveBuffers).toBe(before);
   });
 
   it('a draft that is the target keeps every drafted token; the same seed draws the same tokens', async () => {
