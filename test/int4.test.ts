@@ -75,6 +75,11 @@ describe('linearInt4 equals float64 of the dequantized weights, on each path', (
     await checkLinear(20, 3, 64, 16, 5); // x is 5120 bytes, 4 rows a band
   });
 
+  it('a weight whose float32 copy would not fit one binding: prompt rows too go through the skinny kernel, not refused', async () => {
+    setProfile({ bindingLimit: 1024, matmul: { skinnyRows: 0 } });
+    await checkLinear(6, 9, 64, 16, 7); // W dequantized: 2304 bytes; x, 256 bytes a row: 4 rows a band
+  });
+
   it('refuses mismatched shapes and group sizes in one line naming the op', () =>
     scope(() => {
       const q = tensor(new Int8Array(16), [2, 8]);
