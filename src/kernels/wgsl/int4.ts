@@ -72,11 +72,14 @@ export function launchDequantizeInt4(q: Resource, scale: Resource, w: Resource, 
   if (n) dequantizeKernel.launch([q, scale, w], { n, K, G }, grid1d(n, DEQUANTIZE_WG));
 }
 
+/** Whether an int4 product of M rows dequantizes W [N, K] into a float32 transient first: past the skinny kernel's rows, where that copy fits one binding (memory plans count it). */
+export const int4ProductDequantizes = (M: number, N: number, K: number): boolean => M > profile().matmul.skinnyRows && 4 * N * K <= profile().bindingLimit;
+
 /** Records C = A · Wᵀ for int4 W (Q [N, K / 2] bytes, scale [N, K / G]): the skinny kernel for a few rows (or any, where W in float32 would pass a binding), else dequantized and multiplied in float32. */
 export function launchInt4Matmul(a: Resource, q: Resource, scale: Resource, c: Resource, M: number, N: number, K: number, G: number): void {
   if (M * N === 0) return;
   if (K % 8 !== 0 || G % 8 !== 0 || K % G !== 0) throw new Error(`matmul-int4: K ${K} and group size ${G} must be multiples of 8, G dividing K`);
-  if (M <= profile().matmul.skinnyRows || 4 * N * K > profile().bindingLimit) {
+  if (!int4ProductDequantizes(M, N, K)) {
     const rows = Math.min(M, MAX_ROWS);
     const n = Math.ceil(N / COLS) * Math.ceil(M / rows);
     return skinnyInt4(rows).launch([a, q, scale, c], { n, M, N, K, G }, grid1d(n, SKINNY_WG));
