@@ -5,7 +5,8 @@
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dequantizeInt4Ref, matmulRef, quantizeInt4Ref, ref } from '../src/check/reference/index.js';
-import { linearInt4, scope, tensor } from '../src/index.js';
+import { linearInt4, ones, scope, tensor } from '../src/index.js';
+import { Linear, pruneGlobal } from '../src/nn/index.js';
 import { quantizeGroupsInt4 } from '../src/ops/index.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { expectClose, fcParams, setupDevice, valuesArb } from './helpers.js';
@@ -89,4 +90,16 @@ describe('linearInt4 equals float64 of the dequantized weights, on each path', (
       expect(() => linearInt4(tensor(new Float32Array(16), [16]), q, tensor(new Float32Array(6), [3, 2]))).toThrow(/^linearInt4: scale .* must have shape \[2, 2\]/);
       expect(() => linearInt4(tensor(new Float32Array(16), [16]), q, tensor(new Float32Array(8), [2, 4]))).toThrow(/^linearInt4: scale float32\[2, 4\] for K = 16: a group size must be a multiple of 8/);
     }));
+});
+
+// these refusals said 'int8' of every quantized weight
+it("refuses to prune or adapt an int4 Linear, naming its weights int4", async () => {
+  const layer = new Linear(16, 4, { int4: 8 });
+  try {
+    expect(() => layer.addLoRA({ rank: 1 } as never)).toThrow(/^Linear\.addLoRA: cannot adapt an int4 weight \(/);
+    scope(() => expect(() => layer.setWeightMask(ones([4, 16]))).toThrow(/^Linear\.setWeightMask: an int4 weight cannot be pruned/));
+    await expect(pruneGlobal(layer, 0.5)).rejects.toThrow(/^pruneGlobal: Linear '' holds int4 weights, which cannot be pruned/);
+  } finally {
+    layer.dispose();
+  }
 });
