@@ -7,6 +7,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dequantizeInt4Ref, matmulRef, quantizeInt4Ref, ref } from '../src/check/reference/index.js';
 import { linearInt4, ones, scope, tensor } from '../src/index.js';
 import { Linear, pruneGlobal } from '../src/nn/index.js';
+import { checkpointBytes, decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
+import { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { quantizeGroupsInt4 } from '../src/ops/index.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { expectClose, fcParams, setupDevice, valuesArb } from './helpers.js';
@@ -102,4 +105,12 @@ it("refuses to prune or adapt an int4 Linear, naming its weights int4", async ()
   } finally {
     layer.dispose();
   }
+});
+
+it("refuses a checkpoint's negative int4 scale in one line, naming it int4's", async () => {
+  const model = new GPT({ vocabSize: 8, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 8, quantization: 'int4', groupSize: 8 });
+  const ckpt = decodeCheckpoint(await encodeCheckpoint(model, CharTokenizer.train('abcdefgh')));
+  model.dispose();
+  ckpt.weights.get('h.0.mlp.c_fc.weight_scale')!.data[3] = -0.5;
+  expect(() => decodeCheckpoint(checkpointBytes(ckpt))).toThrow(/^checkpoint: tensor 'h\.0\.mlp\.c_fc\.weight_scale' holds -0\.5 \(at index 3\); an int4 scale \(its group's largest \|weight\| \/ 7\) is never negative$/);
 });
