@@ -3,12 +3,13 @@
 // int4 matmul on each of its paths (forced through the profile) against a float64 product of the
 // dequantized weights. The checkpoint's round trip is in cli-quantize.test.ts.
 import fc from 'fast-check';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { dequantizeInt4Ref, matmulRef, quantizeInt4Ref, ref } from '../src/check/reference/index.js';
 import { linearInt4, ones, scope, tensor } from '../src/index.js';
 import { Linear, pruneGlobal } from '../src/nn/index.js';
 import { checkpointBytes, decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
+import { quantizeModel } from '../src/gpt/quantize.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { quantizeGroupsInt4 } from '../src/ops/index.js';
 import { setProfile } from '../src/kernels/profile.js';
@@ -113,4 +114,24 @@ it("refuses a checkpoint's negative int4 scale in one line, naming it int4's", a
   model.dispose();
   ckpt.weights.get('h.0.mlp.c_fc.weight_scale')!.data[3] = -0.5;
   expect(() => decodeCheckpoint(checkpointBytes(ckpt))).toThrow(/^checkpoint: tensor 'h\.0\.mlp\.c_fc\.weight_scale' holds -0\.5 \(at index 3\); an int4 scale \(its group's largest \|weight\| \/ 7\) is never negative$/);
+});
+
+// { bits: 4 } was refused as a bad GPT config (groupSize missing), a groupSize with int8 ignored, an unknown key too
+it('quantizeModel: { bits: 4 } takes groups of 32 (gpt quantize\'s default); bad settings refused in one line naming it', async () => {
+  const float = new GPT({ vocabSize: 8, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 32 });
+  onTestFinished(() => float.dispose());
+  const int4 = await quantizeModel(float, { bits: 4 });
+  expect([int4.config.groupSize, int4.h.items[0]!.attn.c_attn.weightScale!.describe()]).toEqual([32, 'float32[96, 1]']);
+  int4.dispose();
+  const refusals: [unknown, RegExp][] = [
+    [null, /^quantizeModel: the options must be an object of bits, groupSize, got null$/],
+    [{ groupSize: 8 }, /^quantizeModel: groupSize is int4's setting \(bits 4; int8 scales whole rows\), got groupSize 8 with bits 8$/],
+    [{ bits: 8, groupSize: 8 }, /^quantizeModel: groupSize is int4's setting/],
+    [{ bits: 4, groupsize: 8 }, /^quantizeModel: unknown option 'groupsize' \(the options are bits, groupSize\)$/],
+    [{ bits: 4, groupSize: '8' }, /^quantizeModel: argument 'groupSize' must be a multiple of 8 dividing every Linear's input width, got string '8'$/],
+    [{ bits: 4, groupSize: 12 }, /^quantizeModel: groupSize: a group size must be a multiple of 8 \(whole words of eight int4 weights\), got 12$/],
+    [{ bits: 4, groupSize: 64 }, /^quantizeModel: groupSize: group size 64 does not divide rows of 32 weights \(attn\.c_attn's input\)$/],
+    [{ bits: 2 }, /^quantizeModel: bits must be 8 or 4, got 2$/],
+  ];
+  for (const [settings, message] of refusals) await expect(quantizeModel(float, settings as never), JSON.stringify(settings)).rejects.toThrow(message);
 });
