@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { dequantizeInt4Ref, matmulRef, quantizeInt4Ref, ref } from '../src/check/reference/index.js';
-import { linearInt4, ones, scope, tensor } from '../src/index.js';
+import { Generator, linearInt4, ones, scope, tensor } from '../src/index.js';
 import { Linear, pruneGlobal } from '../src/nn/index.js';
 import { checkpointBytes, decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
@@ -98,7 +98,7 @@ describe('linearInt4 equals float64 of the dequantized weights, on each path', (
 
 // these refusals said 'int8' of every quantized weight
 it("refuses to prune or adapt an int4 Linear, naming its weights int4", async () => {
-  const layer = new Linear(16, 4, { int4: 8 });
+  const layer = new Linear(16, 4, { rng: new Generator(1), int4: 8 });
   try {
     expect(() => layer.addLoRA({ rank: 1 } as never)).toThrow(/^Linear\.addLoRA: cannot adapt an int4 weight \(/);
     scope(() => expect(() => layer.setWeightMask(ones([4, 16]))).toThrow(/^Linear\.setWeightMask: an int4 weight cannot be pruned/));
@@ -134,4 +134,6 @@ it('quantizeModel: { bits: 4 } takes groups of 32 (gpt quantize\'s default); bad
     [{ bits: 2 }, /^quantizeModel: bits must be 8 or 4, got 2$/],
   ];
   for (const [settings, message] of refusals) await expect(quantizeModel(float, settings as never), JSON.stringify(settings)).rejects.toThrow(message);
+  float.addLoRA({ rank: 2 });
+  await expect(quantizeModel(float, { bits: 4 })).rejects.toThrow(/^quantizeModel: the model has LoRA adapters, which int4 weights cannot hold; merge them first/);
 });

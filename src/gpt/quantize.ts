@@ -22,8 +22,8 @@ export async function quantizeModel(model: GPT, settings: QuantizeSettings = {})
   if (!(model instanceof GPT)) throw new TypeError(`quantizeModel: argument 'model' must be a GPT, got ${describeValue(model)}`);
   if (model.config.quantization) throw new Error(`quantizeModel: the model is already quantized (${model.config.quantization})`);
   model.checkAdapters('quantizeModel');
-  if (model.config.lora) throw new Error('quantizeModel: the model has LoRA adapters, which quantized weights cannot hold; merge them first (model.mergeLoRA())');
   const storage = storageOf(model, settings);
+  if (model.config.lora) throw new Error(`quantizeModel: the model has LoRA adapters, which ${storage.quantization} weights cannot hold; merge them first (model.mergeLoRA())`);
   const quantized = new GPT({ ...model.config, ...storage });
   try {
     const shapes = new Map([...quantized.namedParameters()].map(([name, p]) => [name, p.shape]));
