@@ -85,6 +85,16 @@ describe('linearInt4 equals float64 of the dequantized weights, on each path', (
     await checkLinear(6, 9, 64, 16, 7); // W dequantized: 2304 bytes; x, 256 bytes a row: 4 rows a band
   });
 
+  it('K = 0 (no inputs) gives zeros, on either path, as linearInt8 does', async () => {
+    for (const skinnyRows of [1 << 30, 0]) {
+      setProfile({ matmul: { skinnyRows } });
+      await scope(async () => {
+        const got = linearInt4(tensor(new Float32Array(0), [2, 0]), tensor(new Int8Array(0), [3, 0]), tensor(new Float32Array(0), [3, 0]));
+        expect([...(await got.toArray())], `skinnyRows ${skinnyRows}`).toEqual([0, 0, 0, 0, 0, 0]);
+      });
+    }
+  });
+
   it('refuses mismatched shapes and group sizes in one line naming the op', () =>
     scope(() => {
       const q = tensor(new Int8Array(16), [2, 8]);

@@ -30,7 +30,8 @@ export const linearInt4 = defineOp({
   dtypes: { input: ['float32'], weight: ['int8'], scale: ['float32'] },
   forward(_ctx: OpContext, x: Tensor, q: Tensor, scale: Tensor) {
     const [N, half] = q.shape as [number, number];
-    const [K, G] = [2 * half, (2 * half) / scale.shape[1]!];
+    const groups = scale.shape[1]!;
+    const [K, G] = [2 * half, groups ? (2 * half) / groups : 8]; // K = 0: no groups, sums of nothing (any whole group size)
     return linearInBands('linearInt4', x, N, K, (xb, ob, M) => launchInt4Matmul(xb, q.buffer(), scale.buffer(), ob, M, N, K, G));
   },
   shape([x, q, scale]) {
