@@ -5,7 +5,7 @@
 // pieces. Training must follow the unwindowed run step for step. Reductions, copies, softmax, the
 // losses, biasGelu and sampling split such tensors too (into slabs, boxes, chunks of rows or
 // pieces), binding no more than the limit; a single row larger than a binding is a one-line error.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { checkPlanFits, describePlan, memoryPlan } from '../src/gpt/memory-plan.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { GPT } from '../src/gpt/model.js';
@@ -90,6 +90,26 @@ describe('tensors larger than a binding', () => {
     expect(() => checkPlanFits(int8, { maxStorageBufferBindingSize: 14 * 1024, maxBufferSize: 4 * limit })).toThrow(
       /^the model does not fit this adapter: an MLP weight \(n-embd 64 x 4·n-embd\) takes 0\.0156 MiB, over its maxStorageBufferBindingSize of 0\.0137 MiB$/,
     );
+  });
+
+  // int4 packs that MLP weight in 8 KiB, which a 14 KiB binding holds (the plan counted a byte a
+  // weight); its float32 copy (64 KiB) does not, so the skinny kernel takes the prompt's rows too
+  it('an int4 model whose packed weights fit a binding, but not as float32, is planned to fit and runs the same, binding at most the limit', async () => {
+    const limit = 14 * 1024;
+    const float = new GPT(modelConfig({ ...cfg, nEmbd: 64 }, V), { seed: 3 });
+    const int4 = await quantizeModel(float, { bits: 4, groupSize: 16 });
+    float.dispose();
+    onTestFinished(() => int4.dispose());
+    const plan = memoryPlan(int4.config, 1, { training: false, bindingLimit: limit });
+    expect(() => checkPlanFits(plan, { maxStorageBufferBindingSize: limit, maxBufferSize: 4 * limit })).not.toThrow();
+    const logits = (bindingLimit: number | null) => {
+      setProfile(bindingLimit === null ? null : { bindingLimit });
+      return noGrad(() => scope(() => int4.eval().forward(tensor(Int32Array.from({ length: 16 }, (_, i) => (i * 7) % V), [1, 16])).logits.toArray()));
+    };
+    const whole = await logits(null);
+    const [windowed, widest] = await widestBinding(() => logits(limit));
+    expect(widest).toBeLessThanOrEqual(limit);
+    expect(Math.max(...windowed.map((v, i) => Math.abs(v - whole[i]!)))).toBeLessThan(1e-4);
   });
 
   it('matmul with operands and results larger than a binding, any transposes, and its gradients, equal float64', () =>

@@ -3,9 +3,14 @@
 // int4 matmul on each of its paths (forced through the profile) against a float64 product of the
 // dequantized weights. The checkpoint's round trip is in cli-quantize.test.ts.
 import fc from 'fast-check';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { dequantizeInt4Ref, matmulRef, quantizeInt4Ref, ref } from '../src/check/reference/index.js';
-import { linearInt4, scope, tensor } from '../src/index.js';
+import { Generator, linearInt4, ones, scope, tensor } from '../src/index.js';
+import { Linear, pruneGlobal } from '../src/nn/index.js';
+import { checkpointBytes, decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
+import { GPT } from '../src/gpt/model.js';
+import { quantizeModel } from '../src/gpt/quantize.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { quantizeGroupsInt4 } from '../src/ops/index.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { expectClose, fcParams, setupDevice, valuesArb } from './helpers.js';
@@ -75,6 +80,21 @@ describe('linearInt4 equals float64 of the dequantized weights, on each path', (
     await checkLinear(20, 3, 64, 16, 5); // x is 5120 bytes, 4 rows a band
   });
 
+  it('a weight whose float32 copy would not fit one binding: prompt rows too go through the skinny kernel, not refused', async () => {
+    setProfile({ bindingLimit: 1024, matmul: { skinnyRows: 0 } });
+    await checkLinear(6, 9, 64, 16, 7); // W dequantized: 2304 bytes; x, 256 bytes a row: 4 rows a band
+  });
+
+  it('K = 0 (no inputs) gives zeros, on either path, as linearInt8 does', async () => {
+    for (const skinnyRows of [1 << 30, 0]) {
+      setProfile({ matmul: { skinnyRows } });
+      await scope(async () => {
+        const got = linearInt4(tensor(new Float32Array(0), [2, 0]), tensor(new Int8Array(0), [3, 0]), tensor(new Float32Array(0), [3, 0]));
+        expect([...(await got.toArray())], `skinnyRows ${skinnyRows}`).toEqual([0, 0, 0, 0, 0, 0]);
+      });
+    }
+  });
+
   it('refuses mismatched shapes and group sizes in one line naming the op', () =>
     scope(() => {
       const q = tensor(new Int8Array(16), [2, 8]);
@@ -84,4 +104,46 @@ describe('linearInt4 equals float64 of the dequantized weights, on each path', (
       expect(() => linearInt4(tensor(new Float32Array(16), [16]), q, tensor(new Float32Array(6), [3, 2]))).toThrow(/^linearInt4: scale .* must have shape \[2, 2\]/);
       expect(() => linearInt4(tensor(new Float32Array(16), [16]), q, tensor(new Float32Array(8), [2, 4]))).toThrow(/^linearInt4: scale float32\[2, 4\] for K = 16: a group size must be a multiple of 8/);
     }));
+});
+
+// these refusals said 'int8' of every quantized weight
+it("refuses to prune or adapt an int4 Linear, naming its weights int4", async () => {
+  const layer = new Linear(16, 4, { rng: new Generator(1), int4: 8 });
+  try {
+    expect(() => layer.addLoRA({ rank: 1 } as never)).toThrow(/^Linear\.addLoRA: cannot adapt an int4 weight \(/);
+    scope(() => expect(() => layer.setWeightMask(ones([4, 16]))).toThrow(/^Linear\.setWeightMask: an int4 weight cannot be pruned/));
+    await expect(pruneGlobal(layer, 0.5)).rejects.toThrow(/^pruneGlobal: Linear '' holds int4 weights, which cannot be pruned/);
+  } finally {
+    layer.dispose();
+  }
+});
+
+it("refuses a checkpoint's negative int4 scale in one line, naming it int4's", async () => {
+  const model = new GPT({ vocabSize: 8, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 8, quantization: 'int4', groupSize: 8 });
+  const ckpt = decodeCheckpoint(await encodeCheckpoint(model, CharTokenizer.train('abcdefgh')));
+  model.dispose();
+  ckpt.weights.get('h.0.mlp.c_fc.weight_scale')!.data[3] = -0.5;
+  expect(() => decodeCheckpoint(checkpointBytes(ckpt))).toThrow(/^checkpoint: tensor 'h\.0\.mlp\.c_fc\.weight_scale' holds -0\.5 \(at index 3\); an int4 scale \(its group's largest \|weight\| \/ 7\) is never negative$/);
+});
+
+// { bits: 4 } was refused as a bad GPT config (groupSize missing), a groupSize with int8 ignored, an unknown key too
+it('quantizeModel: { bits: 4 } takes groups of 32 (gpt quantize\'s default); bad settings refused in one line naming it', async () => {
+  const float = new GPT({ vocabSize: 8, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 32 });
+  onTestFinished(() => float.dispose());
+  const int4 = await quantizeModel(float, { bits: 4 });
+  expect([int4.config.groupSize, int4.h.items[0]!.attn.c_attn.weightScale!.describe()]).toEqual([32, 'float32[96, 1]']);
+  int4.dispose();
+  const refusals: [unknown, RegExp][] = [
+    [null, /^quantizeModel: the options must be an object of bits, groupSize, got null$/],
+    [{ groupSize: 8 }, /^quantizeModel: groupSize is int4's setting \(bits 4; int8 scales whole rows\), got groupSize 8 with bits 8$/],
+    [{ bits: 8, groupSize: 8 }, /^quantizeModel: groupSize is int4's setting/],
+    [{ bits: 4, groupsize: 8 }, /^quantizeModel: unknown option 'groupsize' \(the options are bits, groupSize\)$/],
+    [{ bits: 4, groupSize: '8' }, /^quantizeModel: argument 'groupSize' must be a multiple of 8 dividing every Linear's input width, got string '8'$/],
+    [{ bits: 4, groupSize: 12 }, /^quantizeModel: groupSize: a group size must be a multiple of 8 \(whole words of eight int4 weights\), got 12$/],
+    [{ bits: 4, groupSize: 64 }, /^quantizeModel: groupSize: group size 64 does not divide rows of 32 weights \(attn\.c_attn's input\)$/],
+    [{ bits: 2 }, /^quantizeModel: bits must be 8 or 4, got 2$/],
+  ];
+  for (const [settings, message] of refusals) await expect(quantizeModel(float, settings as never), JSON.stringify(settings)).rejects.toThrow(message);
+  float.addLoRA({ rank: 2 });
+  await expect(quantizeModel(float, { bits: 4 })).rejects.toThrow(/^quantizeModel: the model has LoRA adapters, which int4 weights cannot hold; merge them first/);
 });

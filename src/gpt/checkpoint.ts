@@ -607,13 +607,15 @@ function firstNonFinite(data: ArrayLike<number>): number {
 }
 
 /**
- * An int8 scale below zero, which no quantizer writes (quantizeRowsInt8's is its row's largest
- * |weight| / 127) and which would flip its row's sign unseen; or null. Zero is a row of zeros.
+ * A quantization scale below zero, which no quantizer writes (int8's is its row's largest |weight|
+ * / 127, int4's, [rows, groups], its group's / 7) and which would flip its weights' signs unseen;
+ * or null. Zero is a row or group of zeros.
  */
-function negativeScaleProblem(name: string, { data }: { data: ArrayLike<number> }): string | null {
+function negativeScaleProblem(name: string, { shape, data }: { shape: readonly number[]; data: ArrayLike<number> }): string | null {
   if (!name.endsWith('.weight_scale')) return null;
   const i = Array.prototype.findIndex.call(data, (x: number) => x < 0);
-  return i < 0 ? null : `tensor '${name}' holds ${data[i]} (at index ${i}); an int8 scale (its row's largest |weight| / 127) is never negative`;
+  const what = shape.length === 2 ? "an int4 scale (its group's largest |weight| / 7)" : "an int8 scale (its row's largest |weight| / 127)";
+  return i < 0 ? null : `tensor '${name}' holds ${data[i]} (at index ${i}); ${what} is never negative`;
 }
 
 /**

@@ -43,6 +43,7 @@ import { chunkRows, fitsOneLaunch, windowRows } from '../ops/index.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { momentShards } from '../optim/adamw.js';
 import { castGroupSize } from '../kernels/wgsl/cast-group.js';
+import { int4ProductDequantizes } from '../kernels/wgsl/int4.js';
 import { int8ProductDequantizes } from '../kernels/wgsl/matmul.js';
 import { checkInteger } from '../tensor/check.js';
 import { isTargeted } from './lora.js';
@@ -154,8 +155,10 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   // the residual stream's and a LayerNorm's (C each); the weight gradients it makes are in .grad's
   // count, or in inFlight
   const backwardWork = all([4 * C, C, C].map((w) => BT * w * A));
-  // an int8 model's products may dequantize a weight (an int4 one's, past decoding, do) into a float32 transient first (the largest one's, taken as the forward's)
-  const dequantized = int8 ? Math.max(0, ...shapes.filter(({ matrix }) => matrix).map(({ shape: [N, K] }) => (cfg.quantization === 'int4' || int8ProductDequantizes(BT, N!, K!) ? pooled(4 * N! * K!) : 0))) : 0;
+  // an int8 model's products may dequantize a weight into a float32 transient first (the largest one's, taken as the forward's); an
+  // int4 model's Linears have their own rule, its token embedding (shapes[0], the LM head) is int8
+  const dequantizes = (i: number) => (cfg.quantization === 'int4' && i > 0 ? int4ProductDequantizes : int8ProductDequantizes);
+  const dequantized = int8 ? Math.max(0, ...shapes.map(({ shape: [N, K], matrix }, i) => (matrix && dequantizes(i)(BT, N!, K!) ? pooled(4 * N! * K!) : 0))) : 0;
   const activations = layersKept * layer + blockOutputs + dequantized + (training ? 2 * pooled(BT * C * A) + backwardWork + (layersKept / L) * loraKept() : 0);
 
   /** What the LoRA adapters of every layer keep for the backward: x·Aᵀ and its scaled copy, and the dropped input under adapter dropout. */

@@ -176,17 +176,18 @@ export const deviceRoom = (): AdapterRoom => ({ limits: device().info.limits, me
 
 /**
  * The largest weights of a GPT of `cfg`, each one buffer: the token and position embeddings, an MLP
- * weight. An int8 table is bound whole, by the embedding and by the LM head, and an int8 weight by
- * linearInt8; a float weight's products (matmul-blocks), gradient and update take a window at a time.
+ * weight. An int8 table is bound whole, by the embedding and by the LM head, and an int8 or int4
+ * weight by linearInt8 or linearInt4 (int4's two a byte); a float weight's products (matmul-blocks),
+ * gradient and update take a window at a time.
  */
 export function weightBuffers(cfg: GPTConfig): PlannedBuffer[] {
   const { vocabSize: V, blockSize: T, nEmbd: C } = cfg;
   const int8 = cfg.quantization !== undefined; // int4 models' token embedding is int8 too
-  const matrix = (name: string, elements: number): PlannedBuffer => ({ name, bytes: elements * (int8 ? 1 : 4), elements, bound: int8 ? 'whole' : 'windowed' });
+  const matrix = (name: string, elements: number, bytesEach = int8 ? 1 : 4): PlannedBuffer => ({ name, bytes: elements * bytesEach, elements, bound: int8 ? 'whole' : 'windowed' });
   return [
     matrix(`the token embedding (vocab ${V} x n-embd ${C})`, V * C),
     { name: `the position embedding (block ${T} x n-embd ${C})`, bytes: T * C * 4, elements: T * C, bound: 'windowed' },
-    matrix(`an MLP weight (n-embd ${C} x 4·n-embd)`, 4 * C * C),
+    matrix(`an MLP weight (n-embd ${C} x 4·n-embd)`, 4 * C * C, cfg.quantization === 'int4' ? 0.5 : undefined),
   ];
 }
 

@@ -55,6 +55,11 @@ abstract class RowWeights extends Module {
   /** The group size of an int4 weight, else null. */
   readonly int4GroupSize: number | null;
 
+  /** How the weight is quantized ('int8', 'int4'), or null where it is float32: what refusals name. */
+  get quantization(): 'int8' | 'int4' | null {
+    return this.int4GroupSize ? 'int4' : this.weightScale ? 'int8' : null;
+  }
+
   /** `options`: the keys `opts` may have (a subclass's own ones too); any boolean among them is checked here, before a weight is allocated. */
   constructor(
     layer: string,
@@ -134,10 +139,10 @@ export class Linear extends RowWeights {
 
   /**
    * Freezes W and b and attaches a LoRA adapter (`lora.A`, `lora.B`, trained), as peft's LoraLayer;
-   * refused for an int8 or pruned weight (the update would be neither int8 nor masked) and for a layer already adapted.
+   * refused for a quantized or pruned weight (the update would be neither quantized nor masked) and for a layer already adapted.
    */
   addLoRA(opts: LoRAOptions): LoRA {
-    const refused = this.weightScale ? 'an int8 weight (train the float32 model, then quantize it)' : this.weightMask ? 'a pruned weight (B·A would fill its masked zeros)' : this.adapter ? 'a Linear already adapted (merge it first)' : null;
+    const refused = this.quantization ? `an ${this.quantization} weight (train the float32 model, then quantize it)` : this.weightMask ? 'a pruned weight (B·A would fill its masked zeros)' : this.adapter ? 'a Linear already adapted (merge it first)' : null;
     if (refused) throw new Error(`Linear.addLoRA: cannot adapt ${refused}`);
     const lora = new LoRA(this.inFeatures, this.outFeatures, opts);
     for (const p of [this.weight, this.bias]) p?.requiresGrad_(false);
@@ -180,7 +185,7 @@ export class Linear extends RowWeights {
       if (mask.dtype !== 'float32' || mask.shape.length !== 2 || mask.shape[0] !== this.outFeatures || mask.shape[1] !== this.inFeatures) {
         throw new Error(`Linear.setWeightMask: expected a float32 [${this.outFeatures}, ${this.inFeatures}] mask, got ${mask.describe()}`);
       }
-      if (this.weightScale) throw new Error('Linear.setWeightMask: an int8 weight cannot be pruned; prune the float32 model, then quantize it');
+      if (this.quantization) throw new Error(`Linear.setWeightMask: an ${this.quantization} weight cannot be pruned; prune the float32 model, then quantize it`);
       if (this.adapter) throw new Error('Linear.setWeightMask: a LoRA-adapted weight cannot be pruned; merge the adapter first (mergeLoRA)');
       maskInPlace([this.weight], [mask]);
     }

@@ -137,8 +137,8 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
   checkSparsity('pruneGlobal', sparsity);
   const named = linearLayers(model);
   if (!named.length) throw new Error('pruneGlobal: the model has no Linear layer to prune');
-  const int8 = named.find(([, l]) => l.weightScale);
-  if (int8) throw int8Refusal('pruneGlobal', int8[0]);
+  const quantized = named.find(([, l]) => l.quantization);
+  if (quantized) throw quantizedRefusal('pruneGlobal', ...quantized);
   const layers = named.map(([, l]) => l);
   if (layers.some((l) => l.lora)) throw new Error('pruneGlobal: LoRA-adapted weights cannot be pruned (the update would fill the masked zeros); merge the adapters first');
   const total = layers.reduce((n, l) => n + l.weight.size, 0);
@@ -207,8 +207,8 @@ export function dropMasks(model: Module): void {
   for (const [, l] of masked(model)) l.setWeightMask(null);
 }
 
-/** `fn`'s refusal of the Linear layer at `path`: its weights are int8. */
-const int8Refusal = (fn: string, path: string) => new Error(`${fn}: Linear '${path}' holds int8 weights, which cannot be pruned; prune the float32 model, then quantize it`);
+/** `fn`'s refusal of the Linear layer at `path`: its weights are quantized. */
+const quantizedRefusal = (fn: string, path: string, layer: Linear) => new Error(`${fn}: Linear '${path}' holds ${layer.quantization} weights, which cannot be pruned; prune the float32 model, then quantize it`);
 
 /** The name a Linear's mask has among a model's buffers (and in a checkpoint). */
 const MASK_SUFFIX = '.weight_mask';
@@ -244,7 +244,7 @@ function checkedMasks(fn: string, model: Module, masks: Map<string, TensorData>)
   return [...masks].map(([name, m]) => {
     const layer = name.endsWith(MASK_SUFFIX) ? layers.get(name.slice(0, -MASK_SUFFIX.length)) : undefined;
     if (!layer) throw new Error(`${fn}: '${name}' is not the weight mask of a Linear layer of the model`);
-    if (layer.weightScale) throw int8Refusal(fn, name.slice(0, -MASK_SUFFIX.length));
+    if (layer.quantization) throw quantizedRefusal(fn, name.slice(0, -MASK_SUFFIX.length), layer);
     if (layer.lora) throw new Error(`${fn}: Linear '${name.slice(0, -MASK_SUFFIX.length)}' is LoRA-adapted, which cannot be pruned; merge the adapter first (mergeLoRA)`);
     if (m.shape.length !== 2 || m.shape[0] !== layer.outFeatures || m.shape[1] !== layer.inFeatures) {
       throw new Error(`${fn}: '${name}' has shape [${m.shape.join(', ')}], its layer's weight is [${layer.outFeatures}, ${layer.inFeatures}]`);

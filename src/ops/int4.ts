@@ -7,7 +7,7 @@
 //   linearInt4(x [..., K], Q [N, K / 2], scale [N, K / G]) = x · Wᵀ -> [..., N]   (a Linear's weight)
 // G (a multiple of 8, dividing K) is K over scale's columns. NOT_DIFFERENTIABLE, as int8's ops:
 // train the float32 model and quantize it. Q must fit one binding; prompt processing dequantizes W
-// into a float32 transient, which must too.
+// into a float32 transient where that fits one too (else the skinny kernel takes every row).
 import { defineOp, NOT_DIFFERENTIABLE, type OpContext } from '../autograd/op.js';
 import { profile } from '../kernels/profile.js';
 import { launchInt4Matmul } from '../kernels/wgsl/int4.js';
@@ -30,7 +30,8 @@ export const linearInt4 = defineOp({
   dtypes: { input: ['float32'], weight: ['int8'], scale: ['float32'] },
   forward(_ctx: OpContext, x: Tensor, q: Tensor, scale: Tensor) {
     const [N, half] = q.shape as [number, number];
-    const [K, G] = [2 * half, (2 * half) / scale.shape[1]!];
+    const groups = scale.shape[1]!;
+    const [K, G] = [2 * half, groups ? (2 * half) / groups : 8]; // K = 0: no groups, sums of nothing (any whole group size)
     return linearInBands('linearInt4', x, N, K, (xb, ob, M) => launchInt4Matmul(xb, q.buffer(), scale.buffer(), ob, M, N, K, G));
   },
   shape([x, q, scale]) {
@@ -47,7 +48,6 @@ export const linearInt4 = defineOp({
     if (problem) throw new RangeError(`linearInt4: scale ${scale.describe()} for K = ${K}: ${problem}`);
     checkFits('linearInt4', q);
     if (4 * Math.max(K, N) > profile().bindingLimit) throw new RangeError(`linearInt4: a row of input ${x.describe()} or of the result (${N} columns) is wider than one binding`);
-    if (4 * N * K > profile().bindingLimit) throw new RangeError(`linearInt4: weight ${q.describe()} dequantized (${4 * N * K} bytes) is more than one binding holds (${profile().bindingLimit} bytes)`);
     return { shape: [...x.shape.slice(0, -1), N], dtype: 'float32' };
   },
   backward: NOT_DIFFERENTIABLE,

@@ -7,7 +7,8 @@
 // bound, max over rows of scale_x / 2 times the largest sum_k |W[n, k]| (the device-start
 // self-check holds those kernels to exact integer sums).
 // linearInt4: random bytes as packed int4 weights (every nibble, -8 too), groups of 8 to 32, rows of
-// x within skinnyRows and beyond (skinny kernel; dequantized, then the float32 matmul).
+// x within skinnyRows and beyond (skinny kernel; dequantized, then the float32 matmul, or the skinny
+// kernel where W in float32 would pass a binding).
 import type { OpName } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { bool, cap, dim, ints, MAX_SIZE, pick, shape, values, vocabulary } from '../draw.js';
@@ -71,8 +72,9 @@ const linearInt4 = {
   draw(r: Random): Sample<[Tensor, Tensor, Tensor]> {
     const [G, groups] = [pick(r, [8, 16, 32]), r.int(1, 4)];
     const K = G * groups;
-    // W dequantized fits the small-bindings variant's 4 KiB binding (prompt processing makes it)
-    const N = Math.min(dim(r), Math.floor(1024 / K));
+    // Q fits the small-bindings variant's 4 KiB binding (the op binds it whole); W in float32 need
+    // not (where it does not, the skinny kernel takes every row: that variant checks it)
+    const N = Math.min(dim(r), Math.floor(8192 / K));
     const M = cap(pick(r, [[], [r.int(1, 4)], shape(r, 1, 2)]), Math.floor(MAX_SIZE / K));
     const [x, q, s] = [values(r, [...M, K], -1, 1), ints(r, [N, K / 2], -128, 127), scales(r, N * groups)];
     return {

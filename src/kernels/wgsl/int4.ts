@@ -9,6 +9,8 @@
 //   skinny (`matmul-int4-skinny-R`), for decoding (the profile's skinnyRows or fewer rows): int8's
 //     lane layout (int8.ts), a lane per 4 columns and R = min(M, 4) rows; per group it sums 8
 //     weights a word in registers, then scales the group's sum once.
+//     It also takes more rows where W in float32 would not fit one binding (slower: it reads the
+//     weights again for every 4 rows, but the weights alone bound what fits).
 //   otherwise `int4-dequantize` writes W in float32 to a transient buffer (a lane per weight) and
 //     the float32 matmul multiplies (the texture path on Mesa's CPU drivers, tiled elsewhere): prompt
 //     processing reads each weight once per tile anyway; an int4 variant of the tiled kernel would
@@ -70,11 +72,14 @@ export function launchDequantizeInt4(q: Resource, scale: Resource, w: Resource, 
   if (n) dequantizeKernel.launch([q, scale, w], { n, K, G }, grid1d(n, DEQUANTIZE_WG));
 }
 
-/** Records C = A · Wᵀ for int4 W (Q [N, K / 2] bytes, scale [N, K / G]): the skinny kernel for a few rows, else dequantized and multiplied in float32. */
+/** Whether an int4 product of M rows dequantizes W [N, K] into a float32 transient first: past the skinny kernel's rows, where that copy fits one binding (memory plans count it). */
+export const int4ProductDequantizes = (M: number, N: number, K: number): boolean => M > profile().matmul.skinnyRows && 4 * N * K <= profile().bindingLimit;
+
+/** Records C = A · Wᵀ for int4 W (Q [N, K / 2] bytes, scale [N, K / G]): the skinny kernel for a few rows (or any, where W in float32 would pass a binding), else dequantized and multiplied in float32. */
 export function launchInt4Matmul(a: Resource, q: Resource, scale: Resource, c: Resource, M: number, N: number, K: number, G: number): void {
   if (M * N === 0) return;
   if (K % 8 !== 0 || G % 8 !== 0 || K % G !== 0) throw new Error(`matmul-int4: K ${K} and group size ${G} must be multiples of 8, G dividing K`);
-  if (M <= profile().matmul.skinnyRows) {
+  if (!int4ProductDequantizes(M, N, K)) {
     const rows = Math.min(M, MAX_ROWS);
     const n = Math.ceil(N / COLS) * Math.ceil(M / rows);
     return skinnyInt4(rows).launch([a, q, scale, c], { n, M, N, K, G }, grid1d(n, SKINNY_WG));
