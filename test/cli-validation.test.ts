@@ -61,6 +61,7 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
     'presence-penalty': (v) => v >= -2 && v <= 2, // OpenAI's range; 0: off
     'frequency-penalty': (v) => v >= -2 && v <= 2,
     seed: int(0),
+    'draft-tokens': int(1),
   },
   eval: { 'eval-iters': int(1), 'batch-size': int(1), seed: int(0) },
   'bench-generate': {
