@@ -11,12 +11,12 @@ import { setupDevice } from './helpers.js';
 import { device } from '../src/index.js';
 
 const root = tempDir('cli-sample-draft');
-const [targetDir, draftDir, otherDir] = ['target', 'draft', 'other'].map((d) => join(root, d));
+const [targetDir, draftDir, otherDir, shortDir] = ['target', 'draft', 'other', 'short'].map((d) => join(root, d));
 const tokenizer = CharTokenizer.train('to be, or not to be: that is the question.\n');
 let draftWeights = 0;
 beforeAll(async () => {
   await setupDevice();
-  const config = (nEmbd: number, vocabSize = tokenizer.vocabSize) => ({ vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd, dropout: 0, bias: true });
+  const config = (nEmbd: number, vocabSize = tokenizer.vocabSize, blockSize = 16) => ({ vocabSize, blockSize, nLayer: 1, nHead: 2, nEmbd, dropout: 0, bias: true });
   const save = async (dir: string, model: GPT, t: CharTokenizer) => {
     await saveCheckpoint(dir, model, t);
     model.dispose();
@@ -27,9 +27,20 @@ beforeAll(async () => {
   await save(draftDir, draft, tokenizer);
   const other = CharTokenizer.train('abc');
   await save(otherDir, new GPT(config(8, other.vocabSize), { seed: 4 }), other);
+  await save(shortDir, new GPT(config(8, tokenizer.vocabSize, 8), { seed: 4 }), tokenizer);
 });
 
 describe('gpt sample --draft', () => {
+  it('a prompt longer than the draft\'s block size: a note says nothing is drafted; the text is the target\'s', async () => {
+    const args = ['sample', '--init-from', targetDir, '--start', 'to be, or not', '--max-new-tokens', '3', '--temperature', '0'];
+    const plain = await gpt(...args);
+    const drafted = await gpt(...args, '--draft', shortDir);
+    expect(drafted.code, drafted.err).toBe(0);
+    expect(drafted.out).toBe(plain.out);
+    expect(drafted.err).toMatch(/^note: --draft .*short: the prompt \(13 tokens\) is longer than the draft's block size \(8\): nothing is drafted, the target samples alone$/m);
+    expect(drafted.err).toMatch(/--- draft: 0 of 0 drafted tokens/);
+  });
+
   it('greedy text is that of gpt sample without a draft; the acceptance rate is printed to stderr', async () => {
     const args = ['sample', '--init-from', targetDir, '--start', 'to ', '--max-new-tokens', '20', '--temperature', '0'];
     const plain = await gpt(...args);

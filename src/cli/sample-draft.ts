@@ -9,7 +9,7 @@ import type { TrainDtype } from '../gpt/trainer.js';
 import { readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { generationExtent } from './device-fit.js';
 import { openModel } from './inference-model.js';
-import { UsageError } from './flags.js';
+import { printNote, UsageError } from './flags.js';
 
 /** How many tokens the draft proposed and how many of them the target kept. */
 export interface DraftTally {
@@ -30,7 +30,10 @@ export async function openDraft(path: string, target: CheckpointHead, run: { dty
     const [d, t] = [describe(head), describe(target)];
     throw new UsageError(`flag --draft ${path}: the draft's tokenizer (${d}) is not the target's (${t}${d === t ? ', other tokens' : ''}): a draft must share the target's tokenizer`);
   }
-  const reach = generationExtent(head.meta.model.blockSize, run.promptTokens, run.maxNewTokens);
+  // generateSpeculative drafts while the context fits the draft's block (the target's window)
+  const [bd, context] = [head.meta.model.blockSize, Math.min(run.promptTokens, target.meta.model.blockSize)];
+  if (context > bd) printNote(`--draft ${path}: the prompt (${context} tokens) is longer than the draft's block size (${bd}): nothing is drafted, the target samples alone`);
+  const reach = generationExtent(bd, run.promptTokens, run.maxNewTokens);
   return (await openModel(head, { dtype: run.dtype, kvCache: run.kvCache, ...reach, batch: 1, flag: '--draft' })).model;
 }
 
