@@ -197,6 +197,21 @@ describe('choiceLogprobs', () => {
     stream.add(bang!, lp);
     expect(sent('é', true)).toEqual(['é', ['é', '!'], [8, 9]]); // the end, '!' cut (a stop sequence): at the text's end
   });
+
+  it("gives <|endoftext|> its text in an echoed prompt, as the echo holds it, and '' drawn, as the text leaves it out", () => {
+    const gpt2 = miniGpt2Tokenizer();
+    const eot = gpt2.specialId('<|endoftext|>')!;
+    const [the] = gpt2.encode(' the');
+    const stream = new ChoiceLogprobsStream(gpt2, 1, eot);
+    const lp = (top: number) => ({ logprob: -1, topIds: Int32Array.of(top), topLogprobs: Float32Array.of(-0.5) });
+    stream.add(eot, null, true);
+    stream.add(the!, lp(eot), true);
+    stream.add(eot, lp(eot));
+    const { text, logprobs } = stream.chunk('<|endoftext|> the', true);
+    expect(logprobs.tokens.join('')).toBe(text);
+    expect([logprobs.tokens, logprobs.text_offset]).toEqual([['<|endoftext|>', ' the', ''], [0, 13, 17]]);
+    expect(logprobs.top_logprobs.slice(1)).toEqual([{ '<|endoftext|>': -0.5, ' the': -1 }, { '': -0.5 }]);
+  });
 });
 
 interface Logprobs {

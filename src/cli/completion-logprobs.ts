@@ -50,7 +50,7 @@ export class ChoiceLogprobsStream {
   /** Text released but not sent yet. */
   private unsent = '';
 
-  /** `endToken`: the end-of-text token, whose text is '' (vLLM's skip_special_tokens), as the choice's text leaves it out. */
+  /** `endToken`: the end-of-text token, whose text a drawn one is '' (vLLM's skip_special_tokens), as the choice's text leaves it out; an echoed prompt's keeps it, as the echo does. */
   constructor(
     tokenizer: Pick<Tokenizer, 'decode'>,
     private readonly topN: number,
@@ -59,22 +59,22 @@ export class ChoiceLogprobsStream {
     this.stream = new TextStream(tokenizer);
   }
 
-  /** What token `id` adds to the text so far. */
-  private textOf(id: number): string {
-    return id === this.endToken ? '' : this.stream.peek(id);
+  /** What token `id` adds to the text so far (`echoed`: in an echoed prompt). */
+  private textOf(id: number, echoed: boolean): string {
+    return id === this.endToken && !echoed ? '' : this.stream.peek(id);
   }
 
-  /** Takes the choice's next token, `scores` its logprobs (null: an echoed prompt's first token, which has none). */
-  add(id: number, scores: DrawnLogprobs | null): void {
+  /** Takes the choice's next token, `scores` its logprobs (null: an echoed prompt's first token, which has none); `echoed`: a token of the echoed prompt. */
+  add(id: number, scores: DrawnLogprobs | null, echoed = false): void {
     if (scores) {
       const entries: [string, number][] = [];
-      for (let k = 0; k < this.topN; k++) entries.push([this.textOf(scores.topIds[k]!), finite(scores.topLogprobs[k]!)]);
-      if (!scores.topIds.includes(id)) entries.push([this.textOf(id), finite(scores.logprob)]);
+      for (let k = 0; k < this.topN; k++) entries.push([this.textOf(scores.topIds[k]!, echoed), finite(scores.topLogprobs[k]!)]);
+      if (!scores.topIds.includes(id)) entries.push([this.textOf(id, echoed), finite(scores.logprob)]);
       const seen = new Set<string>();
       this.pending.top_logprobs.push(Object.fromEntries(entries.filter(([key]) => !seen.has(key) && seen.add(key)))); // fromEntries: a key "__proto__" stays a key
     } else this.pending.top_logprobs.push(null);
     this.pending.token_logprobs.push(scores && finite(scores.logprob));
-    const piece = id === this.endToken ? '' : this.stream.push(id);
+    const piece = id === this.endToken && !echoed ? '' : this.stream.push(id);
     this.pending.tokens.push(piece);
     this.pending.text_offset.push(this.length);
     this.length += codePoints(piece);

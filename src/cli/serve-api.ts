@@ -158,7 +158,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       const prompts = r.echo && r.logprobs !== null ? await autocast(dtype, () => scoreSequences(model, ids, r.logprobs!, { tokensPerForward, cancelled: gone }), casts) : [];
       if (!prompts) return CLIENT_GONE; // its scoring stopped, the client gone
       prompts.forEach((scores, p) => {
-        for (const c of choices.slice(p * r.n, (p + 1) * r.n)) ids[p]!.forEach((id, j) => c.logprobs!.add(id, j ? scoredAt(scores, j - 1, r.logprobs!) : null));
+        for (const c of choices.slice(p * r.n, (p + 1) * r.n)) ids[p]!.forEach((id, j) => c.logprobs!.add(id, j ? scoredAt(scores, j - 1, r.logprobs!) : null, true));
       });
     } catch (e) {
       if (e instanceof ScoresNotFiniteError) fail(res, new ApiError(500, `scoring failed: ${e.describe(`choices[${e.sequence * r.n}]`)}`));
