@@ -662,19 +662,19 @@ describe('a client that leaves, and GPU memory', () => {
   });
 
   it('a streaming client that reads all along, if too slowly to take all that was sent within the stall limit, is not dropped: served whole', async () => {
-    const stalling = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype: 'auto', stallMs: 4000 });
+    const stalling = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype: 'auto', stallMs: 2000 });
     const log: string[] = [];
     const at = await startServer({ root, port: 0, api: stalling, onRequest: (m, u, s, e) => log.push(`${s} ${m} ${u}${e ? `: ${e}` : ''}`) });
     try {
       const slow = await notReading(at.url);
-      // at most 64 kB a read, a read each 40 ms: the 13 MB in ~13 s, far past the stall limit (the sockets'
-      // buffers let what was sent go a few MB at a time: some 1.3 s between drains, at most; one write of
-      // all of it took over 6 s)
+      // at most 64 kB a read, a read each 20 ms: the 13 MB in ~6.5 s, far past the stall limit (the sockets'
+      // buffers let what was sent go a few MB at a time: some 0.6 s between drains, at most; one write of
+      // all of it is dropped). Half the limit and pace of 4 s and 40 ms (1.2 s between drains): the same margin.
       let answer = '';
       slow.on('data', (piece: Buffer) => {
         answer += piece.toString('latin1');
         slow.pause();
-        setTimeout(() => slow.resume(), 40);
+        setTimeout(() => slow.resume(), 20);
       });
       slow.resume();
       await new Promise((r) => slow.once('close', r));
