@@ -112,6 +112,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
   const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP, repetitionPenalty, presencePenalty, frequencyPenalty, logprobs } = opts;
   const sampling = { temperature, topK, topP };
   const penalties = hasPenalties(opts) ? new GenerationPenalties(prompts, model.config.vocabSize, { repetitionPenalty, presencePenalty, frequencyPenalty }) : null;
+  const columns = logprobs ? keep(scope(() => arange(model.config.vocabSize).reshape([1, -1]))) : null; // with logprobs: the column ids 0..V-1, uploaded once
   const seed = opts.seed ?? 0;
   const rngOf = (i: number) => (typeof seed === 'number' ? new Generator(seed, i) : new Generator(seed[i]!));
   // a context is the last blockSize tokens: a longer prompt's earlier tokens are never read (64 samples
@@ -156,7 +157,6 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
     return { rows: [...rows], at: rows.map((_, k) => k), ids, drawn, scores, prefill: false, us };
   };
   let current: Step | null = null;
-  const columns = logprobs ? keep(scope(() => arange(model.config.vocabSize).reshape([1, -1]))) : null; // with logprobs: the column ids 0..V-1, uploaded once
   try {
     while (seqs.some((s) => !s.done)) {
       let redo: Map<number, number> | undefined; // a sequence's uniform number for a step recorded on stale keys and values
