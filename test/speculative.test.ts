@@ -45,6 +45,27 @@ describe('generateSpeculative', () => {
     }
   });
 
+  it("weights changed while a generation is paused: the next rounds are the new weights', with the caches as without them", async () => {
+    const hostState = async (m: GPT) => new Map(await Promise.all([...m.stateDict()].map(async ([k, t]) => [k, { shape: [...t.shape], data: (await t.toArray()) as Float32Array }] as const)));
+    const [original, changed] = [await hostState(target), await hostState(draft)]; // the draft's weights: another model of the same shape
+    const run = async (kvCache: boolean, change: boolean) => {
+      target.loadStateDict(original);
+      const out: number[] = [];
+      for await (const t of generateSpeculative(target, draft, prompt, { maxNewTokens: 10, temperature: 0, draftTokens: 2, kvCache })) {
+        out.push(t);
+        if (change && out.length === 2) target.loadStateDict(changed);
+      }
+      return out;
+    };
+    try {
+      const uncached = await run(false, true);
+      expect(await run(true, true)).toEqual(uncached);
+      expect(uncached, 'the load changed the tokens').not.toEqual(await run(false, false));
+    } finally {
+      target.loadStateDict(original);
+    }
+  });
+
   it("stops at a stopToken drawn inside an accepted run, none of the run's later tokens yielded; a draft of a smaller block size still gives greedy generate's tokens; no buffers left", async () => {
     const before = device().memory().liveBuffers;
     const want = await collect(generate(target, prompt, { maxNewTokens: 12, temperature: 0 }));

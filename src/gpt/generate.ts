@@ -274,11 +274,11 @@ interface Step {
  * now (LoRA adapters added or merged change which), its storage and its count of in-place writes
  * (a load swaps the one, an optimizer step bumps the other).
  */
-const sourcesOf = (model: GPT, op: string): unknown[] => {
+export const sourcesOf = (model: GPT, op: string): unknown[] => {
   const tensors = [...model.parameters(), ...[...model.namedBuffers()].map(([, b]) => b)]; // buffers: int8 scales, pruning masks
   return [computeDtype(), ...tensors.flatMap((w) => [w.storage(op), w.storage(op).version])];
 };
-const sameSources = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+export const sameSources = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** For float32 logits [R, 1, V], the ids drawn from them [R, 1] and the column ids 0..V-1 [1, V]: each drawn id's log_softmax [R, 1], and the top `topN`'s [R, topN] with their ids. */
 function drawnLogprobs(logits: Tensor, ids: Tensor, columns: Tensor, topN: number): Tensor[] {

@@ -11,6 +11,8 @@
 // draft's draw is the kernel's float32 walk: q up to float32 rounding). Learned absolute
 // positions: once the context with k drafts would pass either model's block size, k shrinks, and
 // once no draft fits, the rest is plain `generate` of the target (its window sliding as generate's).
+// Weights changed while a generation is paused, or the compute dtype, empty both caches: the next
+// round re-encodes the context, as generate does.
 import { noGrad } from '../autograd/mode.js';
 import { device } from '../device/device.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
@@ -19,7 +21,7 @@ import { cast, clamp, concat, hasPenalties, sampleLogits, slice, tensor, type Sa
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
-import { checkArgs, generate, LogitsNotFiniteError, type GenerateOptions } from './generate.js';
+import { checkArgs, generate, LogitsNotFiniteError, sameSources, sourcesOf, type GenerateOptions } from './generate.js';
 import { GPT } from './model.js';
 import { samplingProbabilities, speculativeRound } from './speculative-rule.js';
 
@@ -52,12 +54,18 @@ export async function* generateSpeculative(target: GPT, draft: GPT, prompt: Arra
   enterEval(target);
   enterEval(draft);
   const [tc, dc] = [cachesOf(target), cachesOf(draft)];
+  const sources = () => [...sourcesOf(target, OP), ...sourcesOf(draft, OP)];
+  let cachedFrom = sources(); // what the caches' keys and values come from
   let made = 0;
   try {
     while (made < maxNewTokens) {
       for (const m of [target, draft]) {
         if (m.training) throw new Error(`${OP}: the ${m === target ? 'target' : 'draft'} model was put in training mode (model.train()) while this generation was paused; it decodes in eval mode: switch after the generation ends, or return() it first`);
       }
+      // weights changed while paused (a load, an optimizer step, LoRA) or the compute dtype: the caches are stale, refilled from the tokens
+      const now = sources();
+      if (useCache && !sameSources(cachedFrom, now)) for (const c of [...tc!, ...dc!]) disposeCache(c);
+      cachedFrom = now;
       const n = tokens.length;
       // the target reads n + k positions, the draft n + k - 1
       const room = Math.min(bt - n, bd - n + 1);
