@@ -2,44 +2,23 @@
 // host: a draft token x ~ q is kept with probability min(1, p(x) / q(x)); at the first rejection
 // the token is drawn from norm(max(0, p - q)); with every draft kept, a bonus token from the
 // target's next row. Each emitted token is then distributed as the target's own draw. p and q are
-// the distributions sampleLogits draws from (src/kernels/wgsl/sample.ts): temperature, top-k (ties
-// at the k-th kept), top-p (the shortest prefix of the order by logit, ties lower id first, holding
-// at least topP of the weight); temperature 0 is the one-hot of the first id of the largest logit.
-import { MIN_TEMPERATURE, type SamplingOptions } from '../ops/index.js';
+// the distributions sampleLogits draws from: temperature, top-k (ties at the k-th kept), top-p (the
+// shortest prefix of the order by logit, ties lower id first, holding at least topP of the weight);
+// temperature 0 is the one-hot of the first id of the largest logit. Their candidates and weights
+// are those of sampleLogits' float64 reference (src/check/reference/sample.ts), one statement of them.
+import { sampleCandidates } from '../check/reference/sample.js';
+import type { SamplingOptions } from '../ops/index.js';
 
 /**
  * The probabilities sampleLogits draws a row of logits with (float64; index = token id); null
  * for a row with no distribution (a NaN or +Inf logit, or only -Inf ones), where it draws -1.
  */
 export function samplingProbabilities(logits: ArrayLike<number>, opts: SamplingOptions): Float64Array | null {
-  const V = logits.length;
-  const x = Float64Array.from(logits, (l) => (l === 0 ? 0 : l)); // -0 ties +0, as the kernel's keys (NaN kept: || 0 would clear it)
-  let top = -Infinity;
-  for (const l of x) {
-    if (Number.isNaN(l) || l === Infinity) return null;
-    top = Math.max(top, l);
-  }
-  if (top === -Infinity) return null;
-  const probs = new Float64Array(V);
-  const { temperature = 1, topK = 0, topP = 1 } = opts;
-  if (temperature === 0) {
-    probs[x.indexOf(top)] = 1;
-    return probs;
-  }
-  const order = Array.from(x.keys()).sort((a, b) => x[b]! - x[a]! || a - b);
-  const kth = x[order[Math.min(topK || V, V) - 1]!]!;
-  let kept = order.filter((i) => x[i]! >= kth);
-  const t = Math.max(temperature, MIN_TEMPERATURE);
-  const weight = (i: number) => (x[i] === -Infinity ? 0 : Math.exp((x[i]! - top) / t));
-  if (topP < 1) {
-    const need = topP * kept.reduce((s, i) => s + weight(i), 0);
-    let running = 0;
-    const last = kept.findIndex((i) => (running += weight(i)) >= need); // the candidate that reaches topP of the weight
-    if (last >= 0) kept = kept.slice(0, last + 1);
-  }
-  let total = 0;
-  for (const i of kept) total += probs[i] = weight(i);
-  for (const i of kept) probs[i]! /= total;
+  const c = sampleCandidates(logits, opts);
+  if (!c) return null;
+  const probs = new Float64Array(logits.length);
+  const total = c.weights.reduce((s, w) => s + w, 0);
+  c.order.forEach((id, k) => (probs[id] = c.weights[k]! / total));
   return probs;
 }
 

@@ -21,28 +21,44 @@ const fractions = (weights: number[]): number[] => {
 /** Sorts larger logits first, -0 tying with +0 (no NaN: such rows draw no token). */
 const descending = (x: number, y: number) => (x === y ? 0 : y > x ? 1 : -1);
 
-/** The walk over one row of logits with the uniform number u. */
-export function sampleWalk(logits: ArrayLike<number>, u: number, opts: Required<SamplingOptions>): Walk {
+/** The candidates a row of logits draws among, in the walk's order, their weights, and the running fractions before top-p; null: no distribution. Temperature 0: the first largest alone. */
+export interface Candidates {
+  order: number[];
+  weights: number[];
+  beforeTopP: number[];
+}
+
+/** The candidates of one row of logits (see Candidates); topK 0 or absent keeps them all, as sampleLogits. */
+export function sampleCandidates(logits: ArrayLike<number>, opts: SamplingOptions): Candidates | null {
+  const { temperature = 1, topK = 0, topP = 1 } = opts;
   const row = Array.from(logits);
-  if (row.some((x) => Number.isNaN(x) || x === Infinity) || row.every((x) => x === -Infinity)) return { token: -1, beforeTopP: [], atDraw: [] };
+  if (row.some((x) => Number.isNaN(x) || x === Infinity) || row.every((x) => x === -Infinity)) return null;
   let order = [...Array(logits.length).keys()].sort((a, b) => descending(logits[a]!, logits[b]!) || a - b);
-  if (opts.temperature === 0) return { token: order[0]!, beforeTopP: [], atDraw: [] };
-  const kth = logits[order[Math.min(opts.topK, order.length) - 1]!]!;
+  if (temperature === 0) return { order: order.slice(0, 1), weights: [1], beforeTopP: [] };
+  const kth = logits[order[Math.min(topK || order.length, order.length) - 1]!]!;
   order = order.filter((i) => descending(logits[i]!, kth) <= 0); // the k-th largest and its ties, as nanoGPT and Hugging Face keep them
-  const t = Math.max(opts.temperature, MIN_TEMPERATURE);
+  const t = Math.max(temperature, MIN_TEMPERATURE);
   const top = logits[order[0]!]!;
   const weight = (x: number) => (x === top ? 1 : x === -Infinity ? 0 : Math.exp((x - top) / t));
   let weights = order.map((i) => weight(logits[i]!));
-  const beforeTopP = opts.topP < 1 ? fractions(weights) : [];
-  if (opts.topP < 1) {
+  const beforeTopP = topP < 1 ? fractions(weights) : [];
+  if (topP < 1) {
     // the shortest prefix weighing at least topP of the whole
-    const keep = beforeTopP.findIndex((c) => c >= opts.topP) + 1 || order.length;
+    const keep = beforeTopP.findIndex((c) => c >= topP) + 1 || order.length;
     order = order.slice(0, keep);
     weights = weights.slice(0, keep);
   }
-  const atDraw = fractions(weights);
-  const at = atDraw.findIndex((c) => c > u);
-  return { token: order[at >= 0 ? at : order.length - 1]!, beforeTopP, atDraw };
+  return { order, weights, beforeTopP };
+}
+
+/** The walk over one row of logits with the uniform number u. */
+export function sampleWalk(logits: ArrayLike<number>, u: number, opts: Required<SamplingOptions>): Walk {
+  const c = sampleCandidates(logits, opts);
+  if (!c) return { token: -1, beforeTopP: [], atDraw: [] };
+  if (opts.temperature === 0) return { token: c.order[0]!, beforeTopP: [], atDraw: [] };
+  const atDraw = fractions(c.weights);
+  const at = atDraw.findIndex((x) => x > u);
+  return { token: c.order[at >= 0 ? at : c.order.length - 1]!, beforeTopP: c.beforeTopP, atDraw };
 }
 
 /** sampleLogits(logits [..., V], u [...]) in float64: the token ids, shaped like u. */
