@@ -14,7 +14,7 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly param: string | null = null,
-    readonly code: string | null = null,
+    readonly code: string | number | null = null,
     readonly type = status >= 500 ? 'server_error' : 'invalid_request_error',
   ) {
     super(message);
@@ -28,7 +28,10 @@ export class ApiError extends Error {
 export interface CompletionRequest {
   /** Each prompt as its text, or as the token ids given for it (OpenAI's "array of tokens"), checked against the vocabulary. */
   prompts: (string | Int32Array)[];
-  maxTokens: number;
+  /** null (sent as null): the rest of the context, each prompt its own (vLLM's); checked against the context by context-window.ts. */
+  maxTokens: number | null;
+  /** null: the prompts whole; else each cut to its last N tokens, -1: as many as max_tokens leaves room for (vLLM's). */
+  truncatePromptTokens: number | null;
   temperature: number;
   topP: number;
   /** 0: off. */
@@ -75,7 +78,7 @@ const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> 
   suffix: { ok: (v) => v === null || v === '', allowed: 'null (a GPT-2-style model does not insert text)' },
   user: { ok: (v) => v === null || typeof v === 'string', allowed: 'a string (it is not used)' },
 };
-const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'seed', 'stop', ...BOOLEANS, 'stream_options', 'logprobs', ...Object.keys(NEUTRAL)];
+const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'truncate_prompt_tokens', 'seed', 'stop', ...BOOLEANS, 'stream_options', 'logprobs', ...Object.keys(NEUTRAL)];
 
 /** The most characters of a value a message shows. */
 const SHOWN = 60;
@@ -142,11 +145,12 @@ export function parseCompletionRequest(body: unknown, { modelId, parent, vocabSi
   const stream = flag('stream');
   const prompts = promptsOf(body.prompt, vocabSize);
   const echo = flag('echo');
-  const maxTokens = number('max_tokens');
+  const maxTokens = body.max_tokens === null ? null : number('max_tokens'); // null: the rest of the context, as vLLM's
   if (maxTokens === 0 && !echo) throw refuse('max_tokens', 'max_tokens 0 draws no token: it is allowed only with echo: true (the prompt scored, with logprobs), got echo false');
   return {
     prompts,
     maxTokens,
+    truncatePromptTokens: truncateOf(body.truncate_prompt_tokens),
     temperature: number('temperature'),
     topP: number('top_p'),
     topK: Math.max(0, number('top_k')),
@@ -225,6 +229,13 @@ function logprobsOf(logprobs: unknown, vocabSize: number): number | null {
   const problem = rangeProblem('logprobs', logprobs, { int: true, min: 0, max: MAX_LOGPROBS }, shown(logprobs));
   if (problem) throw refuse('logprobs', `${problem} (the top logprobs at each position; null: none)`);
   return Math.min(logprobs as number, vocabSize);
+}
+
+/** vLLM's truncate_prompt_tokens: null, -1, or N >= 1 (0 would leave no prompt to continue). */
+function truncateOf(truncate: unknown): number | null {
+  if (truncate === undefined || truncate === null) return null;
+  if (truncate !== -1 && rangeProblem('truncate_prompt_tokens', truncate, { int: true, min: 1 })) throw refuse('truncate_prompt_tokens', `truncate_prompt_tokens must be -1 (as many of the prompt's last tokens as max_tokens leaves room for), an integer >= 1 (its last N tokens) or null, got ${shown(truncate)}`);
+  return truncate as number;
 }
 
 function includeUsageOf(options: unknown, stream: boolean): boolean {
