@@ -26,6 +26,7 @@ import { device } from '../device/device.js';
 import type { DeviceLostError } from '../device/lost.js';
 import { generateBatch, LogitsNotFiniteError, type DrawnLogprobs } from '../gpt/generate.js';
 import { deviceRoom } from '../gpt/model.js';
+import { hasPenalties } from '../ops/index.js';
 import { scoreSequences, ScoresNotFiniteError } from '../gpt/score.js';
 import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { TrainDtype } from '../gpt/trainer.js';
@@ -135,7 +136,9 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     const { positions, forwardPositions } = generationExtent(model.config.blockSize, longest, 0);
     try {
       // generateBatch decodes with KV caches
-      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, ...deviceRoom(), kvCache: true, forwardPositions, dtype });
+      // with its penalties' and logprobs' tensors, [batch, V] each
+      const sampling = { penalties: hasPenalties(r), ...(r.logprobs !== null && { logprobsTopN: r.logprobs }) };
+      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, ...deviceRoom(), kvCache: true, forwardPositions, dtype, sampling });
     } catch (e) {
       throw new ApiError(400, `n ${r.n} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, 'n');
     }
