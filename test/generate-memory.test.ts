@@ -121,6 +121,26 @@ describe("a generation's penalties and logprobs, against the bytes the device ho
   });
 });
 
+describe("a batch whose step's logits [batch, V] one binding cannot hold", () => {
+  it('is refused before it runs, naming them, where generating it fails binding them; a smaller batch is taken and runs', async () => {
+    const wide: GPTConfig = { vocabSize: 4096, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: false }; // its token embedding 256 KiB
+    const m = new GPT(wide, { seed: 3 });
+    const limits = { maxStorageBufferBindingSize: 512 * 1024, maxBufferSize: 2 ** 31 };
+    const run = (batch: number) => withLimits(limits, async () => {
+      for await (const step of generateBatch(m, Array.from({ length: batch }, () => [1]), { maxNewTokens: 2, temperature: 1, seed: 5, presencePenalty: 0.5 })) void step;
+    });
+    try {
+      // 64 sequences: [64, 4096] float32 logits, 1 MiB; 16: 256 KiB
+      expect(() => checkInferenceFits(wide, 64, 4, '-n', room(limits), { kvCache: true })).toThrow(/a step's logits \(batch 64 x vocab 4096\) takes 1(\.0+)? MiB, over its maxStorageBufferBindingSize/);
+      await expect(run(64), 'the oracle: generating it fails').rejects.toThrow(/bound whole but this adapter binds at most 524288 bytes/);
+      expect(() => checkInferenceFits(wide, 16, 4, '-n', room(limits), { kvCache: true })).not.toThrow();
+      await run(16);
+    } finally {
+      m.dispose();
+    }
+  });
+});
+
 describe("an int8 model's float16 generation", () => {
   it('casts its float32 weights (position embedding, LayerNorms, biases, int8 scales), not its int8 matrices: as many bytes as the plan counts', async (ctx) => {
     if (!profile().f16) ctx.skip();

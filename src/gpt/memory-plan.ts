@@ -285,7 +285,9 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
     ...(caching ? [{ name: `a layer's KV cache (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: largestCache * A, elements: largestCache, bound: 'whole' as const }] : []),
     { name: `the attention's qkv (batch ${B} x ${TF < T ? `${TF} positions` : `block ${T}`} x 3·n-embd ${C})`, bytes: B * TF * 3 * C * A, elements: B * TF * 3 * C, bound: 'whole' },
   ];
-  // a generation's forward takes the last position's logits alone (GPT.forward's lastOnly), and so is not refused for all of them
+  // a generation's forward takes the last position's logits alone (GPT.forward's lastOnly), and so is not refused for all of them:
+  // a step's [B, V] are bound whole (the LM head's product, and the float32 copy sampling, penalties and logprobs take)
+  if (caching) buffers.push({ name: `a step's logits (batch ${B} x vocab ${V})`, bytes: B * V * F32, elements: B * V, bound: 'whole' });
   if (training || whole) buffers.push({ name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * (fused ? F32 : A), elements: rows * V, bound: whole ? 'windowed' : 'whole' });
   buffers.push(...(teacher?.buffers.map((b) => ({ ...b, name: `the teacher's ${b.name.replace(/^(the|an) /, '')}` })) ?? []));
   return {
