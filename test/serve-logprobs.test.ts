@@ -117,6 +117,21 @@ describe('scoreSequences', () => {
     await expect(scoreSequences(model, [[1], [2, CFG.vocabSize]], 1)).rejects.toThrow(`scoreSequences: sequences[1][1] = number ${CFG.vocabSize} is not a token id in [0, ${CFG.vocabSize})`);
     await expect(scoreSequences(model, [[1.5, 2]], 1)).rejects.toThrow(`scoreSequences: sequences[0][0] = number 1.5 is not a token id in [0, ${CFG.vocabSize})`);
   });
+
+  it('scores windows in forwards of at most tokensPerForward tokens, and stops at the next forward once cancelled (null)', async () => {
+    const long = ids('to be, or not to be: that is the question. to be'); // 48 tokens: a window of 16, then 32 of a token each
+    const hidden = vi.spyOn(GPT.prototype, 'hidden');
+    try {
+      expect(await scoreSequences(model, [long], 1, { tokensPerForward: 2 * CFG.blockSize })).toHaveLength(1);
+      expect(hidden.mock.calls.map(([idx]) => idx.shape)).toEqual(new Array(16).fill([2, CFG.blockSize]));
+      hidden.mockClear();
+      let asked = 0;
+      expect(await scoreSequences(model, [long], 1, { tokensPerForward: 2 * CFG.blockSize, cancelled: () => ++asked > 3 })).toBeNull();
+      expect(hidden).toHaveBeenCalledTimes(3);
+    } finally {
+      hidden.mockRestore();
+    }
+  });
 });
 
 describe('generateBatch: logprobs', () => {
