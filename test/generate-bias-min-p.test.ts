@@ -79,7 +79,7 @@ describe('generate with min-p and a logit bias', () => {
     await expect(run({ '01': 1 })).rejects.toThrow(`generate: logitBias key '01' is not a token id in [0, ${SMALL.V})`);
     await expect(run({ 5: 101 })).rejects.toThrow('generate: logitBias[5] must be a number in [-100, 100], got number 101');
     await expect(run({ 5: '1' })).rejects.toThrow("generate: logitBias[5] must be a number in [-100, 100], got string '1'");
-    await expect(run([1])).rejects.toThrow('generate: logitBias must be an object { tokenId: bias }, got');
+    await expect(run([1])).rejects.toThrow('generate: logitBias must be an object { tokenId: bias }, got array [1]');
     await expect(run(Object.fromEntries(Array.from({ length: 301 }, (_, i) => [i, 1])))).rejects.toThrow(/^generate: logitBias holds \d+ entries, more than the 300 allowed/);
     const spec = generateSpeculative(model, model, [1], { maxNewTokens: 1, logitBias: { 1: 2 } });
     await expect(spec.next()).rejects.toThrow('generateSpeculative: logitBias is not applied in speculative decoding; leave it out (or {}), or use generate without a draft');

@@ -26,7 +26,7 @@ import { add, arange, cast, checkPenaltyOptions, checkSamplingOptions, eq, hasPe
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
-import { checkLogitBias, hasLogitBias, logitBiasRow, type LogitBias } from './logit-bias.js';
+import { hasLogitBias, logitBiasProblem, logitBiasRow, type LogitBias } from './logit-bias.js';
 import { GPT } from './model.js';
 import { GenerationPenalties } from './penalties.js';
 
@@ -371,7 +371,8 @@ export function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opt
   }
   if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${describeValue(stopToken)}`);
   checkSamplingOptions(op, opts);
-  checkLogitBias(op, opts.logitBias, vocabSize);
+  const biasProblem = opts.logitBias === undefined ? null : logitBiasProblem(opts.logitBias, vocabSize, 'logitBias');
+  if (biasProblem) throw new RangeError(`${op}: ${biasProblem}`);
   checkPenaltyOptions(op, opts);
 }
 

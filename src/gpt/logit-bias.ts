@@ -15,17 +15,21 @@ export const MAX_LOGIT_BIASES = 300;
 /** Whether `bias` biases any token. */
 export const hasLogitBias = (bias: LogitBias | undefined): bias is LogitBias => bias !== undefined && Object.keys(bias).length > 0;
 
-/** Throws a one-line error naming `op` and the entry when `bias` is not a logit bias of a vocabulary of `vocabSize`. */
-export function checkLogitBias(op: string, bias: unknown, vocabSize: number): void {
-  if (bias === undefined) return;
-  if (typeof bias !== 'object' || bias === null || Array.isArray(bias)) throw new TypeError(`${op}: logitBias must be an object { tokenId: bias }, got ${describeValue(bias)}`);
+/**
+ * What is wrong with `bias` as a logit bias of a vocabulary of `vocabSize`, in a line whose subject
+ * is `name` (the option, flag or field that gave it) and values are shown by `describe`; null when
+ * nothing. One statement of the rules for the library, `gpt sample --logit-bias` and serve's logit_bias.
+ */
+export function logitBiasProblem(bias: unknown, vocabSize: number, name: string, describe: (v: unknown) => string = describeValue): string | null {
+  if (typeof bias !== 'object' || bias === null || Array.isArray(bias)) return `${name} must be an object { tokenId: bias }, got ${describe(bias)}`;
   const entries = Object.entries(bias);
-  if (entries.length > MAX_LOGIT_BIASES) throw new RangeError(`${op}: logitBias holds ${entries.length} entries, more than the ${MAX_LOGIT_BIASES} allowed (OpenAI's limit)`);
+  if (entries.length > MAX_LOGIT_BIASES) return `${name} holds ${entries.length} entries, more than the ${MAX_LOGIT_BIASES} allowed (OpenAI's limit)`;
   for (const [key, b] of entries) {
     // object keys are strings: a token id is the decimal spelling of an integer (not '01', '1.0', ' 1')
-    if (!(/^(0|[1-9]\d*)$/.test(key) && Number(key) < vocabSize)) throw new RangeError(`${op}: logitBias key '${key}' is not a token id in [0, ${vocabSize})`);
-    if (!(typeof b === 'number' && b >= -100 && b <= 100)) throw new RangeError(`${op}: logitBias[${key}] must be a number in [-100, 100], got ${describeValue(b)}`);
+    if (!(/^(0|[1-9]\d*)$/.test(key) && Number(key) < vocabSize)) return `${name} key '${key.length > 20 ? `${key.slice(0, 17)}...` : key}' is not a token id in [0, ${vocabSize})`;
+    if (!(typeof b === 'number' && b >= -100 && b <= 100)) return `${name}[${key}] must be a number in [-100, 100], got ${describe(b)}`;
   }
+  return null;
 }
 
 /** The biases as a [1, V] float32 row, 0 for every token not named. */
