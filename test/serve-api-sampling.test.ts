@@ -38,15 +38,9 @@ afterAll(async () => {
   await api?.close();
 });
 
-interface Choice {
-  text: string;
-  index: number;
-  logprobs: { tokens: string[]; token_logprobs: number[] } | null;
-}
-interface Completion {
-  choices: Choice[];
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-}
+/** An answer: its choices (with their token logprobs where asked for) and its usage. */
+type Completion = { choices: { text: string; index: number; logprobs: { token_logprobs: number[] } | null }[]; usage: Record<string, number> };
+type Choice = Completion['choices'][number];
 
 const post = (body: unknown) => fetch(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 
