@@ -325,7 +325,8 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
 /**
  * The `n` of a prompt's best_of `choices` with the highest mean logprob per drawn token (OpenAI's
  * rule; logprobs of the raw logits, as returned), best first, ties in their order; a choice that drew
- * nothing (max_tokens 0) ranks last.
+ * nothing (max_tokens 0) ranks last. vLLM's (vllm/outputs.py, before V1 dropped best_of) ranks by the
+ * summed logprob instead, which favours choices that stop early.
  */
 function best<C extends { drawn: { logprob: number; tokens: number } }>(choices: C[], n: number): C[] {
   const mean = ({ drawn }: C) => (drawn.tokens ? drawn.logprob / drawn.tokens : -Infinity);
