@@ -229,9 +229,9 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(await page.locator('#output .prompt').textContent()).toBe(PROMPT);
   });
 
-  it('sampling (temperature 1, top-k, seed) gives the same text as Node', async () => {
+  it('sampling (temperature 1, top-k, min-p, seed) gives the same text as Node', async () => {
     usePage();
-    const opts = { maxNewTokens: 60, temperature: 1, topK: 20, seed: 7 };
+    const opts = { maxNewTokens: 60, temperature: 1, topK: 20, minP: 0.05, seed: 7 };
     const fromPage = await page.evaluate(({ p, o }) => window.__gpt.generate(p, o), { p: PROMPT, o: opts });
     const ids: number[] = [];
     for await (const id of generate(nodeModel, tokenizer.encode(PROMPT), opts)) ids.push(id);

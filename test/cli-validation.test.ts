@@ -57,6 +57,7 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
     temperature: atLeast(0), // 0: greedy
     'top-k': int(0), // 0: off
     'top-p': (v) => v >= 0 && v <= 1, // 0: the likeliest token alone (Hugging Face's top_p=0)
+    'min-p': (v) => v >= 0 && v <= 1, // 0: off
     'repetition-penalty': positive, // 1: off
     'presence-penalty': (v) => v >= -2 && v <= 2, // OpenAI's range; 0: off
     'frequency-penalty': (v) => v >= -2 && v <= 2,

@@ -402,12 +402,12 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
       [{ prompt: [[1, -1]] }, 'prompt', `prompt[0][1] must be ${TOKEN_ID}, got -1`],
       [{ prompt: [0, tokenizer.vocabSize] }, 'prompt', `prompt[1] is token id ${tokenizer.vocabSize}, past this model's vocabulary (ids 0 to ${tokenizer.vocabSize - 1})`],
       [{ prompt: [[0], [2 ** 40]] }, 'prompt', `prompt[1][0] is token id ${2 ** 40}, past this model's vocabulary (ids 0 to ${tokenizer.vocabSize - 1})`],
-      [{ messages: [] }, 'messages', "unknown field 'messages': the fields served are model, prompt, max_tokens, temperature, top_p, top_k, n, presence_penalty, frequency_penalty, repetition_penalty, truncate_prompt_tokens, seed, stop, stream, echo, ignore_eos, stream_options, logprobs, best_of, logit_bias, suffix, user"],
-      [{ best_of: 2 }, 'best_of', 'best_of must be 1 or null (each choice is one sample), got 2'],
+      [{ messages: [] }, 'messages', "unknown field 'messages': the fields served are model, prompt, max_tokens, temperature, top_p, top_k, min_p, n, presence_penalty, frequency_penalty, repetition_penalty, truncate_prompt_tokens, best_of, logit_bias, seed, stop, stream, echo, ignore_eos, stream_options, logprobs, suffix, user"],
+      [{ best_of: 1.5 }, 'best_of', 'best_of must be an integer in [1, 128], got 1.5 (the choices generated per prompt, of which the n best are returned)'],
       [{ presence_penalty: 2.5 }, 'presence_penalty', 'presence_penalty must be a finite number in [-2, 2], got 2.5'],
       [{ frequency_penalty: '1' }, 'frequency_penalty', 'frequency_penalty must be a finite number in [-2, 2], got "1"'],
       [{ repetition_penalty: 0 }, 'repetition_penalty', "repetition_penalty must be a finite number > 0, got 0 (vLLM's; 1: off)"],
-      [{ logit_bias: { 3: 10 } }, 'logit_bias', 'logit_bias must be null or {} (no biases are applied), got {"3":10}'],
+      [{ logit_bias: { 3: 100.5 } }, 'logit_bias', 'logit_bias[3] must be a number in [-100, 100], got 100.5'],
       [{ suffix: 'x' }, 'suffix', 'suffix must be null (a GPT-2-style model does not insert text), got "x"'],
       // a character model's vocabulary: gpt sample leaves such characters out with a note; a client would not see one
       [{ prompt: 'to be!? yes!' }, 'prompt', 'prompt holds characters this model\'s vocabulary lacks: "!" (U+0021) x2, "?" (U+003F), "y" (U+0079)'],
@@ -450,7 +450,7 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     await refused(await post(`{"prompt": "to", "stop": ${arrays}}`), 400, 'stop', `stop must be a non-empty string or an array of up to 16 of them, got ${deepArrays}`);
     await refused(await post(`{"prompt": "to", "max_tokens": ${arrays}}`), 400, 'max_tokens', `max_tokens must be an integer >= 0, got ${deepArrays}`);
     const objects = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`; // 700 kB
-    await refused(await post(`{"prompt": "to", "logit_bias": ${objects}}`), 400, 'logit_bias', `logit_bias must be null or {} (no biases are applied), got ${objects.slice(0, 57)}...`);
+    await refused(await post(`{"prompt": "to", "logit_bias": {"3": ${objects}}}`), 400, 'logit_bias', `logit_bias[3] must be a number in [-100, 100], got ${objects.slice(0, 57)}...`);
     // wide, not deep: as JSON spells it, cut
     await refused(await post({ prompt: 'to', stop: new Array(100_000).fill('ab') }), 400, 'stop', `stop must be a non-empty string or an array of up to 16 of them, got ${JSON.stringify(new Array(20).fill('ab')).slice(0, 57)}...`);
   });

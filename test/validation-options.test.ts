@@ -147,11 +147,11 @@ const CASES: Case[] = [
   ['memoryPlan gradAccum 0.5', () => memoryPlan(cfg, 2, { training: true, bindingLimit: 2 ** 30, gradAccum: bad(0.5) }), RangeError,
     /^memoryPlan: argument 'gradAccum' must be an integer >= 1, got number 0\.5$/],
   ['generate misspelt temprature', () => generate(model, [1], bad({ maxNewTokens: 2, temprature: 0.5 })).next(), TypeError,
-    /^generate: unknown option 'temprature' \(the options are maxNewTokens, temperature, topK, topP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, kvCache, stopToken\)$/],
+    /^generate: unknown option 'temprature' \(the options are maxNewTokens, temperature, topK, topP, minP, logitBias, repetitionPenalty, presencePenalty, frequencyPenalty, seed, kvCache, stopToken\)$/],
   ['generateBatch misspelt topk', () => generateBatch(model, [[1]], bad({ maxNewTokens: 2, topk: 3 })).next(), TypeError,
     /^generateBatch: unknown option 'topk' /],
   ['sampleLogits misspelt topk', () => scope(() => sampleLogits(zeros([1, 4]), zeros([1]), bad({ topk: 2 }))), TypeError,
-    /^sampleLogits: unknown option 'topk' \(the options are temperature, topK, topP\)$/],
+    /^sampleLogits: unknown option 'topk' \(the options are temperature, topK, topP, minP\)$/],
   // losses
   ['crossEntropy misspelt ignore_index', () => scope(() => crossEntropy(zeros([2, 4]), zeros([2], 'int32'), bad({ ignore_index: 1 }))), TypeError,
     /^crossEntropy: unknown option 'ignore_index' \(the options are ignoreIndex\)$/],

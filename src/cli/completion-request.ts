@@ -1,11 +1,13 @@
 // The body of a `POST /v1/completions` to `gpt serve --api`, checked: OpenAI's legacy completions
-// fields that a GPT-2-style model can honour, with OpenAI's defaults, vLLM's top_k, ignore_eos and
-// repetition_penalty as extensions (presence_penalty, frequency_penalty: OpenAI's, applied as vLLM
-// applies them, src/ops/penalty.ts); a field OpenAI has that this server cannot honour (logit_bias,
-// suffix, best_of) is accepted only at its neutral value, any other refused, so that no setting is
-// silently ignored.
+// fields that a GPT-2-style model can honour, with OpenAI's defaults, vLLM's top_k, min_p, ignore_eos
+// and repetition_penalty as extensions (presence_penalty, frequency_penalty: OpenAI's, applied as
+// vLLM applies them, src/ops/penalty.ts; logit_bias as vLLM, before them: src/gpt/logit-bias.ts;
+// best_of: the n best of best_of choices by mean token logprob, OpenAI's rule); a field OpenAI has
+// that this server cannot honour (suffix) is accepted only at its neutral value, any other refused,
+// so that no setting is silently ignored.
 // A bad value is an ApiError: HTTP 400 with one line naming the field, the value and what is allowed.
 import { randomInt } from 'node:crypto';
+import { logitBiasProblem, type LogitBias } from '../gpt/logit-bias.js';
 import { isRecord, rangeProblem, show, type Range } from '../io/value-ranges.js';
 
 /** An answer of OpenAI's error shape: `{ error: { message, type, param, code } }` with `status`. */
@@ -36,12 +38,18 @@ export interface CompletionRequest {
   topP: number;
   /** 0: off. */
   topK: number;
+  /** 0: off. */
+  minP: number;
+  /** Token id -> bias, checked against the vocabulary; undefined: none. */
+  logitBias: LogitBias | undefined;
   /** 0, 0 and 1: off. */
   presencePenalty: number;
   frequencyPenalty: number;
   repetitionPenalty: number;
   n: number;
-  /** Prompt p's choice i draws with seeds[p] + i (`gpt sample --num-samples`' seeds). */
+  /** Choices generated per prompt (>= n), of which the n with the highest mean token logprob are returned. */
+  bestOf: number;
+  /** Prompt p's choice i (of bestOf) draws with seeds[p] + i (`gpt sample --num-samples`' seeds). */
   seeds: number[];
   stop: string[];
   stream: boolean;
@@ -65,6 +73,7 @@ const NUMBERS: Record<string, Range & { default: number; note?: string }> = {
   temperature: { min: 0, default: 1, note: '0: greedy' },
   top_p: { min: 0, max: 1, default: 1 },
   top_k: { int: true, min: -1, default: 0, note: "-1 or 0: off, as vLLM's" },
+  min_p: { min: 0, max: 1, default: 0, note: "vLLM's; 0: off" },
   n: { int: true, min: 1, max: MAX_N, default: 1 },
   presence_penalty: { min: -2, max: 2, default: 0 },
   frequency_penalty: { min: -2, max: 2, default: 0 },
@@ -73,12 +82,10 @@ const NUMBERS: Record<string, Range & { default: number; note?: string }> = {
 const BOOLEANS = ['stream', 'echo', 'ignore_eos'] as const;
 /** OpenAI's fields this server has no use for, each taken at its neutral value only. */
 const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> = {
-  best_of: { ok: (v) => v === null || v === 1, allowed: '1 or null (each choice is one sample)' },
-  logit_bias: { ok: (v) => v === null || (isRecord(v) && !Object.keys(v).length), allowed: 'null or {} (no biases are applied)' },
   suffix: { ok: (v) => v === null || v === '', allowed: 'null (a GPT-2-style model does not insert text)' },
   user: { ok: (v) => v === null || typeof v === 'string', allowed: 'a string (it is not used)' },
 };
-const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'truncate_prompt_tokens', 'seed', 'stop', ...BOOLEANS, 'stream_options', 'logprobs', ...Object.keys(NEUTRAL)];
+const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'truncate_prompt_tokens', 'best_of', 'logit_bias', 'seed', 'stop', ...BOOLEANS, 'stream_options', 'logprobs', ...Object.keys(NEUTRAL)];
 
 /** The most characters of a value a message shows. */
 const SHOWN = 60;
@@ -143,6 +150,7 @@ export function parseCompletionRequest(body: unknown, { modelId, parent, vocabSi
   };
   const n = number('n');
   const stream = flag('stream');
+  const bestOf = bestOfOf(body.best_of, n, stream);
   const prompts = promptsOf(body.prompt, vocabSize);
   const echo = flag('echo');
   const maxTokens = body.max_tokens === null ? null : number('max_tokens'); // null: the rest of the context, as vLLM's
@@ -154,11 +162,14 @@ export function parseCompletionRequest(body: unknown, { modelId, parent, vocabSi
     temperature: number('temperature'),
     topP: number('top_p'),
     topK: Math.max(0, number('top_k')),
+    minP: number('min_p'),
+    logitBias: logitBiasOf(body.logit_bias, vocabSize),
     presencePenalty: number('presence_penalty'),
     frequencyPenalty: number('frequency_penalty'),
     repetitionPenalty: number('repetition_penalty'),
     n,
-    seeds: seedsOf(body.seed, n, prompts.length),
+    bestOf,
+    seeds: seedsOf(body.seed, bestOf, prompts.length),
     stop: stopsOf(body.stop),
     stream,
     includeUsage: includeUsageOf(body.stream_options, stream),
@@ -213,6 +224,24 @@ function seedsOf(seed: unknown, n: number, prompts: number): number[] {
   const problem = rangeProblem('seed', seed, { int: true, min: 0, max: Number.MAX_SAFE_INTEGER - (n - 1) }, shown(seed));
   if (problem) throw refuse('seed', n > 1 ? `${problem} (choice i draws with seed + i)` : problem);
   return new Array<number>(prompts).fill(seed as number);
+}
+
+/** How many choices each prompt generates: best_of (null: n), at least n; OpenAI does not stream them (only the best are returned). */
+function bestOfOf(bestOf: unknown, n: number, stream: boolean): number {
+  if (bestOf === undefined || bestOf === null) return n;
+  const problem = rangeProblem('best_of', bestOf, { int: true, min: 1, max: MAX_N }, shown(bestOf));
+  if (problem) throw refuse('best_of', `${problem} (the choices generated per prompt, of which the n best are returned)`);
+  if ((bestOf as number) < n) throw refuse('best_of', `best_of must be at least n (${n}): the n best of best_of choices are returned, got ${bestOf as number}`);
+  if (stream && (bestOf as number) > 1) throw refuse('best_of', `best_of ${bestOf as number} cannot be streamed (only the best choices are returned, once all are done), as OpenAI: give stream false, or best_of 1`);
+  return bestOf as number;
+}
+
+/** logit_bias checked against the vocabulary (OpenAI's map of token id to a bias in [-100, 100]); undefined for none. */
+function logitBiasOf(bias: unknown, vocabSize: number): LogitBias | undefined {
+  if (bias === undefined || bias === null) return undefined;
+  const problem = logitBiasProblem(bias, vocabSize, 'logit_bias', shown);
+  if (problem) throw refuse('logit_bias', problem);
+  return bias as LogitBias;
 }
 
 function stopsOf(stop: unknown): string[] {

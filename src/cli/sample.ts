@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateBatch, LogitsNotFiniteError } from '../gpt/generate.js';
+import { logitBiasProblem } from '../gpt/logit-bias.js';
 import { describeLeftOut, encodePrompt, TextStream, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
 import { evaluateModel } from '../gpt/evaluate.js';
 import { TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS } from '../gpt/trainer.js';
@@ -65,6 +66,8 @@ const SAMPLE_DEFAULTS = {
   temperature: 0.8,
   topK: 200,
   topP: 1,
+  minP: 0,
+  logitBias: '',
   repetitionPenalty: 1,
   presencePenalty: 0,
   frequencyPenalty: 0,
@@ -84,6 +87,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     temperature: NON_NEGATIVE,
     topK: NON_NEGATIVE_INT, // 0: off
     topP: { min: 0, max: 1 }, // 0: the likeliest token alone (Hugging Face keeps one)
+    minP: { min: 0, max: 1 },
     repetitionPenalty: POSITIVE,
     presencePenalty: { min: -2, max: 2 }, // OpenAI's range
     frequencyPenalty: { min: -2, max: 2 },
@@ -102,6 +106,8 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     temperature: '0 = greedy',
     topK: 'sample among the k likeliest tokens (and those tied with the k-th); 0 = off',
     topP: 'sample within this probability mass; 1 = off, 0 = the likeliest token alone',
+    minP: "then drop the tokens less likely than this times the likeliest (Hugging Face's, vLLM's min_p); 0 = off",
+    logitBias: "ID:BIAS[,ID:BIAS...]: add BIAS (in [-100, 100]) to token ID's logit before the penalties and sampling (OpenAI's logit_bias; -100 all but bans it), at most 300 tokens",
     repetitionPenalty: "divide a logit > 0 by it, multiply one <= 0, for each token in the prompt or generated (Hugging Face's, vLLM's repetition_penalty); 1 = off",
     presencePenalty: "subtract it from the logit of each token generated so far (OpenAI's presence_penalty, as vLLM applies it); 0 = off",
     frequencyPenalty: "subtract it times how often each token was generated so far (OpenAI's frequency_penalty); 0 = off",
@@ -123,6 +129,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     if (start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
   });
   const penalty = (['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'] as const).find((k) => f[k] !== SAMPLE_DEFAULTS[k]);
+  if (f.draft && f.logitBias) throw new UsageError(`flag --draft decodes without a logit bias: --logit-bias ${f.logitBias} cannot be applied with it (sample without --draft)`);
   if (f.draft && penalty) throw new UsageError(`flag --draft decodes without penalties: ${flagName(penalty)} ${f[penalty]} cannot be applied with it (leave the penalties at 1, 0, 0, or sample without --draft)`);
   if (given.has('draftTokens') && !f.draft) throw new UsageError(`flag --draft-tokens ${f.draftTokens} counts a draft model's tokens: give the draft with --draft DIR`);
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
@@ -130,6 +137,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const head = await readCheckpointHead(checkpointPath(f));
   const adapter = await readAdapterFlag(f.adapter, head);
   const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
+  const logitBias = f.logitBias ? parseLogitBias(f.logitBias, head.meta.model.vocabSize) : undefined;
   const known = encodePrompt(tokenizer, start); // GPT-2's "<|endoftext|>" is its token, as in nanoGPT's sample.py
   if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows (${describeLeftOut(known)})`);
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
@@ -151,7 +159,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     const stream = new TextStream(tokenizer);
     if (streaming) process.stdout.write(shown);
     const t0 = performance.now();
-    const options = { maxNewTokens: f.maxNewTokens, temperature: f.temperature, topK: f.topK > 0 ? f.topK : undefined, topP: f.topP < 1 ? f.topP : undefined, seed: f.seed, kvCache: f.kvCache,
+    const options = { maxNewTokens: f.maxNewTokens, temperature: f.temperature, topK: f.topK > 0 ? f.topK : undefined, topP: f.topP < 1 ? f.topP : undefined, minP: f.minP, logitBias, seed: f.seed, kvCache: f.kvCache,
       repetitionPenalty: f.repetitionPenalty, presencePenalty: f.presencePenalty, frequencyPenalty: f.frequencyPenalty };
     await autocast(dtype, async () => {
       const steps = draft ? draftedSteps(model, draft, prompt, { ...options, draftTokens: f.draftTokens }, tally) : generateBatch(model, samples.map(() => prompt), options);
@@ -183,6 +191,21 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     dispose(); // also when generation fails
   }
   return 0;
+}
+
+/** --logit-bias ID:BIAS[,ID:BIAS...] as a logit bias of a vocabulary of `vocabSize`; a UsageError naming the flag otherwise. */
+function parseLogitBias(value: string, vocabSize: number): Record<string, number> {
+  const given = new Map<string, number>();
+  for (const part of value.split(',')) {
+    const [id, b, ...more] = part.split(':');
+    if (!id || !b?.trim() || more.length || !Number.isFinite(Number(b))) throw new UsageError(`flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '${part}' in '${value}'`);
+    if (given.has(id)) throw new UsageError(`flag --logit-bias gives token id ${id} twice in '${value}'`);
+    given.set(id, Number(b));
+  }
+  const bias = Object.fromEntries(given); // own keys, '__proto__' too
+  const problem = logitBiasProblem(bias, vocabSize, 'flag --logit-bias');
+  if (problem) throw new UsageError(problem);
+  return bias;
 }
 
 const EVAL_DEFAULTS = { config: '', outDir: 'out', initFrom: 'resume', adapter: '', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337, dtype: TRAIN_DEFAULTS.dtype };

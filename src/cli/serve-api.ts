@@ -131,7 +131,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
 
   /** Refuses a request whose generation's buffers do not fit; else the most tokens its forwards take, which its scoring's then keep to. */
   const checkFits = ({ generator: { model, dtype } }: Loaded, r: CompletionRequest, ids: Int32Array[], maxTokens: number[]): number => {
-    const batch = ids.length * r.n;
+    const batch = ids.length * r.bestOf;
     const longest = ids.reduce((n, p, i) => Math.max(n, p.length + maxTokens[i]!), 0); // not Math.max(...): a 1 MiB body holds more prompts than a call takes arguments
     const { positions, forwardPositions } = generationExtent(model.config.blockSize, longest, 0);
     try {
@@ -140,7 +140,8 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       const sampling = { penalties: hasPenalties(r), ...(r.logprobs !== null && { logprobsTopN: r.logprobs }) };
       checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, ...deviceRoom(), kvCache: true, forwardPositions, dtype, sampling });
     } catch (e) {
-      throw new ApiError(400, `n ${r.n} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, 'n');
+      const asked = r.bestOf > r.n ? 'best_of' : 'n';
+      throw new ApiError(400, `${asked} ${r.bestOf} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, asked);
     }
     return batch * forwardPositions; // a scoring window is forwardPositions long at most
   };
@@ -151,8 +152,8 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     const choices = r.prompts.flatMap((given, p) => {
       const prompt = typeof given === 'string' ? given : tokenizer.decode(given); // what echo gives: whole, truncated or not (vLLM's)
       const kept = tokenizer.decode(ids[p]!);
-      return Array.from({ length: r.n }, (_, i) => ({
-        index: p * r.n + i,
+      return Array.from({ length: r.bestOf }, (_, i) => ({
+        index: p * r.bestOf + i,
         prompt,
         /** What truncate_prompt_tokens cut off the prompt's front: echoed, its tokens without logprobs (vLLM scores those it keeps). */
         cut: prompt.endsWith(kept) ? prompt.slice(0, prompt.length - kept.length) : '',
@@ -161,15 +162,23 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
         seed: r.seeds[p]! + i,
         text: new CompletionText(tokenizer, r.stop, endToken, r.ignoreEos),
         logprobs: r.logprobs === null ? null : new ChoiceLogprobsStream(tokenizer, r.logprobs, endToken),
+        drawn: { logprob: 0, tokens: 0 }, // its drawn tokens' logprobs summed, for best_of
       }));
     });
+    const ranked = r.bestOf > r.n;
+    /** A drawn token of choice `c`, with its logprob: summed for best_of, kept where asked for. */
+    const took = (c: (typeof choices)[number], id: number, lp: DrawnLogprobs) => {
+      c.drawn.logprob += lp.logprob;
+      c.drawn.tokens++;
+      c.logprobs?.add(id, lp);
+    };
     try {
       // with echo, each prompt's logprobs (once, whatever n), first: they come before the drawn tokens'
       const prompts = r.echo && r.logprobs !== null ? await autocast(dtype, () => scoreSequences(model, ids, r.logprobs!, { tokensPerForward, cancelled: gone }), casts) : [];
       if (!prompts) return CLIENT_GONE; // its scoring stopped, the client gone
       prompts.forEach((scores, p) => {
-        for (const c of choices.slice(p * r.n, (p + 1) * r.n)) c.logprobs!.precede(c.cut);
-        for (const c of choices.slice(p * r.n, (p + 1) * r.n)) ids[p]!.forEach((id, j) => c.logprobs!.add(id, j ? scoredAt(scores, j - 1, r.logprobs!) : null, true));
+        for (const c of choices.slice(p * r.bestOf, (p + 1) * r.bestOf)) c.logprobs!.precede(c.cut);
+        for (const c of choices.slice(p * r.bestOf, (p + 1) * r.bestOf)) ids[p]!.forEach((id, j) => c.logprobs!.add(id, j ? scoredAt(scores, j - 1, r.logprobs!) : null, true));
       });
     } catch (e) {
       if (e instanceof ScoresNotFiniteError) fail(res, new ApiError(500, `scoring failed: ${e.describe(`choices[${e.sequence * r.n}]`)}`));
@@ -199,12 +208,14 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       temperature: r.temperature,
       topK: r.topK,
       topP: r.topP,
+      minP: r.minP,
+      logitBias: r.logitBias,
       presencePenalty: r.presencePenalty,
       frequencyPenalty: r.frequencyPenalty,
       repetitionPenalty: r.repetitionPenalty,
       seed: choices.map((c) => c.seed),
       stopAfter: (k: number, id: number) => choices[k]!.text.take(id) || choices[k]!.text.tokens === choices[k]!.maxTokens,
-      ...(r.logprobs !== null && { logprobs: { topN: r.logprobs, take: (k: number, id: number, lp: DrawnLogprobs) => choices[k]!.logprobs!.add(id, lp) } }),
+      ...((r.logprobs !== null || ranked) && { logprobs: { topN: r.logprobs ?? 0, take: (k: number, id: number, lp: DrawnLogprobs) => took(choices[k]!, id, lp) } }),
     };
     try {
       await autocast(
@@ -241,7 +252,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       throw e; // logged by the server
     }
     if (gone()) return CLIENT_GONE;
-    const completionTokens = choices.reduce((n, c) => n + c.text.tokens, 0);
+    const completionTokens = choices.reduce((n, c) => n + c.text.tokens, 0); // every best_of choice's (OpenAI bills them)
     const promptTokens = ids.reduce((n, p) => n + p.length, 0); // each prompt once, whatever n (OpenAI's count)
     const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
     if (r.stream) {
@@ -249,7 +260,8 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       res.end('data: [DONE]\n\n');
       return 200;
     }
-    const answer = choices.map(({ index, prompt, text, logprobs }) => {
+    const returned = ranked ? r.prompts.flatMap((_, p) => best(choices.slice(p * r.bestOf, (p + 1) * r.bestOf), r.n)) : choices;
+    const answer = returned.map(({ prompt, text, logprobs }, index) => {
       const all = (r.echo ? prompt : '') + text.all;
       return { text: all, index, logprobs: logprobs?.chunk(all, true).logprobs ?? null, finish_reason: text.finish };
     });
@@ -319,6 +331,17 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       loaded?.generator.dispose();
     },
   };
+}
+
+/**
+ * The `n` of a prompt's best_of `choices` with the highest mean logprob per drawn token (OpenAI's
+ * rule; logprobs of the raw logits, as returned), best first, ties in their order; a choice that drew
+ * nothing (max_tokens 0) ranks last. vLLM's (vllm/outputs.py, before V1 dropped best_of) ranks by the
+ * summed logprob instead, which favours choices that stop early.
+ */
+function best<C extends { drawn: { logprob: number; tokens: number } }>(choices: C[], n: number): C[] {
+  const mean = ({ drawn }: C) => (drawn.tokens ? drawn.logprob / drawn.tokens : -Infinity);
+  return [...choices].sort((a, b) => mean(b) - mean(a) || 0).slice(0, n);
 }
 
 /** The API of the checkpoint at `checkpoint` (a path: a hub id is fetched before), the adapter directory `adapter` merged into it, its model loaded (completionsApi, then load). */

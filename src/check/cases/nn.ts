@@ -13,7 +13,7 @@ import { matmulRef } from '../reference/matmul.js';
 import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layerNormRef, linearRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
 import { penalizeRef } from '../reference/penalty.js';
-import { sampleRef, sampleWalk } from '../reference/sample.js';
+import { sampleCandidates, sampleRef, sampleWalk } from '../reference/sample.js';
 import { EXACT, F16_EPS, F16_TINY, floatInput, halfGradTol, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
 
 /** Multiply-adds a drawn matmul does at most (its reference runs again for every finite difference). */
@@ -357,12 +357,15 @@ const sampleLogits = {
     const V = vocabulary(r);
     const lead = rowsOf(r, V, 2, 8);
     const x = bool(r) ? grid(r, [...lead, V], -3, 3, 0.5) : logits(r, [...lead, V]);
-    const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]) };
+    const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]), minP: pick(r, [0, 0, float(r, 0.01, 1)]) };
     const rows = Array.from({ length: numel(lead) }, (_, i) => x.data.subarray(i * V, (i + 1) * V));
     const clear = (cuts: number[], v: number) => cuts.every((c) => Math.abs(c - v) > 1e-4);
     for (let tries = 0; !rows.every((row) => clear(sampleWalk(row, 0, opts).beforeTopP, opts.topP)); tries++) {
       opts.topP = tries < 5 ? float(r, 0.05, 0.95) : 1;
     }
+    // minP clear of every weight below the top's (1, the same in float32)
+    const weights = rows.flatMap((row) => sampleCandidates(row, { ...opts, minP: 0 })?.weights ?? []).filter((w) => w < 1);
+    for (let tries = 0; weights.some((w) => Math.abs(w - opts.minP) <= 1e-4 * opts.minP); tries++) opts.minP = tries < 5 ? float(r, 0.01, 1) : 0;
     const us = rows.map((row) => {
       const cuts = sampleWalk(row, 0, opts).atDraw;
       const j = r.int(0, Math.max(0, cuts.length - 1));
