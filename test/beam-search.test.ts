@@ -44,7 +44,7 @@ function referenceBeams(prompt: number[], o: BeamSearchOptions): { best: { token
   const { numBeams: N, maxNewTokens, lengthPenalty: lp = 1, earlyStopping = false, numReturnSequences = 1, eosTokenId } = o;
   const K = 2 * N;
   let running = Array.from({ length: N }, () => [...prompt]);
-  let runningScores = Array.from({ length: N }, (_, j) => (j ? NEG : 0));
+  let runningScores = Array.from({ length: N }, (_, j): number => (j ? NEG : 0));
   let finished = Array.from({ length: N }, () => ({ seq: [] as number[], score: NEG, done: false }));
   let unsatisfied = true;
   let endedOnEos = 0;

@@ -144,7 +144,6 @@ async function topContinuations(model: GPT, input: number[][], beams: Beam[], ca
 function checkBeamArgs(model: GPT, prompt: ArrayLike<number>, opts: BeamSearchOptions): void {
   const op = 'generateBeams';
   checkArgs(model, [prompt], { maxNewTokens: 1 }, op); // the model and the prompt
-  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { numBeams, maxNewTokens, lengthPenalty?, earlyStopping?, numReturnSequences?, eosTokenId? } are required, got ${describeValue(opts)}`);
   checkOptionKeys(op, opts, ['numBeams', 'maxNewTokens', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'eosTokenId']);
   const { numBeams, maxNewTokens, lengthPenalty, earlyStopping, numReturnSequences, eosTokenId } = opts;
   const V = model.config.vocabSize;
