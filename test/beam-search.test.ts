@@ -12,15 +12,15 @@ import { device } from '../src/index.js';
 import { loadGPT2, setupDevice } from './helpers.js';
 import { gpt2Logits, randomGPT2, SMALL } from './hf-reference.js';
 
+const { T: blockSize, V } = SMALL;
+const NEG = -1e9; // HF's stand-in for -inf
+
 const params = randomGPT2(11);
 let model: GPT;
 beforeAll(async () => {
   await setupDevice();
   model = await loadGPT2(params, false);
 });
-
-const { T: blockSize, V } = SMALL;
-const NEG = -1e9;
 
 const logprobsOf = new Map<string, Float64Array>(); // by context: the runs share many
 /** log_softmax of GPT-2's float64 logits after `seq`'s last blockSize tokens. */

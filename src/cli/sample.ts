@@ -158,7 +158,10 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   try {
     const shown = tokenizer.decode(prompt); // the prompt the model continues: without what was left out
     if (f.numBeams > 1) {
-      const line = await autocast(dtype, () => printBeams(model, tokenizer, prompt, shown, f), casts);
+      const line = await autocast(dtype, () => printBeams(model, tokenizer, prompt, shown, f), casts).catch((e: unknown) => {
+        if (e instanceof LogitsNotFiniteError) throw new Error(e.describe(null)); // as the command's, not generateBeams'
+        throw e;
+      });
       stats.write(`${line} (${dtype})\n`);
       return 0;
     }
