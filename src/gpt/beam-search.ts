@@ -27,7 +27,11 @@ import type { GPT } from './model.js';
 
 /** How beam search runs: Hugging Face's generate() options of the same names (num_beams, length_penalty, early_stopping, num_return_sequences, eos_token_id). */
 export interface BeamSearchOptions {
-  /** Beams kept at each step (1 or more; 2·numBeams at most the vocabulary). */
+  /**
+   * Beams kept at each step (1 or more; 2·numBeams at most the vocabulary). 1 is greedy decoding,
+   * but for earlyStopping 'never' with a positive lengthPenalty, which may go on past an EOS (Hugging
+   * Face's num_beams=1 runs its greedy search instead).
+   */
   numBeams: number;
   /** Tokens to generate at most (1 or more). */
   maxNewTokens: number;
