@@ -4,11 +4,12 @@
 // -1e9 until filled, the running beams the top N after -1e9 on those that finished, the early-stop
 // flags, over GPT-2's float64 logits (test/hf-reference.ts) of each beam's last-blockSize window.
 // Also: numBeams 1 is greedy `generate`; GPU memory back where it was.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { generate } from '../src/gpt/generate.js';
 import { generateBeams, type BeamSearchOptions } from '../src/gpt/beam-search.js';
 import type { GPT } from '../src/gpt/model.js';
 import { device } from '../src/index.js';
+import { Tensor } from '../src/tensor/tensor.js';
 import { loadGPT2, setupDevice } from './helpers.js';
 import { gpt2Logits, randomGPT2, SMALL } from './hf-reference.js';
 
@@ -141,6 +142,16 @@ describe('generateBeams', () => {
     for await (const t of generate(model, PROMPT, { maxNewTokens: 14, temperature: 0 })) greedy.push(t);
     const [beam] = await generateBeams(model, PROMPT, { numBeams: 1, maxNewTokens: 14 });
     expect(beam!.tokens).toEqual(greedy);
+  });
+
+  it('reads back 2·numBeams scores and 2·numBeams indices a step, never the logits', async () => {
+    const read = vi.spyOn(Tensor.prototype, 'toArray');
+    try {
+      await generateBeams(model, PROMPT, { numBeams: 3, maxNewTokens: 5 });
+      expect(read.mock.contexts.map((t) => (t as Tensor).size)).toEqual(new Array(2 * 5).fill(6));
+    } finally {
+      read.mockRestore();
+    }
   });
 
   it('leaves the GPU memory as it found it', async () => {
