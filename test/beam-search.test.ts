@@ -11,7 +11,7 @@ import type { GPT } from '../src/gpt/model.js';
 import { device } from '../src/index.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { loadGPT2, setupDevice } from './helpers.js';
-import { gpt2Logits, randomGPT2, SMALL } from './hf-reference.js';
+import { gpt2Logits, randomGPT2, SMALL, type GPT2Params } from './hf-reference.js';
 
 const { T: blockSize, V } = SMALL;
 const NEG = -1e9; // HF's stand-in for -inf
@@ -23,16 +23,17 @@ beforeAll(async () => {
   model = await loadGPT2(params, false);
 });
 
-const logprobsOf = new Map<string, Float64Array>(); // by context: the runs share many
-/** log_softmax of GPT-2's float64 logits after `seq`'s last blockSize tokens. */
-function logprobs(seq: number[]): Float64Array {
+const logprobsOf = new Map<GPT2Params, Map<string, Float64Array>>(); // by weights and context: the runs share many
+/** log_softmax of GPT-2's float64 logits (weights `p`) after `seq`'s last blockSize tokens. */
+function logprobs(p: GPT2Params, seq: number[]): Float64Array {
   const key = seq.slice(-blockSize).join();
-  let lp = logprobsOf.get(key);
+  const known = logprobsOf.get(p) ?? logprobsOf.set(p, new Map()).get(p)!;
+  let lp = known.get(key);
   if (!lp) {
-    const x = gpt2Logits(params, seq.slice(-blockSize)).at(-1)!;
+    const x = gpt2Logits(p, seq.slice(-blockSize)).at(-1)!;
     const m = Math.max(...x);
     const lse = m + Math.log(x.reduce((s, v) => s + Math.exp(v - m), 0));
-    logprobsOf.set(key, (lp = x.map((v) => v - lse)));
+    known.set(key, (lp = x.map((v) => v - lse)));
   }
   return lp;
 }
@@ -41,7 +42,7 @@ function logprobs(seq: number[]): Float64Array {
 const topIndices = (xs: number[], k: number) => xs.map((x, i) => [x, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, k).map(([, i]) => i);
 
 /** HF's _beam_search for one prompt, in float64: the numReturnSequences best (new tokens, score), and how many candidates finished on the EOS. */
-function referenceBeams(prompt: number[], o: BeamSearchOptions): { best: { tokens: number[]; score: number }[]; endedOnEos: number } {
+function referenceBeams(prompt: number[], o: BeamSearchOptions, weightsAt: (step: number) => GPT2Params = () => params): { best: { tokens: number[]; score: number }[]; endedOnEos: number } {
   const { numBeams: N, maxNewTokens, lengthPenalty: lp = 1, earlyStopping = false, numReturnSequences = 1, eosTokenId } = o;
   const K = 2 * N;
   let running = Array.from({ length: N }, () => [...prompt]);
@@ -51,7 +52,7 @@ function referenceBeams(prompt: number[], o: BeamSearchOptions): { best: { token
   let endedOnEos = 0;
   for (let curLen = prompt.length; ; ) {
     const flat: number[] = [];
-    running.forEach((seq, j) => logprobs(seq).forEach((l) => flat.push(l + runningScores[j]!)));
+    running.forEach((seq, j) => logprobs(weightsAt(curLen - prompt.length), seq).forEach((l) => flat.push(l + runningScores[j]!)));
     const top = topIndices(flat, K).map((i) => ({ seq: [...running[Math.floor(i / V)]!, i % V], score: flat[i]! }));
     const hits = top.map((c) => c.seq.length >= prompt.length + maxNewTokens || c.seq.at(-1) === eosTokenId);
     // e. the next running beams
@@ -151,6 +152,49 @@ describe('generateBeams', () => {
       expect(read.mock.contexts.map((t) => (t as Tensor).size)).toEqual(new Array(2 * 5).fill(6));
     } finally {
       read.mockRestore();
+    }
+  });
+
+  /** generateBeams with `change` run once the first step's scores and indices are read back. */
+  async function changedAfterFirstStep(o: BeamSearchOptions, change: () => void) {
+    const toArray = Tensor.prototype.toArray;
+    let reads = 0;
+    const read = vi.spyOn(Tensor.prototype, 'toArray').mockImplementation(async function (this: Tensor, ...args) {
+      const values = await toArray.apply(this, args);
+      if (++reads === 2) change();
+      return values;
+    });
+    try {
+      return await generateBeams(model, PROMPT, o);
+    } finally {
+      read.mockRestore();
+    }
+  }
+
+  it("weights changed while a step is read back: the next steps are the new weights' (the cache re-encoded)", async () => {
+    const hostState = async (m: GPT) => new Map(await Promise.all([...m.stateDict()].map(async ([k, t]) => [k, { shape: [...t.shape], data: (await t.toArray()) as Float32Array }] as const)));
+    const params2 = randomGPT2(12);
+    const other = await loadGPT2(params2, false);
+    const [original, changed] = [await hostState(model), await hostState(other)];
+    other.dispose();
+    const o = { numBeams: 3, maxNewTokens: 6, numReturnSequences: 3 };
+    try {
+      const got = await changedAfterFirstStep(o, () => model.loadStateDict(changed));
+      const want = referenceBeams(PROMPT, o, (step) => (step ? params2 : params)).best;
+      expect(got.map((h) => h.tokens)).toEqual(want.map((h) => h.tokens));
+      got.forEach((h, i) => expect(h.score, `score ${i}`).toBeCloseTo(want[i]!.score, 4));
+    } finally {
+      model.loadStateDict(original);
+    }
+  });
+
+  it('refuses, in one line, a model put in training mode while a step is read back', async () => {
+    try {
+      await expect(changedAfterFirstStep({ numBeams: 2, maxNewTokens: 4 }, () => model.train())).rejects.toThrow(
+        /^generateBeams: the model was put in training mode \(model\.train\(\)\) during this generation; it decodes in eval mode: switch after it ends$/,
+      );
+    } finally {
+      model.eval();
     }
   });
 

@@ -15,14 +15,15 @@
 // The result is the numReturnSequences best finished, best first, with their scores
 // (sequences_scores). On the GPU: the beams are rows of the KV cache, each step reads back 2N
 // (score, index) pairs, never the logits, and the cache rows are gathered by the beams kept. Past
-// the block size the windows slide as in `generate`: each beam's last blockSize tokens re-encoded.
+// the block size the windows slide as in `generate`: each beam's last blockSize tokens re-encoded,
+// as they are where the weights or the compute dtype changed while a step was read back.
 import { noGrad } from '../autograd/mode.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { cast, logSoftmax, tensor, topk, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { keep, scope } from '../tensor/scope.js';
-import { checkArgs, isToken, LogitsNotFiniteError } from './generate.js';
+import { checkArgs, isToken, LogitsNotFiniteError, sameSources, sourcesOf } from './generate.js';
 import type { GPT } from './model.js';
 
 /** How beam search runs: Hugging Face's generate() options of the same names (num_beams, length_penalty, early_stopping, num_return_sequences, eos_token_id). */
@@ -59,6 +60,7 @@ interface Beam {
 
 /** The numReturnSequences best sequences that beam search finds continuing `prompt`, best first (see the header); the model is put in eval mode meanwhile. */
 export async function generateBeams(model: GPT, prompt: ArrayLike<number>, opts: BeamSearchOptions): Promise<BeamHypothesis[]> {
+  const op = 'generateBeams';
   checkBeamArgs(model, prompt, opts);
   const { numBeams: N, maxNewTokens, lengthPenalty = 1, earlyStopping = false, numReturnSequences = 1, eosTokenId } = opts;
   const { blockSize, vocabSize: V } = model.config;
@@ -68,6 +70,7 @@ export async function generateBeams(model: GPT, prompt: ArrayLike<number>, opts:
   let beams: Beam[] = [{ tokens: [], sum: 0 }]; // the first step runs the prompt's one row
   const finished: BeamHypothesis[] = []; // the N best so far, best first
   let caches: KVCache[] | null = null;
+  let cachedFrom: unknown[] = []; // what the cache's keys and values were computed from
   const dropCaches = () => {
     for (const c of caches ?? []) disposeCache(c);
     caches = null;
@@ -75,15 +78,19 @@ export async function generateBeams(model: GPT, prompt: ArrayLike<number>, opts:
   enterEval(model);
   try {
     for (let generated = 1; ; generated++) {
+      // while a step was read back: model.train() would change the tokens (dropout); weights changed (a load,
+      // an optimizer step, LoRA adapters) or another compute dtype make the cache stale: the windows are re-encoded
+      if (model.training) throw new Error(`${op}: the model was put in training mode (model.train()) during this generation; it decodes in eval mode: switch after it ends`);
+      if (caches && !sameSources(cachedFrom, sourcesOf(model, op))) dropCaches();
       const fits = promptTail.length + generated <= blockSize; // the context with this step's token
       let input: number[][];
       if (caches) input = beams.map((b) => b.tokens.slice(-1)); // the cache holds every token but the last
       else {
         input = beams.map(contextOf); // of one length: each beam has made as many tokens
-        if (fits) caches = model.h.items.map(() => ({ qkv: null, capacity: blockSize }));
+        if (fits) [caches, cachedFrom] = [model.h.items.map(() => ({ qkv: null, capacity: blockSize })), sourcesOf(model, op)];
       }
       const { scores, ids } = await topContinuations(model, input, beams, caches, 2 * N);
-      if (scores.some(Number.isNaN)) throw new LogitsNotFiniteError('generateBeams', null, generated, prompt.length + generated - 1);
+      if (scores.some(Number.isNaN)) throw new LogitsNotFiniteError(op, null, generated, prompt.length + generated - 1);
       const last = generated === maxNewTokens; // every candidate finishes (max_length)
       const running: Beam[] = [];
       const rows: number[] = []; // the beam each running one continues: the cache rows to keep
