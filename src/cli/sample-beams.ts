@@ -12,7 +12,6 @@ export interface BeamFlags {
   lengthPenalty: number;
   earlyStopping: string;
   numReturnSequences: number;
-  draft: string;
   kvCache: boolean;
 }
 
