@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AdamW, CharTokenizer, crossEntropy, decodeCheckpoint, distillLoss, encodeCheckpoint, encodeHF, layerNorm, memoryPlan, modelFromCheckpoint, tensor,
-  BpeTokenizer, clipGradNorm, generate, generateBatch, GPT, learningRate, pruneStructured, quantizeModel, sampleLogits, TRAIN_DEFAULTS,
+  BpeTokenizer, clipGradNorm, generate, generateBatch, generateBeams, GPT, learningRate, pruneStructured, quantizeModel, sampleLogits, TRAIN_DEFAULTS,
   scope, Trainer, zeros, type GPTConfig, type TrainConfig,
 } from '../src/index.js';
 import { Block, CausalSelfAttention, Embedding, Generator, LayerNorm, Linear, MLP, ModuleList, pruneGlobal } from '../src/nn/index.js';
@@ -150,6 +150,23 @@ const CASES: Case[] = [
     /^generate: unknown option 'temprature' \(the options are maxNewTokens, temperature, topK, topP, minP, logitBias, repetitionPenalty, presencePenalty, frequencyPenalty, seed, kvCache, stopToken\)$/],
   ['generateBatch misspelt topk', () => generateBatch(model, [[1]], bad({ maxNewTokens: 2, topk: 3 })).next(), TypeError,
     /^generateBatch: unknown option 'topk' /],
+  ['generateBeams misspelt num_beams', () => generateBeams(model, [1], bad({ maxNewTokens: 2, num_beams: 3 })), TypeError,
+    /^generateBeams: unknown option 'num_beams' \(the options are numBeams, maxNewTokens, lengthPenalty, earlyStopping, numReturnSequences, eosTokenId\)$/],
+  ['generateBeams without options', () => generateBeams(model, [1], bad(undefined)), TypeError,
+    /^generateBeams: the options must be an object of numBeams, maxNewTokens, lengthPenalty, earlyStopping, numReturnSequences, eosTokenId, got undefined$/],
+  ['generateBeams numBeams past half the vocabulary', () => generateBeams(model, [1], { numBeams: 9, maxNewTokens: 2 }), RangeError,
+    /^generateBeams: numBeams must be an integer in \[1, 8\] \(2·numBeams candidates from one beam of vocabulary 16\), got number 9$/],
+  ['generateBeams maxNewTokens 0', () => generateBeams(model, [1], { numBeams: 2, maxNewTokens: 0 }), RangeError, /^generateBeams: maxNewTokens must be an integer >= 1, got number 0$/],
+  ["generateBeams lengthPenalty '1'", () => generateBeams(model, [1], bad({ numBeams: 2, maxNewTokens: 2, lengthPenalty: '1' })), RangeError,
+    /^generateBeams: lengthPenalty must be a finite number, got string '1'$/],
+  ["generateBeams earlyStopping 'true'", () => generateBeams(model, [1], bad({ numBeams: 2, maxNewTokens: 2, earlyStopping: 'true' })), RangeError,
+    /^generateBeams: earlyStopping must be true, false or 'never', got string 'true'$/],
+  ['generateBeams numReturnSequences past numBeams', () => generateBeams(model, [1], { numBeams: 2, maxNewTokens: 2, numReturnSequences: 3 }), RangeError,
+    /^generateBeams: numReturnSequences must be an integer in \[1, numBeams 2\], got number 3$/],
+  ['generateBeams eosTokenId past the vocabulary', () => generateBeams(model, [1], { numBeams: 2, maxNewTokens: 2, eosTokenId: 16 }), RangeError,
+    /^generateBeams: eosTokenId must be a token id in \[0, 16\), got number 16$/],
+  ['generateBeams with a prompt of a token past the vocabulary', () => generateBeams(model, [16], { numBeams: 2, maxNewTokens: 2 }), RangeError,
+    /^generateBeams: prompt\[0\] = number 16 is not a token id in \[0, 16\)$/],
   ['sampleLogits misspelt topk', () => scope(() => sampleLogits(zeros([1, 4]), zeros([1]), bad({ topk: 2 }))), TypeError,
     /^sampleLogits: unknown option 'topk' \(the options are temperature, topK, topP, minP\)$/],
   // losses

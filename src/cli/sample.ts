@@ -20,6 +20,7 @@ import { checkPathSettings, flagHelp, flagName, printNote, UsageError, type Flag
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { openGenerator, openModel } from './inference-model.js';
 import { acceptanceLine, draftedSteps, openDraft } from './sample-draft.js';
+import { checkBeamFlags, printBeams } from './sample-beams.js';
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
 import { ADAPTER_OR_HUB, CHECKPOINT_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, RUN_CHECKPOINT, runCheckpoint, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
@@ -76,6 +77,10 @@ const SAMPLE_DEFAULTS = {
   dtype: TRAIN_DEFAULTS.dtype,
   draft: '',
   draftTokens: 4,
+  numBeams: 1,
+  lengthPenalty: 1,
+  earlyStopping: 'false',
+  numReturnSequences: 1,
 };
 const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   defaults: SAMPLE_DEFAULTS,
@@ -93,8 +98,11 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     frequencyPenalty: { min: -2, max: 2 },
     seed: SEED,
     draftTokens: POSITIVE_INT,
+    numBeams: POSITIVE_INT,
+    lengthPenalty: {}, // any finite number
+    numReturnSequences: POSITIVE_INT,
   },
-  choices: { dtype: TRAIN_DTYPES },
+  choices: { dtype: TRAIN_DTYPES, earlyStopping: ['false', 'true', 'never'] },
   docs: {
     config: `${CONFIG_DOC} sample.py defaults`,
     outDir: OUT_DIR_DOC,
@@ -116,6 +124,10 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     dtype: DTYPE_DOC,
     draft: 'speculative decoding: a draft checkpoint (any kind --out-dir takes; a smaller model with the same tokenizer, e.g. distilled from this one) proposes tokens this one checks, the text distributed as without it',
     draftTokens: 'tokens the --draft model proposes a round',
+    numBeams: "beam search with this many beams, as Hugging Face's num_beams (no sampling: it takes none of the sampling flags); 1 = off, sample",
+    lengthPenalty: "beam search: a finished sequence scores its summed logprobs over its new tokens ** this (> 0 favours longer ones)",
+    earlyStopping: 'beam search: stop once --num-beams sequences are finished (true), when no running beam is likely to do better (false), or when none can (never)',
+    numReturnSequences: 'beam search: how many of the best sequences to print',
   },
 };
 
@@ -131,6 +143,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const penalty = (['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'] as const).find((k) => f[k] !== SAMPLE_DEFAULTS[k]);
   if (f.draft && f.logitBias) throw new UsageError(`flag --draft decodes without a logit bias: --logit-bias ${f.logitBias} cannot be applied with it (sample without --draft)`);
   if (f.draft && penalty) throw new UsageError(`flag --draft decodes without penalties: ${flagName(penalty)} ${f[penalty]} cannot be applied with it (leave the penalties at 1, 0, 0, or sample without --draft)`);
+  checkBeamFlags(f, given);
   if (given.has('draftTokens') && !f.draft) throw new UsageError(`flag --draft-tokens ${f.draftTokens} counts a draft model's tokens: give the draft with --draft DIR`);
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
@@ -144,13 +157,22 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const prompt = known.ids;
   const reach = generationExtent(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
   const draft = f.draft ? await openDraft(f.draft, head, { ...f, promptTokens: prompt.length }) : null;
-  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, batch: f.numSamples, flag: '--num-samples', ...reach, kvCache: f.kvCache }, adapter, draft ?? undefined).catch((e: unknown) => {
+  const batch = f.numBeams > 1 ? { batch: f.numBeams, flag: '--num-beams' } : { batch: f.numSamples, flag: '--num-samples' };
+  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, ...batch, ...reach, kvCache: f.kvCache }, adapter, draft ?? undefined).catch((e: unknown) => {
     draft?.dispose();
     throw e;
   });
   const tally = { drafted: 0, accepted: 0 };
   try {
     const shown = tokenizer.decode(prompt); // the prompt the model continues: without what was left out
+    if (f.numBeams > 1) {
+      const line = await autocast(dtype, () => printBeams(model, tokenizer, prompt, shown, f), casts).catch((e: unknown) => {
+        if (e instanceof LogitsNotFiniteError) throw new Error(e.describe(null)); // as the command's, not generateBeams'
+        throw e;
+      });
+      stats.write(`${line} (${dtype})\n`);
+      return 0;
+    }
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
     const samples: number[][] = Array.from({ length: f.numSamples }, () => []);
     const streaming = f.numSamples === 1; // one sample streams; several are printed whole, in order, when done
