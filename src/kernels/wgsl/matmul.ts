@@ -182,8 +182,10 @@ function productTunable<C>(plan: MatmulPlan, nBatch: number, family: string, fal
   const layout = `${transA ? 'ta' : ''}${transB ? 'tb' : ''}${vec4Aligned(plan) ? ' vec4' : ''}`;
   // elements a buffer must hold for its batch strides (0 where broadcast) plus one matrix
   const extent = (strides: readonly number[], matrix: number) => strides.reduce((n, st, d) => n + (batchShape[d]! - 1) * st, matrix);
+  const kind = `${layout}${plan.float === 'f16' ? ' f16' : ''}${family === 'tiled' ? '' : ` ${family}`}`;
   return {
-    key: `matmul ${[...batchShape, M, N, K].join('x')} ${layout}${plan.float === 'f16' ? ' f16' : ''}${family === 'tiled' ? '' : ` ${family}`}`,
+    key: `matmul ${[...batchShape, M, N, K].join('x')} ${kind}`,
+    family: `matmul ${kind}`,
     fallback,
     candidates,
     prepare(candidate) {
