@@ -134,7 +134,7 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, given: Matmu
   if (tiled === 'texture' && K > 0 && launchTextureMatmul(a, b, c, plan, nBatch)) return;
   const fallback = matmulTiling(M, N, K, nBatch);
   const record = (a: Resource, b: Resource, c: Resource, tiling: MatmulTiling) => recordTiled(a, b, c, plan, nBatch, tiling);
-  record(a, b, c, matmulTilingIsAuto() ? tuned(productTunable(plan, nBatch, 'tiled', fallback, matmulTilings(K), record)) : fallback);
+  record(a, b, c, matmulTilingIsAuto() ? tuned(productTunable(plan, nBatch, 'tiled', fallback, matmulTilings(K, fallback.tiles), record)) : fallback);
 }
 
 /** The skinny product with the profile's kernel; 'auto' measures the ones that fit its layout ('workgroup' until measured). */
