@@ -17,7 +17,7 @@ describe('autotune during a profile', () => {
     process.env.GPT_CACHE_DIR = cacheDir;
     setAutotune(true);
     // 'measured' fills 4 numbers, the default 256K: once measured, 'measured' wins. Not more: on a loaded
-    // machine the default's runs of 4M spent the whole budget (BUDGET_MS), and 'measured' was never timed
+    // machine the default's runs of 4M spent the whole budget (AUTOTUNE_BUDGET_MS), and 'measured' was never timed
     const t: Tunable<string> = {
       key: 'profile-retry test',
       fallback: 'default',

@@ -87,7 +87,7 @@ describe('autotune measurements', () => {
 
   it('a measurement its budget cuts short keeps the default, which it measured first', async () => {
     if (!device().info.features.includes('timestamp-query')) return;
-    // 'slow' alone spends the 200 ms budget (3 runs of ~100 ms on lavapipe): listed first, it was the only one measured, and won
+    // 'slow' alone spends the budget (AUTOTUNE_BUDGET_MS: 3 runs of ~100 ms on lavapipe): listed first, it was the only one measured, and won
     const t = tunable('budget test', 'default', ['slow', 'default'], (c) => ({ kernel: working, n: c === 'slow' ? 2_000_000 : 10, grid: [1, 1, 1] }));
     const { winner, saved } = await measured(t);
     expect(winner).toBe('default');
@@ -96,7 +96,7 @@ describe('autotune measurements', () => {
 
   it('a candidate far slower than the budget is run once, not three times', async () => {
     if (!device().info.features.includes('timestamp-query')) return;
-    // one run of 'slow' (~500 ms on lavapipe) spends the 200 ms budget alone
+    // one run of 'slow' (~500 ms on lavapipe) spends the budget alone
     const t = tunable('pathological test', 'default', ['default', 'slow'], (c) => ({ kernel: working, n: c === 'slow' ? 10_000_000 : 10, grid: [1, 1, 1] }));
     let slowRuns = 0;
     const counted: typeof t = {
