@@ -275,7 +275,22 @@ async function trainRun(
     firstSave = false;
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
+  const onEval = async (l: StepLog) => {
+    lastEvalLine = performance.now();
+    timedFrom = l.step;
+    const again = l.step === resumedAt;
+    if (!again) await log.eval(l);
+    progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
+    if (l.step > 0 && !again && (l.val! < bestVal || flags.alwaysSave)) {
+      bestVal = Math.min(bestVal, l.val!);
+      await save(l.val!);
+    }
+  };
   try {
+    // a figure to beat before any step: off the interval, the first evaluation would come after
+    // steps, and a model they made worse would replace the checkpoint it resumed (the evaluation
+    // draws from a generator of its own: the steps are those of a run without it)
+    if (mismatch && trainer.step % cfg.evalInterval !== 0) await onEval({ step: trainer.step, loss: NaN, lr: trainer.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, flopsPerSec: 0, ...(await trainer.evaluate()) });
     await trainer.run({
       profileStep: profiledStep(trainer.step),
       onProfile: flags.profile ? (kernels) => progress.log(profileTable(kernels)) : undefined,
@@ -300,17 +315,7 @@ async function trainRun(
           progress.log(`step ${trainer.step}: evaluating, ${queued}/${total} batches queued`);
         }
       },
-      onEval: async (l: StepLog) => {
-        lastEvalLine = performance.now();
-        timedFrom = l.step;
-        const again = l.step === resumedAt;
-        if (!again) await log.eval(l);
-        progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
-        if (l.step > 0 && !again && (l.val! < bestVal || flags.alwaysSave)) {
-          bestVal = Math.min(bestVal, l.val!);
-          await save(l.val!);
-        }
-      },
+      onEval,
     });
   } catch (e) {
     throw whereabouts.failed(e);
