@@ -81,6 +81,9 @@ async function exportLocked(f: ExportFlags, source: string): Promise<number> {
   if (held && !f.overwrite) throw new UsageError(`--to ${f.to} already holds ${held}: choose another --to, or replace it with --overwrite`);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
   if (isTorchPath(f.to)) return exportNanoGpt(ckpt, f.to);
+  if (f.adapters && ckpt.meta.mergedAdapter) {
+    throw new UsageError(`flag --adapters: ${source}'s LoRA adapters were trained on its base with the adapter ${ckpt.meta.mergedAdapter} merged, and peft would load them onto the base alone: export the merged model instead (gpt export --to DIR without --adapters)`);
+  }
   if (f.adapters) return exportAdapters(ckpt, f.to, ...peftBase(f.baseModel));
   const problem = hfLayoutProblem(ckpt.meta.model);
   if (problem) throw new UsageError(problem); // before the device opens, as the other refusals

@@ -167,7 +167,9 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   // freed however the run ends, a refusal before its first step too (an unreadable log)
   try {
     whereabouts.step = () => trainer.step;
-    await trainRun(trainer, flags, ds, data, ckpt, resume, teacher, whereabouts, continued);
+    // new LoRA adapters on a model with --adapter merged: their base is that model, which a resume keeps knowing
+    const mergedAdapter = resume ? ckpt!.meta.mergedAdapter : cfg.loraRank > 0 ? adapter?.dir : undefined;
+    await trainRun(trainer, flags, ds, data, ckpt, resume, teacher, whereabouts, continued, mergedAdapter);
   } finally {
     trainer.dispose();
     trainer.model.dispose();
@@ -207,6 +209,7 @@ async function trainRun(
   teacher: Teacher | null,
   whereabouts: RunWhereabouts,
   continued: ContinuedRun | null,
+  mergedAdapter: string | undefined,
 ): Promise<void> {
   const { cfg, distill } = trainer;
   let bestVal = Infinity;
@@ -266,7 +269,7 @@ async function trainRun(
   // driver meets them for the first time, silent but for this line
   const compiling = setTimeout(() => progress.log('compiling the GPU kernels for the first steps (the driver keeps them for later runs)...'), COMPILE_NOTICE_MS);
   const save = async (val: number) => {
-    const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, dataTokens: { train: ds.train.length, val: ds.val.length }, alwaysSave: flags.alwaysSave, ...(teacher && { distill: teacher.meta }) };
+    const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, dataTokens: { train: ds.train.length, val: ds.val.length }, alwaysSave: flags.alwaysSave, ...(teacher && { distill: teacher.meta }), ...(mergedAdapter && { mergedAdapter }) };
     whereabouts.savingAt(trainer.step);
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
     whereabouts.saved(trainer.step, val);
