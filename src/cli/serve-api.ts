@@ -25,6 +25,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { device } from '../device/device.js';
 import type { DeviceLostError } from '../device/lost.js';
 import { generateBatch, LogitsNotFiniteError, type DrawnLogprobs } from '../gpt/generate.js';
+import { hasLogitBias } from '../gpt/logit-bias.js';
 import { deviceRoom } from '../gpt/model.js';
 import { hasPenalties } from '../ops/index.js';
 import { scoreSequences, ScoresNotFiniteError } from '../gpt/score.js';
@@ -136,8 +137,8 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     const { positions, forwardPositions } = generationExtent(model.config.blockSize, longest, 0);
     try {
       // generateBatch decodes with KV caches
-      // with its penalties' and logprobs' tensors, [batch, V] each
-      const sampling = { penalties: hasPenalties(r), ...(r.logprobs !== null && { logprobsTopN: r.logprobs }) };
+      // with its penalties', logit bias' and logprobs' tensors, [batch, V] each
+      const sampling = { penalties: hasPenalties(r), logitBias: hasLogitBias(r.logitBias), ...(r.logprobs !== null && { logprobsTopN: r.logprobs }) };
       checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, ...deviceRoom(), kvCache: true, forwardPositions, dtype, sampling });
     } catch (e) {
       const asked = r.bestOf > r.n ? 'best_of' : 'n';
