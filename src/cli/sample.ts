@@ -20,7 +20,7 @@ import { checkPathSettings, flagHelp, flagName, printNote, UsageError, type Flag
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { openGenerator, openModel } from './inference-model.js';
 import { acceptanceLine, draftedSteps, openDraft } from './sample-draft.js';
-import { checkBeamFlags, printBeams } from './sample-beams.js';
+import { checkBeamFlags, checkNumBeams, printBeams } from './sample-beams.js';
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
 import { ADAPTER_OR_HUB, CHECKPOINT_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, RUN_CHECKPOINT, runCheckpoint, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
@@ -148,6 +148,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
   const head = await readCheckpointHead(checkpointPath(f));
+  checkNumBeams(f.numBeams, head.meta.model.vocabSize);
   const adapter = await readAdapterFlag(f.adapter, head);
   const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
   const logitBias = f.logitBias ? parseLogitBias(f.logitBias, head.meta.model.vocabSize) : undefined;
