@@ -245,8 +245,10 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       );
     } catch (e) {
       // a model whose logits are not finite is the client's to know (its text stops there); other failures are the server's
+      // a row of the batch is a choice; with best_of, a candidate of its prompt's, which the answer's choices need not hold
+      const rowName = (k: number) => (ranked ? `prompt[${Math.floor(k / r.bestOf)}]'s best_of candidate ${k % r.bestOf}` : `choices[${k}]`);
       const failure = e instanceof LogitsNotFiniteError
-        ? new ApiError(500, `generation failed: ${e.describe(e.sequence === null ? null : `choices[${e.sequence}]`)}`)
+        ? new ApiError(500, `generation failed: ${e.describe(e.sequence === null ? null : rowName(e.sequence))}`)
         : new ApiError(500, "generation failed: the reason is in gpt serve's output");
       if (r.stream) res.end(`data: ${JSON.stringify(failure.body)}\n\n`);
       else if (e instanceof LogitsNotFiniteError) fail(res, failure);
