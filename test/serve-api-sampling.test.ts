@@ -27,7 +27,7 @@ beforeAll(async () => {
   await setupDevice();
   mkdirSync(join(dir, 'web'));
   writeFileSync(join(dir, 'web', 'index.html'), '<!doctype html><title>t</title>');
-  const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
+  const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
   await saveCheckpoint(ckpt, model, tokenizer);
   model.dispose();
   api = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype: 'auto' });
