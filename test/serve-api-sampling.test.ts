@@ -99,6 +99,16 @@ describe('POST /v1/completions: min_p, logit_bias, best_of', () => {
     expect(bare.choices.map((c) => [c.text, c.logprobs])).toEqual(want.map((c) => [c.text, null]));
   });
 
+  it('best_of equal to n streams, as n alone does (every choice is returned: nothing to rank; vLLM streams it)', async () => {
+    const streamed = async (fields: Record<string, unknown>) => {
+      const res = await post({ prompt: 'to', n: 2, seed: 9, ...SETTINGS, stream: true, ...fields });
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      return text.replace(/"(id|created)":"?[^,"]*"?/g, '');
+    };
+    expect(await streamed({ best_of: 2 })).toBe(await streamed({}));
+  });
+
   it('refuses bad values with a 400 naming the field', async () => {
     const V = tokenizer.vocabSize;
     const cases: [Record<string, unknown>, string, RegExp][] = [
