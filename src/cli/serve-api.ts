@@ -147,17 +147,16 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     return batch * forwardPositions; // a scoring window is forwardPositions long at most
   };
 
-  /** Runs one request's generation and sends its answer; `gone`: whether its client has left. */
-  const generate = async ({ tokenizer, generator: { model, dtype, casts }, endToken }: Loaded, res: ServerResponse, r: CompletionRequest, ids: Int32Array[], maxTokens: number[], tokensPerForward: number, gone: () => boolean): Promise<number> => {
+  /** Runs one request's generation and sends its answer (`encoded`: its prompts' tokens, `ids`: those kept of them); `gone`: whether its client has left. */
+  const generate = async ({ tokenizer, generator: { model, dtype, casts }, endToken }: Loaded, res: ServerResponse, r: CompletionRequest, encoded: Int32Array[], ids: Int32Array[], maxTokens: number[], tokensPerForward: number, gone: () => boolean): Promise<number> => {
     const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
     const choices = r.prompts.flatMap((given, p) => {
       const prompt = typeof given === 'string' ? given : tokenizer.decode(given); // what echo gives: whole, truncated or not (vLLM's)
-      const kept = tokenizer.decode(ids[p]!);
       return Array.from({ length: r.bestOf }, (_, i) => ({
         index: p * r.bestOf + i,
         prompt,
-        /** What truncate_prompt_tokens cut off the prompt's front: echoed, its tokens without logprobs (vLLM scores those it keeps). */
-        cut: prompt.endsWith(kept) ? prompt.slice(0, prompt.length - kept.length) : '',
+        /** The tokens truncate_prompt_tokens cut off the prompt's front: echoed, without logprobs (vLLM scores those it keeps). */
+        cut: encoded[p]!.subarray(0, encoded[p]!.length - ids[p]!.length),
         ids: ids[p]!,
         maxTokens: maxTokens[p]!,
         seed: r.seeds[p]! + i,
@@ -282,9 +281,10 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     const body = await readBody(req);
     if (body === null) return CLIENT_GONE;
     const r = parseCompletionRequest(parseJson(body), { modelId, parent, vocabSize: m.tokenizer.vocabSize });
-    const { ids, maxTokens } = fitContext(encode(m, r), r.maxTokens, r.truncatePromptTokens, m.generator.model.config.blockSize);
+    const encoded = encode(m, r);
+    const { ids, maxTokens } = fitContext(encoded, r.maxTokens, r.truncatePromptTokens, m.generator.model.config.blockSize);
     const tokensPerForward = checkFits(m, r, ids, maxTokens);
-    return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, ids, maxTokens, tokensPerForward, () => left)));
+    return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, encoded, ids, maxTokens, tokensPerForward, () => left)));
   };
 
   const models = ({ modelObject }: Loaded, res: ServerResponse, route: string): number => {
