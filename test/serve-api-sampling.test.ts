@@ -139,6 +139,8 @@ describe('gpt sample --logit-bias', () => {
     const cases: [string, string][] = [
       ['3', "flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '3' in '3'"],
       ['3:1,4:x', "flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '4:x' in '3:1,4:x'"],
+      ['3:0x10', "flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '3:0x10' in '3:0x10'"], // a decimal number, as every flag's
+      ['3: 5', "flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '3: 5' in '3: 5'"],
       ['3:1,3:2', "flag --logit-bias gives token id 3 twice in '3:1,3:2'"],
       [`${V}:1`, `flag --logit-bias key '${V}' is not a token id in [0, ${V})`],
       ['3:-101', 'flag --logit-bias[3] must be a number in [-100, 100], got number -101'],

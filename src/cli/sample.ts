@@ -16,7 +16,7 @@ import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { generationExtent } from './device-fit.js';
 import { resolveSettings, settingName } from './config-file.js';
-import { checkPathSettings, flagHelp, flagName, printNote, UsageError, type FlagSpec } from './flags.js';
+import { checkPathSettings, DECIMAL, flagHelp, flagName, printNote, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { openGenerator, openModel } from './inference-model.js';
 import { acceptanceLine, draftedSteps, openDraft } from './sample-draft.js';
@@ -221,7 +221,7 @@ function parseLogitBias(value: string, vocabSize: number): Record<string, number
   const given = new Map<string, number>();
   for (const part of value.split(',')) {
     const [id, b, ...more] = part.split(':');
-    if (!id || !b?.trim() || more.length || !Number.isFinite(Number(b))) throw new UsageError(`flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '${part}' in '${value}'`);
+    if (!id || !DECIMAL.test(b ?? '') || more.length) throw new UsageError(`flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '${part}' in '${value}'`);
     if (given.has(id)) throw new UsageError(`flag --logit-bias gives token id ${id} twice in '${value}'`);
     given.set(id, Number(b));
   }
