@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { generateSpeculative, type SpeculativeOptions } from '../src/gpt/speculative.js';
-import { samplingProbabilities } from '../src/gpt/speculative-rule.js';
+import { samplingProbabilities } from '../src/check/reference/speculative.js';
 import { device, GPT as GPTClass, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
 import { loadGPT2, seededValues, setupDevice } from './helpers.js';
 import { randomGPT2, SMALL } from './hf-reference.js';

@@ -1,0 +1,145 @@
+// The rule of speculative sampling (Leviathan et al. 2023; Chen et al. 2023), in float64: the
+// reference of speculativeSample (src/ops/speculative.ts) and the tests' oracle. A draft token
+// x ~ q is kept with probability min(1, p(x) / q(x)); at the first rejection the token is drawn
+// from norm(max(0, p - q)); with every draft kept, a bonus token from the target's next row. Each
+// emitted token is then distributed as the target's own draw. p and q are the distributions
+// sampleLogits draws from: temperature, top-k (ties at the k-th kept), top-p (the shortest prefix
+// of the order by logit, ties lower id first, holding at least topP of the weight); temperature 0
+// is the one-hot of the first id of the largest logit. Their candidates and weights are those of
+// sampleLogits' float64 reference (sample.ts), one statement of them.
+import type { SamplingOptions } from '../../ops/index.js';
+import { ref, type Ref } from './array.js';
+import { sampleCandidates } from './sample.js';
+
+/**
+ * The probabilities sampleLogits draws a row of logits with (float64; index = token id); null
+ * for a row with no distribution (a NaN or +Inf logit, or only -Inf ones), where it draws -1.
+ */
+export function samplingProbabilities(logits: ArrayLike<number>, opts: SamplingOptions): Float64Array | null {
+  const c = sampleCandidates(logits, opts);
+  if (!c) return null;
+  const probs = new Float64Array(logits.length);
+  const total = c.weights.reduce((s, w) => s + w, 0);
+  c.order.forEach((id, k) => (probs[id] = c.weights[k]! / total));
+  return probs;
+}
+
+/** The id a uniform u in [0, 1) draws from probabilities (the inverse CDF in id order; rounding past the total: the last id with any). */
+export function drawFrom(probs: ArrayLike<number>, u: number): number {
+  let total = 0;
+  for (let i = 0; i < probs.length; i++) total += probs[i]!;
+  const r = u * total;
+  let running = 0;
+  let last = -1;
+  for (let i = 0; i < probs.length; i++) {
+    if (!(probs[i]! > 0)) continue;
+    last = i;
+    if ((running += probs[i]!) > r) return i;
+  }
+  return last;
+}
+
+/** What a round of speculative sampling emits: the draft tokens kept (a prefix), then `next`. */
+export interface RoundOutcome {
+  accepted: number;
+  next: number;
+}
+
+/**
+ * One round over k drafted ids: p holds the target's k + 1 rows (row i: the distribution after the
+ * first i drafts), q the draft's k rows (drafted[i] was drawn from q[i]); `accept[i]` is the uniform
+ * number in [0, 1) that decides drafted[i], `u` the one that draws the residual or bonus token.
+ */
+export function speculativeRound(p: readonly ArrayLike<number>[], q: readonly ArrayLike<number>[], drafted: readonly number[], accept: readonly number[], u: number): RoundOutcome {
+  const { accepted, from } = roundDecisions(p, q, drafted, accept);
+  return { accepted, next: drawFrom(from, u) };
+}
+
+/** The drafts a round keeps, and the weights (not normalized) its last token is drawn from. */
+export function roundDecisions(p: readonly ArrayLike<number>[], q: readonly ArrayLike<number>[], drafted: readonly number[], accept: readonly number[]): { accepted: number; from: ArrayLike<number> } {
+  const k = drafted.length;
+  for (let i = 0; i < k; i++) {
+    const x = drafted[i]!;
+    // u < p / q, without the division: kept with probability min(1, p(x) / q(x))
+    if (accept[i]! * q[i]![x]! < p[i]![x]!) continue;
+    const residual = Float64Array.from(p[i]!, (pi, j) => Math.max(0, pi - q[i]![j]!));
+    // p <= q everywhere (up to rounding) cannot reject: should rounding leave no residual, p itself
+    return { accepted: i, from: residual.some((r) => r > 0) ? residual : p[i]! };
+  }
+  return { accepted: k, from: p[k]! };
+}
+
+/** The weights a round draws its last token from (roundDecisions) for speculativeSample's arguments; null where a row has no distribution. */
+export function drawnWeights(logits: Ref, ids: Ref, u: Ref, opts: SamplingOptions): ArrayLike<number> | null {
+  const V = logits.shape[1]!;
+  const k = ids.data.length;
+  const rows = Array.from({ length: 2 * k + 1 }, (_, r) => samplingProbabilities(logits.data.subarray(r * V, (r + 1) * V), opts));
+  if (rows.includes(null)) return null;
+  const probs = rows as Float64Array[];
+  return roundDecisions(probs.slice(0, k + 1), probs.slice(k + 1), Array.from(ids.data), Array.from(u.data.subarray(0, k))).from;
+}
+
+/**
+ * Relative distance (to the row's weight) within which float32 rounding may put a cut of a row's
+ * running weight on the other side of a number compared with it: speculativeSample sums up to
+ * 50,257 float32 terms, and each p - q of the residual loses up to a few ulp of p and q.
+ */
+export const ROUND_MARGIN = 1e-5;
+
+/**
+ * Which decision of a round (see speculativeSampleRef) sits within float32 rounding of its
+ * boundary, where the GPU may decide it the other way: a top-p cut within ROUND_MARGIN of topP; a
+ * kept draft with u * q(x) within ROUND_MARGIN * max(p(x), q(x)) of p(x) (or both below 1e-30: float32
+ * flushes them); a residual weighing less than ROUND_MARGIN (the GPU may find none, or some where
+ * float64 found none); u's point of the drawn weights within ROUND_MARGIN of a running sum (plus
+ * ROUND_MARGIN of the whole p + q for a residual). Null when none does.
+ */
+export function nearBoundary(logits: Ref, ids: Ref, u: Ref, opts: SamplingOptions): string | null {
+  const V = logits.shape[1]!;
+  const k = ids.data.length;
+  const { topP = 1 } = opts;
+  const rows: Float64Array[] = [];
+  for (let r = 0; r < 2 * k + 1; r++) {
+    const row = logits.data.subarray(r * V, (r + 1) * V);
+    const c = sampleCandidates(row, opts);
+    if (!c) return null; // no distribution: told by the logits' classes, exactly
+    if (topP < 1 && c.beforeTopP.some((f) => Math.abs(f - topP) <= ROUND_MARGIN)) return `row ${r}: a top-p cut`;
+    rows.push(samplingProbabilities(row, opts)!);
+  }
+  const [p, q] = [rows.slice(0, k + 1), rows.slice(k + 1)];
+  const accept = Array.from(u.data.subarray(0, k));
+  const { accepted, from } = roundDecisions(p, q, Array.from(ids.data), accept);
+  for (let i = 0; i <= Math.min(accepted, k - 1); i++) {
+    const [px, qx] = [p[i]![ids.data[i]!] ?? 0, q[i]![ids.data[i]!] ?? 0];
+    const most = Math.max(px, qx);
+    if (most > 0 && (most < 1e-30 || Math.abs(accept[i]! * qx - px) <= ROUND_MARGIN * most)) return `draft ${i}: u * q(x) = ${accept[i]! * qx} against p(x) = ${px}`;
+  }
+  const residual = from !== p[accepted]; // p - q, not p itself
+  let total = 0;
+  for (let j = 0; j < V; j++) total += from[j]!;
+  if (residual && total < ROUND_MARGIN) return `a residual of ${total}`;
+  const r = u.data[k]! * total;
+  const slack = ROUND_MARGIN * total + (residual ? ROUND_MARGIN : 0);
+  let running = 0;
+  for (let j = 0; j < V; j++) {
+    if (!(from[j]! > 0)) continue;
+    running += from[j]!;
+    if (Math.abs(running - r) <= slack) return `the draw: u's point ${r} of ${total} near the running sum at id ${j}`;
+  }
+  return null;
+}
+
+/**
+ * speculativeSample(logits [2k + 1, V], ids [k], u [k + 1]) in float64: [accepted, token], or
+ * [row, -1] for the first row with no distribution (the target's k + 1 rows, then the draft's k).
+ */
+export function speculativeSampleRef(logits: Ref, ids: Ref, u: Ref, opts: SamplingOptions): Ref {
+  const V = logits.shape[1]!;
+  const k = ids.data.length;
+  const rows = Array.from({ length: 2 * k + 1 }, (_, r) => samplingProbabilities(logits.data.subarray(r * V, (r + 1) * V), opts));
+  const bad = rows.indexOf(null);
+  if (bad >= 0) return ref([2], [bad, -1]);
+  const probs = rows as Float64Array[];
+  const { accepted, next } = speculativeRound(probs.slice(0, k + 1), probs.slice(k + 1), Array.from(ids.data), Array.from(u.data.subarray(0, k)), u.data[k]!);
+  return ref([2], [accepted, next]);
+}
