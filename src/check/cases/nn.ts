@@ -14,7 +14,7 @@ import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layer
 import { dropoutMaskRef } from '../reference/philox.js';
 import { penalizeRef } from '../reference/penalty.js';
 import { sampleRef, sampleWalk } from '../reference/sample.js';
-import { drawnWeights, nearBoundary, speculativeSampleRef } from '../reference/speculative.js';
+import { decisionsOf, nearBoundary, roundRows, shareMiddle, speculativeSampleRef } from '../reference/speculative.js';
 import { EXACT, F16_EPS, F16_TINY, floatInput, halfGradTol, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
 
 /** Multiply-adds a drawn matmul does at most (its reference runs again for every finite difference). */
@@ -404,10 +404,12 @@ const speculativeSample = {
     }
     const ids = ref([k], rows.slice(k + 1).map((row) => (bool(r) ? Math.max(0, sampleWalk(row, float(r, 0, 1), opts).token) : r.int(0, V - 1))));
     const u = ref([k + 1], []);
+    const sorted = roundRows(x, opts);
     for (let tries = 0; tries < 20; tries++) {
       u.data = Float64Array.from({ length: k + 1 }, () => Math.fround(float(r, 0, 1)));
-      u.data[k] = Math.fround(shareMiddle(r, drawnWeights(x, ids, u, opts)));
-      if (!nearBoundary(x, ids, u, opts)) break;
+      const from = decisionsOf(sorted, ids, u)?.from;
+      u.data[k] = from ? Math.fround(shareMiddle(from, r.int(0, V - 1))) : 0.5;
+      if (!nearBoundary(sorted, ids, u, opts.topP)) break;
     }
     return {
       inputs: [floatInput(x, false), intInput(ids), floatInput(u, false)],
@@ -418,17 +420,6 @@ const speculativeSample = {
     };
   },
 };
-
-/** The middle of a share of `weights` (in id order) as a fraction of their whole: a random id's, or the largest share's where that one is a sliver. */
-function shareMiddle(r: Random, weights: ArrayLike<number> | null): number {
-  if (!weights) return 0.5;
-  const w = Array.from(weights);
-  const total = w.reduce((a, b) => a + b, 0);
-  const held = [...w.keys()].filter((j) => w[j]! > 0);
-  let j = pick(r, held);
-  if (w[j]! < 1e-3 * total) j = held.reduce((a, b) => (w[b]! > w[a]! ? b : a));
-  return (w.slice(0, j).reduce((a, b) => a + b, 0) + w[j]! / 2) / total;
-}
 
 /**
  * penalizeLogits on logits with -Inf among them (now and then a NaN or +Inf, which stay as they

@@ -9,7 +9,7 @@
 // sampleLogits' float64 reference (sample.ts), one statement of them.
 import type { SamplingOptions } from '../../ops/index.js';
 import { ref, type Ref } from './array.js';
-import { sampleCandidates } from './sample.js';
+import { sampleCandidates, type Candidates } from './sample.js';
 
 /**
  * The probabilities sampleLogits draws a row of logits with (float64; index = token id); null
@@ -17,8 +17,12 @@ import { sampleCandidates } from './sample.js';
  */
 export function samplingProbabilities(logits: ArrayLike<number>, opts: SamplingOptions): Float64Array | null {
   const c = sampleCandidates(logits, opts);
-  if (!c) return null;
-  const probs = new Float64Array(logits.length);
+  return c && probabilitiesOf(c, logits.length);
+}
+
+/** The probabilities (index = token id, V of them) that candidates make. */
+function probabilitiesOf(c: Candidates, V: number): Float64Array {
+  const probs = new Float64Array(V);
   const total = c.weights.reduce((s, w) => s + w, 0);
   c.order.forEach((id, k) => (probs[id] = c.weights[k]! / total));
   return probs;
@@ -69,14 +73,45 @@ export function roundDecisions(p: readonly ArrayLike<number>[], q: readonly Arra
   return { accepted: k, from: p[k]! };
 }
 
-/** The weights a round draws its last token from (roundDecisions) for speculativeSample's arguments; null where a row has no distribution. */
-export function drawnWeights(logits: Ref, ids: Ref, u: Ref, opts: SamplingOptions): ArrayLike<number> | null {
-  const V = logits.shape[1]!;
+/** A row of a round as the rule reads it: sampleLogits' candidates and the probabilities they make; null where the row has no distribution. */
+export type RoundRow = { candidates: Candidates; probs: Float64Array } | null;
+
+/** The rows of speculativeSample's logits [2k + 1, V] (the target's k + 1, then the draft's k), each sorted once. */
+export function roundRows(logits: Ref, opts: SamplingOptions): RoundRow[] {
+  const [R, V] = logits.shape as [number, number];
+  return Array.from({ length: R }, (_, r) => {
+    const candidates = sampleCandidates(logits.data.subarray(r * V, (r + 1) * V), opts);
+    return candidates && { candidates, probs: probabilitiesOf(candidates, V) };
+  });
+}
+
+/**
+ * speculativeSample(logits [2k + 1, V], ids [k], u [k + 1]) in float64: [accepted, token], or
+ * [row, -1] for the first row with no distribution (the target's k + 1 rows, then the draft's k).
+ */
+export function speculativeSampleRef(logits: Ref, ids: Ref, u: Ref, opts: SamplingOptions, rows = roundRows(logits, opts)): Ref {
   const k = ids.data.length;
-  const rows = Array.from({ length: 2 * k + 1 }, (_, r) => samplingProbabilities(logits.data.subarray(r * V, (r + 1) * V), opts));
+  const bad = rows.indexOf(null);
+  if (bad >= 0) return ref([2], [bad, -1]);
+  const probs = rows.map((r) => r!.probs);
+  const { accepted, next } = speculativeRound(probs.slice(0, k + 1), probs.slice(k + 1), Array.from(ids.data), Array.from(u.data.subarray(0, k)), u.data[k]!);
+  return ref([2], [accepted, next]);
+}
+
+/** What a round decides with the accept numbers u[0..k-1] (roundDecisions) on its rows; null where a row has no distribution. */
+export function decisionsOf(rows: RoundRow[], ids: Ref, u: Ref): ReturnType<typeof roundDecisions> | null {
+  const k = ids.data.length;
   if (rows.includes(null)) return null;
-  const probs = rows as Float64Array[];
-  return roundDecisions(probs.slice(0, k + 1), probs.slice(k + 1), Array.from(ids.data), Array.from(u.data.subarray(0, k))).from;
+  const probs = rows.map((r) => r!.probs);
+  return roundDecisions(probs.slice(0, k + 1), probs.slice(k + 1), Array.from(ids.data), Array.from(u.data.subarray(0, k)));
+}
+
+/** The middle of id j's share of `weights` (in id order), as a fraction of their whole; the largest share's where j's is under 1e-3 of it (a sliver float32 sums may miss). */
+export function shareMiddle(weights: ArrayLike<number>, j: number): number {
+  const w = Array.from(weights);
+  const total = w.reduce((a, b) => a + b, 0);
+  if (!(w[j]! >= 1e-3 * total)) j = w.reduce((best, x, i) => (x > w[best]! ? i : best), 0);
+  return (w.slice(0, j).reduce((a, b) => a + b, 0) + w[j]! / 2) / total;
 }
 
 /**
@@ -89,57 +124,34 @@ export const ROUND_MARGIN = 1e-5;
 /**
  * Which decision of a round (see speculativeSampleRef) sits within float32 rounding of its
  * boundary, where the GPU may decide it the other way: a top-p cut within ROUND_MARGIN of topP; a
- * kept draft with u * q(x) within ROUND_MARGIN * max(p(x), q(x)) of p(x) (or both below 1e-30: float32
- * flushes them); a residual weighing less than ROUND_MARGIN (the GPU may find none, or some where
- * float64 found none); u's point of the drawn weights within ROUND_MARGIN of a running sum (plus
- * ROUND_MARGIN of the whole p + q for a residual). Null when none does.
+ * draft decided with u * q(x) within ROUND_MARGIN * max(p(x), q(x)) of p(x) (or both below 1e-30:
+ * float32 flushes them); a residual weighing less than ROUND_MARGIN (the GPU may find none, or some
+ * where float64 found none); u's point of the drawn weights within ROUND_MARGIN of a running sum
+ * (plus ROUND_MARGIN of the whole p + q for a residual). Null when none does.
  */
-export function nearBoundary(logits: Ref, ids: Ref, u: Ref, opts: SamplingOptions): string | null {
-  const V = logits.shape[1]!;
+export function nearBoundary(rows: RoundRow[], ids: Ref, u: Ref, topP = 1): string | null {
   const k = ids.data.length;
-  const { topP = 1 } = opts;
-  const rows: Float64Array[] = [];
-  for (let r = 0; r < 2 * k + 1; r++) {
-    const row = logits.data.subarray(r * V, (r + 1) * V);
-    const c = sampleCandidates(row, opts);
-    if (!c) return null; // no distribution: told by the logits' classes, exactly
-    if (topP < 1 && c.beforeTopP.some((f) => Math.abs(f - topP) <= ROUND_MARGIN)) return `row ${r}: a top-p cut`;
-    rows.push(samplingProbabilities(row, opts)!);
-  }
-  const [p, q] = [rows.slice(0, k + 1), rows.slice(k + 1)];
-  const accept = Array.from(u.data.subarray(0, k));
-  const { accepted, from } = roundDecisions(p, q, Array.from(ids.data), accept);
+  const decided = decisionsOf(rows, ids, u);
+  if (!decided) return null; // no distribution: told by the logits' classes, exactly
+  for (const [r, row] of rows.entries()) if (topP < 1 && row!.candidates.beforeTopP.some((f) => Math.abs(f - topP) <= ROUND_MARGIN)) return `row ${r}: a top-p cut`;
+  const { accepted, from } = decided;
   for (let i = 0; i <= Math.min(accepted, k - 1); i++) {
-    const [px, qx] = [p[i]![ids.data[i]!] ?? 0, q[i]![ids.data[i]!] ?? 0];
+    const x = ids.data[i]!;
+    const [px, qx] = [rows[i]!.probs[x] ?? 0, rows[k + 1 + i]!.probs[x] ?? 0];
     const most = Math.max(px, qx);
-    if (most > 0 && (most < 1e-30 || Math.abs(accept[i]! * qx - px) <= ROUND_MARGIN * most)) return `draft ${i}: u * q(x) = ${accept[i]! * qx} against p(x) = ${px}`;
+    if (most > 0 && (most < 1e-30 || Math.abs(u.data[i]! * qx - px) <= ROUND_MARGIN * most)) return `draft ${i}: u * q(x) = ${u.data[i]! * qx} against p(x) = ${px}`;
   }
-  const residual = from !== p[accepted]; // p - q, not p itself
+  const residual = from !== rows[accepted]!.probs; // p - q, not p itself
   let total = 0;
-  for (let j = 0; j < V; j++) total += from[j]!;
+  for (let j = 0; j < from.length; j++) total += from[j]!;
   if (residual && total < ROUND_MARGIN) return `a residual of ${total}`;
-  const r = u.data[k]! * total;
+  const point = u.data[k]! * total;
   const slack = ROUND_MARGIN * total + (residual ? ROUND_MARGIN : 0);
   let running = 0;
-  for (let j = 0; j < V; j++) {
+  for (let j = 0; j < from.length; j++) {
     if (!(from[j]! > 0)) continue;
     running += from[j]!;
-    if (Math.abs(running - r) <= slack) return `the draw: u's point ${r} of ${total} near the running sum at id ${j}`;
+    if (Math.abs(running - point) <= slack) return `the draw: u's point ${point} of ${total} near the running sum at id ${j}`;
   }
   return null;
-}
-
-/**
- * speculativeSample(logits [2k + 1, V], ids [k], u [k + 1]) in float64: [accepted, token], or
- * [row, -1] for the first row with no distribution (the target's k + 1 rows, then the draft's k).
- */
-export function speculativeSampleRef(logits: Ref, ids: Ref, u: Ref, opts: SamplingOptions): Ref {
-  const V = logits.shape[1]!;
-  const k = ids.data.length;
-  const rows = Array.from({ length: 2 * k + 1 }, (_, r) => samplingProbabilities(logits.data.subarray(r * V, (r + 1) * V), opts));
-  const bad = rows.indexOf(null);
-  if (bad >= 0) return ref([2], [bad, -1]);
-  const probs = rows as Float64Array[];
-  const { accepted, next } = speculativeRound(probs.slice(0, k + 1), probs.slice(k + 1), Array.from(ids.data), Array.from(u.data.subarray(0, k)), u.data[k]!);
-  return ref([2], [accepted, next]);
 }
