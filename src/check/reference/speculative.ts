@@ -90,12 +90,10 @@ export function roundRows(logits: Ref, opts: SamplingOptions): RoundRow[] {
  * [row, -1] for the first row with no distribution (the target's k + 1 rows, then the draft's k).
  */
 export function speculativeSampleRef(logits: Ref, ids: Ref, u: Ref, opts: SamplingOptions, rows = roundRows(logits, opts)): Ref {
-  const k = ids.data.length;
   const bad = rows.indexOf(null);
   if (bad >= 0) return ref([2], [bad, -1]);
-  const probs = rows.map((r) => r!.probs);
-  const { accepted, next } = speculativeRound(probs.slice(0, k + 1), probs.slice(k + 1), Array.from(ids.data), Array.from(u.data.subarray(0, k)), u.data[k]!);
-  return ref([2], [accepted, next]);
+  const { accepted, from } = decisionsOf(rows, ids, u)!;
+  return ref([2], [accepted, drawFrom(from, u.data[ids.data.length]!)]);
 }
 
 /** What a round decides with the accept numbers u[0..k-1] (roundDecisions) on its rows; null where a row has no distribution. */
@@ -119,7 +117,7 @@ export function shareMiddle(weights: ArrayLike<number>, j: number): number {
  * running weight on the other side of a number compared with it: speculativeSample sums up to
  * 50,257 float32 terms, and each p - q of the residual loses up to a few ulp of p and q.
  */
-export const ROUND_MARGIN = 1e-5;
+const ROUND_MARGIN = 1e-5;
 
 /**
  * Which decision of a round (see speculativeSampleRef) sits within float32 rounding of its
