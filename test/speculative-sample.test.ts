@@ -5,12 +5,14 @@
 // top-k and top-p. A round whose float64 decisions sit within float32 rounding of a boundary
 // (nearBoundary: a top-p cut, u * q(x) against p(x), a residual of almost no weight, u's point
 // against a running sum) may go either way and is not compared; the rounds told apart so are
-// counted, and must stay few. Small vocabularies in numbers, GPT-2's (50,257) in a few rounds.
+// counted, and must stay few. Small vocabularies in numbers, GPT-2's (50,257) in a few rounds;
+// bad shapes and logits larger than a binding are refused in one line.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ref, type Ref } from '../src/check/reference/array.js';
 import { decisionsOf, drawFrom, nearBoundary, roundRows, shareMiddle, speculativeSampleRef, type RoundRow } from '../src/check/reference/speculative.js';
-import { scope, speculativeSample, tensor, type SamplingOptions } from '../src/index.js';
+import { scope, speculativeSample, tensor, zeros, type SamplingOptions } from '../src/index.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { Generator } from '../src/tensor/generator.js';
 import { fcParams, setupDevice } from './helpers.js';
 
@@ -100,6 +102,18 @@ describe('speculativeSample', () => {
     const tally = await check(roundArb(fc.constant(50_257)).map((c) => ({ ...c, k: Math.min(c.k, 2) })), 3);
     expect(tally.near, JSON.stringify(tally)).toBeLessThan(tally.runs);
   });
+
+  it('refuses logits of another shape than [2k + 1, V], or larger than a binding, in one line', () =>
+    scope(() => {
+      const call = (rows: number, V: number, k: number) => () => speculativeSample(zeros([rows, V]), zeros([k], 'int32'), zeros([k + 1]));
+      expect(call(4, 5, 2)).toThrow(/^speculativeSample: logits must be \[2k \+ 1, V\] .*, got \[4, 5\], \[2\] and \[3\]$/);
+      setProfile({ bindingLimit: 4096 });
+      try {
+        expect(call(5, 1000, 2)).toThrow(/^speculativeSample: logits float32\[5, 1000\] take 20000 bytes, but must fit one binding: at most 4096 bytes on this adapter$/);
+      } finally {
+        setProfile(null);
+      }
+    }));
 
   it('tells a row with no distribution as [row, -1], the target rows first; an id outside [0, V) is rejected', async () => {
     const V = 4;
