@@ -3,14 +3,17 @@
 // not win with the 0 ms its never-written timestamps read as, be saved, and then fail every later
 // run; nor may its error surface at the program's next read. And a measurement its budget cuts
 // short keeps the default unless something measured beat it, and a candidate far slower than the
-// others does not run three times its budget; a candidate timed at 0 ms is no winner.
+// others does not run three times its budget; a candidate timed at 0 ms is no winner. The budget is
+// wall time and counts compiling (seconds a kernel on SwiftShader, which the GPU's timestamps never
+// saw): faked here by a candidate whose first run blocks the thread, as Dawn's pipeline creation
+// does in Node.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { device, scope, tensor } from '../src/index.js';
-import { autotuneSettled, setAutotune, tuned, type Tunable } from '../src/kernels/autotune.js';
+import { AUTOTUNE_BUDGET_MS, autotuneSettled, forgetWinners, setAutotune, tuned, type Tunable } from '../src/kernels/autotune.js';
 import { Kernel } from '../src/kernels/kernel.js';
-import { autotuneCacheDir, setupDevice } from './helpers.js';
+import { autotuneCacheDir, runOnce, setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
 const cacheDir = autotuneCacheDir('gpt-autotune-trials-');
@@ -48,6 +51,7 @@ async function measured<C>(t: Tunable<C>): Promise<{ winner: C; warnings: string
   const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
   try {
     tuned(t); // loads the cache
+    await runOnce(t.prepare(t.fallback)); // as the program's first use would: its compile is not the measurement's
     await autotuneSettled();
     tuned(t); // queues the measurement
     await autotuneSettled();
@@ -84,7 +88,7 @@ describe('autotune measurements', () => {
 
   it('a measurement its budget cuts short keeps the default, which it measured first', async () => {
     if (!device().info.features.includes('timestamp-query')) return;
-    // 'slow' alone spends the 200 ms budget (3 runs of ~100 ms on lavapipe): listed first, it was the only one measured, and won
+    // 'slow' alone spends the budget (AUTOTUNE_BUDGET_MS: 3 runs of ~100 ms on lavapipe): listed first, it was the only one measured, and won
     const t = tunable('budget test', 'default', ['slow', 'default'], (c) => ({ kernel: working, n: c === 'slow' ? 2_000_000 : 10, grid: [1, 1, 1] }));
     const { winner, saved } = await measured(t);
     expect(winner).toBe('default');
@@ -93,7 +97,7 @@ describe('autotune measurements', () => {
 
   it('a candidate far slower than the budget is run once, not three times', async () => {
     if (!device().info.features.includes('timestamp-query')) return;
-    // one run of 'slow' (~500 ms on lavapipe) spends the 200 ms budget alone
+    // one run of 'slow' (~500 ms on lavapipe) spends the budget alone
     const t = tunable('pathological test', 'default', ['default', 'slow'], (c) => ({ kernel: working, n: c === 'slow' ? 10_000_000 : 10, grid: [1, 1, 1] }));
     let slowRuns = 0;
     const counted: typeof t = {
@@ -122,5 +126,41 @@ describe('autotune measurements', () => {
     const { winner, saved } = await measured(t);
     expect(winner).toBe('default');
     expect(saved).toBe('default');
+  });
+
+  it("a compile that spends the budget ends the measurement, and its estimate keeps another problem's uncompiled candidate from being tried; the default stays", async () => {
+    if (!device().info.features.includes('timestamp-query')) return;
+    forgetWinners(); // no compile measured yet on this device
+    const compileMs = AUTOTUNE_BUDGET_MS + 100;
+    const runs = new Map<string, number>();
+    /** `t`'s candidates, their runs counted; `compiling`'s first run blocks for compileMs first, as a compile would. */
+    const counted = <C extends string>(t: Tunable<C>, compiling: C): Tunable<C> => ({
+      ...t,
+      prepare: (c) => {
+        const scratch = t.prepare(c);
+        return {
+          ...scratch,
+          run: () => {
+            const n = runs.get(`${t.key} ${c}`) ?? 0;
+            runs.set(`${t.key} ${c}`, n + 1);
+            for (const until = performance.now() + (c === compiling && n === 0 ? compileMs : 0); performance.now() < until; );
+            scratch.run();
+          },
+        };
+      },
+    });
+    // its GPU time is the default's 10 loops and more: only its compile passes the budget
+    const spin = (n: number) => ({ kernel: working, n, grid: [1, 1, 1] as [number, number, number] });
+    const first = counted(tunable('compile test', 'default', ['default', 'compiling', 'after'], (c) => spin(c === 'compiling' ? 1000 : 10)), 'compiling');
+    const one = await measured(first);
+    expect([one.winner, one.saved]).toEqual(['default', 'default']);
+    expect(runs.get('compile test compiling'), 'run once: its compile spent the budget').toBe(1);
+    expect(runs.get('compile test after'), 'not tried: the budget was spent').toBeUndefined();
+    // another problem: its default is measured, its other candidate (never compiled here) is not tried
+    const second = counted(tunable('estimate test', 'default', ['default', 'uncompiled'], (c) => spin(c === 'uncompiled' ? 1 : 10)), 'uncompiled');
+    const two = await measured(second);
+    expect([two.winner, two.saved]).toEqual(['default', 'default']);
+    expect(runs.get('estimate test default'), "the first use's run, then three measured").toBe(4);
+    expect(runs.get('estimate test uncompiled'), 'its compile, estimated, would pass the budget').toBeUndefined();
   });
 });

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { device, matmul, scope } from '../src/index.js';
 import { adapterKey, autotuneSettled, forgetWinners, setAutotune } from '../src/kernels/autotune.js';
-import { matmulTilings, setProfile, SKINNY_KERNELS } from '../src/kernels/profile.js';
+import { matmulTilings, setProfile, SKINNY_KERNELS, splitCandidates, TILES, type TileName } from '../src/kernels/profile.js';
 import { matmulRef, numel, ref, type Ref } from '../src/check/reference/index.js';
 import { runGpt } from './cli-helpers.js';
 import { autotuneCacheDir, expectClose, seededValues, setupDevice, toTensor, warningsOf } from './helpers.js';
@@ -40,7 +40,7 @@ describe('cached winners', () => {
   const cache = () => JSON.parse(readFileSync(file, 'utf8')) as Record<string, Entry>;
   const b = values([K, N], 2);
   beforeAll(() => {
-    setProfile({ matmul: { tiled: 'buffer' } });
+    setProfile({ matmul: { tiled: 'buffer', tileCandidates: ['large', 'small'] } }); // a GPU's path and candidates
     process.env.GPT_CACHE_DIR = cacheDir;
     setAutotune(true);
   });
@@ -146,7 +146,7 @@ describe('cached winners', () => {
         `import { autotuneSettled, setAutotune } from ${src('src/kernels/autotune.js')};`,
         `import { setProfile } from ${src('src/kernels/profile.js')};`,
         'await initDevice();',
-        "setAutotune(true); setProfile({ matmul: { tiled: 'buffer' } });",
+        "setAutotune(true); setProfile({ matmul: { tiled: 'buffer', tileCandidates: ['large', 'small'] } }); // a GPU's path and candidates",
         'const x = tensor(new Float32Array(40 * 64), [40, 64]);',
         'await matmul(x, x.transpose(0, 1)).toArray(); await autotuneSettled();',
         "console.log('done');",
@@ -174,7 +174,8 @@ describe('every candidate computes the product the default does (float64 referen
 
   it.each([[70, 72, 4096], [33, 37, 1030]])('the register-tiled kernel: every tiling and split of M %i, N %i, K %i', async (M, N, K) => {
     try {
-      for (const { tiles, splits } of matmulTilings(K)) {
+      // every tiling the family has, whether or not this adapter measures it (a GPU's large tiles on a CPU adapter)
+      for (const { tiles, splits } of (Object.keys(TILES) as TileName[]).flatMap((tiles) => splitCandidates(K).map((splits) => ({ tiles, splits })))) {
         setProfile({ matmul: { tiled: 'buffer', skinnyRows: 0, tiles, splits } });
         await check(M, N, K, false, `${tiles} tiles, ${splits} splits`);
       }

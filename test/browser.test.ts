@@ -229,9 +229,9 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(await page.locator('#output .prompt').textContent()).toBe(PROMPT);
   });
 
-  it('sampling (temperature 1, top-k, seed) gives the same text as Node', async () => {
+  it('sampling (temperature 1, top-k, min-p, seed) gives the same text as Node', async () => {
     usePage();
-    const opts = { maxNewTokens: 60, temperature: 1, topK: 20, seed: 7 };
+    const opts = { maxNewTokens: 60, temperature: 1, topK: 20, minP: 0.05, seed: 7 };
     const fromPage = await page.evaluate(({ p, o }) => window.__gpt.generate(p, o), { p: PROMPT, o: opts });
     const ids: number[] = [];
     for await (const id of generate(nodeModel, tokenizer.encode(PROMPT), opts)) ids.push(id);
@@ -261,8 +261,11 @@ describe('the demo page in Chromium (WebGPU)', () => {
     // the autotuner's winners, once the measurements queued so far are done (memory() waits for them)
     const winners = () => page.evaluate(() => window.__gpt.memory().then(() => localStorage.getItem('webgpu-gpt:autotune.json')));
     const before = await winners();
-    // the runs before (the served model's, the training above) tuned their products here and kept the winners: the page's storage, an entry per product
-    expect(Object.keys(JSON.parse(before ?? '{}')).filter((k) => / matmul /.test(k)).length, 'matmul winners the page measured and kept').toBeGreaterThan(0);
+    // the runs before (the served model's, the training above) measured nothing on this CPU adapter:
+    // their products' K (at most B*T = 256) leaves them one 64x64 tiling each (profile.ts
+    // tileCandidates; a GPU measures 128x128 tiles too), and dk and dv stay together. Measured, the
+    // 128x128 candidates took seconds to compile here each
+    expect(before, 'no winner measured on this CPU adapter').toBeNull();
     const t0 = performance.now();
     const rows = await page.evaluate(() => window.__gpt.checkOps({ samples: 1 }));
     const { adapter } = (await page.evaluate(() => window.__gpt.ready)) as Extract<ReadyState, { ok: true }>;

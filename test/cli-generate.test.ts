@@ -1,9 +1,12 @@
 // `gpt bench-generate` (prefill and decoding tokens/s per batch size) and `gpt sample --num-samples`
-// (its samples generated as one batch): what they print, and their usage errors. The samples are
-// checked against the library's single-prompt generate, seeded as the help says (seed + n - 1).
+// (its samples generated as one batch) and `gpt sample --num-beams` (beam search): what they print,
+// and their usage errors. The samples are checked against the library's single-prompt generate,
+// seeded as the help says (seed + n - 1); the beams against generateBeams (which
+// test/beam-search.test.ts checks against a float64 reference).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { generateBeams } from '../src/gpt/beam-search.js';
 import { generate } from '../src/gpt/generate.js';
 import { timeGeneration } from '../src/gpt/generate-timing.js';
 import { GPT } from '../src/gpt/model.js';
@@ -231,5 +234,33 @@ describe('a model whose outputs are not finite', () => {
     expectOneLine(one, 1, /^gpt sample: the model's logits are not finite at generated token 1 \(position 5\): a NaN or \+Inf, or every one -Inf, so there is no distribution to draw from \(its weights hold NaN or overflow float32 in the forward\); no token was drawn there$/);
     const two = await gpt('sample', '--init-from', overflowing, '--max-new-tokens', '5', '--start', 'to be', '--num-samples', '2');
     expectOneLine(two, 1, /^gpt sample: the model's logits are not finite at sample 1, generated token 1 \(position 5\)/);
+    const beams = await gpt('sample', '--init-from', overflowing, '--max-new-tokens', '5', '--start', 'to be', '--num-beams', '2');
+    expectOneLine(beams, 1, /^gpt sample: the model's logits are not finite at generated token 1 \(position 5\): a NaN/);
+  });
+});
+
+describe('gpt sample --num-beams', () => {
+  it("prints generateBeams' sequences, best first, with their scores", async () => {
+    const r = await gpt('sample', '--out-dir', dir, '--start', 'to ', '--num-beams', '3', '--num-return-sequences', '2', '--max-new-tokens', '6', '--length-penalty', '0.5', '--early-stopping', 'never');
+    expect(r.code, r.err).toBe(0);
+    const want = await generateBeams(model, tokenizer.encode('to '), { numBeams: 3, numReturnSequences: 2, maxNewTokens: 6, lengthPenalty: 0.5, earlyStopping: 'never' });
+    // (the in-process runner joins each write to stdout with a newline)
+    const printed = want.map(({ tokens, score }, i) => `--- sequence ${i + 1} of 2 (score ${score.toFixed(4)})\nto ${tokenizer.decode(tokens)}`);
+    expect(r.out.split('\n').filter(Boolean)).toEqual(printed.join('\n').split('\n').filter(Boolean));
+    expect(r.err).toMatch(/^--- beam search, 3 beams: up to 6 tokens in .* s \(float(32|16)\)$/m);
+  });
+
+  it.each([
+    [['--num-beams', '2', '--temperature', '0.5'], /^gpt sample: flag --num-beams 2 runs beam search, which draws nothing: --temperature is a setting of sampling/],
+    [['--num-beams', '2', '--num-samples', '2'], /^gpt sample: flag --num-beams 2 runs beam search, which draws nothing: --num-samples is a setting of sampling/],
+    [['--num-beams', '2', '--draft', dir], /--draft is a setting of sampling/],
+    [['--num-beams', '2', '--min-p', '0.1'], /--min-p is a setting of sampling/],
+    [['--num-beams', '2', '--logit-bias', '1:5'], /--logit-bias is a setting of sampling/],
+    [['--length-penalty', '2'], /^gpt sample: flag --length-penalty is a setting of beam search: give --num-beams N with N > 1/],
+    [['--num-beams', '2', '--num-return-sequences', '3'], /^gpt sample: flag --num-return-sequences 3 must be at most --num-beams 2$/],
+    [['--num-beams', '2', '--early-stopping', 'yes'], /--early-stopping must be one of false, true, never/],
+    [['--num-beams', '2', '--kv-cache', 'false'], /--kv-cache false is not offered with it/],
+  ])('refuses %j in one line', async (args, message) => {
+    expectOneLine(await gpt('sample', '--out-dir', dir, ...args), 2, message);
   });
 });

@@ -57,11 +57,15 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
     temperature: atLeast(0), // 0: greedy
     'top-k': int(0), // 0: off
     'top-p': (v) => v >= 0 && v <= 1, // 0: the likeliest token alone (Hugging Face's top_p=0)
+    'min-p': (v) => v >= 0 && v <= 1, // 0: off
     'repetition-penalty': positive, // 1: off
     'presence-penalty': (v) => v >= -2 && v <= 2, // OpenAI's range; 0: off
     'frequency-penalty': (v) => v >= -2 && v <= 2,
     seed: int(0),
     'draft-tokens': int(1),
+    'num-beams': int(1),
+    'length-penalty': (v) => Number.isFinite(v), // given with --num-beams 2 (stopper): without it, refused
+    'num-return-sequences': int(1),
   },
   eval: { 'eval-iters': int(1), 'batch-size': int(1), seed: int(0) },
   'bench-generate': {
@@ -111,6 +115,7 @@ function stopper(command: string, flag: string): string[] {
   if (command === 'serve') return ['--root', page, '--checkpoint', badCheckpoint, ...(flag === 'port' ? [] : ['--port', '0']), ...(flag === 'max-queue' ? ['--api'] : [])];
   if (command === 'bench-generate') return ['--init-from', badCheckpoint];
   if (command === 'prune') return [...out, '--init-from', badCheckpoint];
+  if (flag === 'length-penalty') return ['--out-dir', badCheckpoint, '--num-beams', '2']; // a setting of beam search
   return ['--out-dir', badCheckpoint]; // sample, eval
 }
 

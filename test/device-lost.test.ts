@@ -37,7 +37,7 @@ beforeAll(async () => {
   held = tensor([1, 2, 3, 4], [4]);
   process.env.GPT_CACHE_DIR = mkdtempSync(join(tmpdir(), 'device-lost-cache-')); // no winners cached
   setAutotune(true);
-  setProfile({ matmul: { tiled: 'buffer' } });
+  setProfile({ matmul: { tiled: 'buffer', tileCandidates: ['large', 'small'] } }); // a GPU's path and candidates: measured here
   [x, y] = [tensor(new Float32Array(40 * 64), [40, 64]), tensor(new Float32Array(64 * 40), [64, 40])];
   matmul(x, y).dispose(); // loads the autotuner's winners
   await autotuneSettled();

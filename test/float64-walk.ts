@@ -1,5 +1,5 @@
 // The float64 reference decode that seeded generation is checked against: GPT-2's float64 logits
-// (test/hf-reference.ts) of each context, optionally changed (penalties), drawn from by the float64
+// (test/hf-reference.ts) of each context, optionally changed (logit bias, penalties), drawn from by the float64
 // walk (src/check/reference/sample.ts) with generation's seeded uniform numbers.
 import { expect } from 'vitest';
 import { sampleWalk } from '../src/check/reference/sample.js';
@@ -11,27 +11,29 @@ export interface WalkSettings {
   temperature: number;
   topK: number;
   topP: number;
+  minP?: number;
   adjust?: (logits: Float64Array, prompt: readonly number[], generated: readonly number[]) => ArrayLike<number>;
 }
 
 /**
  * Expects each token to be the float64 walk's with the seeded uniform numbers, wherever a draw is
- * not near a boundary between two tokens (0.01 of the cumulative weights; greedy: 1e-3 between the
- * top two logits), where float32 or float16 logits could land on the other side.
+ * not near a boundary between two tokens (0.01 of the cumulative weights, 1% of minP; greedy: 1e-3
+ * between the top two logits), where float32 or float16 logits could land on the other side.
  */
 export function expectFloat64Walk(params: GPT2Params, got: number[], prompt: number[], o: WalkSettings, seed: number): void {
   const rng = new Generator(seed);
-  const opts = { temperature: o.temperature, topK: o.topK, topP: o.topP };
+  const opts = { temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP ?? 0 };
   const context = [...prompt];
   let compared = 0;
   for (const [k, token] of got.entries()) {
     const u = Math.fround(rng.nextFloat());
     const model = gpt2Logits(params, context.slice(-SMALL.T)).at(-1)!;
     const logits = o.adjust ? o.adjust(model, prompt, context.slice(prompt.length)) : model;
-    const draw = (du: number, dp: number) => sampleWalk(logits, u + du, { ...opts, topP: opts.topP + dp }).token;
+    const draw = (du: number, dp: number, minP = opts.minP) => sampleWalk(logits, u + du, { ...opts, topP: opts.topP + dp, minP }).token;
     const want = draw(0, 0);
     const clearOfTies = o.temperature > 0 || Array.from(logits).every((x, v) => v === want || logits[want]! - x > 1e-3);
-    if (clearOfTies && [draw(-0.01, 0), draw(0.01, 0), draw(0, -0.01), draw(0, 0.01)].every((t) => t === want)) {
+    const nearMinP = [draw(0, 0, opts.minP * 0.99), draw(0, 0, Math.min(1, opts.minP * 1.01))];
+    if (clearOfTies && [draw(-0.01, 0), draw(0.01, 0), draw(0, -0.01), draw(0, 0.01), ...nearMinP].every((t) => t === want)) {
       expect(token, `token ${k}`).toBe(want);
       compared++;
     }

@@ -92,6 +92,55 @@ describe("a cached generation's KV caches, against the bytes the device holds", 
   });
 });
 
+describe("a generation's penalties and logprobs, against the bytes the device holds", () => {
+  it('counts their [batch, V] tensors (penalties: 2 kept and a penalized copy a step; logprobs: 3 a step and the top N): the peak within the plan, their bytes within 2% of what the device measures them to add', async () => {
+    // a vocabulary far wider than the model, and one position: the step's sampling is the peak (the plan without it was 25% short)
+    const wide: GPTConfig = { vocabSize: 4096, blockSize: 32, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: false };
+    const m = new GPT(wide, { seed: 3 });
+    try {
+      const prompts = Array.from({ length: B }, (_, b) => [b * 5]);
+      const peakOf = async (extra: object) => {
+        await device().sync();
+        const before = device().memory().liveBytes;
+        device().resetPeakMemory();
+        for await (const step of generateBatch(m, prompts, { maxNewTokens: 1, temperature: 1, seed: 5, ...extra })) void step;
+        await device().sync();
+        return device().memory().peakBytes - before;
+      };
+      const plain = await peakOf({});
+      const both = await peakOf({ presencePenalty: 0.5, repetitionPenalty: 1.2, logprobs: { topN: 20, take: () => undefined } });
+      const planOf = (sampling?: { penalties: boolean; logprobsTopN?: number }) =>
+        memoryPlan({ ...wide, blockSize: generationExtent(wide.blockSize, 1, 1).positions }, B, { training: false, kvCache: true, bindingLimit: profile().bindingLimit, sampling }).bytes;
+      const plan = planOf({ penalties: true, logprobsTopN: 20 });
+      expect(planOf().sampling).toBe(0);
+      expect(both, `peak ${both} B, planned ${plan.total - plan.weights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights);
+      expect(Math.abs(both - plain - plan.sampling) / plan.sampling, `measured ${both - plain} B more, planned ${plan.sampling} B`).toBeLessThan(0.02);
+    } finally {
+      m.dispose();
+    }
+  });
+});
+
+describe("a batch whose step's logits [batch, V] one binding cannot hold", () => {
+  it('is refused before it runs, naming them, where generating it fails binding them; a smaller batch is taken and runs', async () => {
+    const wide: GPTConfig = { vocabSize: 4096, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: false }; // its token embedding 256 KiB
+    const m = new GPT(wide, { seed: 3 });
+    const limits = { maxStorageBufferBindingSize: 512 * 1024, maxBufferSize: 2 ** 31 };
+    const run = (batch: number) => withLimits(limits, async () => {
+      for await (const step of generateBatch(m, Array.from({ length: batch }, () => [1]), { maxNewTokens: 2, temperature: 1, seed: 5, presencePenalty: 0.5 })) void step;
+    });
+    try {
+      // 64 sequences: [64, 4096] float32 logits, 1 MiB; 16: 256 KiB
+      expect(() => checkInferenceFits(wide, 64, 4, '-n', room(limits), { kvCache: true })).toThrow(/a step's logits \(batch 64 x vocab 4096\) takes 1(\.0+)? MiB, over its maxStorageBufferBindingSize/);
+      await expect(run(64), 'the oracle: generating it fails').rejects.toThrow(/bound whole but this adapter binds at most 524288 bytes/);
+      expect(() => checkInferenceFits(wide, 16, 4, '-n', room(limits), { kvCache: true })).not.toThrow();
+      await run(16);
+    } finally {
+      m.dispose();
+    }
+  });
+});
+
 describe("an int8 model's float16 generation", () => {
   it('casts its float32 weights (position embedding, LayerNorms, biases, int8 scales), not its int8 matrices: as many bytes as the plan counts', async (ctx) => {
     if (!profile().f16) ctx.skip();

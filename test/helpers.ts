@@ -218,6 +218,16 @@ export function autotuneCacheDir(prefix: string): string {
   return dir;
 }
 
+/** Runs a Tunable's scratch once and waits for it, then frees it (a candidate as the program's first use runs it: compiled before it is measured). */
+export async function runOnce(scratch: { run: () => void; dispose: () => void }): Promise<void> {
+  try {
+    scratch.run();
+    await device().sync();
+  } finally {
+    scratch.dispose();
+  }
+}
+
 /** A checkpoint directory's current weights, checked against its manifest, whole in memory (test checkpoints are small). */
 export function readCheckpointFiles(dir: string, attempts = 3): Promise<{ weights: Uint8Array; manifest: CheckpointManifest }> {
   // the checks read by position, leaving the file's own position at its start

@@ -86,3 +86,18 @@ describe('the profile on GPU adapters', () => {
     }
   });
 });
+
+describe('what the autotuner measures, by adapter', () => {
+  // headless Chromium's CPU adapter as the browser test meets it: a fallback adapter, not Mesa's
+  const swiftShader: DeviceInfo = { ...gpu('SwiftShader Device (Subzero)', [4, 4])[1], vendor: 'google', isFallbackAdapter: true, features: ['timestamp-query'], subgroupMatrixConfigs: [] };
+
+  it.each(ADAPTERS)("%s: both tile sizes, and attention's dk and dv together or split", (_, info) => {
+    expect(detectProfile(info).matmul.tileCandidates).toEqual(['large', 'small']);
+    expect(detectProfile(info).attentionKeys).toBe('auto');
+  });
+
+  it("a CPU adapter: the 64x64 tiles alone (128x128 ones took seconds to compile on SwiftShader), and dk and dv together, unmeasured", () => {
+    const p = detectProfile(swiftShader);
+    expect([p.matmul.tiled, p.matmul.tiles, p.matmul.splits, p.matmul.tileCandidates, p.attentionKeys]).toEqual(['buffer', 'auto', 'auto', ['small'], 'together']);
+  });
+});

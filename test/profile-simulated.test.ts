@@ -2,7 +2,7 @@
 // under (GPT_TEST_ADAPTER=h200): the profile an H200 gets, on this adapter, within what it can run.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { device } from '../src/index.js';
-import { detectProfile, profile, setProfile, simulateAdapter } from '../src/kernels/profile.js';
+import { detectProfile, matmulTilings, profile, setProfile, simulateAdapter } from '../src/kernels/profile.js';
 import { h200 } from './h200.js';
 import { setupDevice } from './helpers.js';
 
@@ -48,5 +48,16 @@ describe('simulateAdapter', () => {
     expect(profile().matmul.subgroupMatrix).toEqual({ M: 16, N: 16, K: 16, lanes: 32, pinned: false, bk: 32, emulated: true });
     expect(profile().matmul.int8SubgroupMatrix).toEqual({ M: 16, N: 16, K: 32, lanes: 32, pinned: false, bk: 64, emulated: true });
     expect(profile().trainingDtype).toBe('float16');
+  });
+});
+
+describe('the tilings the autotuner measures', () => {
+  it("are the profile's tile candidates, the default's tiles first, fewest splits first", () => {
+    simulateAdapter(withoutTensorCores);
+    const names = (K: number, first?: 'large' | 'small') => matmulTilings(K, first).map((t) => `${t.tiles}/${t.splits}`);
+    expect(names(1024, 'small')).toEqual(['small/1', 'small/2', 'small/4', 'large/1', 'large/2', 'large/4']);
+    expect(names(512)).toEqual(['large/1', 'large/2', 'small/1', 'small/2']);
+    setProfile({ matmul: { tileCandidates: ['small'] } }); // a CPU adapter's
+    expect(names(512, 'large')).toEqual(['small/1', 'small/2']);
   });
 });

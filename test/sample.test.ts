@@ -10,7 +10,7 @@ import { seededValues, setupDevice } from './helpers.js';
 
 await setupDevice();
 
-const all = (o: SamplingOptions, V: number): Required<SamplingOptions> => ({ temperature: 1, topK: V, topP: 1, ...o });
+const all = (o: SamplingOptions, V: number): Required<SamplingOptions> => ({ temperature: 1, topK: V, topP: 1, minP: 0, ...o });
 /** The middle of the share (between two cuts of the running weight) that holds v; v itself without cuts. */
 const middleOf = (cuts: number[], v: number) => {
   const i = cuts.findIndex((c) => c >= v);
@@ -160,7 +160,7 @@ describe('sampleLogits', () => {
       // strings are refused, not coerced ('0.5' > 0 is true), and say they are strings
       expect(() => sampleLogits(logits, tensor([0.5]), { topP: '0.5' as never })).toThrow(/^sampleLogits: topP must be a number in \[0, 1\], got string '0.5'$/);
       expect(() => sampleLogits(logits, tensor([0.5]), { temperature: '1' as never })).toThrow(/^sampleLogits: temperature must be a finite number >= 0 \(0 = greedy\), got string '1'$/);
-      expect(() => sampleLogits(logits, tensor([0.5]), null as never)).toThrow(/^sampleLogits: options \{ temperature\?, topK\?, topP\? \} must be an object, got null$/);
+      expect(() => sampleLogits(logits, tensor([0.5]), null as never)).toThrow(/^sampleLogits: options \{ temperature\?, topK\?, topP\?, minP\? \} must be an object, got null$/);
       expect(() => sampleLogits(logits, tensor([0.5, 0.5]))).toThrow(/^sampleLogits: logits must be \[\.\.\., V\] with V >= 1 and u the leading shape/);
       // greedy too: its argmax does not read u, but a call that is wrong at any temperature is wrong at 0
       expect(() => sampleLogits(logits, tensor([0.5, 0.5]), { temperature: 0 })).toThrow(/^sampleLogits: logits must be \[\.\.\., V\] with V >= 1 and u the leading shape \[\.\.\.\], got \[1, 3\] and \[2\]$/);

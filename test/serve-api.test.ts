@@ -25,9 +25,14 @@ import { miniGpt2Tokenizer } from './hf-reference.js';
 
 const dir = tempDir('serve-api');
 const ckpt = join(dir, 'ckpt');
+/** A checkpoint of the same sizes but a block of 16 (SMALL), which prompts reach. */
+const smallCkpt = join(dir, 'small');
+const SMALL = 16;
 const root = join(dir, 'web');
 const TEXT = 'to be, or not to be: that is the question.\n';
 const tokenizer = CharTokenizer.train(TEXT);
+/** The model's block, max_model_len: a prompt and its max_tokens must fit it; max_tokens null draws the rest of it (thousands of tokens: a generation that lasts). */
+const BLOCK = 1024;
 let api: CompletionsApi;
 let server: StaticServer;
 const logged: string[] = [];
@@ -36,9 +41,12 @@ beforeAll(async () => {
   await setupDevice();
   mkdirSync(root);
   writeFileSync(join(root, 'index.html'), '<!doctype html><title>t</title>');
-  const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
+  const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: BLOCK, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
   await saveCheckpoint(ckpt, model, tokenizer);
   model.dispose();
+  const small = new GPT({ ...model.config, blockSize: SMALL }, { seed: 3 });
+  await saveCheckpoint(smallCkpt, small, tokenizer);
+  small.dispose();
   api = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype: 'auto' });
   server = await startServer({ root, port: 0, checkpoint: ckpt, api, onRequest: (m, u, s, e) => logged.push(`${s} ${m} ${u}${e ? `: ${e}` : ''}`) });
 });
@@ -102,7 +110,8 @@ const postAt = (at: string, body: unknown, headers: Record<string, string> = {},
 
 /** A request to `at` for 13 MB of stream (105 kB echoed by each of 128 choices at once, past what the sockets buffer), on a socket that reads none of it. */
 async function notReading(at: string): Promise<Socket> {
-  const body = JSON.stringify({ prompt: 'to be, or not to be: '.repeat(5000), n: 128, echo: true, stream: true, max_tokens: 3, seed: 1 });
+  // truncated to fit the block, echoed whole (vLLM's)
+  const body = JSON.stringify({ prompt: 'to be, or not to be: '.repeat(5000), truncate_prompt_tokens: 8, n: 128, echo: true, stream: true, max_tokens: 3, seed: 1 });
   const { hostname, port, host } = new URL(at);
   const socket = connect(Number(port), hostname);
   await new Promise((r) => socket.once('connect', r));
@@ -193,14 +202,6 @@ describe('POST /v1/completions', () => {
     expect((await streamed({ prompt: [ids('to')], seed: 3, echo: true })).texts).toEqual([echoed.choices[0]!.text]);
   });
 
-  it('a prompt longer than the block is cropped to its last block-size tokens, as gpt sample crops it (usage counts all of it)', async () => {
-    const long = 'to be, or not to be: that is the question. to be';
-    const r = await complete({ prompt: long, seed: 2, ...SETTINGS });
-    expect(r.choices[0]!.text).toBe((await complete({ prompt: long.slice(-16), seed: 2, ...SETTINGS })).choices[0]!.text);
-    expect(`${long}${r.choices[0]!.text}\n`).toBe(await gptSample('--start', long, '--seed', '2', ...SAMPLE_FLAGS));
-    expect(r.usage.prompt_tokens).toBe(long.length);
-  });
-
   it('stop sequences cut the text before the first of them and end that choice (its tokens counted up to the one completing it); streamed alike', async () => {
     const base = { prompt: 'to be', seed: 5, n: 4, ...SETTINGS, max_tokens: 40 };
     const free = (await complete(base)).choices.map((c) => c.text);
@@ -254,7 +255,7 @@ describe('POST /v1/completions', () => {
 
   it('serves requests one generation at a time, in turn: one waits while another generates; concurrent ones give what each gives alone', async () => {
     const first = new AbortController();
-    const long = await post({ prompt: 'to', max_tokens: 1_000_000, stream: true }, {}, '/v1/completions', first.signal);
+    const long = await post({ prompt: 'to', max_tokens: null, stream: true }, {}, '/v1/completions', first.signal);
     await long.body!.getReader().read(); // generating
     let answered = false;
     const next = complete({ prompt: 'to', max_tokens: 1 }).then((r) => ((answered = true), r));
@@ -278,7 +279,7 @@ describe('a bounded queue, and the model loading', () => {
     const at = srv.url;
     const generating = new AbortController();
     try {
-      const long = await postAt(at, { prompt: 'to', max_tokens: 1_000_000, stream: true }, {}, generating.signal);
+      const long = await postAt(at, { prompt: 'to', max_tokens: null, stream: true }, {}, generating.signal);
       await long.body!.getReader().read(); // generating
       const leaves = new AbortController();
       const waiting = postAt(at, { prompt: 'to', max_tokens: 1 }, {}, leaves.signal).catch((e: Error) => e.name);
@@ -330,13 +331,13 @@ describe('GET /v1/models', () => {
   it('lists the one model', async () => {
     const res = await fetch(new URL('/v1/models', server.url));
     expect(res.status).toBe(200);
-    const model = { id: 'tiny', object: 'model', created: expect.any(Number), owned_by: 'webgpu-gpt', max_model_len: 16 };
+    const model = { id: 'tiny', object: 'model', created: expect.any(Number), owned_by: 'webgpu-gpt', max_model_len: BLOCK };
     expect(await res.json()).toEqual({ object: 'list', data: [model] });
     expect(await (await fetch(new URL('/v1/models/tiny', server.url))).json()).toEqual(model);
   });
 
   it("with a peft adapter merged: named by the adapter (vLLM's LoRA model id), the checkpoint its parent; a request naming the checkpoint is refused, the base alone not being served", async () => {
-    const lora = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
+    const lora = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: BLOCK, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
     lora.addLoRA({ rank: 2 });
     const adapter = join(dir, 'adapter');
     await savePeftAdapter(adapter, lora);
@@ -344,7 +345,7 @@ describe('GET /v1/models', () => {
     const adapted = await openCompletionsApi({ checkpoint: ckpt, adapter, modelId: 'my-lora', parent: 'tiny', dtype: 'auto' });
     const at = await startServer({ root, port: 0, api: adapted });
     try {
-      const model = { id: 'my-lora', object: 'model', created: expect.any(Number), owned_by: 'webgpu-gpt', max_model_len: 16, parent: 'tiny' };
+      const model = { id: 'my-lora', object: 'model', created: expect.any(Number), owned_by: 'webgpu-gpt', max_model_len: BLOCK, parent: 'tiny' };
       expect(await (await fetch(new URL('/v1/models', at.url))).json()).toEqual({ object: 'list', data: [model] });
       expect(await (await fetch(new URL('/v1/models/my-lora', at.url))).json()).toEqual(model);
       const done = await postAt(at.url, { prompt: 'to', max_tokens: 2, model: 'my-lora' });
@@ -401,12 +402,12 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
       [{ prompt: [[1, -1]] }, 'prompt', `prompt[0][1] must be ${TOKEN_ID}, got -1`],
       [{ prompt: [0, tokenizer.vocabSize] }, 'prompt', `prompt[1] is token id ${tokenizer.vocabSize}, past this model's vocabulary (ids 0 to ${tokenizer.vocabSize - 1})`],
       [{ prompt: [[0], [2 ** 40]] }, 'prompt', `prompt[1][0] is token id ${2 ** 40}, past this model's vocabulary (ids 0 to ${tokenizer.vocabSize - 1})`],
-      [{ messages: [] }, 'messages', "unknown field 'messages': the fields served are model, prompt, max_tokens, temperature, top_p, top_k, n, presence_penalty, frequency_penalty, repetition_penalty, seed, stop, stream, echo, ignore_eos, stream_options, logprobs, best_of, logit_bias, suffix, user"],
-      [{ best_of: 2 }, 'best_of', 'best_of must be 1 or null (each choice is one sample), got 2'],
+      [{ messages: [] }, 'messages', "unknown field 'messages': the fields served are model, prompt, max_tokens, temperature, top_p, top_k, min_p, n, presence_penalty, frequency_penalty, repetition_penalty, truncate_prompt_tokens, best_of, logit_bias, seed, stop, stream, echo, ignore_eos, stream_options, logprobs, suffix, user"],
+      [{ best_of: 1.5 }, 'best_of', 'best_of must be an integer in [1, 128], got 1.5 (the choices generated per prompt, of which the n best are returned)'],
       [{ presence_penalty: 2.5 }, 'presence_penalty', 'presence_penalty must be a finite number in [-2, 2], got 2.5'],
       [{ frequency_penalty: '1' }, 'frequency_penalty', 'frequency_penalty must be a finite number in [-2, 2], got "1"'],
       [{ repetition_penalty: 0 }, 'repetition_penalty', "repetition_penalty must be a finite number > 0, got 0 (vLLM's; 1: off)"],
-      [{ logit_bias: { 3: 10 } }, 'logit_bias', 'logit_bias must be null or {} (no biases are applied), got {"3":10}'],
+      [{ logit_bias: { 3: 100.5 } }, 'logit_bias', 'logit_bias[3] must be a number in [-100, 100], got 100.5'],
       [{ suffix: 'x' }, 'suffix', 'suffix must be null (a GPT-2-style model does not insert text), got "x"'],
       // a character model's vocabulary: gpt sample leaves such characters out with a note; a client would not see one
       [{ prompt: 'to be!? yes!' }, 'prompt', 'prompt holds characters this model\'s vocabulary lacks: "!" (U+0021) x2, "?" (U+003F), "y" (U+0079)'],
@@ -449,7 +450,7 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     await refused(await post(`{"prompt": "to", "stop": ${arrays}}`), 400, 'stop', `stop must be a non-empty string or an array of up to 16 of them, got ${deepArrays}`);
     await refused(await post(`{"prompt": "to", "max_tokens": ${arrays}}`), 400, 'max_tokens', `max_tokens must be an integer >= 0, got ${deepArrays}`);
     const objects = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`; // 700 kB
-    await refused(await post(`{"prompt": "to", "logit_bias": ${objects}}`), 400, 'logit_bias', `logit_bias must be null or {} (no biases are applied), got ${objects.slice(0, 57)}...`);
+    await refused(await post(`{"prompt": "to", "logit_bias": {"3": ${objects}}}`), 400, 'logit_bias', `logit_bias[3] must be a number in [-100, 100], got ${objects.slice(0, 57)}...`);
     // wide, not deep: as JSON spells it, cut
     await refused(await post({ prompt: 'to', stop: new Array(100_000).fill('ab') }), 400, 'stop', `stop must be a non-empty string or an array of up to 16 of them, got ${JSON.stringify(new Array(20).fill('ab')).slice(0, 57)}...`);
   });
@@ -592,7 +593,7 @@ describe('a client that leaves, and GPU memory', () => {
     await complete({ prompt: 'to', max_tokens: 2 }); // kernels compiled
     const live = device().memory().liveBytes;
     // a million tokens, the window sliding past the block: hours if it ran on
-    const forever = { prompt: 'to be', max_tokens: 1_000_000, seed: 1 };
+    const forever = { prompt: 'to be', max_tokens: null, seed: 1 };
     const streaming = new AbortController();
     const res = await post({ ...forever, stream: true }, {}, '/v1/completions', streaming.signal);
     const reader = res.body!.getReader();
@@ -716,6 +717,64 @@ describe('a client that leaves, and GPU memory', () => {
   });
 });
 
+describe("the model's context (max_model_len: its block), as vLLM keeps to it", () => {
+  let small: { api: CompletionsApi; server: StaticServer };
+  beforeAll(async () => {
+    const smallApi = await openCompletionsApi({ checkpoint: smallCkpt, modelId: 'small', dtype: 'float32' });
+    small = { api: smallApi, server: await startServer({ root, port: 0, api: smallApi }) };
+  });
+  afterAll(async () => {
+    await small?.server.close();
+    await small?.api.close();
+  });
+  const ask = async (body: Record<string, unknown>) => postTo(small.server.url, { seed: 4, temperature: 1.3, ...body });
+
+  it("refuses a prompt and max_tokens past it: 400 with vLLM's message, param and code, never cropped", async () => {
+    const vllm = (param: string, message: string) => ({ status: 400, body: { error: { message, type: 'invalid_request_error', param, code: 400 } } });
+    // 10 + 7 = 17 tokens: one past the block (a character model: a token a character)
+    expect(await ask({ prompt: 'to be, or ', max_tokens: 7 })).toEqual(vllm('input_tokens', "You passed 10 input tokens and requested 7 output tokens. However, the model's context length is only 16 tokens, resulting in a maximum input length of 9 tokens. Please reduce the length of the input prompt."));
+    expect((await ask({ prompt: 'to be, or ', max_tokens: 6 })).status, 'exactly the block').toBe(200);
+    expect(await ask({ prompt: 'to', max_tokens: 17 })).toEqual(vllm('max_tokens', 'max_tokens=17 cannot be greater than max_model_len=16. Please request fewer output tokens.'));
+    expect(await ask({ prompt: 'to be, or not to be', max_tokens: 4, truncate_prompt_tokens: 13 })).toEqual(vllm('truncate_prompt_tokens', 'truncate_prompt_tokens=13 cannot be greater than max_model_len - max_tokens = 12. Please request a smaller truncation size.'));
+    // max_tokens 0 (echo, scored): the whole block; max_tokens null: a prompt that fills it leaves no token to draw
+    expect((await ask({ prompt: 'to be, or not to', max_tokens: 0, echo: true, logprobs: 0 })).status).toBe(200);
+    expect(await ask({ prompt: 'to be, or not to', max_tokens: null })).toEqual(vllm('input_tokens', "This model's maximum context length is 16 tokens. However, your request has 16 input tokens. Please reduce the length of the input messages."));
+    // one prompt of a batch past it refuses the request; streamed, before the stream starts
+    expect((await ask({ prompt: ['to', 'to be, or not'], max_tokens: 4, stream: true })).status).toBe(400);
+    for (const bad of [0, -2, 1.5, '4']) expect((await ask({ prompt: 'to', truncate_prompt_tokens: bad })).body).toMatchObject({ error: { param: 'truncate_prompt_tokens' } });
+  });
+
+  it('truncate_prompt_tokens keeps the last N prompt tokens (-1: what max_tokens leaves): the text of that prompt sent alone; echo gives the prompt whole, logprobs the tokens kept', async () => {
+    const long = 'to be, or not to be: that is the question.';
+    const alone = (await ask({ prompt: long.slice(-8), max_tokens: 6, n: 2 })).body as Completion;
+    const cut = (await ask({ prompt: long, truncate_prompt_tokens: 8, max_tokens: 6, n: 2 })).body as Completion;
+    expect(cut.choices).toEqual(alone.choices);
+    expect(cut.usage).toEqual(alone.usage); // vLLM counts the prompt tokens it kept
+    const fill = (await ask({ prompt: long, truncate_prompt_tokens: -1, max_tokens: 6 })).body as Completion;
+    expect(fill.choices[0]!.text).toBe(((await ask({ prompt: long.slice(-10), max_tokens: 6 })).body as Completion).choices[0]!.text);
+    expect((await ask({ prompt: [...long].map((ch) => tokenizer.encode(ch)[0]), truncate_prompt_tokens: 8, max_tokens: 6, n: 2 })).body).toMatchObject({ choices: alone.choices });
+    // echo: the prompt as sent; logprobs: the 8 tokens kept (the first unscored), offsets past the cut front
+    const echoed = (await ask({ prompt: long, truncate_prompt_tokens: 8, max_tokens: 2, echo: true, logprobs: 1 })).body as unknown as { choices: { text: string; logprobs: { tokens: string[]; token_logprobs: (number | null)[]; text_offset: number[] } }[] };
+    const [c] = echoed.choices;
+    expect(c!.text.startsWith(long)).toBe(true);
+    expect(c!.logprobs.tokens.join('')).toBe(c!.text.slice(long.length - 8));
+    expect(c!.logprobs.token_logprobs[0]).toBeNull();
+    expect(c!.logprobs.text_offset.slice(0, 8)).toEqual([...Array(8).keys()].map((i) => long.length - 8 + i));
+    const s = await ask({ prompt: long, truncate_prompt_tokens: 8, max_tokens: 2, echo: true, logprobs: 1, stream: true });
+    const chunks = (s.body as string).split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)) as { choices: { text: string; logprobs: { tokens: string[] } }[] });
+    expect(chunks.map((k) => k.choices[0]!.text).join(''), 'streamed alike').toBe(c!.text);
+    expect(chunks.flatMap((k) => k.choices[0]!.logprobs.tokens)).toEqual(c!.logprobs.tokens);
+  });
+
+  it('max_tokens null draws to the end of the context, each prompt its own; absent, 16 (OpenAI\'s default)', async () => {
+    const r = (await ask({ prompt: ['to be', 'to be, or not'], max_tokens: null })).body as Completion;
+    expect(r.choices.map((c) => [c.text.length, c.finish_reason])).toEqual([[SMALL - 5, 'length'], [SMALL - 13, 'length']]);
+    expect(r.usage.completion_tokens).toBe(SMALL - 5 + SMALL - 13);
+    expect(r.choices[1]!.text).toBe(((await ask({ prompt: 'to be, or not', max_tokens: 3 })).body as Completion).choices[0]!.text);
+    expect((await ask({ prompt: 'to' })).status, '2 + 16 tokens: past the block').toBe(400);
+  });
+});
+
 describe('a model whose logits are not finite (a diverged checkpoint)', () => {
   it("answers 500 naming the choice and the position where its logits are not finite, streamed or not; the next request is served", async () => {
     const poisoned = join(dir, 'poisoned');
@@ -749,7 +808,7 @@ describe('--dtype float16', () => {
   it('checks a request in the dtype it generates in: n whose float32 KV caches are past a binding but whose float16 ones are not is taken', async (ctx) => {
     if (!profile().f16) ctx.skip();
     const opened = await Promise.all((['float16', 'float32'] as const).map(async (dtype) => {
-      const dtypeApi = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype });
+      const dtypeApi = await openCompletionsApi({ checkpoint: smallCkpt, modelId: 'tiny', dtype });
       return { api: dtypeApi, server: await startServer({ root, port: 0, api: dtypeApi }) };
     }));
     try {
@@ -776,7 +835,7 @@ describe('a byte-level BPE model (GPT-2-style: 256 byte tokens, 3 merges, <|endo
     const gpt2 = miniGpt2Tokenizer();
     const eot = gpt2.specialId('<|endoftext|>')!;
     const bpe = join(dir, 'bpe');
-    const model = new GPT({ vocabSize: gpt2.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 4 });
+    const model = new GPT({ vocabSize: gpt2.vocabSize, blockSize: 128, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 4 });
     const base = { prompt: ' the café', n: 16, max_tokens: 64, temperature: 2, seed: 9 };
     // the tokens each choice draws (seed + i), generated here: which are <|endoftext|>
     const drawn: number[][] = Array.from({ length: base.n }, () => []);

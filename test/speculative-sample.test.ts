@@ -2,10 +2,10 @@
 // integrates (src/check/reference/speculative.ts), on random rounds: k = 1 to 6 drafts, logits
 // spread or on a grid (ties) with -Inf among them, the draft's rows the target's nudged or its
 // own, draft ids the draft's own draws (likely under p) or any id (p may not keep it), temperature,
-// top-k and top-p. A round whose float64 decisions sit within float32 rounding of a boundary
-// (nearBoundary: a top-p cut, u * q(x) against p(x), a residual of almost no weight, u's point
-// against a running sum) may go either way and is not compared; the rounds told apart so are
-// counted, and must stay few. Small vocabularies in numbers, GPT-2's (50,257) in a few rounds;
+// top-k, top-p and min-p. A round whose float64 decisions sit within float32 rounding of a
+// boundary (nearBoundary: a top-p cut, a weight at minP, u * q(x) against p(x), a residual of
+// almost no weight, u's point against a running sum) may go either way and is not compared; the
+// rounds told apart so are counted, and must stay few. Small vocabularies in numbers, GPT-2's (50,257) in a few rounds;
 // bad shapes and logits larger than a binding are refused in one line.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ interface Round {
   temperature: number;
   topK: number; // 0: off
   topP: number;
+  minP: number;
   shareU: boolean; // u[k] the middle of a share of what the round draws from (else any)
 }
 
@@ -44,6 +45,7 @@ const roundArb = (V: fc.Arbitrary<number>) =>
     temperature: fc.constantFrom(0, 0.5, 1, 2),
     topK: fc.constantFrom(0, 0, 1, 3, 40),
     topP: fc.constantFrom(1, 1, 0.3, 0.9),
+    minP: fc.constantFrom(0, 0, 0.05, 0.5),
     shareU: fc.boolean(),
   });
 
@@ -58,7 +60,7 @@ function argsOf(c: Round): { logits: Ref; ids: Ref; u: Ref; opts: SamplingOption
   const logits = ref([2 * k + 1, V], Float32Array.from([...target, ...draft]));
   // a row of -Inf alone has no distribution: keep one logit (its row then draws only it)
   for (let r = 0; r < 2 * k + 1; r++) if (logits.data.subarray(r * V, (r + 1) * V).every((x) => x === -Infinity)) logits.data[r * V + (r % V)] = 0;
-  const opts = { temperature: c.temperature, topK: c.topK, topP: c.topP };
+  const opts = { temperature: c.temperature, topK: c.topK, topP: c.topP, minP: c.minP };
   const rows = roundRows(logits, opts);
   const ids = ref([k], Array.from({ length: k }, (_, i) => (c.likely[i] ? drawFrom(rows[k + 1 + i]!.probs, g.nextFloat()) : g.nextInt(V))));
   const u = ref([k + 1], Array.from({ length: k + 1 }, () => Math.fround(g.nextFloat())));

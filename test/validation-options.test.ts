@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AdamW, CharTokenizer, crossEntropy, decodeCheckpoint, distillLoss, encodeCheckpoint, encodeHF, layerNorm, memoryPlan, modelFromCheckpoint, tensor,
-  BpeTokenizer, clipGradNorm, generate, generateBatch, GPT, learningRate, pruneStructured, quantizeModel, sampleLogits, TRAIN_DEFAULTS,
+  BpeTokenizer, clipGradNorm, generate, generateBatch, generateBeams, GPT, learningRate, pruneStructured, quantizeModel, sampleLogits, TRAIN_DEFAULTS,
   scope, Trainer, zeros, type GPTConfig, type TrainConfig,
 } from '../src/index.js';
 import { Block, CausalSelfAttention, Embedding, Generator, LayerNorm, Linear, MLP, ModuleList, pruneGlobal } from '../src/nn/index.js';
@@ -136,6 +136,8 @@ const CASES: Case[] = [
     /^Trainer\.restore: argument 'state\.scaler\.scale' must be a number in \[2\^-24, 2\^24\], got undefined$/],
   ['Trainer.restore more steps skipped than taken', () => withTrainer((t) => t.restore(bad({ step: 3, dataRng: '1', modelRng: '2', scaler: { scale: 1, cleanSteps: 0, skippedSteps: 4 } }))), RangeError,
     /^Trainer\.restore: argument 'state\.scaler\.skippedSteps' \(4\) must not exceed argument 'state\.step' \(3\)$/],
+  ['Trainer.restore tokens -1', () => withTrainer((t) => t.restore(bad({ step: 3, dataRng: '1', modelRng: '2', tokens: -1 }))), RangeError,
+    /^Trainer\.restore: argument 'state\.tokens' must be an integer >= 0, got -1$/],
   ['Trainer.restore null', () => withTrainer((t) => t.restore(bad(null))), RangeError, /^Trainer\.restore: argument 'state' must be an object, got null$/],
   ["Trainer.trainStep('no')", () => withTrainer((t) => t.trainStep(bad('no'))), TypeError, /^Trainer\.trainStep: argument 'readLoss' must be a boolean, got string 'no'$/],
   // generation and sampling
@@ -147,11 +149,28 @@ const CASES: Case[] = [
   ['memoryPlan gradAccum 0.5', () => memoryPlan(cfg, 2, { training: true, bindingLimit: 2 ** 30, gradAccum: bad(0.5) }), RangeError,
     /^memoryPlan: argument 'gradAccum' must be an integer >= 1, got number 0\.5$/],
   ['generate misspelt temprature', () => generate(model, [1], bad({ maxNewTokens: 2, temprature: 0.5 })).next(), TypeError,
-    /^generate: unknown option 'temprature' \(the options are maxNewTokens, temperature, topK, topP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, kvCache, stopToken\)$/],
+    /^generate: unknown option 'temprature' \(the options are maxNewTokens, temperature, topK, topP, minP, logitBias, repetitionPenalty, presencePenalty, frequencyPenalty, seed, kvCache, stopToken\)$/],
   ['generateBatch misspelt topk', () => generateBatch(model, [[1]], bad({ maxNewTokens: 2, topk: 3 })).next(), TypeError,
     /^generateBatch: unknown option 'topk' /],
+  ['generateBeams misspelt num_beams', () => generateBeams(model, [1], bad({ maxNewTokens: 2, num_beams: 3 })), TypeError,
+    /^generateBeams: unknown option 'num_beams' \(the options are numBeams, maxNewTokens, lengthPenalty, earlyStopping, numReturnSequences, eosTokenId\)$/],
+  ['generateBeams without options', () => generateBeams(model, [1], bad(undefined)), TypeError,
+    /^generateBeams: the options must be an object of numBeams, maxNewTokens, lengthPenalty, earlyStopping, numReturnSequences, eosTokenId, got undefined$/],
+  ['generateBeams numBeams past half the vocabulary', () => generateBeams(model, [1], { numBeams: 9, maxNewTokens: 2 }), RangeError,
+    /^generateBeams: numBeams must be an integer in \[1, 8\] \(2·numBeams candidates from one beam of vocabulary 16\), got number 9$/],
+  ['generateBeams maxNewTokens 0', () => generateBeams(model, [1], { numBeams: 2, maxNewTokens: 0 }), RangeError, /^generateBeams: maxNewTokens must be an integer >= 1, got number 0$/],
+  ["generateBeams lengthPenalty '1'", () => generateBeams(model, [1], bad({ numBeams: 2, maxNewTokens: 2, lengthPenalty: '1' })), RangeError,
+    /^generateBeams: lengthPenalty must be a finite number, got string '1'$/],
+  ["generateBeams earlyStopping 'true'", () => generateBeams(model, [1], bad({ numBeams: 2, maxNewTokens: 2, earlyStopping: 'true' })), RangeError,
+    /^generateBeams: earlyStopping must be true, false or 'never', got string 'true'$/],
+  ['generateBeams numReturnSequences past numBeams', () => generateBeams(model, [1], { numBeams: 2, maxNewTokens: 2, numReturnSequences: 3 }), RangeError,
+    /^generateBeams: numReturnSequences must be an integer in \[1, numBeams 2\], got number 3$/],
+  ['generateBeams eosTokenId past the vocabulary', () => generateBeams(model, [1], { numBeams: 2, maxNewTokens: 2, eosTokenId: 16 }), RangeError,
+    /^generateBeams: eosTokenId must be a token id in \[0, 16\), got number 16$/],
+  ['generateBeams with a prompt of a token past the vocabulary', () => generateBeams(model, [16], { numBeams: 2, maxNewTokens: 2 }), RangeError,
+    /^generateBeams: prompt\[0\] = number 16 is not a token id in \[0, 16\)$/],
   ['sampleLogits misspelt topk', () => scope(() => sampleLogits(zeros([1, 4]), zeros([1]), bad({ topk: 2 }))), TypeError,
-    /^sampleLogits: unknown option 'topk' \(the options are temperature, topK, topP\)$/],
+    /^sampleLogits: unknown option 'topk' \(the options are temperature, topK, topP, minP\)$/],
   // losses
   ['crossEntropy misspelt ignore_index', () => scope(() => crossEntropy(zeros([2, 4]), zeros([2], 'int32'), bad({ ignore_index: 1 }))), TypeError,
     /^crossEntropy: unknown option 'ignore_index' \(the options are ignoreIndex\)$/],

@@ -6,13 +6,15 @@
 // one of nanoGPT's Shakespeare-char GPU shape (6 layers, 6 heads, 384 wide, block 256), whose
 // tok/s with and without the KV cache are also timed on GPUs; and the
 // int8 copy's batch-8 prefill with float32 activations and, where the adapter has i8 -> i32
-// subgroup matrices, with its activations quantized to int8 on tensor cores (else n/a). Ours only:
+// subgroup matrices, with its activations quantized to int8 on tensor cores (else n/a); and beam search
+// with 4 beams (generateBeams; tok/s counts its steps). Ours only:
 // the peers have no generation loop in this suite. The model is the one the train-step benchmark
 // trained (a few steps, so its logits are not the near-uniform ones of a fresh model). Sampling is
 // seeded (temperature 1), so both modes of one model must produce the same tokens: a near tie
 // between two logits could flip a greedy argmax on rounding, while a seeded draw changes only if it
 // lands within rounding of a boundary.
 import { device } from '../../src/device/device.js';
+import { generateBeams } from '../../src/gpt/beam-search.js';
 import { generate } from '../../src/gpt/generate.js';
 import { timeGeneration } from '../../src/gpt/generate-timing.js';
 import { GPT } from '../../src/gpt/model.js';
@@ -78,13 +80,36 @@ export async function generateSuite(model: GPT, ctx: Context): Promise<Row[]> {
         ? [info(`KV cache / no cache${BIG_LABEL}`, 'n/a: CPU adapter (minutes without the cache)')]
         : (await modelRows(big, BIG_LABEL, ctx)).rows;
       const speculative = await speculativeRows(model, [['the target itself', model], ['its int8 copy', quantized]], ctx);
-      return [...float32.rows, ...int8.rows, ...ratio('int8', int8.cached), ...int4.rows, ...ratio('int4', int4.cached), ...batched, ...window, ...(await int8PrefillRows(quantized, ctx)), ...speculative];
+      const beams = await beamRow(model, ctx);
+      return [...float32.rows, ...int8.rows, ...ratio('int8', int8.cached), ...int4.rows, ...ratio('int4', int4.cached), ...batched, ...window, ...(await int8PrefillRows(quantized, ctx)), ...speculative, beams];
     } finally {
       big.dispose();
     }
   } finally {
     quantized.dispose();
   }
+}
+
+/**
+ * Beam search with 4 beams from a 1-token prompt, no EOS: every step of maxNewTokens runs (a step
+ * of 4 beams, its 8 candidates read back, the cache rows gathered); tok/s counts the steps.
+ */
+async function beamRow(model: GPT, ctx: Context): Promise<Row> {
+  const numBeams = 4;
+  const newTokens = ctx.smoke ? 16 : model.config.blockSize - 1;
+  ctx.log(`beam search, ${numBeams} beams, ${newTokens} tokens`);
+  const run = () => generateBeams(model, [0], { numBeams, maxNewTokens: newTokens });
+  const timing = { ...ctx.timing, targetMs: 0, maxIters: 1, samples: ctx.smoke ? 1 : Math.max(3, Math.min(ctx.timing.samples, 5)) };
+  const t = await time({ iteration: run, finish: async () => {} }, timing);
+  ctx.log(`  ${((newTokens * 1000) / t.ms).toFixed(1)} tok/s`);
+  return {
+    family: 'generate',
+    name: `beam search, ${numBeams} beams: ${newTokens} tokens`,
+    unit: 'tok/s',
+    work: newTokens,
+    tolerance: "HF's beam search, checked in test/beam-search.test.ts against a float64 reference",
+    cells: { ours: { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: 1 }, ...peersNa(NOT_PEERS) },
+  };
 }
 
 /** modelRows of `model`'s int4 copy. */

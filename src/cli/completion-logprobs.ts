@@ -49,6 +49,8 @@ export class ChoiceLogprobsStream {
   private sent = 0;
   /** Text released but not sent yet. */
   private unsent = '';
+  /** UTF-16 length of text to send ahead of the first pending token, with no token (precede). */
+  private lead = 0;
 
   /** `endToken`: the end-of-text token, whose text a drawn one is '' (vLLM's skip_special_tokens), as the choice's text leaves it out; an echoed prompt's keeps it, as the echo does. */
   constructor(
@@ -57,6 +59,12 @@ export class ChoiceLogprobsStream {
     private readonly endToken?: number,
   ) {
     this.stream = new TextStream(tokenizer);
+  }
+
+  /** Text the choice sends before its first token, with no token of its own: a truncated prompt's cut front, which an echo gives (vLLM's), its tokens not scored. */
+  precede(text: string): void {
+    this.length += codePoints(text);
+    this.lead += text.length;
   }
 
   /** What token `id` adds to the text so far (`echoed`: in an echoed prompt). */
@@ -88,11 +96,12 @@ export class ChoiceLogprobsStream {
   chunk(text: string, all: boolean): { text: string; logprobs: ChoiceLogprobs } {
     this.unsent += text;
     const { tokens } = this.pending;
-    let [n, covered] = [0, 0]; // tokens, and the UTF-16 length of their texts
+    let [n, covered] = [0, this.lead]; // tokens, and the UTF-16 length of their texts (after the text preceding them)
     if (all) n = tokens.length;
     else while (n < tokens.length && covered + tokens[n]!.length <= this.unsent.length) covered += tokens[n++]!.length;
     const out = all ? this.unsent : this.unsent.slice(0, covered);
     this.unsent = this.unsent.slice(out.length);
+    this.lead -= Math.min(this.lead, out.length);
     this.sent += codePoints(out);
     const logprobs = cut(this.pending, n);
     if (all) logprobs.text_offset = logprobs.text_offset.map((at) => Math.min(at, this.sent));

@@ -1,11 +1,13 @@
 // The body of a `POST /v1/completions` to `gpt serve --api`, checked: OpenAI's legacy completions
-// fields that a GPT-2-style model can honour, with OpenAI's defaults, vLLM's top_k, ignore_eos and
-// repetition_penalty as extensions (presence_penalty, frequency_penalty: OpenAI's, applied as vLLM
-// applies them, src/ops/penalty.ts); a field OpenAI has that this server cannot honour (logit_bias,
-// suffix, best_of) is accepted only at its neutral value, any other refused, so that no setting is
-// silently ignored.
+// fields that a GPT-2-style model can honour, with OpenAI's defaults, vLLM's top_k, min_p, ignore_eos
+// and repetition_penalty as extensions (presence_penalty, frequency_penalty: OpenAI's, applied as
+// vLLM applies them, src/ops/penalty.ts; logit_bias as vLLM, before them: src/gpt/logit-bias.ts;
+// best_of: the n best of best_of choices by mean token logprob, OpenAI's rule); a field OpenAI has
+// that this server cannot honour (suffix) is accepted only at its neutral value, any other refused,
+// so that no setting is silently ignored.
 // A bad value is an ApiError: HTTP 400 with one line naming the field, the value and what is allowed.
 import { randomInt } from 'node:crypto';
+import { logitBiasProblem, type LogitBias } from '../gpt/logit-bias.js';
 import { isRecord, rangeProblem, show, type Range } from '../io/value-ranges.js';
 
 /** An answer of OpenAI's error shape: `{ error: { message, type, param, code } }` with `status`. */
@@ -14,7 +16,7 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly param: string | null = null,
-    readonly code: string | null = null,
+    readonly code: string | number | null = null,
     readonly type = status >= 500 ? 'server_error' : 'invalid_request_error',
   ) {
     super(message);
@@ -28,17 +30,26 @@ export class ApiError extends Error {
 export interface CompletionRequest {
   /** Each prompt as its text, or as the token ids given for it (OpenAI's "array of tokens"), checked against the vocabulary. */
   prompts: (string | Int32Array)[];
-  maxTokens: number;
+  /** null (sent as null): the rest of the context, each prompt its own (vLLM's); checked against the context by context-window.ts. */
+  maxTokens: number | null;
+  /** null: the prompts whole; else each cut to its last N tokens, -1: as many as max_tokens leaves room for (vLLM's). */
+  truncatePromptTokens: number | null;
   temperature: number;
   topP: number;
   /** 0: off. */
   topK: number;
+  /** 0: off. */
+  minP: number;
+  /** Token id -> bias, checked against the vocabulary; undefined: none. */
+  logitBias: LogitBias | undefined;
   /** 0, 0 and 1: off. */
   presencePenalty: number;
   frequencyPenalty: number;
   repetitionPenalty: number;
   n: number;
-  /** Prompt p's choice i draws with seeds[p] + i (`gpt sample --num-samples`' seeds). */
+  /** Choices generated per prompt (>= n), of which the n with the highest mean token logprob are returned. */
+  bestOf: number;
+  /** Prompt p's choice i (of bestOf) draws with seeds[p] + i (`gpt sample --num-samples`' seeds). */
   seeds: number[];
   stop: string[];
   stream: boolean;
@@ -62,6 +73,7 @@ const NUMBERS: Record<string, Range & { default: number; note?: string }> = {
   temperature: { min: 0, default: 1, note: '0: greedy' },
   top_p: { min: 0, max: 1, default: 1 },
   top_k: { int: true, min: -1, default: 0, note: "-1 or 0: off, as vLLM's" },
+  min_p: { min: 0, max: 1, default: 0, note: "vLLM's; 0: off" },
   n: { int: true, min: 1, max: MAX_N, default: 1 },
   presence_penalty: { min: -2, max: 2, default: 0 },
   frequency_penalty: { min: -2, max: 2, default: 0 },
@@ -70,12 +82,10 @@ const NUMBERS: Record<string, Range & { default: number; note?: string }> = {
 const BOOLEANS = ['stream', 'echo', 'ignore_eos'] as const;
 /** OpenAI's fields this server has no use for, each taken at its neutral value only. */
 const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> = {
-  best_of: { ok: (v) => v === null || v === 1, allowed: '1 or null (each choice is one sample)' },
-  logit_bias: { ok: (v) => v === null || (isRecord(v) && !Object.keys(v).length), allowed: 'null or {} (no biases are applied)' },
   suffix: { ok: (v) => v === null || v === '', allowed: 'null (a GPT-2-style model does not insert text)' },
   user: { ok: (v) => v === null || typeof v === 'string', allowed: 'a string (it is not used)' },
 };
-const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'seed', 'stop', ...BOOLEANS, 'stream_options', 'logprobs', ...Object.keys(NEUTRAL)];
+const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'truncate_prompt_tokens', 'best_of', 'logit_bias', 'seed', 'stop', ...BOOLEANS, 'stream_options', 'logprobs', ...Object.keys(NEUTRAL)];
 
 /** The most characters of a value a message shows. */
 const SHOWN = 60;
@@ -140,21 +150,26 @@ export function parseCompletionRequest(body: unknown, { modelId, parent, vocabSi
   };
   const n = number('n');
   const stream = flag('stream');
+  const bestOf = bestOfOf(body.best_of, n, stream);
   const prompts = promptsOf(body.prompt, vocabSize);
   const echo = flag('echo');
-  const maxTokens = number('max_tokens');
+  const maxTokens = body.max_tokens === null ? null : number('max_tokens'); // null: the rest of the context, as vLLM's
   if (maxTokens === 0 && !echo) throw refuse('max_tokens', 'max_tokens 0 draws no token: it is allowed only with echo: true (the prompt scored, with logprobs), got echo false');
   return {
     prompts,
     maxTokens,
+    truncatePromptTokens: truncateOf(body.truncate_prompt_tokens),
     temperature: number('temperature'),
     topP: number('top_p'),
     topK: Math.max(0, number('top_k')),
+    minP: number('min_p'),
+    logitBias: logitBiasOf(body.logit_bias, vocabSize),
     presencePenalty: number('presence_penalty'),
     frequencyPenalty: number('frequency_penalty'),
     repetitionPenalty: number('repetition_penalty'),
     n,
-    seeds: seedsOf(body.seed, n, prompts.length),
+    bestOf,
+    seeds: seedsOf(body.seed, bestOf, prompts.length),
     stop: stopsOf(body.stop),
     stream,
     includeUsage: includeUsageOf(body.stream_options, stream),
@@ -211,6 +226,24 @@ function seedsOf(seed: unknown, n: number, prompts: number): number[] {
   return new Array<number>(prompts).fill(seed as number);
 }
 
+/** How many choices each prompt generates: best_of (null: n), at least n; OpenAI does not stream them (only the best are returned). */
+function bestOfOf(bestOf: unknown, n: number, stream: boolean): number {
+  if (bestOf === undefined || bestOf === null) return n;
+  const problem = rangeProblem('best_of', bestOf, { int: true, min: 1, max: MAX_N }, shown(bestOf));
+  if (problem) throw refuse('best_of', `${problem} (the choices generated per prompt, of which the n best are returned)`);
+  if ((bestOf as number) < n) throw refuse('best_of', `best_of must be at least n (${n}): the n best of best_of choices are returned, got ${bestOf as number}`);
+  if (stream && (bestOf as number) > 1) throw refuse('best_of', `best_of ${bestOf as number} cannot be streamed (only the best choices are returned, once all are done), as OpenAI: give stream false, or best_of 1`);
+  return bestOf as number;
+}
+
+/** logit_bias checked against the vocabulary (OpenAI's map of token id to a bias in [-100, 100]); undefined for none. */
+function logitBiasOf(bias: unknown, vocabSize: number): LogitBias | undefined {
+  if (bias === undefined || bias === null) return undefined;
+  const problem = logitBiasProblem(bias, vocabSize, 'logit_bias', shown);
+  if (problem) throw refuse('logit_bias', problem);
+  return bias as LogitBias;
+}
+
 function stopsOf(stop: unknown): string[] {
   if (stop === undefined || stop === null) return [];
   const stops = typeof stop === 'string' ? [stop] : stop;
@@ -225,6 +258,13 @@ function logprobsOf(logprobs: unknown, vocabSize: number): number | null {
   const problem = rangeProblem('logprobs', logprobs, { int: true, min: 0, max: MAX_LOGPROBS }, shown(logprobs));
   if (problem) throw refuse('logprobs', `${problem} (the top logprobs at each position; null: none)`);
   return Math.min(logprobs as number, vocabSize);
+}
+
+/** vLLM's truncate_prompt_tokens: null, -1, or N >= 1 (0 would leave no prompt to continue). */
+function truncateOf(truncate: unknown): number | null {
+  if (truncate === undefined || truncate === null) return null;
+  if (truncate !== -1 && rangeProblem('truncate_prompt_tokens', truncate, { int: true, min: 1 })) throw refuse('truncate_prompt_tokens', `truncate_prompt_tokens must be -1 (as many of the prompt's last tokens as max_tokens leaves room for), an integer >= 1 (its last N tokens) or null, got ${shown(truncate)}`);
+  return truncate as number;
 }
 
 function includeUsageOf(options: unknown, stream: boolean): boolean {

@@ -3,8 +3,8 @@
 import { adapterInfo, describeAdapter, limitChoice, requestDevice, type DeviceInfo } from '../device/adapter.js';
 import { dawnToggles, envFlag, envSetting, getPlatform } from '../device/platform.js';
 import { doctorCheck } from '../check/index.js';
-import { savedWinners } from '../kernels/autotune.js';
-import { detectProfile, type KernelProfile, type LanesByLength } from '../kernels/profile.js';
+import { AUTOTUNE_BUDGET_MS, savedWinners } from '../kernels/autotune.js';
+import { detectProfile, TILES, type KernelProfile, type LanesByLength } from '../kernels/profile.js';
 import { ELEMENT_ROWS } from '../kernels/wgsl/matmul-skinny.js';
 
 const KEY_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups', 'chromium-experimental-subgroup-matrix'];
@@ -87,7 +87,9 @@ const SHOWN_WINNERS = 20;
 /** The autotuner here: on or off, where its cache is, and the winners it holds for this adapter and driver (src/kernels/autotune.ts). */
 async function describeTuning(info: DeviceInfo): Promise<string[]> {
   const { location, winners, older, others } = await savedWinners(info);
-  const state = envFlag('GPT_AUTOTUNE', true) ? 'on (GPT_AUTOTUNE=0 turns it off)' : "off (GPT_AUTOTUNE=0: every kernel the profile's default)";
+  const state = envFlag('GPT_AUTOTUNE', true)
+    ? `on (GPT_AUTOTUNE=0 turns it off): a problem measured at its first use, ${AUTOTUNE_BUDGET_MS} ms at most with the compiles of its candidates`
+    : "off (GPT_AUTOTUNE=0: every kernel the profile's default)";
   const shown = winners.slice(0, SHOWN_WINNERS).map(([problem, winner]) => `  ${problem}: ${JSON.stringify(winner)}`);
   return [
     `autotune      ${state}; cache ${location} (delete it to measure again): ${winners.length} winners for this adapter and driver${older ? `, ${older} of an older version (measured again)` : ''}${others ? `, ${others} for others` : ''}`,
@@ -109,13 +111,19 @@ function describeSkinny({ matmul: m }: KernelProfile): string {
   return `<= ${m.skinnyRows} rows of x · Wᵀ (K a multiple of 4): ${SKINNY_WORDS[m.skinny]}; other layouts a lane per output, <= ${Math.min(m.skinnyRows, ELEMENT_ROWS)} rows`;
 }
 
+/** The register-tiled buffer family, and the tilings the autotuner may measure (when on) besides the default's. */
+function describeTiles({ matmul: m }: KernelProfile): string {
+  const tiles = m.tileCandidates.map((t) => `${TILES[t].bm}x${TILES[t].bn}`).join(' or ');
+  return `register-tiled buffers (autotune candidates: ${tiles} tiles, K splits)`;
+}
+
 /** Lanes by row length in words: '1 up to 1024 logits, else 32'. */
 const describeLanes = (steps: LanesByLength) => steps.map((s) => (s.upTo === undefined ? (steps.length > 1 ? `else ${s.lanes}` : `${s.lanes}`) : `${s.lanes} up to ${s.upTo} logits`)).join(', ');
 
 function describeProfile(p: KernelProfile): string[] {
   const rows = `${p.rowLanes === 'by-rows' ? 'a lane per row from 256 rows, else 64 lanes' : `${p.rowLanes} lanes per row`}${p.rowVec4 && p.rowLanes !== 64 ? '; a lane per row reads vec4s (LayerNorm, rows of whole vec4s)' : ''}`;
   return [
-    `matmul            ${p.matmul.tiled === 'texture' ? `texture tiles (rgba32float operands, read as ${p.matmul.textureReads === 'storage' ? 'read-only storage' : 'sampled'} textures)` : 'register-tiled buffers'}; ${describeSkinny(p)}`,
+    `matmul            ${p.matmul.tiled === 'texture' ? `texture tiles (rgba32float operands, read as ${p.matmul.textureReads === 'storage' ? 'read-only storage' : 'sampled'} textures)` : describeTiles(p)}; ${describeSkinny(p)}`,
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
     `attention         ${p.subgroupSharing ? 'a subgroup of 8 rows per workgroup, keys and values shared by subgroupBroadcast' : `64 rows per workgroup, workgroup-memory tiles; dk and dv ${p.attentionKeys === 'auto' ? 'together or split, measured per shape' : p.attentionKeys}`}`,
     `row kernels       ${rows}`,

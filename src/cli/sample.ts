@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateBatch, LogitsNotFiniteError } from '../gpt/generate.js';
+import { logitBiasProblem } from '../gpt/logit-bias.js';
 import { describeLeftOut, encodePrompt, TextStream, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
 import { evaluateModel } from '../gpt/evaluate.js';
 import { TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS } from '../gpt/trainer.js';
@@ -19,6 +20,7 @@ import { checkPathSettings, flagHelp, flagName, printNote, UsageError, type Flag
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { openGenerator, openModel } from './inference-model.js';
 import { acceptanceLine, draftedSteps, openDraft } from './sample-draft.js';
+import { checkBeamFlags, printBeams } from './sample-beams.js';
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
 import { ADAPTER_OR_HUB, CHECKPOINT_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, RUN_CHECKPOINT, runCheckpoint, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
@@ -65,6 +67,8 @@ const SAMPLE_DEFAULTS = {
   temperature: 0.8,
   topK: 200,
   topP: 1,
+  minP: 0,
+  logitBias: '',
   repetitionPenalty: 1,
   presencePenalty: 0,
   frequencyPenalty: 0,
@@ -73,6 +77,10 @@ const SAMPLE_DEFAULTS = {
   dtype: TRAIN_DEFAULTS.dtype,
   draft: '',
   draftTokens: 4,
+  numBeams: 1,
+  lengthPenalty: 1,
+  earlyStopping: 'false',
+  numReturnSequences: 1,
 };
 const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   defaults: SAMPLE_DEFAULTS,
@@ -84,13 +92,17 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     temperature: NON_NEGATIVE,
     topK: NON_NEGATIVE_INT, // 0: off
     topP: { min: 0, max: 1 }, // 0: the likeliest token alone (Hugging Face keeps one)
+    minP: { min: 0, max: 1 },
     repetitionPenalty: POSITIVE,
     presencePenalty: { min: -2, max: 2 }, // OpenAI's range
     frequencyPenalty: { min: -2, max: 2 },
     seed: SEED,
     draftTokens: POSITIVE_INT,
+    numBeams: POSITIVE_INT,
+    lengthPenalty: {}, // any finite number
+    numReturnSequences: POSITIVE_INT,
   },
-  choices: { dtype: TRAIN_DTYPES },
+  choices: { dtype: TRAIN_DTYPES, earlyStopping: ['false', 'true', 'never'] },
   docs: {
     config: `${CONFIG_DOC} sample.py defaults`,
     outDir: OUT_DIR_DOC,
@@ -102,6 +114,8 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     temperature: '0 = greedy',
     topK: 'sample among the k likeliest tokens (and those tied with the k-th); 0 = off',
     topP: 'sample within this probability mass; 1 = off, 0 = the likeliest token alone',
+    minP: "then drop the tokens less likely than this times the likeliest (Hugging Face's, vLLM's min_p); 0 = off",
+    logitBias: "ID:BIAS[,ID:BIAS...]: add BIAS (in [-100, 100]) to token ID's logit before the penalties and sampling (OpenAI's logit_bias; -100 all but bans it), at most 300 tokens",
     repetitionPenalty: "divide a logit > 0 by it, multiply one <= 0, for each token in the prompt or generated (Hugging Face's, vLLM's repetition_penalty); 1 = off",
     presencePenalty: "subtract it from the logit of each token generated so far (OpenAI's presence_penalty, as vLLM applies it); 0 = off",
     frequencyPenalty: "subtract it times how often each token was generated so far (OpenAI's frequency_penalty); 0 = off",
@@ -110,6 +124,10 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     dtype: DTYPE_DOC,
     draft: 'speculative decoding: a draft checkpoint (any kind --out-dir takes; a smaller model with the same tokenizer, e.g. distilled from this one) proposes tokens this one checks, the text distributed as without it',
     draftTokens: 'tokens the --draft model proposes a round',
+    numBeams: "beam search with this many beams, as Hugging Face's num_beams (no sampling: it takes none of the sampling flags); 1 = off, sample",
+    lengthPenalty: "beam search: a finished sequence scores its summed logprobs over its new tokens ** this (> 0 favours longer ones)",
+    earlyStopping: 'beam search: stop once --num-beams sequences are finished (true), when no running beam is likely to do better (false), or when none can (never)',
+    numReturnSequences: 'beam search: how many of the best sequences to print',
   },
 };
 
@@ -123,26 +141,38 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     if (start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
   });
   const penalty = (['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'] as const).find((k) => f[k] !== SAMPLE_DEFAULTS[k]);
+  if (f.draft && f.logitBias) throw new UsageError(`flag --draft decodes without a logit bias: --logit-bias ${f.logitBias} cannot be applied with it (sample without --draft)`);
   if (f.draft && penalty) throw new UsageError(`flag --draft decodes without penalties: ${flagName(penalty)} ${f[penalty]} cannot be applied with it (leave the penalties at 1, 0, 0, or sample without --draft)`);
+  checkBeamFlags(f, given);
   if (given.has('draftTokens') && !f.draft) throw new UsageError(`flag --draft-tokens ${f.draftTokens} counts a draft model's tokens: give the draft with --draft DIR`);
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
   const head = await readCheckpointHead(checkpointPath(f));
   const adapter = await readAdapterFlag(f.adapter, head);
   const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
+  const logitBias = f.logitBias ? parseLogitBias(f.logitBias, head.meta.model.vocabSize) : undefined;
   const known = encodePrompt(tokenizer, start); // GPT-2's "<|endoftext|>" is its token, as in nanoGPT's sample.py
   if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows (${describeLeftOut(known)})`);
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
   const prompt = known.ids;
   const reach = generationExtent(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
   const draft = f.draft ? await openDraft(f.draft, head, { ...f, promptTokens: prompt.length }) : null;
-  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, batch: f.numSamples, flag: '--num-samples', ...reach, kvCache: f.kvCache }, adapter, draft ?? undefined).catch((e: unknown) => {
+  const batch = f.numBeams > 1 ? { batch: f.numBeams, flag: '--num-beams' } : { batch: f.numSamples, flag: '--num-samples' };
+  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, ...batch, ...reach, kvCache: f.kvCache }, adapter, draft ?? undefined).catch((e: unknown) => {
     draft?.dispose();
     throw e;
   });
   const tally = { drafted: 0, accepted: 0 };
   try {
     const shown = tokenizer.decode(prompt); // the prompt the model continues: without what was left out
+    if (f.numBeams > 1) {
+      const line = await autocast(dtype, () => printBeams(model, tokenizer, prompt, shown, f), casts).catch((e: unknown) => {
+        if (e instanceof LogitsNotFiniteError) throw new Error(e.describe(null)); // as the command's, not generateBeams'
+        throw e;
+      });
+      stats.write(`${line} (${dtype})\n`);
+      return 0;
+    }
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
     const samples: number[][] = Array.from({ length: f.numSamples }, () => []);
     const streaming = f.numSamples === 1; // one sample streams; several are printed whole, in order, when done
@@ -151,7 +181,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     const stream = new TextStream(tokenizer);
     if (streaming) process.stdout.write(shown);
     const t0 = performance.now();
-    const options = { maxNewTokens: f.maxNewTokens, temperature: f.temperature, topK: f.topK > 0 ? f.topK : undefined, topP: f.topP < 1 ? f.topP : undefined, seed: f.seed, kvCache: f.kvCache,
+    const options = { maxNewTokens: f.maxNewTokens, temperature: f.temperature, topK: f.topK > 0 ? f.topK : undefined, topP: f.topP < 1 ? f.topP : undefined, minP: f.minP, logitBias, seed: f.seed, kvCache: f.kvCache,
       repetitionPenalty: f.repetitionPenalty, presencePenalty: f.presencePenalty, frequencyPenalty: f.frequencyPenalty };
     await autocast(dtype, async () => {
       const steps = draft ? draftedSteps(model, draft, prompt, { ...options, draftTokens: f.draftTokens }, tally) : generateBatch(model, samples.map(() => prompt), options);
@@ -183,6 +213,21 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     dispose(); // also when generation fails
   }
   return 0;
+}
+
+/** --logit-bias ID:BIAS[,ID:BIAS...] as a logit bias of a vocabulary of `vocabSize`; a UsageError naming the flag otherwise. */
+function parseLogitBias(value: string, vocabSize: number): Record<string, number> {
+  const given = new Map<string, number>();
+  for (const part of value.split(',')) {
+    const [id, b, ...more] = part.split(':');
+    if (!id || !b?.trim() || more.length || !Number.isFinite(Number(b))) throw new UsageError(`flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '${part}' in '${value}'`);
+    if (given.has(id)) throw new UsageError(`flag --logit-bias gives token id ${id} twice in '${value}'`);
+    given.set(id, Number(b));
+  }
+  const bias = Object.fromEntries(given); // own keys, '__proto__' too
+  const problem = logitBiasProblem(bias, vocabSize, 'flag --logit-bias');
+  if (problem) throw new UsageError(problem);
+  return bias;
 }
 
 const EVAL_DEFAULTS = { config: '', outDir: 'out', initFrom: 'resume', adapter: '', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337, dtype: TRAIN_DEFAULTS.dtype };

@@ -2,8 +2,10 @@
 // llama.cpp's server, vLLM and Ollama offer it: POST /v1/completions (src/cli/completion-request.ts
 // has the fields) and GET /v1/models. The checkpoint is loaded once, as `gpt sample` loads it (a peft
 // adapter, --adapter, merged into it), and generates as `gpt sample` does (generateBatch; choice i of
-// a prompt draws with seed + i), so that a seed and settings give `gpt sample`'s text; a prompt
-// longer than the block is cropped to its last block-size tokens, as there. With `logprobs`, a drawn
+// a prompt draws with seed + i), so that a seed and settings give `gpt sample`'s text, within the
+// block: a prompt and its max_tokens past it are refused, as vLLM refuses them past max_model_len,
+// not slid past as `gpt sample` slides (context-window.ts: truncate_prompt_tokens, max_tokens
+// null; an echo of a truncated prompt gives it whole, its logprobs the tokens kept). With `logprobs`, a drawn
 // token's come from the model's raw logits it was drawn at, before penalties (generateBatch's `logprobs`), an echoed prompt's
 // from scoring it before the generation (src/gpt/score.ts, once a prompt whatever n);
 // completion-logprobs.ts gives OpenAI's shape, streamed too: a chunk carries the tokens whose text
@@ -24,6 +26,7 @@ import { device } from '../device/device.js';
 import type { DeviceLostError } from '../device/lost.js';
 import { generateBatch, LogitsNotFiniteError, type DrawnLogprobs } from '../gpt/generate.js';
 import { deviceRoom } from '../gpt/model.js';
+import { hasPenalties } from '../ops/index.js';
 import { scoreSequences, ScoresNotFiniteError } from '../gpt/score.js';
 import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { TrainDtype } from '../gpt/trainer.js';
@@ -34,12 +37,13 @@ import { apiKeyCheck } from './api-key.js';
 import { ChoiceLogprobsStream, scoredAt } from './completion-logprobs.js';
 import { CompletionText } from './completion-text.js';
 import { ApiError, modelNotServed, parseCompletionRequest, shown, type CompletionRequest } from './completion-request.js';
+import { fitContext } from './context-window.js';
 import { checkModelFits, generationExtent } from './device-fit.js';
 import { openGenerator, type GeneratingModel } from './inference-model.js';
 
 /** Requests under this path go to the API. */
 export const API_PATH = '/v1/';
-/** The most bytes of a request body read: a prompt past the block is cropped anyway. */
+/** The most bytes of a request body read: a prompt past the block is refused anyway. */
 export const MAX_BODY_BYTES = 1 << 20;
 /** The status logged for a request whose client left before its answer (nginx's). */
 const CLIENT_GONE = 499;
@@ -126,39 +130,55 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     });
 
   /** Refuses a request whose generation's buffers do not fit; else the most tokens its forwards take, which its scoring's then keep to. */
-  const checkFits = ({ generator: { model, dtype } }: Loaded, r: CompletionRequest, ids: Int32Array[]): number => {
-    const batch = ids.length * r.n;
-    const longest = ids.reduce((n, p) => Math.max(n, p.length), 0); // not Math.max(...): a 1 MiB body holds more prompts than a call takes arguments
-    const { positions, forwardPositions } = generationExtent(model.config.blockSize, longest, r.maxTokens);
+  const checkFits = ({ generator: { model, dtype } }: Loaded, r: CompletionRequest, ids: Int32Array[], maxTokens: number[]): number => {
+    const batch = ids.length * r.bestOf;
+    const longest = ids.reduce((n, p, i) => Math.max(n, p.length + maxTokens[i]!), 0); // not Math.max(...): a 1 MiB body holds more prompts than a call takes arguments
+    const { positions, forwardPositions } = generationExtent(model.config.blockSize, longest, 0);
     try {
       // generateBatch decodes with KV caches
-      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, ...deviceRoom(), kvCache: true, forwardPositions, dtype });
+      // with its penalties' and logprobs' tensors, [batch, V] each
+      const sampling = { penalties: hasPenalties(r), ...(r.logprobs !== null && { logprobsTopN: r.logprobs }) };
+      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, ...deviceRoom(), kvCache: true, forwardPositions, dtype, sampling });
     } catch (e) {
-      throw new ApiError(400, `n ${r.n} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, 'n');
+      const asked = r.bestOf > r.n ? 'best_of' : 'n';
+      throw new ApiError(400, `${asked} ${r.bestOf} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, asked);
     }
     return batch * forwardPositions; // a scoring window is forwardPositions long at most
   };
 
   /** Runs one request's generation and sends its answer; `gone`: whether its client has left. */
-  const generate = async ({ tokenizer, generator: { model, dtype, casts }, endToken }: Loaded, res: ServerResponse, r: CompletionRequest, ids: Int32Array[], tokensPerForward: number, gone: () => boolean): Promise<number> => {
+  const generate = async ({ tokenizer, generator: { model, dtype, casts }, endToken }: Loaded, res: ServerResponse, r: CompletionRequest, ids: Int32Array[], maxTokens: number[], tokensPerForward: number, gone: () => boolean): Promise<number> => {
     const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
     const choices = r.prompts.flatMap((given, p) => {
-      const prompt = typeof given === 'string' ? given : tokenizer.decode(given); // what echo gives
-      return Array.from({ length: r.n }, (_, i) => ({
-        index: p * r.n + i,
+      const prompt = typeof given === 'string' ? given : tokenizer.decode(given); // what echo gives: whole, truncated or not (vLLM's)
+      const kept = tokenizer.decode(ids[p]!);
+      return Array.from({ length: r.bestOf }, (_, i) => ({
+        index: p * r.bestOf + i,
         prompt,
+        /** What truncate_prompt_tokens cut off the prompt's front: echoed, its tokens without logprobs (vLLM scores those it keeps). */
+        cut: prompt.endsWith(kept) ? prompt.slice(0, prompt.length - kept.length) : '',
         ids: ids[p]!,
+        maxTokens: maxTokens[p]!,
         seed: r.seeds[p]! + i,
         text: new CompletionText(tokenizer, r.stop, endToken, r.ignoreEos),
         logprobs: r.logprobs === null ? null : new ChoiceLogprobsStream(tokenizer, r.logprobs, endToken),
+        drawn: { logprob: 0, tokens: 0 }, // its drawn tokens' logprobs summed, for best_of
       }));
     });
+    const ranked = r.bestOf > r.n;
+    /** A drawn token of choice `c`, with its logprob: summed for best_of, kept where asked for. */
+    const took = (c: (typeof choices)[number], id: number, lp: DrawnLogprobs) => {
+      c.drawn.logprob += lp.logprob;
+      c.drawn.tokens++;
+      c.logprobs?.add(id, lp);
+    };
     try {
       // with echo, each prompt's logprobs (once, whatever n), first: they come before the drawn tokens'
       const prompts = r.echo && r.logprobs !== null ? await autocast(dtype, () => scoreSequences(model, ids, r.logprobs!, { tokensPerForward, cancelled: gone }), casts) : [];
       if (!prompts) return CLIENT_GONE; // its scoring stopped, the client gone
       prompts.forEach((scores, p) => {
-        for (const c of choices.slice(p * r.n, (p + 1) * r.n)) ids[p]!.forEach((id, j) => c.logprobs!.add(id, j ? scoredAt(scores, j - 1, r.logprobs!) : null, true));
+        for (const c of choices.slice(p * r.bestOf, (p + 1) * r.bestOf)) c.logprobs!.precede(c.cut);
+        for (const c of choices.slice(p * r.bestOf, (p + 1) * r.bestOf)) ids[p]!.forEach((id, j) => c.logprobs!.add(id, j ? scoredAt(scores, j - 1, r.logprobs!) : null, true));
       });
     } catch (e) {
       if (e instanceof ScoresNotFiniteError) fail(res, new ApiError(500, `scoring failed: ${e.describe(`choices[${e.sequence * r.n}]`)}`));
@@ -184,23 +204,25 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       }
     }
     const options = {
-      maxNewTokens: r.maxTokens,
+      maxNewTokens: maxTokens.reduce((a, b) => Math.max(a, b), 0), // each choice stops at its own (max_tokens null: the rest of its prompt's context)
       temperature: r.temperature,
       topK: r.topK,
       topP: r.topP,
+      minP: r.minP,
+      logitBias: r.logitBias,
       presencePenalty: r.presencePenalty,
       frequencyPenalty: r.frequencyPenalty,
       repetitionPenalty: r.repetitionPenalty,
       seed: choices.map((c) => c.seed),
-      stopAfter: (k: number, id: number) => choices[k]!.text.take(id),
-      ...(r.logprobs !== null && { logprobs: { topN: r.logprobs, take: (k: number, id: number, lp: DrawnLogprobs) => choices[k]!.logprobs!.add(id, lp) } }),
+      stopAfter: (k: number, id: number) => choices[k]!.text.take(id) || choices[k]!.text.tokens === choices[k]!.maxTokens,
+      ...((r.logprobs !== null || ranked) && { logprobs: { topN: r.logprobs ?? 0, take: (k: number, id: number, lp: DrawnLogprobs) => took(choices[k]!, id, lp) } }),
     };
     try {
       await autocast(
         dtype,
         async () => {
           // max_tokens 0 (with echo): the prompt alone, scored before
-          const steps = r.maxTokens ? generateBatch(model, choices.map((c) => c.ids), options) : [];
+          const steps = r.maxTokens !== 0 ? generateBatch(model, choices.map((c) => c.ids), options) : [];
           for await (const step of steps) {
             // a client that reads slowly holds its generation (its answer is not buffered ahead without bound); one that stopped reading is dropped
             if (r.stream) await drained(res, gone, stallMs);
@@ -208,7 +230,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
             step.forEach((id, k) => {
               const c = choices[k]!;
               if (id === null) return;
-              if (!c.text.finish && c.text.tokens === r.maxTokens) c.text.end();
+              if (!c.text.finish && c.text.tokens === c.maxTokens) c.text.end();
               const piece = c.text.release();
               if (r.stream) chunk(c, piece, c.text.finish);
             });
@@ -230,7 +252,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       throw e; // logged by the server
     }
     if (gone()) return CLIENT_GONE;
-    const completionTokens = choices.reduce((n, c) => n + c.text.tokens, 0);
+    const completionTokens = choices.reduce((n, c) => n + c.text.tokens, 0); // every best_of choice's (OpenAI bills them)
     const promptTokens = ids.reduce((n, p) => n + p.length, 0); // each prompt once, whatever n (OpenAI's count)
     const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
     if (r.stream) {
@@ -238,7 +260,8 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       res.end('data: [DONE]\n\n');
       return 200;
     }
-    const answer = choices.map(({ index, prompt, text, logprobs }) => {
+    const returned = ranked ? r.prompts.flatMap((_, p) => best(choices.slice(p * r.bestOf, (p + 1) * r.bestOf), r.n)) : choices;
+    const answer = returned.map(({ prompt, text, logprobs }, index) => {
       const all = (r.echo ? prompt : '') + text.all;
       return { text: all, index, logprobs: logprobs?.chunk(all, true).logprobs ?? null, finish_reason: text.finish };
     });
@@ -256,9 +279,9 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     const body = await readBody(req);
     if (body === null) return CLIENT_GONE;
     const r = parseCompletionRequest(parseJson(body), { modelId, parent, vocabSize: m.tokenizer.vocabSize });
-    const ids = encode(m, r);
-    const tokensPerForward = checkFits(m, r, ids);
-    return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, ids, tokensPerForward, () => left)));
+    const { ids, maxTokens } = fitContext(encode(m, r), r.maxTokens, r.truncatePromptTokens, m.generator.model.config.blockSize);
+    const tokensPerForward = checkFits(m, r, ids, maxTokens);
+    return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, ids, maxTokens, tokensPerForward, () => left)));
   };
 
   const models = ({ modelObject }: Loaded, res: ServerResponse, route: string): number => {
@@ -308,6 +331,17 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       loaded?.generator.dispose();
     },
   };
+}
+
+/**
+ * The `n` of a prompt's best_of `choices` with the highest mean logprob per drawn token (OpenAI's
+ * rule; logprobs of the raw logits, as returned), best first, ties in their order; a choice that drew
+ * nothing (max_tokens 0) ranks last. vLLM's (vllm/outputs.py, before V1 dropped best_of) ranks by the
+ * summed logprob instead, which favours choices that stop early.
+ */
+function best<C extends { drawn: { logprob: number; tokens: number } }>(choices: C[], n: number): C[] {
+  const mean = ({ drawn }: C) => (drawn.tokens ? drawn.logprob / drawn.tokens : -Infinity);
+  return [...choices].sort((a, b) => mean(b) - mean(a) || 0).slice(0, n);
 }
 
 /** The API of the checkpoint at `checkpoint` (a path: a hub id is fetched before), the adapter directory `adapter` merged into it, its model loaded (completionsApi, then load). */

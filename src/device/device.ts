@@ -236,6 +236,18 @@ export class Device {
     this.finished(submitted);
   }
 
+  /**
+   * Waits until the GPU has done everything recorded so far (the autotuner: its wall clock then
+   * times its own work and compiles, not the program's queued before it).
+   */
+  async idle(): Promise<void> {
+    this.assertUsable('idle');
+    this.flush();
+    const submitted = this.stats.submits;
+    await this.waitForGpu(() => this.gpu.queue.onSubmittedWorkDone());
+    this.finished(submitted);
+  }
+
   /** Records that the GPU has finished the first `submitted` submits. */
   private finished(submitted: number): void {
     this.finishedSubmits = Math.max(this.finishedSubmits, submitted);

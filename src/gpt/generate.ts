@@ -13,18 +13,20 @@
 // merged), or the compute dtype (its next step taken in another autocast region), make the cache's
 // keys and values stale: the windows are re-encoded, a step recorded ahead on the old ones redone
 // with its uniform numbers, so the tokens are those of generation without the cache. Penalties,
-// where asked, go on the last position's logits from token counts kept on the GPU (penalties.ts).
-// generateBatch's `logprobs` has each step also take, from its raw logits (before penalties), the
+// where asked, go on the last position's logits from token counts kept on the GPU (penalties.ts),
+// after a logit bias, where asked (logit-bias.ts: vLLM's order).
+// generateBatch's `logprobs` has each step also take, from its raw logits (before bias and penalties), the
 // drawn tokens' log-probabilities and the top N's, read back with the ids (never the logits).
 import { noGrad } from '../autograd/mode.js';
 import { computeDtype } from '../nn/autocast.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
-import { arange, cast, checkPenaltyOptions, checkSamplingOptions, eq, hasPenalties, logSoftmax, sampleLogits, sum, tensor, topk, where, type PenaltyOptions, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { add, arange, cast, checkPenaltyOptions, checkSamplingOptions, eq, hasPenalties, logSoftmax, sampleLogits, SAMPLING_KEYS, sum, tensor, topk, where, type PenaltyOptions, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
+import { hasLogitBias, logitBiasProblem, logitBiasRow, type LogitBias } from './logit-bias.js';
 import { GPT } from './model.js';
 import { GenerationPenalties } from './penalties.js';
 
@@ -32,11 +34,14 @@ import { GenerationPenalties } from './penalties.js';
 const BELOW_ONE = 1 - 2 ** -24;
 
 /**
- * How many tokens to generate and how: sampling settings, penalties (on the model's logits, before
- * temperature, top-k and top-p, as vLLM and Hugging Face apply them; greedy decoding sees them too;
- * see PenaltyOptions and src/gpt/penalties.ts for which tokens count), seed, KV cache, stop token.
+ * How many tokens to generate and how: sampling settings, a logit bias and penalties (on the model's
+ * logits, in that order, before temperature, top-k, top-p and min-p, as vLLM applies them; greedy
+ * decoding sees them too; see PenaltyOptions and src/gpt/penalties.ts for which tokens count), seed,
+ * KV cache, stop token.
  */
 export interface GenerateOptions extends SamplingOptions, PenaltyOptions {
+  /** Token id -> bias in [-100, 100] added to its logit (OpenAI's logit_bias; at most 300 entries; src/gpt/logit-bias.ts). */
+  logitBias?: LogitBias;
   /** Tokens to generate at most (per sequence). */
   maxNewTokens: number;
   seed?: number;
@@ -109,8 +114,9 @@ interface Sequence {
 async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
   const single = op === 'generate';
-  const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP, repetitionPenalty, presencePenalty, frequencyPenalty, logprobs } = opts;
-  const sampling = { temperature, topK, topP };
+  const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, logprobs, logitBias } = opts;
+  const sampling = { temperature, topK, topP, minP };
+  const bias = hasLogitBias(logitBias) ? keep(scope(() => logitBiasRow(logitBias, model.config.vocabSize))) : null; // [1, V], uploaded once
   const penalties = hasPenalties(opts) ? new GenerationPenalties(prompts, model.config.vocabSize, { repetitionPenalty, presencePenalty, frequencyPenalty }) : null;
   const columns = logprobs ? keep(scope(() => arange(model.config.vocabSize).reshape([1, -1]))) : null; // with logprobs: the column ids 0..V-1, uploaded once
   const seed = opts.seed ?? 0;
@@ -144,9 +150,10 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
           const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true, starts: padded ? starts : undefined }).logits; // [R, 1, V]
           // under autocast('float16') the logits are float16: drawn from in float32, as HF's generate casts them
           const raw = logits.dtype === 'float32' ? logits : cast(logits, 'float32');
-          const drawFrom = penalties ? penalties.penalize(raw, rows, seqs, Array.isArray(input) ? undefined : input) : raw; // [R, 1, V]
+          const biased = bias ? add(raw, bias) : raw; // [R, 1, V]
+          const drawFrom = penalties ? penalties.penalize(biased, rows, seqs, Array.isArray(input) ? undefined : input) : biased; // [R, 1, V]
           const drawnIds = sampleLogits(drawFrom, tensor(us, [us.length, 1]), sampling); // [R, 1]: one id a row is read back, not the logits
-          if (logprobs) scored = drawnLogprobs(raw, drawnIds, columns!, logprobs.topN).map(keep); // the raw logits': before penalties
+          if (logprobs) scored = drawnLogprobs(raw, drawnIds, columns!, logprobs.topN).map(keep); // the raw logits': before bias and penalties
           return drawnIds;
         }),
       ),
@@ -249,6 +256,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
   } finally {
     if (current) abandon(current);
     columns?.dispose();
+    bias?.dispose();
     dropCaches();
     penalties?.dispose();
     leaveEval(model);
@@ -347,9 +355,9 @@ export function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opt
     const bad = Array.prototype.findIndex.call(prompt, (id: unknown) => !isToken(id, vocabSize));
     if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   }
-  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, minP?, seed?, stopToken? } are required`);
   const penaltyKeys = ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'];
-  checkOptionKeys(op, opts, ['maxNewTokens', 'temperature', 'topK', 'topP', ...penaltyKeys, 'seed', 'kvCache', 'stopToken', ...(single ? [] : ['stopAfter', 'logprobs'])]);
+  checkOptionKeys(op, opts, ['maxNewTokens', ...SAMPLING_KEYS, 'logitBias', ...penaltyKeys, 'seed', 'kvCache', 'stopToken', ...(single ? [] : ['stopAfter', 'logprobs'])]);
   const { maxNewTokens, seed, stopToken, stopAfter, kvCache, logprobs } = opts;
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${describeValue(maxNewTokens)}`);
   if (kvCache !== undefined && typeof kvCache !== 'boolean') throw new TypeError(`${op}: kvCache must be true or false, got ${describeValue(kvCache)}`); // 'false' would turn it on
@@ -363,6 +371,8 @@ export function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opt
   }
   if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${describeValue(stopToken)}`);
   checkSamplingOptions(op, opts);
+  const biasProblem = opts.logitBias === undefined ? null : logitBiasProblem(opts.logitBias, vocabSize, 'logitBias');
+  if (biasProblem) throw new RangeError(`${op}: ${biasProblem}`);
   checkPenaltyOptions(op, opts);
 }
 

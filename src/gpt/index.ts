@@ -23,7 +23,9 @@ export {
 export type { TokenSource, TokenSplits } from './batches.js';
 export { trainingFlopsPerToken, forwardFlopsPerToken } from './flops.js';
 export { generate, generateBatch, LogitsNotFiniteError, type BatchGenerateOptions, type DrawnLogprobs, type GenerateOptions, type LogprobsRequest } from './generate.js';
+export { generateBeams, type BeamHypothesis, type BeamSearchOptions } from './beam-search.js';
 export { generateSpeculative, type SpeculativeOptions } from './speculative.js';
+export { MAX_LOGIT_BIASES, type LogitBias } from './logit-bias.js';
 export { quantizeModel } from './quantize.js';
 export type { SamplingOptions } from '../ops/index.js';
 // the tokenizers and what a user encodes, decodes and saves with; not the CLI's chunking and message helpers

@@ -36,6 +36,10 @@
 // caches, which a decoding step of one position a row does not hold. Its forwards (the prefill, a
 // re-encode) run at most its context, half the cache's slots where within the block: their MLP
 // activations and qkv are checked against the limits at that length (forwardPositions).
+// A generation's sampling may hold more, a float32 row of V a sequence per tensor: penalties
+// (src/gpt/penalties.ts) keep two through it (the counts, the prompt's ids) and make a penalized copy
+// of a step's logits; logprobs make a step's log_softmax, the drawn id's mask and the masked values
+// (generate.ts' drawnLogprobs), then the top N's values and ids. Counted beside the logits.
 // How the LM head's products run (in blocks, in chunks of rows) depends on the adapter's launch
 // limits: the plan needs an open device.
 import { pooledSize } from '../device/pool.js';
@@ -67,10 +71,11 @@ export interface MemoryPlan {
    * (a float16 run's; a float32 one's summed into it: accumulating micro-batches, shared layers).
    * `kvCache`, a cached generation's (PlanOptions.kvCache): every layer's cache at the block's slots.
    * `teacher`, a distillation teacher's forward at its peak.
+   * `sampling`, a generation's penalties and logprobs (PlanOptions.sampling): what they keep and what a step makes.
    * `total` is the expected peak: the rest, and the larger of the teacher's forward and, beside its
    * weights and logits, the largest of activations + logits, backwardEnd and activations + inFlight.
    */
-  bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; backwardEnd: number; inFlight: number; masks: number; teacher: number; kvCache: number; total: number };
+  bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; backwardEnd: number; inFlight: number; masks: number; teacher: number; kvCache: number; sampling: number; total: number };
   /** Whether the activations are counted as recompute keeps them. */
   recompute: boolean;
   /** The micro-batches an optimizer step sums (PlanOptions.gradAccum). */
@@ -107,6 +112,8 @@ export interface PlanOptions {
    * that); its MLP activations and qkv are checked at that length (the peak is still counted over the block).
    */
   forwardPositions?: number;
+  /** A generation's sampling beyond top-k/top-p: `penalties` (presence, frequency or repetition), and logprobs' top `logprobsTopN` (absent: none asked). */
+  sampling?: { penalties: boolean; logprobsTopN?: number };
 }
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
@@ -260,8 +267,13 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   // the teacher's forward runs first, at its own peak; then its weights and logits stay through the
   // student's step (a float16 teacher's logits past a binding go through float32 copies, freed by then)
   const teacherKept = teacher ? teacher.bytes.weights + teacher.bytes.halfWeights + teacher.bytes.masks + pooled(BT * V * A) : 0;
-  const held = weights + halfWeights + gradients + optimizer + masks + kvCache;
-  const total = held + Math.max(teacher?.bytes.total ?? 0, teacherKept + Math.max(activations + logits, backwardEnd, activations + inFlight));
+  // a float32 [B, V] a tensor: penalties keep two and make one a step, logprobs make three, and the top N's values and ids
+  const rowsOfV = pooled(B * V * F32);
+  const { penalties = false, logprobsTopN } = training ? {} : (opts.sampling ?? {});
+  const samplingKept = penalties ? 2 * rowsOfV : 0;
+  const samplingStep = (penalties ? rowsOfV : 0) + (logprobsTopN === undefined ? 0 : 3 * rowsOfV + pooled(B * F32) + (logprobsTopN ? 2 * pooled(B * logprobsTopN * F32) : 0));
+  const held = weights + halfWeights + gradients + optimizer + masks + kvCache + samplingKept;
+  const total = held + Math.max(teacher?.bytes.total ?? 0, teacherKept + Math.max(activations + logits + samplingStep, backwardEnd, activations + inFlight));
   // the most positions one forward runs: the buffers below hold a forward's
   const TF = training ? T : Math.min(T, checkInteger('memoryPlan', 'forwardPositions', opts.forwardPositions ?? T, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1'));
   const largestCache = Math.max(...cacheOfLayer) / A;
@@ -273,13 +285,15 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
     ...(caching ? [{ name: `a layer's KV cache (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: largestCache * A, elements: largestCache, bound: 'whole' as const }] : []),
     { name: `the attention's qkv (batch ${B} x ${TF < T ? `${TF} positions` : `block ${T}`} x 3·n-embd ${C})`, bytes: B * TF * 3 * C * A, elements: B * TF * 3 * C, bound: 'whole' },
   ];
-  // a generation's forward takes the last position's logits alone (GPT.forward's lastOnly), and so is not refused for all of them
+  // a generation's forward takes the last position's logits alone (GPT.forward's lastOnly), and so is not refused for all of them:
+  // a step's [B, V] are bound whole (the LM head's product, and the float32 copy sampling, penalties and logprobs take)
+  if (caching) buffers.push({ name: `a step's logits (batch ${B} x vocab ${V})`, bytes: B * V * F32, elements: B * V, bound: 'whole' });
   if (training || whole) buffers.push({ name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * (fused ? F32 : A), elements: rows * V, bound: whole ? 'windowed' : 'whole' });
   buffers.push(...(teacher?.buffers.map((b) => ({ ...b, name: `the teacher's ${b.name.replace(/^(the|an) /, '')}` })) ?? []));
   return {
     parameters,
     trainable,
-    bytes: { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, inFlight, masks, teacher: teacher?.bytes.total ?? 0, kvCache, total },
+    bytes: { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, inFlight, masks, teacher: teacher?.bytes.total ?? 0, kvCache, sampling: samplingKept + samplingStep, total },
     recompute,
     gradAccum,
     buffers,
@@ -297,10 +311,11 @@ export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>):
 
 /** The plan as a line for a log: each part, then the peak. */
 export function describePlan(plan: MemoryPlan): string {
-  const { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, inFlight, masks, teacher, kvCache, total } = plan.bytes;
+  const { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, inFlight, masks, teacher, kvCache, sampling, total } = plan.bytes;
   const parts: [string, number][] = [
     ['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer],
     ['pruning masks', masks], ['teacher', teacher], [plan.recompute ? 'activations (recompute)' : 'activations', activations], ['logits', logits], ['KV cache', kvCache],
+    ['penalties and logprobs', sampling],
   ];
   const list = parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ');
   const end = backwardEnd ? `, or at the backward's end ${formatBytes(backwardEnd)} (the embedding's gradients)` : '';

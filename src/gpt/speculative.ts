@@ -2,8 +2,9 @@
 // tokens, one at a time from its own KV cache; the target model reads them all in one forward,
 // and the rule (speculativeSample, on the GPU) keeps a prefix of them and draws one more token, so
 // each round emits 1 to k + 1 tokens, distributed as the target's own sampling (temperature,
-// top-k, top-p as sampleLogits). At temperature 0 the tokens are the target's greedy ones. A
-// rejected draft's keys and values are dropped by setting each cache's length back.
+// top-k, top-p, min-p as sampleLogits; a logit bias is refused). At temperature 0 the tokens are
+// the target's greedy ones. A rejected draft's keys and values are dropped by setting each cache's
+// length back.
 // A round is recorded whole and read back once: the draft draws on the GPU (sampleLogits, each
 // draw the input of its next forward), then the target runs, then the rule on both models' rows
 // of logits: the round reads back the k draws and [accepted, token], k + 2 int32s. Learned absolute
@@ -15,11 +16,12 @@ import { noGrad } from '../autograd/mode.js';
 import { device } from '../device/device.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
-import { cast, clamp, concat, hasPenalties, sampleLogits, slice, speculativeSample, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { cast, clamp, concat, hasPenalties, sampleLogits, SAMPLING_KEYS, slice, speculativeSample, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { checkArgs, generate, LogitsNotFiniteError, sameSources, sourcesOf, type GenerateOptions } from './generate.js';
+import { hasLogitBias } from './logit-bias.js';
 import { GPT } from './model.js';
 
 /** generate's options, with how many tokens the draft proposes a round and a report of each round. */
@@ -40,8 +42,8 @@ const DRAFT = `${OP} (the draft model)`;
  */
 export async function* generateSpeculative(target: GPT, draft: GPT, prompt: ArrayLike<number>, opts: SpeculativeOptions): AsyncGenerator<number> {
   checkSpeculativeArgs(target, draft, prompt, opts);
-  const { draftTokens = 4, onRound, maxNewTokens, stopToken, temperature, topK, topP } = opts;
-  const sampling = { temperature, topK, topP };
+  const { draftTokens = 4, onRound, maxNewTokens, stopToken, temperature, topK, topP, minP } = opts;
+  const sampling = { temperature, topK, topP, minP };
   const bt = target.config.blockSize;
   const bd = draft.config.blockSize;
   const rng = new Generator(opts.seed ?? 0);
@@ -67,7 +69,7 @@ export async function* generateSpeculative(target: GPT, draft: GPT, prompt: Arra
       // the target reads n + k positions, the draft n + k - 1
       const room = Math.min(bt - n, bd - n + 1);
       if (room < 1) {
-        const rest = { maxNewTokens: maxNewTokens - made, temperature, topK, topP, stopToken, kvCache: useCache, seed: rng.nextSeed() };
+        const rest = { maxNewTokens: maxNewTokens - made, temperature, topK, topP, minP, stopToken, kvCache: useCache, seed: rng.nextSeed() };
         yield* generate(target, tokens, rest);
         return;
       }
@@ -160,11 +162,12 @@ const PENALTY_KEYS = ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'
 
 /** One-line errors for bad models, prompt or options, before any work is queued. */
 function checkSpeculativeArgs(target: GPT, draft: GPT, prompt: ArrayLike<number>, opts: SpeculativeOptions): void {
-  if (typeof opts === 'object' && opts !== null) checkOptionKeys(OP, opts, ['maxNewTokens', 'temperature', 'topK', 'topP', ...PENALTY_KEYS, 'seed', 'kvCache', 'stopToken', 'draftTokens', 'onRound']);
+  if (typeof opts === 'object' && opts !== null) checkOptionKeys(OP, opts, ['maxNewTokens', ...SAMPLING_KEYS, 'logitBias', ...PENALTY_KEYS, 'seed', 'kvCache', 'stopToken', 'draftTokens', 'onRound']);
   const { draftTokens, onRound, ...rest } = opts ?? {};
   checkArgs(target, [prompt], opts ? (rest as GenerateOptions) : opts, OP);
   // the rule would need them on both models' rows, with the drafts counted: not written
   if (hasPenalties(opts)) throw new RangeError(`${OP}: penalties (repetitionPenalty, presencePenalty, frequencyPenalty) are not applied in speculative decoding; give them at their off values (1, 0, 0), or use generate without a draft`);
+  if (hasLogitBias(opts.logitBias)) throw new RangeError(`${OP}: logitBias is not applied in speculative decoding; leave it out (or {}), or use generate without a draft`);
   if (!(draft instanceof GPT)) throw new TypeError(`${OP}: argument 'draft' must be a GPT, got ${describeValue(draft)}`);
   const [vt, vd] = [target.config.vocabSize, draft.config.vocabSize];
   if (vt !== vd) throw new RangeError(`${OP}: the draft model's vocabulary (${vd} tokens) must be the target's (${vt} tokens)`);

@@ -1,18 +1,24 @@
 // Autotuning: which variant of a kernel family runs a given problem (a matmul's shape) fastest on
 // this adapter, found by measuring. The first use of a problem runs the profile's default and
 // queues a measurement: each candidate a few times on scratch buffers, GPU time from timestamp
-// queries, within a budget. Later uses take the fastest. Winners persist per adapter and driver
-// (Dawn's adapter description names the driver's version: an update measures again) in a cache file
-// (cache-files.ts: a JSON file in the user's cache directory, or localStorage), each with the set of
-// candidates it was measured among, so that a version of the code with other candidates measures
-// again; a save adds its winner to the file as it is then, under a lock, so processes tuning at
-// once keep each other's. Candidates compute the same products, so tuning changes results at most
-// by float32 reassociation (split-K). The default is measured first (a measurement cut short by its
-// budget keeps it unless another was faster; ties keep it too); a candidate that fails to compile or
-// validate is left out with a one-line warning, and one timed at 0 ms (nothing to time, or shorter
-// than the timer's resolution: browsers quantize timestamps) is never the winner. Off (defaults
-// only) with GPT_AUTOTUNE=0, as the tests run, or setAutotune(false), and on Dawn's null backend
-// (nothing runs there to time).
+// queries, within a budget of wall time that counts what the program waits for: the candidates'
+// runs and the compiling of their kernels (seconds a kernel on a CPU adapter), not the program's
+// own work queued before (the queue is let drain first). A candidate whose kernels would take
+// longer to compile than the budget has left is not tried: the estimate is the longest compile
+// measured on this device (a candidate's first run less its fastest), and candidates run here
+// before (by family and candidate) count as compiled. Which candidates there are, and in what
+// order, is the profile's (profile.ts: fewer on CPU adapters). Later uses take the fastest.
+// Winners persist per adapter and driver (Dawn's adapter description names the driver's version:
+// an update measures again) in a cache file (cache-files.ts: a JSON file in the user's cache
+// directory, or localStorage), each with the set of candidates it was measured among, so that a
+// version of the code with other candidates measures again; a save adds its winner to the file as
+// it is then, under a lock, so processes tuning at once keep each other's. Candidates compute the
+// same products, so tuning changes results at most by float32 reassociation (split-K). The default
+// is measured first (a measurement cut short by its budget keeps it unless another was faster;
+// ties keep it too); a candidate that fails to compile or validate is left out with a one-line
+// warning, and one timed at 0 ms (nothing to time, or shorter than the timer's resolution:
+// browsers quantize timestamps) is never the winner. Off (defaults only) with GPT_AUTOTUNE=0, as
+// the tests run, or setAutotune(false), and on Dawn's null backend (nothing runs there to time).
 import type { DeviceInfo } from '../device/adapter.js';
 import { cacheLocation, readCache, updateCache } from '../device/cache-files.js';
 import { device, DeviceLostError, onDeviceOpen } from '../device/device.js';
@@ -21,12 +27,18 @@ import { envFlag } from '../device/platform.js';
 const CACHE_FILE = 'autotune.json';
 /** Runs of each candidate per measurement; the fastest counts (the first may include compilation). */
 const RUNS = 3;
-/** GPU time one measurement may spend, all candidates together. */
-const BUDGET_MS = 200;
+/** Wall milliseconds one measurement may take, all candidates and their compiles together (`gpt doctor` says it). */
+export const AUTOTUNE_BUDGET_MS = 300;
 
 export interface Tunable<C> {
   /** The family and problem, e.g. `matmul 384x1152x16384 tb`: one winner per key, adapter and driver. */
   key: string;
+  /**
+   * What besides the candidate decides the kernels a run compiles (the key less its shape, e.g.
+   * `matmul tb`): a candidate run for one problem is compiled for the others of its family.
+   * Without it, the key.
+   */
+  family?: string;
   fallback: C;
   candidates: readonly C[];
   /** Scratch inputs for one candidate and a function recording one run, then a way to free them. */
@@ -40,6 +52,11 @@ let loading: Promise<void> | null = null;
 const chosen = new Map<string, unknown>(); // winners checked or measured here, by key
 const queued = new Set<string>();
 let queue: Promise<void> = Promise.resolve();
+/** Milliseconds the longest compile of a candidate took on this device; 0 until one is measured. */
+let compileEstimate = 0;
+/** Candidates run on this device, as `family candidate`: their kernels are compiled. */
+const compiled = new Set<string>();
+onDeviceOpen(async () => forgetCompiles()); // a new device compiles everything again
 
 /**
  * Turns tuning on or off (off: every problem gets the profile's default); what it was, to restore:
@@ -78,11 +95,20 @@ export function tuned<C>(t: Tunable<C>): C {
   return t.fallback;
 }
 
-/** Forgets the winners read and measured so far: the cache is read again at the next use (tests: a cache edited or deleted meanwhile). */
+/**
+ * Forgets the winners read and measured so far, and the compile times: the cache is read again at
+ * the next use (tests: a cache edited or deleted meanwhile, a measurement from a clean slate).
+ */
 export function forgetWinners(): void {
   [saved, loading] = [null, null];
   chosen.clear();
   queued.clear();
+  forgetCompiles();
+}
+
+function forgetCompiles(): void {
+  compileEstimate = 0;
+  compiled.clear();
 }
 
 /** Resolves when every queued measurement is done (tests, benchmarks). */
@@ -152,24 +178,35 @@ function measureOrder<C>(t: Tunable<C>): C[] {
 
 async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
   let best: { candidate: C; ms: number } | null = null;
-  let spent = 0;
+  let spent = 0; // wall ms of this measurement's runs, compiles included
   for (const candidate of measureOrder(t)) {
-    if (spent > BUDGET_MS) break;
+    const left = AUTOTUNE_BUDGET_MS - spent;
+    if (left <= 0) break;
+    const id = `${t.family ?? t.key} ${JSON.stringify(candidate)}`;
+    const fresh = !compiled.has(id);
+    // its compile alone would spend what is left (the default's kernels are compiled: its first use ran them)
+    if (fresh && candidate !== t.fallback && compileEstimate >= left) continue;
     let scratch: ReturnType<Tunable<C>['prepare']> | null = null;
     try {
       scratch = t.prepare(candidate);
       let fastest = Infinity;
+      const walls: number[] = [];
       // a candidate far slower than the others stops at the run that spends the budget
-      for (let i = 0; i < RUNS && spent <= BUDGET_MS; i++) {
+      for (let i = 0; i < RUNS && spent < AUTOTUNE_BUDGET_MS; i++) {
+        await device().idle(); // the program's work queued before is not this measurement's
+        const start = performance.now();
         const ms = await device().timeDispatches(scratch.run);
         if (ms === null) {
           // no timestamps here: keep the defaults; a profile being taken: measure at the next use
           if (device().info.features.includes('timestamp-query')) queued.delete(key);
           return;
         }
-        spent += ms;
+        walls.push(performance.now() - start);
+        spent += walls.at(-1)!;
         fastest = Math.min(fastest, ms);
       }
+      compiled.add(id);
+      if (fresh) compileEstimate = Math.max(compileEstimate, compileTime(walls, fastest));
       // 0 ms: it dispatched nothing, or ran shorter than the timer resolves; not ranked but as the default
       if (fastest === 0 && candidate !== t.fallback) continue;
       if (!best || fastest < best.ms) best = { candidate, ms: fastest };
@@ -188,6 +225,12 @@ async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
   const entry: Entry = { winner: best.candidate, among: candidateSet(t) };
   await updateCache(CACHE_FILE, (text) => JSON.stringify({ ...parseCache(text ?? '{}'), [key]: entry }, null, 1));
 }
+
+/**
+ * The wall milliseconds a candidate's first run spent compiling: what it took beyond its fastest
+ * later run, or (run once: the budget spent) beyond its GPU time.
+ */
+const compileTime = (walls: readonly number[], gpuMs: number) => Math.max(0, walls[0]! - (walls.length > 1 ? Math.min(...walls.slice(1)) : gpuMs));
 
 /**
  * What the cache holds for an adapter (`gpt doctor`): where it is, this adapter's winners by problem,

@@ -25,6 +25,12 @@
 //   matmul.splits     128x128 tiles when there are enough of them to fill a GPU, else 64x64 tiles,
 //                     and split-K when even those leave it idle ('auto'; tests and benchmarks force);
 //                     the tensor-core family's splits too (tensorCoreSplits: its tiles are 128x128).
+//   matmul.tileCandidates  the tiles the autotuner measures against the default's: both on GPUs;
+//                     64x64 alone on CPU adapters, where a 128x128 candidate's kernels took 2.1-4.2 s
+//                     to compile (SwiftShader in headless Chromium, 2026-12-07) to save at most 9 ms of
+//                     a product's 10-20 at the page's sizes, and a cached winner naming them is
+//                     compiled again at every page load (autotune.ts). A default of 128x128 tiles
+//                     (products large enough) is measured all the same.
 //   subgroupSharing   on CPU adapters whose subgroups are exactly 8 lanes (one 256-bit SIMD
 //                     instruction on llvmpipe), the texture matmul and attention share loads with
 //                     subgroupBroadcast; GPUs keep the kernels tuned for them.
@@ -32,8 +38,10 @@
 //                     kernel, a lane holding four head rows ('together'), or in two kernels holding
 //                     two and three ('split': no register spills where a lane's registers run short,
 //                     at the price of recomputing the weights); 'auto' measures both per shape
-//                     (autotune.ts), 'together' until measured. The subgroup kernels of CPU drivers
-//                     keep them together.
+//                     (autotune.ts), 'together' until measured: on GPUs. CPU adapters keep them
+//                     together: SwiftShader's 'split' took 99 ms of GPU time against 25 (GPT 8x2x64,
+//                     head size 32) after 6.4 s compiling its two kernels; so do the subgroup kernels
+//                     of Mesa's CPU drivers.
 //   rowLanes          row kernels (softmax, LayerNorm, cross-entropy, reductions) give a row 64 lanes
 //                     and a tree reduction on GPUs; CPU adapters give a row one lane, without
 //                     barriers, once there are at least 256 rows to keep their threads busy.
@@ -108,6 +116,10 @@ const SMALL_TILES: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 
 export const TILES = { large: LARGE_TILES, small: SMALL_TILES };
 export type TileName = keyof typeof TILES;
+
+/** The tiles the autotuner measures (profile matmul.tileCandidates). */
+const GPU_TILE_CANDIDATES: readonly TileName[] = ['large', 'small'];
+const CPU_TILE_CANDIDATES: readonly TileName[] = ['small'];
 
 /** The subgroup-matrix matmul's workgroup: a C tile of SGM_TILE x SGM_TILE, 8 subgroups of SGM_BLOCK_M x SGM_BLOCK_N each. */
 export const SGM_TILE = 128;
@@ -217,6 +229,7 @@ export interface KernelProfile {
     skinny: 'auto' | SkinnyKernel;
     tiles: 'auto' | TileName;
     splits: 'auto' | number;
+    tileCandidates: readonly TileName[];
     subgroupMatrix: SubgroupMatrixTiling | null;
     int8SubgroupMatrix: SubgroupMatrixTiling | null;
   };
@@ -272,10 +285,11 @@ export function detectProfile(info: DeviceInfo): KernelProfile {
   const cpu = info.isFallbackAdapter;
   const p: KernelProfile = {
     matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', textureReads: canReadStorageTextures(info) ? 'storage' : 'sampled', skinnyRows: cpu ? 8 : 4, skinny: cpu ? 'columns' : 'auto', tiles: 'auto', splits: 'auto',
+      tileCandidates: cpu ? CPU_TILE_CANDIDATES : GPU_TILE_CANDIDATES,
       subgroupMatrix: detectSubgroupMatrix(info), int8SubgroupMatrix: detectSubgroupMatrix(info, 'i8'),
     },
     subgroupSharing: cpu && canShareSubgroups(info),
-    attentionKeys: 'auto',
+    attentionKeys: cpu ? 'together' : 'auto',
     rowLanes: cpu ? 'by-rows' : 64,
     rowVec4: cpu,
     drawLanes: DRAW_LANES,
@@ -509,17 +523,24 @@ export function splitCandidates(K: number): readonly number[] {
 /** splitCandidates by their bound (asked for at every product: each list built once). */
 const splitsUpTo = new Map<number, readonly number[]>();
 
-/** Every tiling worth measuring for a product of depth K (autotuning candidates). */
-export function matmulTilings(K: number): readonly MatmulTiling[] {
+/**
+ * The tilings worth measuring for a product of depth K on this adapter (autotuning candidates): the
+ * profile's tile candidates, those of the default's tiles first (their kernels are the likeliest
+ * compiled already: the default's), each with every split worth trying, fewest first.
+ */
+export function matmulTilings(K: number, first: TileName = 'large'): readonly MatmulTiling[] {
   const max = maxSplits(K);
-  let list = tilingsUpTo.get(max);
+  const candidates = profile().matmul.tileCandidates;
+  const key = `${max} ${first} ${candidates.join()}`;
+  let list = tilingsBy.get(key);
   if (!list) {
-    tilingsUpTo.set(max, (list = (Object.keys(TILES) as TileName[]).flatMap((tiles) => splitCandidates(K).map((s) => ({ tiles, splits: s })))));
+    const tiles = [...candidates].sort((x, y) => +(y === first) - +(x === first));
+    tilingsBy.set(key, (list = tiles.flatMap((t) => splitCandidates(K).map((s) => ({ tiles: t, splits: s })))));
   }
   return list;
 }
-/** matmulTilings by their bound on splits (asked for at every product: each list built once). */
-const tilingsUpTo = new Map<number, readonly MatmulTiling[]>();
+/** matmulTilings by their bound on splits, first tiles and tile candidates (asked for at every product: each list built once). */
+const tilingsBy = new Map<string, readonly MatmulTiling[]>();
 
 /** Whether the tiling of buffer matmuls is the profile's to choose (then autotuning may refine it). */
 export const matmulTilingIsAuto = () => profile().matmul.tiles === 'auto' && profile().matmul.splits === 'auto';

@@ -1,5 +1,5 @@
 // sampleLogits(logits [..., V], u [...]): a token id per row of logits, drawn with the row's
-// uniform number u in [0, 1) after temperature, top-k and top-p (nucleus) filtering, on the GPU, so
+// uniform number u in [0, 1) after temperature, top-k, top-p (nucleus) and min-p filtering, on the GPU, so
 // generation reads back one id per sequence instead of the logits. The draw walks the candidates
 // sorted by logit (ties: lower id first): the first at which the running weight exceeds u times
 // the kept weight (src/kernels/wgsl/sample.ts), a chunk of rows at a time where the logits are larger
@@ -14,12 +14,21 @@ import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
-/** How the next token is drawn: temperature (0 = greedy; default 1), top-k (ties at the k-th logit kept, as nanoGPT and Hugging Face; 0 = off), top-p (nucleus; 0 keeps the likeliest token alone). */
+/**
+ * How the next token is drawn: temperature (0 = greedy; default 1), top-k (ties at the k-th logit
+ * kept, as nanoGPT and Hugging Face; 0 = off), top-p (nucleus; 0 keeps the likeliest token alone),
+ * then min-p (Hugging Face's MinPLogitsWarper, after top-p as there; vLLM's min_p: drops the tokens
+ * less likely than minP times the likeliest; 0 = off, 1 keeps the likeliest and its ties).
+ */
 export interface SamplingOptions {
   temperature?: number;
   topK?: number;
   topP?: number;
+  minP?: number;
 }
+
+/** The sampling option names, as the checks list them. */
+export const SAMPLING_KEYS = ['temperature', 'topK', 'topP', 'minP'];
 
 /**
  * Temperatures below this draw as this one: 8 / temperature must stay a finite float32 (the kernel's
@@ -51,7 +60,7 @@ const sampleOp = defineOp({
 
 /**
  * A token id (int32, the shape of `u`) per row of `logits` [..., V]: the one that u in [0, 1) picks
- * among the candidates kept by temperature, topK and topP; argmax for temperature 0. -1 for a row
+ * among the candidates kept by temperature, topK, topP and minP; argmax for temperature 0. -1 for a row
  * holding a NaN or +Inf logit, or only -Inf ones: it has no distribution to draw from.
  */
 export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts: SamplingOptions = {}): Tensor => sampleOp(logits, u, samplingSettings('sampleLogits', opts)));
@@ -59,18 +68,18 @@ export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts
 /** `opts` checked (errors naming `op`), with their defaults; topK off as MAX_SAFE_INTEGER. */
 export function samplingSettings(op: string, opts: SamplingOptions): Required<SamplingOptions> {
   checkSamplingOptions(op, opts);
-  checkOptionKeys(op, opts, ['temperature', 'topK', 'topP']);
-  const { temperature = 1, topK = 0, topP = 1 } = opts;
-  return { temperature, topK: topK || Number.MAX_SAFE_INTEGER, topP };
+  checkOptionKeys(op, opts, SAMPLING_KEYS);
+  const { temperature = 1, topK = 0, topP = 1, minP = 0 } = opts;
+  return { temperature, topK: topK || Number.MAX_SAFE_INTEGER, topP, minP };
 }
 
 /** What the sampling kernel takes of the settings: 1 / temperature (0: greedy), clamped at MIN_TEMPERATURE. */
-export const kernelParams = (s: Required<SamplingOptions>): SampleParams => ({ invTemperature: s.temperature === 0 ? 0 : 1 / Math.max(s.temperature, MIN_TEMPERATURE), topK: s.topK, topP: s.topP });
+export const kernelParams = (s: Required<SamplingOptions>): SampleParams => ({ invTemperature: s.temperature === 0 ? 0 : 1 / Math.max(s.temperature, MIN_TEMPERATURE), topK: s.topK, topP: s.topP, minP: s.minP });
 
 /** Throws an error naming `op` and the option when a sampling setting is out of range or not a number (or the options not an object). */
 export function checkSamplingOptions(op: string, opts: SamplingOptions): void {
-  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { temperature?, topK?, topP? } must be an object, got ${describeValue(opts)}`);
-  const { temperature, topK, topP } = opts;
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { temperature?, topK?, topP?, minP? } must be an object, got ${describeValue(opts)}`);
+  const { temperature, topK, topP, minP } = opts;
   // typeof first: a string such as '0.5' would pass the comparisons by coercion
   if (temperature !== undefined && !(typeof temperature === 'number' && Number.isFinite(temperature) && temperature >= 0)) {
     throw new RangeError(`${op}: temperature must be a finite number >= 0 (0 = greedy), got ${describeValue(temperature)}`);
@@ -78,4 +87,5 @@ export function checkSamplingOptions(op: string, opts: SamplingOptions): void {
   // Hugging Face's edge values: top_p 0 keeps one token (min_tokens_to_keep), top_k 0 is off
   if (topP !== undefined && !(typeof topP === 'number' && topP >= 0 && topP <= 1)) throw new RangeError(`${op}: topP must be a number in [0, 1], got ${describeValue(topP)}`);
   if (topK !== undefined && !(Number.isInteger(topK) && topK >= 0)) throw new RangeError(`${op}: topK must be an integer >= 0 (0 = off), got ${describeValue(topK)}`);
+  if (minP !== undefined && !(typeof minP === 'number' && minP >= 0 && minP <= 1)) throw new RangeError(`${op}: minP must be a number in [0, 1] (0 = off), got ${describeValue(minP)}`);
 }

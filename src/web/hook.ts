@@ -21,7 +21,7 @@ export interface GptHook {
   logitsFor(prompt: string): Promise<number[]>;
   /** The greedy (temperature 0) continuation of `prompt`, n tokens. */
   greedy(prompt: string, n: number): Promise<string>;
-  generate(prompt: string, opts: { maxNewTokens: number; temperature?: number; topK?: number; topP?: number; repetitionPenalty?: number; presencePenalty?: number; frequencyPenalty?: number; seed?: number }): Promise<string>;
+  generate(prompt: string, opts: { maxNewTokens: number; temperature?: number; topK?: number; topP?: number; minP?: number; repetitionPenalty?: number; presencePenalty?: number; frequencyPenalty?: number; seed?: number }): Promise<string>;
   /** n optimizer steps on `text` (default: the page's text box); the per-step losses. */
   trainSteps(n: number, opts?: { text?: string; settings?: TrainSettings }): Promise<number[]>;
   /** Mean train/val loss on fixed batches of `text` (default: the page's text box). */

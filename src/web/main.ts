@@ -75,6 +75,7 @@ const ui = {
   temperature: $<Input>('temperature'),
   topK: $<Input>('top-k'),
   topP: $<Input>('top-p'),
+  minP: $<Input>('min-p'),
   repetitionPenalty: $<Input>('repetition-penalty'),
   presencePenalty: $<Input>('presence-penalty'),
   frequencyPenalty: $<Input>('frequency-penalty'),
@@ -411,6 +412,7 @@ function showSampling(prompt: string, opts: Parameters<GptHook['generate']>[1]):
   ui.temperature.value = String(opts.temperature ?? 1);
   ui.topK.value = String(opts.topK ?? 0);
   ui.topP.value = String(opts.topP ?? 1);
+  ui.minP.value = String(opts.minP ?? 0);
   ui.repetitionPenalty.value = String(opts.repetitionPenalty ?? 1);
   ui.presencePenalty.value = String(opts.presencePenalty ?? 0);
   ui.frequencyPenalty.value = String(opts.frequencyPenalty ?? 0);
@@ -452,6 +454,7 @@ function samplingFromUi(): Parameters<GptHook['generate']>[1] {
     temperature: num(ui.temperature, 'temperature', { min: 0 }),
     ...(topK > 0 && { topK }),
     ...(topP < 1 && { topP }),
+    minP: num(ui.minP, 'min-p', { min: 0, max: 1 }),
     repetitionPenalty: num(ui.repetitionPenalty, 'repetition penalty', { above: 0 }),
     presencePenalty: num(ui.presencePenalty, 'presence penalty', { min: -2, max: 2 }),
     frequencyPenalty: num(ui.frequencyPenalty, 'frequency penalty', { min: -2, max: 2 }),

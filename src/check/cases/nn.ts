@@ -13,7 +13,7 @@ import { matmulRef } from '../reference/matmul.js';
 import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layerNormRef, linearRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
 import { penalizeRef } from '../reference/penalty.js';
-import { sampleRef, sampleWalk } from '../reference/sample.js';
+import { sampleCandidates, sampleRef, sampleWalk } from '../reference/sample.js';
 import { decisionsOf, nearBoundary, roundRows, shareMiddle, speculativeSampleRef } from '../reference/speculative.js';
 import { EXACT, F16_EPS, F16_TINY, floatInput, halfGradTol, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
 
@@ -358,12 +358,15 @@ const sampleLogits = {
     const V = vocabulary(r);
     const lead = rowsOf(r, V, 2, 8);
     const x = bool(r) ? grid(r, [...lead, V], -3, 3, 0.5) : logits(r, [...lead, V]);
-    const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]) };
+    const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]), minP: pick(r, [0, 0, float(r, 0.01, 1)]) };
     const rows = Array.from({ length: numel(lead) }, (_, i) => x.data.subarray(i * V, (i + 1) * V));
     const clear = (cuts: number[], v: number) => cuts.every((c) => Math.abs(c - v) > 1e-4);
     for (let tries = 0; !rows.every((row) => clear(sampleWalk(row, 0, opts).beforeTopP, opts.topP)); tries++) {
       opts.topP = tries < 5 ? float(r, 0.05, 0.95) : 1;
     }
+    // minP clear of every weight below the top's (1, the same in float32)
+    const weights = rows.flatMap((row) => sampleCandidates(row, { ...opts, minP: 0 })?.weights ?? []).filter((w) => w < 1);
+    for (let tries = 0; weights.some((w) => Math.abs(w - opts.minP) <= 1e-4 * opts.minP); tries++) opts.minP = tries < 5 ? float(r, 0.01, 1) : 0;
     const us = rows.map((row) => {
       const cuts = sampleWalk(row, 0, opts).atDraw;
       const j = r.int(0, Math.max(0, cuts.length - 1));
@@ -384,8 +387,8 @@ const sampleLogits = {
  * speculativeSample over k = 0 to 4 drafts: the target's rows spread or on a grid (ties), now and
  * then a -Inf or a NaN (no distribution); the draft's rows its own or the target's nudged (drafts
  * the target likes); each draft id drawn from the draft's row or any id (one the target may not
- * keep at all). As sampleLogits' case: topP clear of the cuts, u[k] the middle of a share of what
- * the round draws from, and the accept numbers redrawn while one sits on a boundary (nearBoundary).
+ * keep at all); temperature, top-k, top-p and min-p. As sampleLogits' case: topP and minP clear of
+ * the cuts, u[k] the middle of a share of what the round draws from, and the accept numbers redrawn while one sits on a boundary (nearBoundary).
  */
 const speculativeSample = {
   draw(r: Random): Sample<[Tensor, Tensor, Tensor, SamplingOptions?]> {
@@ -396,15 +399,19 @@ const speculativeSample = {
     const draft = nudged ? target.data.slice(0, k * V).map((x) => Math.fround(x + float(r, -0.3, 0.3))) : logits(r, [k, V]).data;
     const x = ref([2 * k + 1, V], [...target.data, ...draft]);
     if (r.int(0, 3) === 0) x.data[r.int(0, x.data.length - 1)] = pick(r, [-Infinity, -Infinity, NaN]);
-    const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]) };
+    const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]), minP: pick(r, [0, 0, float(r, 0.01, 1)]) };
     const rows = Array.from({ length: 2 * k + 1 }, (_, i) => x.data.subarray(i * V, (i + 1) * V));
     const clear = (cuts: number[], v: number) => cuts.every((c) => Math.abs(c - v) > 1e-4);
     for (let tries = 0; !rows.every((row) => clear(sampleWalk(row, 0, opts).beforeTopP, opts.topP)); tries++) {
       opts.topP = tries < 5 ? float(r, 0.05, 0.95) : 1;
     }
     const ids = ref([k], rows.slice(k + 1).map((row) => (bool(r) ? Math.max(0, sampleWalk(row, float(r, 0, 1), opts).token) : r.int(0, V - 1))));
+    let sorted = roundRows(x, opts);
+    for (let tries = 0; sorted.some((row) => row?.nearMinP); tries++) {
+      opts.minP = tries < 5 ? float(r, 0.01, 1) : 0; // clear of every weight
+      sorted = roundRows(x, opts);
+    }
     const u = ref([k + 1], []);
-    const sorted = roundRows(x, opts);
     for (let tries = 0; tries < 20; tries++) {
       u.data = Float64Array.from({ length: k + 1 }, () => Math.fround(float(r, 0, 1)));
       const from = decisionsOf(sorted, ids, u)?.from;

@@ -1,5 +1,5 @@
 // Float64 reference of sampleLogits: the host walk over the candidates sorted by logit (ties: the
-// lower id first), with top-k, top-p and the draw as plain loops over that order. A -Inf logit weighs
+// lower id first), with top-k, top-p, min-p and the draw as plain loops over that order. A -Inf logit weighs
 // nothing; a row holding a NaN or +Inf, or only -Inf, has no distribution (its softmax is NaN,
 // which torch.multinomial refuses): it draws -1, greedy or not.
 import { MIN_TEMPERATURE, type SamplingOptions } from '../../ops/index.js';
@@ -30,7 +30,7 @@ export interface Candidates {
 
 /** The candidates of one row of logits (see Candidates); topK 0 or absent keeps them all, as sampleLogits. */
 export function sampleCandidates(logits: ArrayLike<number>, opts: SamplingOptions): Candidates | null {
-  const { temperature = 1, topK = 0, topP = 1 } = opts;
+  const { temperature = 1, topK = 0, topP = 1, minP = 0 } = opts;
   const row = Array.from(logits);
   if (row.some((x) => Number.isNaN(x) || x === Infinity) || row.every((x) => x === -Infinity)) return null;
   let order = [...Array(logits.length).keys()].sort((a, b) => descending(logits[a]!, logits[b]!) || a - b);
@@ -48,11 +48,16 @@ export function sampleCandidates(logits: ArrayLike<number>, opts: SamplingOption
     order = order.slice(0, keep);
     weights = weights.slice(0, keep);
   }
+  // min-p after top-p, as Hugging Face: at least minP times the top probability (the top weighs 1)
+  if (minP > 0) {
+    const keep = weights.findIndex((w) => w < minP);
+    if (keep >= 0) [order, weights] = [order.slice(0, keep), weights.slice(0, keep)];
+  }
   return { order, weights, beforeTopP };
 }
 
 /** The walk over one row of logits with the uniform number u. */
-export function sampleWalk(logits: ArrayLike<number>, u: number, opts: Required<SamplingOptions>): Walk {
+export function sampleWalk(logits: ArrayLike<number>, u: number, opts: SamplingOptions): Walk {
   const c = sampleCandidates(logits, opts);
   if (!c) return { token: -1, beforeTopP: [], atDraw: [] };
   if (opts.temperature === 0) return { token: c.order[0]!, beforeTopP: [], atDraw: [] };
@@ -62,7 +67,7 @@ export function sampleWalk(logits: ArrayLike<number>, u: number, opts: Required<
 }
 
 /** sampleLogits(logits [..., V], u [...]) in float64: the token ids, shaped like u. */
-export function sampleRef(logits: Ref, u: Ref, opts: Required<SamplingOptions>): Ref {
+export function sampleRef(logits: Ref, u: Ref, opts: SamplingOptions): Ref {
   const V = logits.shape.at(-1)!;
   const ids = Array.from(u.data, (ui, row) => sampleWalk(logits.data.subarray(row * V, (row + 1) * V), ui, opts).token);
   return ref([...u.shape], ids);

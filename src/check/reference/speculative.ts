@@ -7,7 +7,7 @@
 // of the order by logit, ties lower id first, holding at least topP of the weight); temperature 0
 // is the one-hot of the first id of the largest logit. Their candidates and weights are those of
 // sampleLogits' float64 reference (sample.ts), one statement of them.
-import type { SamplingOptions } from '../../ops/index.js';
+import { MIN_TEMPERATURE, type SamplingOptions } from '../../ops/index.js';
 import { ref, type Ref } from './array.js';
 import { sampleCandidates, type Candidates } from './sample.js';
 
@@ -73,15 +73,25 @@ export function roundDecisions(p: readonly ArrayLike<number>[], q: readonly Arra
   return { accepted: k, from: p[k]! };
 }
 
-/** A row of a round as the rule reads it: sampleLogits' candidates and the probabilities they make; null where the row has no distribution. */
-export type RoundRow = { candidates: Candidates; probs: Float64Array } | null;
+/**
+ * A row of a round as the rule reads it: sampleLogits' candidates and the probabilities they make,
+ * and whether a logit weighs within ROUND_MARGIN of minP (float32 may keep it where float64 does
+ * not, or the reverse); null where the row has no distribution.
+ */
+export type RoundRow = { candidates: Candidates; probs: Float64Array; nearMinP: boolean } | null;
 
 /** The rows of speculativeSample's logits [2k + 1, V] (the target's k + 1, then the draft's k), each sorted once. */
 export function roundRows(logits: Ref, opts: SamplingOptions): RoundRow[] {
   const [R, V] = logits.shape as [number, number];
+  const { temperature = 1, minP = 0 } = opts;
   return Array.from({ length: R }, (_, r) => {
-    const candidates = sampleCandidates(logits.data.subarray(r * V, (r + 1) * V), opts);
-    return candidates && { candidates, probs: probabilitiesOf(candidates, V) };
+    const row = logits.data.subarray(r * V, (r + 1) * V);
+    const candidates = sampleCandidates(row, opts);
+    if (!candidates) return null;
+    const top = row.reduce((a, b) => Math.max(a, b), -Infinity);
+    const t = Math.max(temperature, MIN_TEMPERATURE);
+    const nearMinP = minP > 0 && temperature > 0 && row.some((x) => Math.abs(Math.exp((x - top) / t) - minP) <= ROUND_MARGIN * minP);
+    return { candidates, probs: probabilitiesOf(candidates, V), nearMinP };
   });
 }
 
@@ -121,7 +131,8 @@ const ROUND_MARGIN = 1e-5;
 
 /**
  * Which decision of a round (see speculativeSampleRef) sits within float32 rounding of its
- * boundary, where the GPU may decide it the other way: a top-p cut within ROUND_MARGIN of topP; a
+ * boundary, where the GPU may decide it the other way: a top-p cut within ROUND_MARGIN of topP, a
+ * weight within ROUND_MARGIN of minP (relative); a
  * draft decided with u * q(x) within ROUND_MARGIN * max(p(x), q(x)) of p(x) (or both below 1e-30:
  * float32 flushes them); a residual weighing less than ROUND_MARGIN (the GPU may find none, or some
  * where float64 found none); u's point of the drawn weights within ROUND_MARGIN of a running sum
@@ -131,7 +142,10 @@ export function nearBoundary(rows: RoundRow[], ids: Ref, u: Ref, topP = 1): stri
   const k = ids.data.length;
   const decided = decisionsOf(rows, ids, u);
   if (!decided) return null; // no distribution: told by the logits' classes, exactly
-  for (const [r, row] of rows.entries()) if (topP < 1 && row!.candidates.beforeTopP.some((f) => Math.abs(f - topP) <= ROUND_MARGIN)) return `row ${r}: a top-p cut`;
+  for (const [r, row] of rows.entries()) {
+    if (topP < 1 && row!.candidates.beforeTopP.some((f) => Math.abs(f - topP) <= ROUND_MARGIN)) return `row ${r}: a top-p cut`;
+    if (row!.nearMinP) return `row ${r}: a weight at minP`;
+  }
   const { accepted, from } = decided;
   for (let i = 0; i <= Math.min(accepted, k - 1); i++) {
     const x = ids.data[i]!;

@@ -375,8 +375,10 @@ function recordKeys(b: { qkv: GPUBuffer; dy: GPUBuffer; lse: GPUBuffer; dsum: GP
 function keysTunable(s: AttentionShape, args: ReturnType<typeof launchArgs>): Tunable<AttentionKeys> {
   const { hs, float, dropping } = args;
   const rows = s.B * s.Tq;
+  const kind = `hs${hs}${float === 'f16' ? ' f16' : ''}${dropping ? ' dropout' : ''}`;
   return {
-    key: `attention keys ${s.B}x${s.nHead}x${s.Tq} hs${hs}${float === 'f16' ? ' f16' : ''}${dropping ? ' dropout' : ''}`,
+    key: `attention keys ${s.B}x${s.nHead}x${s.Tq} ${kind}`,
+    family: `attention keys ${kind}`,
     fallback: 'together',
     candidates: ATTENTION_KEYS,
     prepare(candidate) {

@@ -134,7 +134,7 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, given: Matmu
   if (tiled === 'texture' && K > 0 && launchTextureMatmul(a, b, c, plan, nBatch)) return;
   const fallback = matmulTiling(M, N, K, nBatch);
   const record = (a: Resource, b: Resource, c: Resource, tiling: MatmulTiling) => recordTiled(a, b, c, plan, nBatch, tiling);
-  record(a, b, c, matmulTilingIsAuto() ? tuned(productTunable(plan, nBatch, 'tiled', fallback, matmulTilings(K), record)) : fallback);
+  record(a, b, c, matmulTilingIsAuto() ? tuned(productTunable(plan, nBatch, 'tiled', fallback, matmulTilings(K, fallback.tiles), record)) : fallback);
 }
 
 /** The skinny product with the profile's kernel; 'auto' measures the ones that fit its layout ('workgroup' until measured). */
@@ -182,8 +182,10 @@ function productTunable<C>(plan: MatmulPlan, nBatch: number, family: string, fal
   const layout = `${transA ? 'ta' : ''}${transB ? 'tb' : ''}${vec4Aligned(plan) ? ' vec4' : ''}`;
   // elements a buffer must hold for its batch strides (0 where broadcast) plus one matrix
   const extent = (strides: readonly number[], matrix: number) => strides.reduce((n, st, d) => n + (batchShape[d]! - 1) * st, matrix);
+  const kind = `${layout}${plan.float === 'f16' ? ' f16' : ''}${family === 'tiled' ? '' : ` ${family}`}`;
   return {
-    key: `matmul ${[...batchShape, M, N, K].join('x')} ${layout}${plan.float === 'f16' ? ' f16' : ''}${family === 'tiled' ? '' : ` ${family}`}`,
+    key: `matmul ${[...batchShape, M, N, K].join('x')} ${kind}`,
+    family: `matmul ${kind}`,
     fallback,
     candidates,
     prepare(candidate) {

@@ -1,9 +1,11 @@
-// sample_rows: one token id per row of logits [R, V], drawn after temperature, top-k and top-p
-// (nucleus) filtering, with the row's uniform number u in [0, 1) from the host's seeded generator.
-// It picks the token that a host walk would pick: candidates sorted by logit, descending, ties by
-// lower id first; keep those at least the top_k-th largest logit (its ties too, as nanoGPT and
-// Hugging Face keep them); keep the shortest prefix whose weight reaches top_p of the kept weight;
-// then the first candidate at which the running weight exceeds u * (kept weight).
+// sample_rows: one token id per row of logits [R, V], drawn after temperature, top-k, top-p
+// (nucleus) and min-p filtering, with the row's uniform number u in [0, 1) from the host's seeded
+// generator. It picks the token that a host walk would pick: candidates sorted by logit, descending,
+// ties by lower id first; keep those at least the top_k-th largest logit (its ties too, as nanoGPT
+// and Hugging Face keep them); keep the shortest prefix whose weight reaches top_p of the kept
+// weight; keep those weighing at least min_p (Hugging Face's MinPLogitsWarper, after top-p: a
+// probability at least min_p times the top one's, which weighs 1); then the first candidate at
+// which the running weight exceeds u * (kept weight).
 // Weights are exp((logit - max) / temperature); a -Inf logit (a mask) weighs nothing. A row with
 // no distribution to draw from, holding a NaN or +Inf logit or none above -Inf (softmax gives NaNs
 // there, which torch.multinomial refuses: a diverged model's), draws -1, no token, whatever the
@@ -17,11 +19,13 @@
 // 50,257 logits on lavapipe, a greedy one took 39 ms sharing their pipeline, 1.0 ms with its own).
 //
 // Nothing is sorted. Every cut of that order ("the candidates before a point") is a key threshold
-// plus a count of tied candidates taken in id order, so each stage is a bisection over the 32-bit
-// ordered keys of the logits (src/kernels/wgsl/elementwise.ts ordered_key), each step a pass over
-// the row and a workgroup sum; the tie that is drawn is then found by a bisection over the index.
-// About 120 passes over the row in the worst case, no workgroup memory beyond the sums, so any V.
-// Greedy makes one.
+// plus a count of tied candidates taken in id order (or all of them: no count needed), so each
+// stage is a bisection over the 32-bit ordered keys of the logits (src/kernels/wgsl/elementwise.ts
+// ordered_key), each step a pass over the row and a workgroup sum; the tie that is drawn is then
+// found by a bisection over the index. min_p's cut needs no pass over the row: a weight is a
+// function of the key alone, so its threshold is a bisection over keys on scalars, and its cut
+// keeps every tie at it. About 120 passes over the row in the worst case, no workgroup memory
+// beyond the sums, so any V. Greedy makes one.
 //
 // Layout: logits row-major [R, V] f32; u [R] f32; tokens [R] i32. WG lanes a row striding over
 // it, as the profile's drawLanes and greedyLanes choose by V (src/kernels/profile.ts): a draw
@@ -57,7 +61,7 @@ function sampleKernel(WG: number, mode: SampleMode): Kernel {
     name: `${mode === 'draw' ? 'sample' : mode}_rows_${WG}`,
     read: mode === 'cut' ? { logits: 'f32' } : { logits: 'f32', u: 'f32' },
     write: mode === 'cut' ? { cuts: 'vec4u' } : { tokens: 'i32' },
-    params: { rows: 'u32', V: 'u32', scale: 'f32', min_gap: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32', half: 'u32', shift: 'u32', row_shift: 'u32' },
+    params: { rows: 'u32', V: 'u32', scale: 'f32', min_gap: 'f32', top_k: 'u32', top_p: 'f32', min_p: 'f32', index_steps: 'u32', half: 'u32', shift: 'u32', row_shift: 'u32' },
     body: /* wgsl */ `
 ${KEY_WGSL}
 const WG = ${WG}u;
@@ -154,17 +158,19 @@ fn wg_sum(v: vec2f) -> vec2f {
 }
 
 // A cut of the sorted order: the candidates with key > key, then the first \`ties\` (in id order)
-// of those with key == key.
+// of those with key == key; ties ALL: every one of them, uncounted.
 struct Cut { key: u32, ties: f32 }
+const ALL = -1.0;
 
 /** (count, weight) of the candidates inside cut with key >= t. */
 fn inside_from(t: u32, cut: Cut) -> vec2f {
+  let all = cut.ties == ALL;
   var acc = vec2f(0.0);
   for (var i = lane; i < p.V; i += WG) {
     let k = key_at(i);
-    if (k >= t && k > cut.key) { acc += vec2f(1.0, weight_of_key(k)); }
+    if (k >= t && (k > cut.key || (all && k == cut.key))) { acc += vec2f(1.0, weight_of_key(k)); }
   }
-  let tied = select(0.0, cut.ties, t <= cut.key);
+  let tied = select(0.0, cut.ties, t <= cut.key && !all);
   return wg_sum(acc) + vec2f(tied, tied * weight_of_key(cut.key));
 }
 /** (count, weight) of the candidates inside cut with key > t (none above the largest key, NaNs'). */
@@ -177,8 +183,8 @@ fn count_key(k: u32) -> f32 {
   for (var i = lane; i < p.V; i += WG) { c += select(0.0, 1.0, key_at(i) == k); }
   return wg_sum(vec2f(c, 0.0)).x;
 }
-/** The ties at key t that a cut holds: all of them, or only the cut's own when t is its key. */
-fn ties_at(t: u32, cut: Cut) -> f32 { return select(count_key(t), cut.ties, t == cut.key); }
+/** The ties at key t that a cut holds: all of them, or only the cut's own when t is its key and it counts them. */
+fn ties_at(t: u32, cut: Cut) -> f32 { return select(count_key(t), cut.ties, t == cut.key && cut.ties != ALL); }
 
 /** The middle of [lo, hi], rounded up, without overflow. */
 fn upper_mid(lo: u32, hi: u32) -> u32 { return lo + (hi - lo) / 2u + ((hi - lo) & 1u); }
@@ -201,6 +207,19 @@ fn largest_key(lo0: u32, hi: u32, cut: Cut, need: f32, by_count: bool, at_least:
   return lo;
 }
 
+/** The smallest key in [lo, hi] weighing at least min_p (hi: the largest logit's, weighing 1), on scalars alone. */
+fn min_p_key(lo0: u32, hi: u32) -> u32 {
+  var lo = lo0;
+  var h = hi;
+  for (var step = 0u; step < 32u; step++) {
+    let mid = lo + (h - lo) / 2u;
+    let ok = weight_of_key(mid) >= p.min_p;
+    h = select(h, mid, ok);
+    lo = select(mid + 1u, lo, ok);
+  }
+  return h;
+}
+
 /** The id of the j-th (from 0) candidate with key k, in id order. */
 fn nth_with_key(k: u32, j: f32) -> u32 {
   var lo = 0u;
@@ -216,15 +235,12 @@ fn nth_with_key(k: u32, j: f32) -> u32 {
   return lo;
 }
 
-/** The candidates of the row whose keys lie in [lo, hi] (hi: the largest logit's), after top-k and top-p; sets top and top_key. */
+/** The candidates of the row whose keys lie in [lo, hi] (hi: the largest logit's), after top-k, top-p and min-p; sets top and top_key. */
 fn candidates(lo: u32, hi: u32) -> Cut {
   top_key = hi;
   top = bitcast<f32>(from_ordered_key(top_key));
-  var cut = Cut(lo, count_key(lo)); // every candidate
-  if (p.top_k < p.V) {
-    let t = largest_key(lo, hi, cut, f32(p.top_k), true, true);
-    cut = Cut(t, count_key(t));
-  }
+  var cut = Cut(lo, ALL); // every candidate
+  if (p.top_k < p.V) { cut = Cut(largest_key(lo, hi, cut, f32(p.top_k), true, true), ALL); }
   if (p.top_p < 1.0) {
     // the shortest prefix weighing at least top_p of the cut's weight
     let need = p.top_p * inside_from(lo, cut).y;
@@ -233,6 +249,11 @@ fn candidates(lo: u32, hi: u32) -> Cut {
     let w = weight_of_key(t);
     let ties = ties_at(t, cut);
     cut = Cut(t, select(ties, clamp(ceil((need - above) / w), 1.0, ties), w > 0.0));
+  }
+  if (p.min_p > 0.0) {
+    // those weighing at least min_p: a key threshold, every tie at it kept (weights are the key's)
+    let t = min_p_key(cut.key, hi);
+    if (t > cut.key) { cut = Cut(t, ALL); }
   }
   return cut;
 }
@@ -243,27 +264,29 @@ const DRAW_WGSL = /* wgsl */ `
 /** The id that u draws from row's candidates, whose keys lie in [lo, hi] (hi: the largest logit's). */
 fn draw(row: u32, lo: u32, hi: u32) -> u32 {
   let cut = candidates(lo, hi);
-  // the draw: the first candidate at which the running weight exceeds r
+  // the draw: the first candidate at which the running weight exceeds r, kept below the total (u < 1
+  // puts it there; float32 rounding might not), so that the key found holds a candidate
   let total = inside_from(lo, cut).y;
-  let r = u[row + p.row_shift] * total;
+  let r = min(u[row + p.row_shift] * total, bitcast<f32>(bitcast<u32>(total) - 1u));
   let t = largest_key(cut.key, hi, cut, r, false, false);
   let above = inside_above(t, cut).y;
   let ties = ties_at(t, cut);
-  // r at or past the total (rounding): the last candidate, as the host walk ends
-  let j = select(clamp(floor((r - above) / weight_of_key(t)), 0.0, ties - 1.0), cut.ties - 1.0, r >= total);
-  return nth_with_key(select(t, cut.key, r >= total), j);
+  return nth_with_key(t, clamp(floor((r - above) / weight_of_key(t)), 0.0, ties - 1.0));
 }
 `;
 
-// The candidates as a record: (cut key, the last id of its ties that it holds, top key, bits of
-// their total weight). Id j is a candidate when key(j) > cut key, or key(j) == cut key and j <= the
-// last id; its probability weight_of_key(key(j)) / total. Greedy (scale 0): the argmax alone.
+// The candidates as a record: (cut key, the last id of its ties that it holds (all of them: past
+// every id), top key, bits of their total weight). Id j is a candidate when key(j) > cut key, or
+// key(j) == cut key and j <= the last id; its probability weight_of_key(key(j)) / total. Greedy
+// (scale 0): the argmax alone.
 const CUT_RECORD_WGSL = /* wgsl */ `
 fn cut_record(range: vec3u) -> vec4u {
   if (p.scale == 0.0) { return vec4u(range.y, range.z, range.y, bitcast<u32>(1.0)); }
   let cut = candidates(range.x, range.y);
   let total = inside_from(range.x, cut).y;
-  return vec4u(cut.key, nth_with_key(cut.key, cut.ties - 1.0), range.y, bitcast<u32>(total));
+  // found for ALL too (then unused): a branch around its barriers would not pass WGSL's uniformity analysis
+  let last = select(nth_with_key(cut.key, max(cut.ties, 1.0) - 1.0), 0xffffffffu, cut.ties == ALL);
+  return vec4u(cut.key, last, range.y, bitcast<u32>(total));
 }
 `;
 
@@ -272,11 +295,12 @@ const rowsPerWorkgroup = (lanes: number, greedy: boolean) => (greedy && lanes ==
 
 const kernels = { draw: variants((WG: number) => sampleKernel(WG, 'draw')), greedy: variants((WG: number) => sampleKernel(WG, 'greedy')), cut: variants((WG: number) => sampleKernel(WG, 'cut')) };
 
-/** Options of a draw: 1 / temperature (> 0; 0 = greedy), top-k (V = off) and top-p (1 = off). */
+/** Options of a draw: 1 / temperature (> 0; 0 = greedy), top-k (V = off), top-p (1 = off) and min-p (0 = off). */
 export interface SampleParams {
   invTemperature: number;
   topK: number;
   topP: number;
+  minP: number;
 }
 
 /** The lanes a row and the params of sample_rows (and of the kernels reading its records) for rows of V logits. */
@@ -284,7 +308,7 @@ export function sampleParams(V: number, s: SampleParams, greedy = s.invTemperatu
   const lanes = lanesByLength(greedy ? profile().greedyLanes : profile().drawLanes, V);
   const scale = 8 * s.invTemperature; // the eighths of the gaps to (logit - top) / temperature
   const minGap = Math.max(-128 / scale, -F32_MAX / 4); // finite, also where 1 / temperature rounds to 0 in f32
-  return { lanes, params: { V, scale, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 } };
+  return { lanes, params: { V, scale, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, min_p: s.minP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 } };
 }
 
 /** tokens[r] = the candidate of logits row r that u[r] picks (see the header). */
