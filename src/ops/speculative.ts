@@ -2,7 +2,7 @@
 // (Leviathan et al. 2023; Chen et al. 2023) on the GPU, so a round reads back [accepted, token],
 // not rows of logits. logits holds the target's k + 1 rows then the draft's k; ids[i] was drawn
 // from the draft's row i. The distributions are those sampleLogits draws from (temperature, top-k,
-// top-p: its kernel's candidates, src/kernels/wgsl/sample.ts); draft i is kept when
+// top-p, min-p: its kernel's candidates, src/kernels/wgsl/sample.ts); draft i is kept when
 // u[i] * q_i(x) < p_i(x), at the first rejection the token is drawn from norm(max(0, p - q)) with
 // u[k], with every draft kept from the target's last row (src/kernels/wgsl/speculative.ts; its
 // float64 statement: src/check/reference/speculative.ts). A row with no distribution (a NaN or
