@@ -32,6 +32,7 @@ import { matmul } from './matmul.js';
 import { argmax, argmin, max, mean, min, sum } from './reduce.js';
 import { countTokens, penalizeLogits } from './penalty.js';
 import { sampleLogits } from './sample.js';
+import { speculativeSample } from './speculative.js';
 import { clone, concat, flatten, permute, reshape, slice, sliceAssign, squeeze, stack, unsqueeze } from './shape.js';
 import { logSoftmax, softmax } from './softmax.js';
 import { topkIndices, topkValues } from './topk.js';
@@ -57,8 +58,8 @@ export const OPS = {
   cast, castCached,
   // linear algebra and the fused ops of a transformer
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
-  // generation: penalties on the logits, a token per row of them
-  penalizeLogits, sampleLogits,
+  // generation: penalties on the logits, a token per row of them, a round of speculative sampling
+  penalizeLogits, sampleLogits, speculativeSample,
   // int8 and int4 weights, inference only (int8.ts, int4.ts)
   linearInt8, embeddingInt8, linearInt4,
 } satisfies Record<string, AnyOp>;
