@@ -157,9 +157,10 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
   const prompt = known.ids;
   const reach = generationExtent(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
-  const draft = f.draft ? await openDraft(f.draft, head, { ...f, promptTokens: prompt.length }) : null;
+  const opened = f.draft ? await openDraft(f.draft, head, { ...f, promptTokens: prompt.length }) : null;
+  const draft = opened?.model;
   const batch = f.numBeams > 1 ? { batch: f.numBeams, flag: '--num-beams' } : { batch: f.numSamples, flag: '--num-samples' };
-  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, ...batch, ...reach, kvCache: f.kvCache }, adapter, draft ?? undefined).catch((e: unknown) => {
+  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, ...batch, ...reach, kvCache: f.kvCache }, adapter, draft).catch((e: unknown) => {
     draft?.dispose();
     throw e;
   });
@@ -208,7 +209,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     process.stdout.write('\n'); // the text ends its line, as a file or a shell prompt after it wants
     const batched = samples.length > 1 ? `, ${samples.length} samples in one batch` : '';
     stats.write(`--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${batched}, ${dtype})\n`);
-    if (draft) stats.write(acceptanceLine(tally));
+    if (opened) stats.write(acceptanceLine(tally, opened.idle));
   } finally {
     draft?.dispose();
     dispose(); // also when generation fails
