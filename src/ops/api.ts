@@ -247,10 +247,11 @@ export const {
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where, clamp,
   expand, sumTo, sum, mean, max, min, argmax, argmin, topkValues, topkIndices, std, reshape, squeeze, unsqueeze, flatten, clone, permute, slice, concat, stack, cast, castCached,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
-  penalizeLogits, sampleLogits,
+  penalizeLogits, banRepeatedNgrams, sampleLogits,
   linearInt8, embeddingInt8, linearInt4,
 } = ops;
 export { checkSamplingOptions, MIN_TEMPERATURE, SAMPLING_KEYS, type SamplingOptions } from './sample.js';
+export { checkNgramSize } from './ngram.js';
 export { checkPenaltyOptions, countTokens, hasPenalties, type PenaltyOptions } from './penalty.js';
 export { MAX_DISTILL_TEMPERATURE } from './distill-loss.js';
 /** The table itself (entries with their specs), for code that iterates the ops: src/check, tests. */
