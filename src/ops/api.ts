@@ -251,7 +251,6 @@ export const {
   linearInt8, embeddingInt8, linearInt4,
 } = ops;
 export { checkSamplingOptions, MIN_TEMPERATURE, SAMPLING_KEYS, type SamplingOptions } from './sample.js';
-export { checkNgramSize } from './ngram.js';
 export { checkPenaltyOptions, countTokens, hasPenalties, type PenaltyOptions } from './penalty.js';
 export { MAX_DISTILL_TEMPERATURE } from './distill-loss.js';
 /** The table itself (entries with their specs), for code that iterates the ops: src/check, tests. */

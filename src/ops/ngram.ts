@@ -38,11 +38,6 @@ const banOp = defineOp({
  * v would repeat an n-gram (`n` an integer >= 1; 1 bans every id the row holds).
  */
 export const banRepeatedNgrams = withFront(banOp, (logits: Tensor, history: Tensor, n: number): Tensor => {
-  checkNgramSize('banRepeatedNgrams', 'n', n);
+  if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`banRepeatedNgrams: n must be an integer >= 1 (the n-gram size), got ${describeValue(n)}`);
   return banOp(logits, history, n);
 });
-
-/** Throws an error naming `op` and `name` unless `n` is an integer >= 1. */
-export function checkNgramSize(op: string, name: string, n: unknown): void {
-  if (!(Number.isInteger(n) && (n as number) >= 1)) throw new RangeError(`${op}: ${name} must be an integer >= 1 (the n-gram size), got ${describeValue(n)}`);
-}
