@@ -74,7 +74,7 @@ const GREEDY = { temperature: 0, topK: SMALL.V, topP: 1 };
 
 describe('generate with noRepeatNgramSize', () => {
   it.each([
-    ['greedy, n 2', GREEDY, 2, [3, 9, 3, 9], 20],
+    ['greedy, n 2, a prompt whose bigram bans the first token', GREEDY, 2, [10, 40, 10, 40], 20],
     ['greedy, n 1, past the window', GREEDY, 1, ids(3, 3), SMALL.T],
     ['sampling, n 3, KV cache', { temperature: 1.1, topK: 80, topP: 0.95, kvCache: true }, 3, ids(5, 1), 16],
     ['sampling, n 2, no cache, a prompt past the window', { temperature: 1.1, topK: 80, topP: 0.95, kvCache: false }, 2, ids(40, 2), 10],
