@@ -8,10 +8,10 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ref } from '../src/check/reference/array.js';
 import { bannedNgramIds, banRepeatedNgramsRef } from '../src/check/reference/ngram.js';
-import { generate, generateBatch, type BatchGenerateOptions, type GenerateOptions } from '../src/gpt/generate.js';
+import type { BatchGenerateOptions, GenerateOptions } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { banRepeatedNgrams, device, scope, tensor } from '../src/index.js';
-import { expectFloat64Walk, type WalkSettings } from './float64-walk.js';
+import { batchTokens, expectFloat64Walk, generatedTokens, promptIds, type WalkSettings } from './float64-walk.js';
 import { fcParams, loadGPT2, setupDevice } from './helpers.js';
 import { randomGPT2, SMALL } from './hf-reference.js';
 
@@ -57,19 +57,9 @@ const banned = (n: number): WalkSettings['adjust'] => (logits, prompt, generated
   return logits.map((x, v) => (ids.has(v) ? -Infinity : x));
 };
 
-async function tokens(prompt: number[], opts: GenerateOptions): Promise<number[]> {
-  const out: number[] = [];
-  for await (const t of generate(model, prompt, opts)) out.push(t);
-  return out;
-}
-
-async function batch(prompts: number[][], opts: BatchGenerateOptions): Promise<number[][]> {
-  const out: number[][] = prompts.map(() => []);
-  for await (const step of generateBatch(model, prompts, opts)) step.forEach((t, i) => t !== null && out[i]!.push(t));
-  return out;
-}
-
-const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => (seed * 97 + i * 31 + ((i * i) % 7)) % SMALL.V);
+const tokens = (prompt: number[], opts: GenerateOptions) => generatedTokens(model, prompt, opts);
+const batch = (prompts: number[][], opts: BatchGenerateOptions) => batchTokens(model, prompts, opts);
+const ids = promptIds;
 const GREEDY = { temperature: 0, topK: SMALL.V, topP: 1 };
 
 describe('generate with noRepeatNgramSize', () => {
