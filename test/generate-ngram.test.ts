@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ref } from '../src/check/reference/array.js';
 import { bannedNgramIds, banRepeatedNgramsRef } from '../src/check/reference/ngram.js';
-import type { BatchGenerateOptions, GenerateOptions } from '../src/gpt/generate.js';
+import { generate, type BatchGenerateOptions, type GenerateOptions } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { banRepeatedNgrams, device, scope, tensor } from '../src/index.js';
 import { batchTokens, expectFloat64Walk, generatedTokens, promptIds, type WalkSettings } from './float64-walk.js';
@@ -86,6 +86,16 @@ describe('generate with noRepeatNgramSize', () => {
     const before = device().memory();
     for (const kvCache of [true, false]) expect(await batch(prompts, { ...opts, stopToken, kvCache }), `kvCache ${kvCache}`).toEqual(alone.map(cut));
     expect([device().memory().liveBuffers, device().memory().liveBytes]).toEqual([before.liveBuffers, before.liveBytes]);
+  });
+
+  it('n 1 over a prompt of every id but one: the one left is drawn, then none is left, said in one line', async () => {
+    const prompt = Array.from({ length: SMALL.V - 1 }, (_, i) => (i < 100 ? i : i + 1)); // all but id 100, longer than the window
+    const got: number[] = [];
+    const run = (async () => {
+      for await (const t of generate(model, prompt, { maxNewTokens: 3, temperature: 0.8, seed: 1, noRepeatNgramSize: 1 })) got.push(t);
+    })();
+    await expect(run).rejects.toThrow(/^generate: the model's logits are not finite at generated token 2 \(position \d+\): .* \(noRepeatNgramSize 1 banned every token left \(-Inf\), or its weights hold NaN/);
+    expect(got).toEqual([100]);
   });
 
   it('refuses a bad noRepeatNgramSize with one line naming the option', async () => {

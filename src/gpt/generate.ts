@@ -223,7 +223,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
           abandon(ahead);
         }
         const r = current.rows[undrawn]!;
-        throw new LogitsNotFiniteError(op, single ? null : r, seqs[r]!.made + 1, prompts[r]!.length + seqs[r]!.made);
+        throw new LogitsNotFiniteError(op, single ? null : r, seqs[r]!.made + 1, prompts[r]!.length + seqs[r]!.made, noRepeatNgramSize);
       }
       current.ids.dispose();
       const step: (number | null)[] = seqs.map(() => null);
@@ -328,6 +328,8 @@ export class LogitsNotFiniteError extends Error {
     /** Which of its generated tokens (from 1) was to be drawn, and its position in the sequence (from 0, the prompt's first token). */
     readonly token: number,
     readonly position: number,
+    /** The noRepeatNgramSize it generated with (0 or absent: none), whose bans may have left no token. */
+    readonly ngramSize = 0,
   ) {
     super();
     this.name = 'LogitsNotFiniteError';
@@ -336,7 +338,8 @@ export class LogitsNotFiniteError extends Error {
 
   /** The message without the op, the sequence named as `sequence` says (null: none). */
   describe(sequence: string | null): string {
-    return `the model's logits are not finite at ${sequence === null ? '' : `${sequence}, `}generated token ${this.token} (position ${this.position}): a NaN or +Inf, or every one -Inf, so there is no distribution to draw from (${notFiniteCause(this.dtype, 'generate')}); no token was drawn there`;
+    const banned = this.ngramSize ? `noRepeatNgramSize ${this.ngramSize} banned every token left (-Inf), or ` : '';
+    return `the model's logits are not finite at ${sequence === null ? '' : `${sequence}, `}generated token ${this.token} (position ${this.position}): a NaN or +Inf, or every one -Inf, so there is no distribution to draw from (${banned}${notFiniteCause(this.dtype, 'generate')}); no token was drawn there`;
   }
 }
 
