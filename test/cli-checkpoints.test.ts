@@ -473,6 +473,21 @@ describe('gpt train and its --out-dir', () => {
     expect((await loadCheckpoint(out)).meta.bestVal).toBe(Math.min(...evals.map((l) => l.val as number)));
   });
 
+  it('a run resumed with other evaluation batches at a step off its --eval-interval measures the checkpoint again first: a worse model never replaces it', async () => {
+    const out = copy(); // saved at step 10, TINY's --eval-iters 2
+    const saved = (await loadCheckpoint(out)).meta;
+    // 10 is off the new interval: the first evaluation on it is step 12's, after steps at a learning rate that wrecks the model
+    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--eval-iters', '3', '--eval-interval', '4', '--learning-rate', '3', '--warmup-iters', '0', '--max-iters', '12', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    const after = (await loadCheckpoint(out)).meta;
+    expect(after.trainer!.step, 'the checkpoint resumed, kept').toBe(10);
+    const evals = readLog(out).filter((l) => l.type === 'eval' && (l.step as number) >= 10);
+    const [again, later] = [evals.find((l) => l.step === 10 && l.val !== saved.val)!, evals.find((l) => l.step === 12)!];
+    expect(later.val as number, 'the steps made it worse').toBeGreaterThan(again.val as number);
+    expect(after.bestVal).toBe(again.val); // the checkpoint's weights, their val measured anew
+    expect(r.out).toContain(`step 10: train loss ${(again.train as number).toFixed(4)}, val loss ${(again.val as number).toFixed(4)}\n`);
+  });
+
   it('a run resumed on its data file, changed since, says so and measures its best val loss there: its first evaluation saves', async () => {
     const text = join(dir, 'edited.txt');
     writeFileSync(text, corpusText(8000));

@@ -317,6 +317,7 @@ describe('gpt sample --num-beams', () => {
     [['--num-beams', '2', '--num-return-sequences', '3'], /^gpt sample: flag --num-return-sequences 3 must be at most --num-beams 2$/],
     [['--num-beams', '2', '--early-stopping', 'yes'], /--early-stopping must be one of false, true, never/],
     [['--num-beams', '2', '--kv-cache', 'false'], /--kv-cache false is not offered with it/],
+    [['--num-beams', '1000'], /^gpt sample: flag --num-beams 1000 is more than this checkpoint's vocabulary of \d+ tokens allows, \d+ \(/],
   ])('refuses %j in one line', async (args, message) => {
     expectOneLine(await gpt('sample', '--out-dir', dir, ...args), 2, message);
   });

@@ -86,6 +86,18 @@ describe('gpt info', () => {
     expect(field(verified.out, 'checksum')).toBe(`CRC-32 ${weightsCrc32} verified`);
   });
 
+  it('counts the tokens each step trained on, where a resume changed the batch', async () => {
+    const resumed = join(dir, 'resumed-smaller-batch');
+    cpSync(run, resumed, { recursive: true });
+    // 10 steps of 4 x 16, then 2 of 2 x 16: 640 + 64 tokens, not 12 steps of the batch now
+    const r = await gpt('train', '--init-from', 'resume', '--out-dir', resumed, '--data', corpus, '--batch-size', '2', '--max-iters', '12', '--eval-interval', '2', '--always-save');
+    expect(r.code, r.err).toBe(0);
+    const info = await gpt('info', resumed);
+    expect(info.code, info.err).toBe(0);
+    expect(field(info.out, 'step')).toBe('12 of 12 (max iters)');
+    expect(field(info.out, 'tokens')).toBe('704 trained on (12 steps, not all of the batch now: 32 a step, batch 2 x block 16 x grad accum 1; 0.13 epochs of the train split)');
+  });
+
   it('--json prints one object with the same description', async () => {
     const r = await gpt('info', '--out-dir', run, '--json');
     expect(r.code, r.err).toBe(0);

@@ -3,7 +3,7 @@
 // moments for the adapters only, resumes bit-identically to a run straight through, and its
 // checkpoint serves `gpt sample`, `gpt eval` and `gpt export` (merged: the exported GPT-2 evaluates
 // to the same losses); settings that cannot apply are one-line usage errors.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
@@ -116,6 +116,22 @@ describe('gpt train --lora-rank', () => {
     const losses = (s: string) => s.match(/train loss [\d.]+, val loss [\d.]+/)![0];
     const evaluate = (...args: string[]) => gpt('eval', ...args, '--data', corpus, '--eval-iters', '2');
     expect(losses((await evaluate('--init-from', biased, '--adapter', adapter)).out)).toBe(losses((await evaluate('--out-dir', out)).out));
+  });
+
+  it('export --adapters refuses the adapters of a run trained on a model with another adapter merged: peft would load them onto the base alone', async () => {
+    const first = fresh();
+    expect((await fineTune(...LORA, '--max-iters', '2', '--eval-interval', '2', '--out-dir', first)).code).toBe(0);
+    const adapter = join(dir, 'adapter-first');
+    expect((await gpt('export', '--adapters', '--out-dir', first, '--to', adapter)).code).toBe(0);
+    const out = fresh(); // new adapters on the base with the first merged
+    expect((await fineTune('--adapter', adapter, ...LORA, '--max-iters', '2', '--eval-interval', '2', '--out-dir', out)).code).toBe(0);
+    const to = join(dir, 'adapter-second');
+    expectOneLine(await gpt('export', '--adapters', '--out-dir', out, '--to', to), 2, new RegExp(`flag --adapters: ${out}'s LoRA adapters were trained on its base with the adapter ${adapter} merged`));
+    expect(existsSync(to)).toBe(false);
+    // resumed, the run still knows it; the merged model itself exports
+    expect((await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '3', '--eval-interval', '3', '--out-dir', out)).code).toBe(0);
+    expectOneLine(await gpt('export', '--adapters', '--out-dir', out, '--to', to), 2, /were trained on its base with the adapter/);
+    expect((await gpt('export', '--out-dir', out, '--to', join(dir, 'merged-second'))).code).toBe(0);
   });
 
   it('settings that cannot apply are one-line usage errors', async () => {

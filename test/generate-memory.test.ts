@@ -93,7 +93,7 @@ describe("a cached generation's KV caches, against the bytes the device holds", 
 });
 
 describe("a generation's penalties and logprobs, against the bytes the device holds", () => {
-  it('counts their [batch, V] tensors (penalties: 2 kept and a penalized copy a step; logprobs: 3 a step and the top N): the peak within the plan, their bytes within 2% of what the device measures them to add', async () => {
+  it('counts their [batch, V] tensors (penalties: 2 kept and a penalized copy a step; a logit bias: a biased copy a step; logprobs: 3 a step and the top N): the peak within the plan, their bytes within 2% of what the device measures them to add', async () => {
     // a vocabulary far wider than the model, and one position: the step's sampling is the peak (the plan without it was 25% short)
     const wide: GPTConfig = { vocabSize: 4096, blockSize: 32, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: false };
     const m = new GPT(wide, { seed: 3 });
@@ -108,10 +108,10 @@ describe("a generation's penalties and logprobs, against the bytes the device ho
         return device().memory().peakBytes - before;
       };
       const plain = await peakOf({});
-      const both = await peakOf({ presencePenalty: 0.5, repetitionPenalty: 1.2, logprobs: { topN: 20, take: () => undefined } });
-      const planOf = (sampling?: { penalties: boolean; logprobsTopN?: number }) =>
+      const both = await peakOf({ presencePenalty: 0.5, repetitionPenalty: 1.2, logitBias: { 7: 2 }, logprobs: { topN: 20, take: () => undefined } });
+      const planOf = (sampling?: { penalties: boolean; logitBias?: boolean; logprobsTopN?: number }) =>
         memoryPlan({ ...wide, blockSize: generationExtent(wide.blockSize, 1, 1).positions }, B, { training: false, kvCache: true, bindingLimit: profile().bindingLimit, sampling }).bytes;
-      const plan = planOf({ penalties: true, logprobsTopN: 20 });
+      const plan = planOf({ penalties: true, logitBias: true, logprobsTopN: 20 });
       expect(planOf().sampling).toBe(0);
       expect(both, `peak ${both} B, planned ${plan.total - plan.weights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights);
       expect(Math.abs(both - plain - plan.sampling) / plan.sampling, `measured ${both - plain} B more, planned ${plan.sampling} B`).toBeLessThan(0.02);

@@ -328,11 +328,14 @@ describe('Hugging Face GPT-2 weights', () => {
     const config: GPTConfig = { vocabSize: 37, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: false };
     const model = new GPT(config, { seed: 3 });
     const out = join(dir, 'no-bias');
-    // an earlier export's tokenizer.json there, which transformers would read as this model's
+    // an earlier export's tokenizer.json there, which transformers would read as this model's, and a
+    // hub download's vocab.json + merges.txt, which its AutoTokenizer reads where there is no tokenizer.json
     mkdirSync(out);
     writeFileSync(join(out, 'tokenizer.json'), JSON.stringify(toHuggingFaceJSON(tokenizer)));
+    writeFileSync(join(out, 'vocab.json'), '{"a": 0, "b": 1}');
+    writeFileSync(join(out, 'merges.txt'), '#version: 0.2\na b\n');
     await saveHFModel(out, model, chars);
-    expect(existsSync(join(out, 'tokenizer.json'))).toBe(false); // a char tokenizer has no such form
+    expect(['tokenizer.json', 'vocab.json', 'merges.txt'].filter((f) => existsSync(join(out, f)))).toEqual([]); // a char tokenizer has no such form
     // nor an end-of-text token: GPT2Config's default, 50256, would name none of its 37
     const hfConfig = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect([hfConfig.bos_token_id, hfConfig.eos_token_id]).toEqual([null, null]);

@@ -206,6 +206,9 @@ describe('AdamW', () => {
     scope(async () => {
       const p = tensor([1, 2]).requiresGrad_();
       expect(() => new AdamW([p, p])).toThrow(/^AdamW: params\[1\] float32\[2\] is params\[0\] again; pass each parameter once$/);
+      // a tensor computed from a parameter never gets a .grad of its own: it was taken and never trained,
+      // its leaf neither (PyTorch: "can't optimize a non-leaf Tensor")
+      expect(() => new AdamW([p, p.mul(2)])).toThrow(/^AdamW: params\[1\] float32\[2\] was computed by 'mul' \(not a leaf\): it never gets a \.grad of its own; pass the leaf it was computed from$/);
       const bad: [object, RegExp][] = [
         [{ lr: NaN }, /^AdamW: argument 'lr' must be a finite number >= 0, got number NaN$/],
         [{ lr: '0.1' }, /^AdamW: argument 'lr' must be a finite number >= 0, got string '0.1'$/],

@@ -27,7 +27,7 @@ beforeAll(async () => {
   await setupDevice();
   mkdirSync(join(dir, 'web'));
   writeFileSync(join(dir, 'web', 'index.html'), '<!doctype html><title>t</title>');
-  const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
+  const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
   await saveCheckpoint(ckpt, model, tokenizer);
   model.dispose();
   api = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype: 'auto' });
@@ -99,6 +99,16 @@ describe('POST /v1/completions: min_p, logit_bias, best_of', () => {
     expect(bare.choices.map((c) => [c.text, c.logprobs])).toEqual(want.map((c) => [c.text, null]));
   });
 
+  it('best_of equal to n streams, as n alone does (every choice is returned: nothing to rank; vLLM streams it)', async () => {
+    const streamed = async (fields: Record<string, unknown>) => {
+      const res = await post({ prompt: 'to', n: 2, seed: 9, ...SETTINGS, stream: true, ...fields });
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      return text.replace(/"(id|created)":"?[^,"]*"?/g, '');
+    };
+    expect(await streamed({ best_of: 2 })).toBe(await streamed({}));
+  });
+
   it('refuses bad values with a 400 naming the field', async () => {
     const V = tokenizer.vocabSize;
     const cases: [Record<string, unknown>, string, RegExp][] = [
@@ -129,6 +139,8 @@ describe('gpt sample --logit-bias', () => {
     const cases: [string, string][] = [
       ['3', "flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '3' in '3'"],
       ['3:1,4:x', "flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '4:x' in '3:1,4:x'"],
+      ['3:0x10', "flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '3:0x10' in '3:0x10'"], // a decimal number, as every flag's
+      ['3: 5', "flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '3: 5' in '3: 5'"],
       ['3:1,3:2', "flag --logit-bias gives token id 3 twice in '3:1,3:2'"],
       [`${V}:1`, `flag --logit-bias key '${V}' is not a token id in [0, ${V})`],
       ['3:-101', 'flag --logit-bias[3] must be a number in [-100, 100], got number -101'],

@@ -796,6 +796,10 @@ describe('a model whose logits are not finite (a diverged checkpoint)', () => {
       const stream = await (await ask({ prompt: 'to be,', max_tokens: 4, stream: true })).text();
       expect(stream).toMatch(/"message":"generation failed: the model's logits are not finite at choices\[0\], generated token 2 \(position 7\)/);
       expect(stream).not.toContain('[DONE]');
+      // best_of: the candidates are not the choices returned (prompt 1's first is row 2 of the batch, choices[1] if it were kept)
+      const ranked = await ask({ prompt: ['to', 'to be,'], max_tokens: 4, best_of: 2 });
+      expect(ranked.status).toBe(500);
+      expect(((await ranked.json()) as { error: { message: string } }).error.message).toMatch(/^generation failed: the model's logits are not finite at prompt\[1\]'s best_of candidate 0, generated token 2 \(position 7\)/);
       expect((await ask({ prompt: 'to', max_tokens: 3 })).status, 'positions 2-4 are finite').toBe(200);
     } finally {
       await srv.close();

@@ -11,7 +11,7 @@ import { openCompletionsApi, type CompletionsApi } from '../src/cli/serve-api.js
 import { generateBatch, type DrawnLogprobs } from '../src/gpt/generate.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { scoreSequences } from '../src/gpt/score.js';
-import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { CharTokenizer, type Tokenizer } from '../src/gpt/tokenizer/index.js';
 import { autocast } from '../src/nn/autocast.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { device } from '../src/device/device.js';
@@ -60,7 +60,7 @@ const ids = (text: string) => Array.from(tokenizer.encode(text));
 const SEQUENCES = ['t', 'to be, or', 'to be, or not to', 'to be, or not to ', 'to be, or not to be: that is the'].map(ids);
 
 /** Runs `fn` with a server of `model` (saved with `tok`, then disposed) and a POST of a completion body to it. */
-async function servingModel(model: GPT, tok: CharTokenizer, fn: (post: (body: unknown) => Promise<Response>) => Promise<void>): Promise<void> {
+async function servingModel(model: GPT, tok: Tokenizer, fn: (post: (body: unknown) => Promise<Response>) => Promise<void>): Promise<void> {
   const dir = tempDir('serve-logprobs-model');
   try {
     await saveCheckpoint(join(dir, 'ckpt'), model, tok);
@@ -381,6 +381,22 @@ describe('gpt serve --api: logprobs', () => {
     } finally {
       hidden.mockRestore();
     }
+  });
+
+  it("echoes a prompt truncated inside a character with the kept tokens' texts and offsets where they are in the echo, streamed or not", async () => {
+    // ' café!' is ' ', 'c', 'a', 'f', C3, A9, '!' (é: two byte tokens); keeping 2 cuts between é's bytes: A9 ends é, at 4
+    const gpt2 = miniGpt2Tokenizer();
+    const body = { prompt: ' café!', max_tokens: 1, echo: true, logprobs: 0, temperature: 0, truncate_prompt_tokens: 2 };
+    await servingModel(new GPT({ ...CFG, vocabSize: gpt2.vocabSize }, { seed: 5 }), gpt2, async (post) => {
+      const whole = (await (await post(body)).json()) as Completion;
+      const { text, logprobs } = whole.choices[0]!;
+      expect(text.startsWith(' café!')).toBe(true);
+      expect(logprobs!.tokens.slice(0, 2)).toEqual(['é', '!']);
+      expect(logprobs!.text_offset).toEqual([4, 5, 6]);
+      const chunks = (await (await post({ ...body, stream: true })).text()).split('\n\n').filter((c) => c.startsWith('data: {'));
+      const echo = (JSON.parse(chunks[0]!.slice(6)) as Completion).choices[0]!;
+      expect([echo.text, echo.logprobs!.tokens, echo.logprobs!.text_offset]).toEqual([' café!', ['é', '!'], [4, 5]]);
+    });
   });
 
   it('holds no more GPU memory after scoring requests than before them', async () => {

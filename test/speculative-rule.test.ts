@@ -1,12 +1,12 @@
-// The rule of speculative sampling (src/gpt/speculative-rule.ts), checked exactly: over a small
-// vocabulary, every draft a round can propose is enumerated with its probability under the draft's
-// rows, and the round's uniform numbers are integrated in float64 (the outcome is piecewise
-// constant in each: its pieces are found by bisection on the rule itself). A round emits a prefix
-// of its drafts and one more token; continued to k + 1 tokens by the target's own rows, its output
-// must be distributed as k + 1 tokens drawn from the target, whatever the draft's rows (zeros in
-// either included).
+// The rule of speculative sampling in float64 (src/check/reference/speculative.ts, speculativeSample's
+// reference), checked exactly: over a small vocabulary, every draft a round can propose is
+// enumerated with its probability under the draft's rows, and the round's uniform numbers are
+// integrated in float64 (the outcome is piecewise constant in each: its pieces are found by
+// bisection on the rule itself). A round emits a prefix of its drafts and one more token;
+// continued to k + 1 tokens by the target's own rows, its output must be distributed as k + 1
+// tokens drawn from the target, whatever the draft's rows (zeros in either included).
 import { describe, expect, it } from 'vitest';
-import { drawFrom, speculativeRound } from '../src/gpt/speculative-rule.js';
+import { drawFrom, speculativeRound } from '../src/check/reference/speculative.js';
 import { Generator } from '../src/tensor/generator.js';
 
 const V = 3;

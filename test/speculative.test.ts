@@ -1,14 +1,20 @@
 // Speculative decoding (src/gpt/speculative.ts) on GPT-2-shaped models with random weights large
 // enough that their tokens vary (test/hf-reference.ts): greedy equals the target's own greedy
 // generate (through the block size, where it hands over to generate); a draft that is the target
-// keeps every token; seeded draws repeat; sampleLogits' kernel draws the distribution the host rule
-// reads (samplingProbabilities); bad arguments are refused with one-line errors.
+// keeps every token; seeded draws repeat; a round's tokens are those of the float64 rule
+// (src/check/reference/speculative.ts) over the models' own logits with the seeded stream's
+// numbers (so speculativeSample is wired as the rule reads it: rows, ids, numbers in order);
+// sampleLogits' kernel draws the distribution the rule reads (samplingProbabilities); bad
+// arguments are refused with one-line errors.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { generateSpeculative, type SpeculativeOptions } from '../src/gpt/speculative.js';
-import { samplingProbabilities } from '../src/gpt/speculative-rule.js';
-import { device, GPT as GPTClass, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
+import { ref } from '../src/check/reference/array.js';
+import { sampleWalk } from '../src/check/reference/sample.js';
+import { nearBoundary, roundRows, samplingProbabilities, speculativeSampleRef } from '../src/check/reference/speculative.js';
+import { device, GPT as GPTClass, noGrad, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
+import { Generator } from '../src/tensor/generator.js';
 import { loadGPT2, seededValues, setupDevice } from './helpers.js';
 import { randomGPT2, SMALL } from './hf-reference.js';
 
@@ -22,6 +28,7 @@ beforeAll(async () => {
 
 const { T: blockSize, V } = SMALL;
 const prompt = [3, 141, 59, 26];
+const BELOW_ONE = 1 - 2 ** -24; // generateSpeculative's cap on its uniform numbers (float32 rounds above it to 1)
 
 async function collect(it: AsyncGenerator<number>): Promise<number[]> {
   const out: number[] = [];
@@ -89,6 +96,49 @@ describe('generateSpeculative', () => {
     expect(first.tokens).toHaveLength(9);
     expect((await speculative(target, opts)).tokens).toEqual(first.tokens);
     expect(new Set(first.tokens).size).toBeGreaterThan(1); // drawn, not one token repeated
+  });
+
+  it.each<[string, SamplingOptions]>([
+    ['temperature 1', {}],
+    ['top-k, top-p, temperature 0.6', { topK: 20, topP: 0.8, temperature: 0.6 }],
+  ])("a round's tokens are the float64 rule's over the models' own logits, with the seeded stream's numbers (%s)", async (_name, o) => {
+    const k = 2;
+    const logitsOf = (m: GPT, ids: number[]) =>
+      scope(async () => {
+        const out = noGrad(() => m.forward(tensor(Int32Array.from(ids), [1, ids.length])).logits);
+        return Float32Array.from(await out.toArray()); // [1, T, V]
+      });
+    const rowOf = (all: Float32Array, t: number) => all.subarray(t * V, (t + 1) * V);
+    let compared = 0;
+    for (let seed = 1; seed <= 8; seed++) {
+      const d = seed % 4 === 0 ? target : draft; // the target drafting for itself keeps both: the bonus token
+      // the stream as generateSpeculative reads it: k draws for the draft, k accept numbers, then u
+      const rng = new Generator(seed);
+      const [drafts, accept, u] = [[0, 0].map(() => Math.fround(Math.min(rng.nextFloat(), BELOW_ONE))), [0, 0].map(() => Math.fround(Math.min(rng.nextFloat(), BELOW_ONE))), Math.fround(Math.min(rng.nextFloat(), BELOW_ONE))];
+      const full = { temperature: 1, topK: V, topP: 1, ...o };
+      const ids: number[] = [];
+      const draftRows: Float32Array[] = [];
+      let near = false;
+      for (let i = 0; i < k; i++) {
+        const ctx = [...prompt, ...ids];
+        const row = rowOf(await logitsOf(d, ctx), ctx.length - 1);
+        const walk = sampleWalk(row, drafts[i]!, full);
+        near ||= walk.atDraw.some((c) => Math.abs(c - drafts[i]!) < 1e-5) || walk.beforeTopP.some((c) => Math.abs(c - full.topP) < 1e-5);
+        ids.push(walk.token);
+        draftRows.push(row);
+      }
+      const all = await logitsOf(target, [...prompt, ...ids]);
+      const logits = ref([2 * k + 1, V], [...[0, 1, 2].flatMap((i) => [...rowOf(all, prompt.length - 1 + i)]), ...draftRows.flatMap((r) => [...r])]);
+      const [idRef, uRef] = [ref([k], ids), ref([k + 1], [...accept, u])];
+      const rows = roundRows(logits, o);
+      if (near || nearBoundary(rows, idRef, uRef, o.topP)) continue; // float32 may decide it the other way
+      const [accepted, next] = speculativeSampleRef(logits, idRef, uRef, o, rows).data;
+      const { tokens, rounds } = await speculative(d, { ...o, maxNewTokens: k + 1, draftTokens: k, seed });
+      expect(rounds[0], `seed ${seed}`).toEqual([k, accepted]);
+      expect(tokens.slice(0, accepted! + 1), `seed ${seed}`).toEqual([...ids.slice(0, accepted), next]);
+      compared++;
+    }
+    expect(compared).toBeGreaterThanOrEqual(6);
   });
 
   it.each<[string, SamplingOptions]>([

@@ -136,6 +136,8 @@ const CASES: Case[] = [
     /^Trainer\.restore: argument 'state\.scaler\.scale' must be a number in \[2\^-24, 2\^24\], got undefined$/],
   ['Trainer.restore more steps skipped than taken', () => withTrainer((t) => t.restore(bad({ step: 3, dataRng: '1', modelRng: '2', scaler: { scale: 1, cleanSteps: 0, skippedSteps: 4 } }))), RangeError,
     /^Trainer\.restore: argument 'state\.scaler\.skippedSteps' \(4\) must not exceed argument 'state\.step' \(3\)$/],
+  ['Trainer.restore tokens -1', () => withTrainer((t) => t.restore(bad({ step: 3, dataRng: '1', modelRng: '2', tokens: -1 }))), RangeError,
+    /^Trainer\.restore: argument 'state\.tokens' must be an integer >= 0, got -1$/],
   ['Trainer.restore null', () => withTrainer((t) => t.restore(bad(null))), RangeError, /^Trainer\.restore: argument 'state' must be an object, got null$/],
   ["Trainer.trainStep('no')", () => withTrainer((t) => t.trainStep(bad('no'))), TypeError, /^Trainer\.trainStep: argument 'readLoss' must be a boolean, got string 'no'$/],
   // generation and sampling

@@ -61,10 +61,17 @@ export class ChoiceLogprobsStream {
     this.stream = new TextStream(tokenizer);
   }
 
-  /** Text the choice sends before its first token, with no token of its own: a truncated prompt's cut front, which an echo gives (vLLM's), its tokens not scored. */
-  precede(text: string): void {
-    this.length += codePoints(text);
-    this.lead += text.length;
+  /**
+   * Tokens whose text the choice sends before its first token, with no token of their own: a
+   * truncated prompt's cut front, which an echo gives (vLLM's), its tokens not scored. Read as the
+   * text's: a character they leave unfinished (a cut between its bytes) is the first kept token's.
+   */
+  precede(ids: ArrayLike<number>): void {
+    for (const id of Array.from(ids)) {
+      const text = this.stream.push(id);
+      this.length += codePoints(text);
+      this.lead += text.length;
+    }
   }
 
   /** What token `id` adds to the text so far (`echoed`: in an echoed prompt). */

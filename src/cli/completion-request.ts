@@ -226,13 +226,13 @@ function seedsOf(seed: unknown, n: number, prompts: number): number[] {
   return new Array<number>(prompts).fill(seed as number);
 }
 
-/** How many choices each prompt generates: best_of (null: n), at least n; OpenAI does not stream them (only the best are returned). */
+/** How many choices each prompt generates: best_of (null: n), at least n; past n they are not streamed (only the best are returned: OpenAI's rule; vLLM streams best_of n). */
 function bestOfOf(bestOf: unknown, n: number, stream: boolean): number {
   if (bestOf === undefined || bestOf === null) return n;
   const problem = rangeProblem('best_of', bestOf, { int: true, min: 1, max: MAX_N }, shown(bestOf));
   if (problem) throw refuse('best_of', `${problem} (the choices generated per prompt, of which the n best are returned)`);
   if ((bestOf as number) < n) throw refuse('best_of', `best_of must be at least n (${n}): the n best of best_of choices are returned, got ${bestOf as number}`);
-  if (stream && (bestOf as number) > 1) throw refuse('best_of', `best_of ${bestOf as number} cannot be streamed (only the best choices are returned, once all are done), as OpenAI: give stream false, or best_of 1`);
+  if (stream && (bestOf as number) > n) throw refuse('best_of', `best_of ${bestOf as number} cannot be streamed (only the n best choices are returned, once all are done), as OpenAI: give stream false, or best_of n (${n})`);
   return bestOf as number;
 }
 

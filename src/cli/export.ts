@@ -44,7 +44,7 @@ const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
     overwrite: 'replace the model --to already holds (a .pt file there, or a directory with config.json or model.safetensors; with --adapters, adapter_config.json or adapter_model.safetensors)',
     adapters: "write only a LoRA run's adapters, as peft's adapter directory (adapter_config.json + adapter_model.safetensors), which PeftModel.from_pretrained and gpt sample|eval|train --adapter load onto the base model",
     baseModel: "with --adapters: adapter_config.json's base_model_name_or_path (the base's hub id or path, which peft's AutoPeftModelForCausalLM loads; a hub id's @revision goes to its revision field); none when left out",
-    to: "the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced, with --overwrite where there), or a .pt file: nanoGPT's checkpoint (DIR/ckpt.pt, DIR created for its sample.py --out_dir=DIR), a character vocabulary's meta.pkl beside it",
+    to: "the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced, with --overwrite where there, and a vocab.json + merges.txt removed), or a .pt file: nanoGPT's checkpoint (DIR/ckpt.pt, DIR created for its sample.py --out_dir=DIR), a character vocabulary's meta.pkl beside it",
   },
 };
 
@@ -81,6 +81,9 @@ async function exportLocked(f: ExportFlags, source: string): Promise<number> {
   if (held && !f.overwrite) throw new UsageError(`--to ${f.to} already holds ${held}: choose another --to, or replace it with --overwrite`);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
   if (isTorchPath(f.to)) return exportNanoGpt(ckpt, f.to);
+  if (f.adapters && ckpt.meta.mergedAdapter) {
+    throw new UsageError(`flag --adapters: ${source}'s LoRA adapters were trained on its base with the adapter ${ckpt.meta.mergedAdapter} merged, and peft would load them onto the base alone: export the merged model instead (gpt export --to DIR without --adapters)`);
+  }
   if (f.adapters) return exportAdapters(ckpt, f.to, ...peftBase(f.baseModel));
   const problem = hfLayoutProblem(ckpt.meta.model);
   if (problem) throw new UsageError(problem); // before the device opens, as the other refusals

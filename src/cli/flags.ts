@@ -69,7 +69,7 @@ const BOOLEANS = ['true', 'false'];
 /** Taken as a boolean flag's value (and refused unless true/false), not as the next argument; Python's spellings too, to be told ours. */
 const BOOLEAN_LIKE = /^(true|false|True|False|[01])$/;
 /** A decimal number, as JSON writes one and a person types one (+1, .5, 1.); not hex, octal, binary or Infinity. */
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+export const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /**
  * The flags in `args`, each value checked; then the paths given, unless `checkPaths` is false (a

@@ -134,7 +134,7 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
         bestVal: meta.bestVal,
         schedule: train && { learningRate: train.learningRate, minLr: train.minLr, warmupIters: train.warmupIters, lrDecayIters: train.lrDecayIters },
         dtype: train?.dtype ?? header.nanoGptRun?.dtype ?? undefined,
-        ...(batch && step !== undefined && { tokens: stepTokens(batch, step) }),
+        ...(batch && step !== undefined && { tokens: stepTokens(batch, step, meta.trainer?.tokens) }),
         lossScaler: meta.trainer?.scaler,
         adamwMoments,
         exactResume: adamwMoments && !!train && !!meta.trainer,
@@ -147,16 +147,18 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
   };
 }
 
-/** The tokens of `steps` steps of `batch`. */
-function stepTokens({ batchSize, blockSize, gradAccum }: StepBatch, steps: number): StepTokens {
+/** The tokens of `steps` steps, `counted` where the run counted them (a resume may have changed the batch), else `steps` of `batch`. */
+function stepTokens({ batchSize, blockSize, gradAccum }: StepBatch, steps: number, counted: number | undefined): StepTokens {
   const perStep = batchSize * blockSize * gradAccum;
-  return { batchSize, blockSize, gradAccum, perStep, seen: steps * perStep };
+  return { batchSize, blockSize, gradAccum, perStep, seen: counted ?? steps * perStep };
 }
 
 /** The tokens line: how many, from what, and (`trainTokens`: its train split's) how many epochs. */
 function tokensLine(t: StepTokens, steps: number, trainTokens: number | undefined): string {
   const epochs = trainTokens ? `; ${(t.seen / trainTokens).toFixed(2)} epochs of the train split` : '';
-  return `${count(t.seen)} trained on (${count(steps)} step${steps === 1 ? '' : 's'} of ${count(t.perStep)}: batch ${t.batchSize} x block ${t.blockSize} x grad accum ${t.gradAccum}${epochs})`;
+  const batch = `batch ${t.batchSize} x block ${t.blockSize} x grad accum ${t.gradAccum}`;
+  const per = t.seen === steps * t.perStep ? ` of ${count(t.perStep)}: ${batch}` : `, not all of the batch now: ${count(t.perStep)} a step, ${batch}`;
+  return `${count(t.seen)} trained on (${count(steps)} step${steps === 1 ? '' : 's'}${per}${epochs})`;
 }
 
 /** The description as aligned lines, fields that do not apply left out. */

@@ -1,7 +1,7 @@
 // `gpt sample --num-beams N`: beam search (src/gpt/beam-search.ts), Hugging Face's generate(num_beams=N)
 // without sampling. Its flags beside --num-beams; the flags of sampling refused with it (Hugging
 // Face's beam sampling, do_sample with num_beams, is another mode, not this one); the sequences printed.
-import { generateBeams, type BeamHypothesis } from '../gpt/beam-search.js';
+import { generateBeams, maxBeams, type BeamHypothesis } from '../gpt/beam-search.js';
 import type { GPT } from '../gpt/model.js';
 import { END_OF_TEXT, Gpt2Tokenizer, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { flagName, UsageError } from './flags.js';
@@ -31,6 +31,11 @@ export function checkBeamFlags(f: BeamFlags, given: ReadonlySet<string>): void {
   if (sampling) throw new UsageError(`flag --num-beams ${f.numBeams} runs beam search, which draws nothing: ${flagName(sampling)} is a setting of sampling (Hugging Face's beam sampling is another mode, not offered); leave it out, or sample without --num-beams`);
   if (!f.kvCache) throw new UsageError(`flag --num-beams ${f.numBeams} decodes with the KV cache: --kv-cache false is not offered with it`);
   if (f.numReturnSequences > f.numBeams) throw new UsageError(`flag --num-return-sequences ${f.numReturnSequences} must be at most --num-beams ${f.numBeams}`);
+}
+
+/** Refuses --num-beams past what the checkpoint's vocabulary of `vocabSize` allows, in one line naming the flag (before the model is loaded). */
+export function checkNumBeams(numBeams: number, vocabSize: number): void {
+  if (numBeams > maxBeams(vocabSize)) throw new UsageError(`flag --num-beams ${numBeams} is more than this checkpoint's vocabulary of ${vocabSize} tokens allows, ${maxBeams(vocabSize)} (its first step's 2·N candidates come from the prompt's one beam)`);
 }
 
 /** --early-stopping's word as generateBeams takes it. */

@@ -17,11 +17,11 @@ import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { generationExtent } from './device-fit.js';
 import { resolveSettings, settingName } from './config-file.js';
-import { checkPathSettings, flagHelp, flagName, printNote, UsageError, type FlagSpec } from './flags.js';
+import { checkPathSettings, DECIMAL, flagHelp, flagName, printNote, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { openGenerator, openModel } from './inference-model.js';
 import { acceptanceLine, draftedSteps, openDraft } from './sample-draft.js';
-import { checkBeamFlags, printBeams } from './sample-beams.js';
+import { checkBeamFlags, checkNumBeams, printBeams } from './sample-beams.js';
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
 import { ADAPTER_OR_HUB, CHECKPOINT_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, RUN_CHECKPOINT, runCheckpoint, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
@@ -155,6 +155,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
   const head = await readCheckpointHead(checkpointPath(f));
+  checkNumBeams(f.numBeams, head.meta.model.vocabSize);
   const adapter = await readAdapterFlag(f.adapter, head);
   const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
   const logitBias = f.logitBias ? parseLogitBias(f.logitBias, head.meta.model.vocabSize) : undefined;
@@ -235,7 +236,7 @@ function parseLogitBias(value: string, vocabSize: number): Record<string, number
   const given = new Map<string, number>();
   for (const part of value.split(',')) {
     const [id, b, ...more] = part.split(':');
-    if (!id || !b?.trim() || more.length || !Number.isFinite(Number(b))) throw new UsageError(`flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '${part}' in '${value}'`);
+    if (!id || !DECIMAL.test(b ?? '') || more.length) throw new UsageError(`flag --logit-bias takes ID:BIAS[,ID:BIAS...] (a token id, a bias in [-100, 100]), got '${part}' in '${value}'`);
     if (given.has(id)) throw new UsageError(`flag --logit-bias gives token id ${id} twice in '${value}'`);
     given.set(id, Number(b));
   }

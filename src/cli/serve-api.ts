@@ -25,6 +25,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { device } from '../device/device.js';
 import type { DeviceLostError } from '../device/lost.js';
 import { generateBatch, LogitsNotFiniteError, type DrawnLogprobs } from '../gpt/generate.js';
+import { hasLogitBias } from '../gpt/logit-bias.js';
 import { deviceRoom } from '../gpt/model.js';
 import { hasPenalties } from '../ops/index.js';
 import { scoreSequences, ScoresNotFiniteError } from '../gpt/score.js';
@@ -136,8 +137,8 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     const { positions, forwardPositions } = generationExtent(model.config.blockSize, longest, 0);
     try {
       // generateBatch decodes with KV caches
-      // with its penalties' and logprobs' tensors, [batch, V] each
-      const sampling = { penalties: hasPenalties(r), ...(r.logprobs !== null && { logprobsTopN: r.logprobs }) };
+      // with its penalties', logit bias' and logprobs' tensors, [batch, V] each
+      const sampling = { penalties: hasPenalties(r), logitBias: hasLogitBias(r.logitBias), ...(r.logprobs !== null && { logprobsTopN: r.logprobs }) };
       checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, ...deviceRoom(), kvCache: true, forwardPositions, dtype, sampling });
     } catch (e) {
       const asked = r.bestOf > r.n ? 'best_of' : 'n';
@@ -146,17 +147,16 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     return batch * forwardPositions; // a scoring window is forwardPositions long at most
   };
 
-  /** Runs one request's generation and sends its answer; `gone`: whether its client has left. */
-  const generate = async ({ tokenizer, generator: { model, dtype, casts }, endToken }: Loaded, res: ServerResponse, r: CompletionRequest, ids: Int32Array[], maxTokens: number[], tokensPerForward: number, gone: () => boolean): Promise<number> => {
+  /** Runs one request's generation and sends its answer (`encoded`: its prompts' tokens, `ids`: those kept of them); `gone`: whether its client has left. */
+  const generate = async ({ tokenizer, generator: { model, dtype, casts }, endToken }: Loaded, res: ServerResponse, r: CompletionRequest, encoded: Int32Array[], ids: Int32Array[], maxTokens: number[], tokensPerForward: number, gone: () => boolean): Promise<number> => {
     const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
     const choices = r.prompts.flatMap((given, p) => {
       const prompt = typeof given === 'string' ? given : tokenizer.decode(given); // what echo gives: whole, truncated or not (vLLM's)
-      const kept = tokenizer.decode(ids[p]!);
       return Array.from({ length: r.bestOf }, (_, i) => ({
         index: p * r.bestOf + i,
         prompt,
-        /** What truncate_prompt_tokens cut off the prompt's front: echoed, its tokens without logprobs (vLLM scores those it keeps). */
-        cut: prompt.endsWith(kept) ? prompt.slice(0, prompt.length - kept.length) : '',
+        /** The tokens truncate_prompt_tokens cut off the prompt's front: echoed, without logprobs (vLLM scores those it keeps). */
+        cut: encoded[p]!.subarray(0, encoded[p]!.length - ids[p]!.length),
         ids: ids[p]!,
         maxTokens: maxTokens[p]!,
         seed: r.seeds[p]! + i,
@@ -244,8 +244,10 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       );
     } catch (e) {
       // a model whose logits are not finite is the client's to know (its text stops there); other failures are the server's
+      // a row of the batch is a choice; with best_of, a candidate of its prompt's, which the answer's choices need not hold
+      const rowName = (k: number) => (ranked ? `prompt[${Math.floor(k / r.bestOf)}]'s best_of candidate ${k % r.bestOf}` : `choices[${k}]`);
       const failure = e instanceof LogitsNotFiniteError
-        ? new ApiError(500, `generation failed: ${e.describe(e.sequence === null ? null : `choices[${e.sequence}]`)}`)
+        ? new ApiError(500, `generation failed: ${e.describe(e.sequence === null ? null : rowName(e.sequence))}`)
         : new ApiError(500, "generation failed: the reason is in gpt serve's output");
       if (r.stream) res.end(`data: ${JSON.stringify(failure.body)}\n\n`);
       else if (e instanceof LogitsNotFiniteError) fail(res, failure);
@@ -279,9 +281,10 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     const body = await readBody(req);
     if (body === null) return CLIENT_GONE;
     const r = parseCompletionRequest(parseJson(body), { modelId, parent, vocabSize: m.tokenizer.vocabSize });
-    const { ids, maxTokens } = fitContext(encode(m, r), r.maxTokens, r.truncatePromptTokens, m.generator.model.config.blockSize);
+    const encoded = encode(m, r);
+    const { ids, maxTokens } = fitContext(encoded, r.maxTokens, r.truncatePromptTokens, m.generator.model.config.blockSize);
     const tokensPerForward = checkFits(m, r, ids, maxTokens);
-    return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, ids, maxTokens, tokensPerForward, () => left)));
+    return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, encoded, ids, maxTokens, tokensPerForward, () => left)));
   };
 
   const models = ({ modelObject }: Loaded, res: ServerResponse, route: string): number => {

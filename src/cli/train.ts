@@ -167,7 +167,9 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   // freed however the run ends, a refusal before its first step too (an unreadable log)
   try {
     whereabouts.step = () => trainer.step;
-    await trainRun(trainer, flags, ds, data, ckpt, resume, teacher, whereabouts, continued);
+    // new LoRA adapters on a model with --adapter merged: their base is that model, which a resume keeps knowing
+    const mergedAdapter = resume ? ckpt!.meta.mergedAdapter : cfg.loraRank > 0 ? adapter?.dir : undefined;
+    await trainRun(trainer, flags, ds, data, ckpt, resume, teacher, whereabouts, continued, mergedAdapter);
   } finally {
     trainer.dispose();
     trainer.model.dispose();
@@ -207,6 +209,7 @@ async function trainRun(
   teacher: Teacher | null,
   whereabouts: RunWhereabouts,
   continued: ContinuedRun | null,
+  mergedAdapter: string | undefined,
 ): Promise<void> {
   const { cfg, distill } = trainer;
   let bestVal = Infinity;
@@ -266,7 +269,7 @@ async function trainRun(
   // driver meets them for the first time, silent but for this line
   const compiling = setTimeout(() => progress.log('compiling the GPU kernels for the first steps (the driver keeps them for later runs)...'), COMPILE_NOTICE_MS);
   const save = async (val: number) => {
-    const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, dataTokens: { train: ds.train.length, val: ds.val.length }, alwaysSave: flags.alwaysSave, ...(teacher && { distill: teacher.meta }) };
+    const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, dataTokens: { train: ds.train.length, val: ds.val.length }, alwaysSave: flags.alwaysSave, ...(teacher && { distill: teacher.meta }), ...(mergedAdapter && { mergedAdapter }) };
     whereabouts.savingAt(trainer.step);
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
     whereabouts.saved(trainer.step, val);
@@ -275,7 +278,22 @@ async function trainRun(
     firstSave = false;
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
+  const onEval = async (l: StepLog) => {
+    lastEvalLine = performance.now();
+    timedFrom = l.step;
+    const again = l.step === resumedAt;
+    if (!again) await log.eval(l);
+    progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
+    if (l.step > 0 && !again && (l.val! < bestVal || flags.alwaysSave)) {
+      bestVal = Math.min(bestVal, l.val!);
+      await save(l.val!);
+    }
+  };
   try {
+    // a figure to beat before any step: off the interval, the first evaluation would come after
+    // steps, and a model they made worse would replace the checkpoint it resumed (the evaluation
+    // draws from a generator of its own: the steps are those of a run without it)
+    if (mismatch && trainer.step % cfg.evalInterval !== 0) await onEval({ step: trainer.step, loss: NaN, lr: trainer.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, flopsPerSec: 0, ...(await trainer.evaluate()) });
     await trainer.run({
       profileStep: profiledStep(trainer.step),
       onProfile: flags.profile ? (kernels) => progress.log(profileTable(kernels)) : undefined,
@@ -300,17 +318,7 @@ async function trainRun(
           progress.log(`step ${trainer.step}: evaluating, ${queued}/${total} batches queued`);
         }
       },
-      onEval: async (l: StepLog) => {
-        lastEvalLine = performance.now();
-        timedFrom = l.step;
-        const again = l.step === resumedAt;
-        if (!again) await log.eval(l);
-        progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
-        if (l.step > 0 && !again && (l.val! < bestVal || flags.alwaysSave)) {
-          bestVal = Math.min(bestVal, l.val!);
-          await save(l.val!);
-        }
-      },
+      onEval,
     });
   } catch (e) {
     throw whereabouts.failed(e);

@@ -53,6 +53,9 @@ export interface BeamSearchOptions {
   noRepeatNgramSize?: number;
 }
 
+/** The most beams a vocabulary of `vocabSize` allows: the first step's 2·numBeams candidates come from the prompt's one beam. */
+export const maxBeams = (vocabSize: number): number => Math.floor(vocabSize / 2);
+
 /** A finished beam: its new tokens (the prompt not included; the EOS included where it ended on one) and its length-penalized score. */
 export interface BeamHypothesis {
   tokens: number[];
@@ -176,8 +179,7 @@ function checkBeamArgs(model: GPT, prompt: ArrayLike<number>, opts: BeamSearchOp
   checkOptionKeys(op, opts, ['numBeams', 'maxNewTokens', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'eosTokenId', 'noRepeatNgramSize']);
   const { numBeams, maxNewTokens, lengthPenalty, earlyStopping, numReturnSequences, eosTokenId } = opts;
   const V = model.config.vocabSize;
-  const half = Math.floor(V / 2);
-  // 2·numBeams candidates come from the first step's one beam
+  const half = maxBeams(V);
   if (!(Number.isInteger(numBeams) && numBeams >= 1 && numBeams <= half)) throw new RangeError(`${op}: numBeams must be an integer in [1, ${half}] (2·numBeams candidates from one beam of vocabulary ${V}), got ${describeValue(numBeams)}`);
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 1)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 1, got ${describeValue(maxNewTokens)}`);
   if (lengthPenalty !== undefined && !(typeof lengthPenalty === 'number' && Number.isFinite(lengthPenalty))) throw new RangeError(`${op}: lengthPenalty must be a finite number, got ${describeValue(lengthPenalty)}`);

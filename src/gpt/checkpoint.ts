@@ -56,6 +56,11 @@ export interface CheckpointMeta {
   /** Whether the run saves at every evaluation (gpt train --always-save), which a resumed run keeps doing. */
   alwaysSave?: boolean;
   /**
+   * The peft adapter (gpt train --adapter) merged into the model this run's LoRA adapters were
+   * trained on: their base is that model with it merged, not the model alone.
+   */
+  mergedAdapter?: string;
+  /**
    * AdamW's stepCount when its moments were saved (CheckpointExtras.optimizer's, a GradScaler's skipped
    * steps counted in; or a loaded checkpoint's, given again): restoreOptimizer sets it, for a hand-written loop's bias correction.
    */
@@ -99,7 +104,7 @@ export interface Checkpoint {
 }
 
 /** The metadata's optional fields: a run's state, as CheckpointExtras passes them. */
-const RUN_STATE_FIELDS = ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'prunedWeights', 'alwaysSave', 'optimizerSteps'] as const;
+const RUN_STATE_FIELDS = ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'prunedWeights', 'alwaysSave', 'optimizerSteps', 'mergedAdapter'] as const;
 
 /**
  * The run state in a checkpoint's metadata, to save again with other weights (the page saves a
@@ -185,6 +190,7 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
     ...(extra.prunedWeights && { prunedWeights: extra.prunedWeights }),
     ...(extra.alwaysSave !== undefined && { alwaysSave: extra.alwaysSave }),
     ...(optimizerSteps !== undefined && { optimizerSteps }),
+    ...(extra.mergedAdapter !== undefined && { mergedAdapter: extra.mergedAdapter }),
   };
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>);
@@ -499,6 +505,7 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     const problem = rangeProblem(field('optimizerSteps'), meta.optimizerSteps, NON_NEGATIVE_INT);
     if (problem) return problem;
   }
+  if (meta.mergedAdapter !== undefined && !(typeof meta.mergedAdapter === 'string' && meta.mergedAdapter)) return `${field('mergedAdapter')} must be an adapter's path or hub id, got ${show(meta.mergedAdapter)}`;
   if (meta.distill !== undefined) {
     const d = meta.distill as Record<string, unknown>;
     const problem =

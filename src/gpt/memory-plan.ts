@@ -38,7 +38,7 @@
 // activations and qkv are checked against the limits at that length (forwardPositions).
 // A generation's sampling may hold more, a float32 row of V a sequence per tensor: penalties
 // (src/gpt/penalties.ts) keep two through it (the counts, the prompt's ids) and make a penalized copy
-// of a step's logits; logprobs make a step's log_softmax, the drawn id's mask and the masked values
+// of a step's logits; a logit bias keeps its [1, V] row and makes a biased copy of them (logit-bias.ts); logprobs make a step's log_softmax, the drawn id's mask and the masked values
 // (generate.ts' drawnLogprobs), then the top N's values and ids. Counted beside the logits.
 // How the LM head's products run (in blocks, in chunks of rows) depends on the adapter's launch
 // limits: the plan needs an open device.
@@ -112,8 +112,8 @@ export interface PlanOptions {
    * that); its MLP activations and qkv are checked at that length (the peak is still counted over the block).
    */
   forwardPositions?: number;
-  /** A generation's sampling beyond top-k/top-p: `penalties` (presence, frequency or repetition), and logprobs' top `logprobsTopN` (absent: none asked). */
-  sampling?: { penalties: boolean; logprobsTopN?: number };
+  /** A generation's sampling beyond top-k/top-p: `penalties` (presence, frequency or repetition), a `logitBias`, and logprobs' top `logprobsTopN` (absent: none asked). */
+  sampling?: { penalties: boolean; logitBias?: boolean; logprobsTopN?: number };
 }
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
@@ -267,11 +267,12 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   // the teacher's forward runs first, at its own peak; then its weights and logits stay through the
   // student's step (a float16 teacher's logits past a binding go through float32 copies, freed by then)
   const teacherKept = teacher ? teacher.bytes.weights + teacher.bytes.halfWeights + teacher.bytes.masks + pooled(BT * V * A) : 0;
-  // a float32 [B, V] a tensor: penalties keep two and make one a step, logprobs make three, and the top N's values and ids
+  // a float32 [B, V] a tensor: penalties keep two and make one a step, a logit bias its [1, V] row and one a step,
+  // logprobs make three, and the top N's values and ids
   const rowsOfV = pooled(B * V * F32);
-  const { penalties = false, logprobsTopN } = training ? {} : (opts.sampling ?? {});
-  const samplingKept = penalties ? 2 * rowsOfV : 0;
-  const samplingStep = (penalties ? rowsOfV : 0) + (logprobsTopN === undefined ? 0 : 3 * rowsOfV + pooled(B * F32) + (logprobsTopN ? 2 * pooled(B * logprobsTopN * F32) : 0));
+  const { penalties = false, logitBias = false, logprobsTopN } = training ? {} : (opts.sampling ?? {});
+  const samplingKept = (penalties ? 2 * rowsOfV : 0) + (logitBias ? pooled(V * F32) : 0);
+  const samplingStep = (penalties ? rowsOfV : 0) + (logitBias ? rowsOfV : 0) + (logprobsTopN === undefined ? 0 : 3 * rowsOfV + pooled(B * F32) + (logprobsTopN ? 2 * pooled(B * logprobsTopN * F32) : 0));
   const held = weights + halfWeights + gradients + optimizer + masks + kvCache + samplingKept;
   const total = held + Math.max(teacher?.bytes.total ?? 0, teacherKept + Math.max(activations + logits + samplingStep, backwardEnd, activations + inFlight));
   // the most positions one forward runs: the buffers below hold a forward's

@@ -1,14 +1,13 @@
 // Speculative decoding (Leviathan et al. 2023; Chen et al. 2023): a small draft model proposes k
 // tokens, one at a time from its own KV cache; the target model reads them all in one forward,
-// and the rule of speculative-rule.ts keeps a prefix of them and draws one more token, so each
-// round emits 1 to k + 1 tokens, distributed as the target's own sampling (temperature, top-k,
-// top-p, min-p as sampleLogits; a logit bias is refused). At temperature 0 the tokens are the target's greedy ones. A rejected
-// draft's keys and values are dropped by setting each cache's length back.
+// and the rule (speculativeSample, on the GPU) keeps a prefix of them and draws one more token, so
+// each round emits 1 to k + 1 tokens, distributed as the target's own sampling (temperature,
+// top-k, top-p, min-p as sampleLogits; a logit bias is refused). At temperature 0 the tokens are
+// the target's greedy ones. A rejected draft's keys and values are dropped by setting each cache's
+// length back.
 // A round is recorded whole and read back once: the draft draws on the GPU (sampleLogits, each
-// draw the input of its next forward), then the target runs. Greedy reads back the k draws and
-// the target's k + 1 argmax ids; sampling reads back the draws and both models' rows of logits
-// (2k + 1 rows of V float32), whose distributions the rule takes in float64 on the host (the
-// draft's draw is the kernel's float32 walk: q up to float32 rounding). Learned absolute
+// draw the input of its next forward), then the target runs, then the rule on both models' rows
+// of logits: the round reads back the k draws and [accepted, token], k + 2 int32s. Learned absolute
 // positions: once the context with k drafts would pass either model's block size, k shrinks, and
 // once no draft fits, the rest is plain `generate` of the target (its window sliding as generate's).
 // Weights changed while a generation is paused, or the compute dtype, empty both caches: the next
@@ -17,14 +16,13 @@ import { noGrad } from '../autograd/mode.js';
 import { device } from '../device/device.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
-import { cast, clamp, concat, hasPenalties, sampleLogits, SAMPLING_KEYS, slice, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { cast, clamp, concat, hasPenalties, sampleLogits, SAMPLING_KEYS, slice, speculativeSample, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { checkArgs, generate, LogitsNotFiniteError, sameSources, sourcesOf, type GenerateOptions } from './generate.js';
 import { hasLogitBias } from './logit-bias.js';
 import { GPT } from './model.js';
-import { samplingProbabilities, speculativeRound } from './speculative-rule.js';
 
 /** generate's options, with how many tokens the draft proposes a round and a report of each round. */
 export interface SpeculativeOptions extends GenerateOptions {
@@ -77,28 +75,12 @@ export async function* generateSpeculative(target: GPT, draft: GPT, prompt: Arra
       }
       const k = Math.min(draftTokens, room, maxNewTokens - made - 1); // a round emits up to k + 1
       const drafts = Array.from({ length: k }, () => Math.min(rng.nextFloat(), BELOW_ONE));
-      const accept = Array.from({ length: k }, () => rng.nextFloat());
-      const u = rng.nextFloat();
-      const round = await readRound(target, draft, tc, dc, tokens, drafts, sampling);
-      const V = target.config.vocabSize;
+      const accept = Array.from({ length: k }, () => Math.min(rng.nextFloat(), BELOW_ONE));
+      const u = Math.min(rng.nextFloat(), BELOW_ONE);
+      const { drafted, accepted, next } = await readRound(target, draft, tc, dc, tokens, drafts, [...accept, u], sampling);
       const notFinite = (model: string, i: number) => new LogitsNotFiniteError(model, null, made + i + 1, n + i);
-      const drafted = Array.from(round.drafted);
       if (drafted.includes(-1)) throw notFinite(DRAFT, drafted.indexOf(-1)); // sampleLogits' -1: logits with no distribution
-      const rowsOf = (rows: Float32Array, count: number, model: string) =>
-        Array.from({ length: count }, (_, i) => {
-          const row = samplingProbabilities(rows.subarray(i * V, (i + 1) * V), sampling);
-          if (!row) throw notFinite(model, i);
-          return row;
-        });
-      let p: Float64Array[];
-      let q: Float64Array[];
-      if (round.greedy) {
-        // temperature 0: one-hot rows at the argmax ids read back
-        const argmax = Array.from(round.greedy);
-        if (argmax.includes(-1)) throw notFinite(OP, argmax.indexOf(-1));
-        [p, q] = [argmax.map((id) => oneHot(id, V)), drafted.map((id) => oneHot(id, V))];
-      } else [p, q] = [rowsOf(round.target!, k + 1, OP), rowsOf(round.draft!, k, DRAFT)];
-      const { accepted, next } = speculativeRound(p, q, drafted, accept, u);
+      if (next === -1) throw accepted <= k ? notFinite(OP, accepted) : notFinite(DRAFT, accepted - k - 1); // speculativeSample's [row, -1]
       const emitted = [...drafted.slice(0, accepted), next];
       tokens.push(...emitted);
       // the caches keep every token but the last: a rejected draft's positions are dropped
@@ -120,22 +102,21 @@ export async function* generateSpeculative(target: GPT, draft: GPT, prompt: Arra
 /** The largest float32 below 1: a uniform number the GPU draws with (at 1 the draw would pass every candidate). */
 const BELOW_ONE = 1 - 2 ** -24;
 
-/** What a round reads back: the draft's k draws, and the target's k + 1 argmax ids (greedy) or the k + 1 rows of logits of each model ([rows * V]). */
+/** What a round reads back: the draft's k draws, and the rule's [accepted, next] (speculativeSample). */
 interface Round {
-  drafted: ArrayLike<number>;
-  greedy?: ArrayLike<number>;
-  target?: Float32Array;
-  draft?: Float32Array;
+  drafted: number[];
+  accepted: number;
+  next: number;
 }
 
 /**
- * Runs a round's forwards and reads back what the rule needs, once: the draft draws k tokens on
- * the GPU with the uniform numbers `drafts`, each draw the input of its next forward, then the
- * target reads the context and the k drafts in one forward. The caches (if any) take the positions they lack.
+ * Runs a round's forwards and the rule, and reads back its outcome once: the draft draws k tokens
+ * on the GPU with the uniform numbers `drafts`, each draw the input of its next forward, then the
+ * target reads the context and the k drafts in one forward, then speculativeSample takes both
+ * models' rows with the uniform numbers `rule` (k + 1). The caches (if any) take the positions they lack.
  */
-async function readRound(target: GPT, draft: GPT, tc: KVCache[] | null, dc: KVCache[] | null, tokens: readonly number[], drafts: readonly number[], sampling: SamplingOptions): Promise<Round> {
+async function readRound(target: GPT, draft: GPT, tc: KVCache[] | null, dc: KVCache[] | null, tokens: readonly number[], drafts: readonly number[], rule: readonly number[], sampling: SamplingOptions): Promise<Round> {
   const k = drafts.length;
-  const greedy = sampling.temperature === 0;
   const read = noGrad(() =>
     scope(() => {
       const draws: Tensor[] = [];
@@ -149,19 +130,20 @@ async function readRound(target: GPT, draft: GPT, tc: KVCache[] | null, dc: KVCa
       }
       const idx = unseen(tc, tokens, fed); // [1, T]
       const T = idx.shape[1]!;
-      const rows = slice(float32(target.forward(idx, { caches: tc ?? undefined }).logits), 1, T - k - 1, T); // [1, k + 1, V]
-      const drafted = k ? concat(draws, 1) : tensor(new Int32Array(0), [1, 0], 'int32');
-      // greedy: the target's argmax ids (its draw at temperature 0), not its logits
-      const checked = greedy ? sampleLogits(rows, tensor(new Float32Array(k + 1), [1, k + 1]), sampling) : rows;
-      return [drafted, checked, ...(greedy || !k ? [] : [concat(draftRows, 1)])].map((t) => keep(t));
+      const V = target.config.vocabSize;
+      const targetRows = slice(float32(target.forward(idx, { caches: tc ?? undefined }).logits), 1, T - k - 1, T); // [1, k + 1, V]
+      const drafted = k ? concat(draws, 1).reshape([k]) : tensor(new Int32Array(0), [0], 'int32');
+      const rows = concat([targetRows, ...draftRows], 1).reshape([2 * k + 1, V]);
+      const outcome = speculativeSample(rows, drafted, tensor(rule, [k + 1]), sampling); // [2]
+      return keep(concat([drafted, outcome], 0)); // [k + 2]: one readback
     }),
   );
   try {
     device().flush();
-    const [drafted, checked, draftRows] = await Promise.all(read.map((t) => t.toArray()));
-    return greedy ? { drafted: drafted!, greedy: checked! } : { drafted: drafted!, target: checked as Float32Array, draft: (draftRows ?? new Float32Array(0)) as Float32Array };
+    const ids = Array.from(await read.toArray());
+    return { drafted: ids.slice(0, k), accepted: ids[k]!, next: ids[k + 1]! };
   } finally {
-    for (const t of read) t.dispose();
+    read.dispose();
   }
 }
 
@@ -174,13 +156,6 @@ function unseen(caches: KVCache[] | null, tokens: readonly number[], ids: readon
   const host = tokens.slice(past);
   const pieces = [...(host.length ? [tensor(Int32Array.from(host), [1, host.length])] : []), ...ids.slice(Math.max(0, past - tokens.length))];
   return pieces.length === 1 ? pieces[0]! : concat(pieces, 1);
-}
-
-/** The distribution that draws `id` alone. */
-function oneHot(id: number, V: number): Float64Array {
-  const row = new Float64Array(V);
-  row[id] = 1;
-  return row;
 }
 
 const PENALTY_KEYS = ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'noRepeatNgramSize'];

@@ -223,6 +223,8 @@ export interface TrainerState {
   scaler?: GradScalerState;
   /** AdamW steps a hand-written loop took before this run's step 0 (its checkpoint's optimizerSteps, resumed by the page): its bias correction counts them. */
   optimizerStepsBefore?: number;
+  /** Tokens trained on through `step`, each step at the batch it ran with (a resume may change it); absent where a state before this field left it unknown. */
+  tokens?: number;
 }
 
 /**
@@ -237,6 +239,7 @@ export function trainerStateProblem(state: unknown, name: (path: string) => stri
     rangeProblem(name('.step'), state.step, NON_NEGATIVE_INT) ??
     (rng ? `${name(`.${rng}`)} must be a generator state (decimal digits, below 2^64), got ${show(state[rng])}` : null) ??
     (state.optimizerStepsBefore === undefined ? null : rangeProblem(name('.optimizerStepsBefore'), state.optimizerStepsBefore, NON_NEGATIVE_INT)) ??
+    (state.tokens === undefined ? null : rangeProblem(name('.tokens'), state.tokens, NON_NEGATIVE_INT)) ??
     (state.scaler === undefined ? null : scalerStateProblem(state.scaler, (path) => name(`.scaler${path}`)));
   if (problem || state.scaler === undefined) return problem;
   // AdamW counts the steps taken: step less those skipped
@@ -392,6 +395,8 @@ export class Trainer {
   private carriedOnGpu?: Promise<GradScalerState>;
   /** AdamW steps taken before this run's step 0 (TrainerState's optimizerStepsBefore): in AdamW's count, and in this trainer's states. */
   private optimizerStepsBefore = 0;
+  /** TrainerState's tokens: undefined once restored from a state that did not count them. */
+  private tokensTrained: number | undefined = 0;
   /** The trainStep, evaluate or run in flight, if any. */
   private running: string | null = null;
   /** Whether a step is between its first batch and its count (run's hooks come between steps). */
@@ -544,6 +549,7 @@ export class Trainer {
           this.optimizer.zeroGrad();
         }
         this.step++;
+        if (this.tokensTrained !== undefined) this.tokensTrained += this.cfg.batchSize * this.cfg.blockSize * this.cfg.gradAccum;
         if (!readLoss) return { loss: NaN, gradNorm: NaN };
         // one submit for all
         const [loss, gradNorm, health, scaler] = await Promise.all([lossSum!.item(), norm.item(), this.health.toArray(), this.scaler?.state()]);
@@ -749,7 +755,8 @@ export class Trainer {
 
   private hostState(): TrainerState {
     const before = this.optimizerStepsBefore && { optimizerStepsBefore: this.optimizerStepsBefore };
-    return { step: this.step, dataRng: this.dataRng.getState(), modelRng: this.model.rng.getState(), ...(this.carriedScaler && { scaler: this.carriedScaler }), ...before };
+    const tokens = this.tokensTrained !== undefined && { tokens: this.tokensTrained };
+    return { step: this.step, dataRng: this.dataRng.getState(), modelRng: this.model.rng.getState(), ...(this.carriedScaler && { scaler: this.carriedScaler }), ...before, ...tokens };
   }
 
   /** Continues `old`'s run with the same model (e.g. on other data): its optimizer moments, step, generators and loss scale. */
@@ -802,6 +809,7 @@ export class Trainer {
     this.carriedOnGpu = undefined; // the state given replaces what continueFrom handed on
     this.carriedScaler = this.scaler || !state.scaler ? undefined : { ...state.scaler };
     this.optimizerStepsBefore = state.optimizerStepsBefore ?? 0;
+    this.tokensTrained = state.tokens ?? (state.step === 0 ? 0 : undefined);
     this.optimizer.stepCount = this.optimizerStepsBefore + state.step - (this.carriedScaler?.skippedSteps ?? 0);
     this.dataRng.setState(state.dataRng);
     this.model.rng.setState(state.modelRng);

@@ -126,7 +126,7 @@ export const HOLDS_RUN = `holds a training run's checkpoint (${MANIFEST_FILE}), 
  * tokenizer.json for a tokenizer that has that form) that transformers' GPT2LMHeadModel loads and
  * loadCheckpoint reads back (encodeHF says where the tokenizer goes). Each file is written
  * atomically, the weights first and the config last; a tokenizer.json already there is replaced,
- * or removed where the tokenizer has no such form. Refused while the weights are written (a NaN,
+ * or removed where the tokenizer has no such form, and a vocab.json + merges.txt there removed. Refused while the weights are written (a NaN,
  * a full disk), it leaves the directory as it was, and none it created. A directory holding a
  * training run's checkpoint is refused: its manifest would hide the export from every reader here.
  */
@@ -136,9 +136,11 @@ export async function saveHFModel(dir: string, model: GPT, tokenizer?: Tokenizer
   const created = await makeDirectories(dir);
   try {
     // a tensor at a time, each read back from the GPU as it is written: gpt2-xl's 6.2 GB are never on the host;
-    // config.json last: an earlier export's tokenizer.json is never read with these weights (deleted where there is none)
+    // config.json last: an earlier export's tokenizer.json is never read with these weights (deleted where there is none),
+    // nor a download's vocab.json + merges.txt, which transformers' tokenizers read where tokenizer.json is absent (or not used)
     const weights = { name: HF_FILES.weights, data: streamSafetensors(files.weights.tensors, files.weights.metadata) };
-    await replaceFileSet(dir, weights, [{ name: HF_FILES.tokenizer, data: files.tokenizer ?? null }, { name: HF_FILES.config, data: files.config }]);
+    const tokenizerFiles = [{ name: HF_FILES.tokenizer, data: files.tokenizer ?? null }, { name: HF_FILES.vocab, data: null }, { name: HF_FILES.merges, data: null }];
+    await replaceFileSet(dir, weights, [...tokenizerFiles, { name: HF_FILES.config, data: files.config }]);
   } catch (e) {
     removeEmptyCreated(created);
     throw e;

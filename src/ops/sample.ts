@@ -9,7 +9,7 @@
 // Not differentiable.
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
-import { launchSample } from '../kernels/wgsl/sample.js';
+import { launchSample, type SampleParams } from '../kernels/wgsl/sample.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -44,8 +44,7 @@ const sampleOp = defineOp({
     const V = logits.shape[logits.rank - 1]!;
     const tokens = Tensor.empty(u.shape, 'int32', 'sampleLogits');
     // greedy (u unused, but checked as any draw's) in the same kernel, which refuses a NaN as argmax would not
-    const invTemperature = opts.temperature === 0 ? 0 : 1 / Math.max(opts.temperature, MIN_TEMPERATURE);
-    if (u.size > 0) launchSample(logits.buffer(), u.buffer(), tokens.buffer(), u.size, V, { invTemperature, topK: opts.topK, topP: opts.topP, minP: opts.minP });
+    if (u.size > 0) launchSample(logits.buffer(), u.buffer(), tokens.buffer(), u.size, V, kernelParams(opts));
     return tokens;
   },
   shape([logits, u]) {
@@ -64,12 +63,18 @@ const sampleOp = defineOp({
  * among the candidates kept by temperature, topK, topP and minP; argmax for temperature 0. -1 for a row
  * holding a NaN or +Inf logit, or only -Inf ones: it has no distribution to draw from.
  */
-export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts: SamplingOptions = {}): Tensor => {
-  checkSamplingOptions('sampleLogits', opts);
-  checkOptionKeys('sampleLogits', opts, SAMPLING_KEYS);
+export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts: SamplingOptions = {}): Tensor => sampleOp(logits, u, samplingSettings('sampleLogits', opts)));
+
+/** `opts` checked (errors naming `op`), with their defaults; topK off as MAX_SAFE_INTEGER. */
+export function samplingSettings(op: string, opts: SamplingOptions): Required<SamplingOptions> {
+  checkSamplingOptions(op, opts);
+  checkOptionKeys(op, opts, SAMPLING_KEYS);
   const { temperature = 1, topK = 0, topP = 1, minP = 0 } = opts;
-  return sampleOp(logits, u, { temperature, topK: topK || Number.MAX_SAFE_INTEGER, topP, minP });
-});
+  return { temperature, topK: topK || Number.MAX_SAFE_INTEGER, topP, minP };
+}
+
+/** What the sampling kernel takes of the settings: 1 / temperature (0: greedy), clamped at MIN_TEMPERATURE. */
+export const kernelParams = (s: Required<SamplingOptions>): SampleParams => ({ invTemperature: s.temperature === 0 ? 0 : 1 / Math.max(s.temperature, MIN_TEMPERATURE), topK: s.topK, topP: s.topP, minP: s.minP });
 
 /** Throws an error naming `op` and the option when a sampling setting is out of range or not a number (or the options not an object). */
 export function checkSamplingOptions(op: string, opts: SamplingOptions): void {

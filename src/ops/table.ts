@@ -33,6 +33,7 @@ import { argmax, argmin, max, mean, min, sum } from './reduce.js';
 import { banRepeatedNgrams } from './ngram.js';
 import { countTokens, penalizeLogits } from './penalty.js';
 import { sampleLogits } from './sample.js';
+import { speculativeSample } from './speculative.js';
 import { clone, concat, flatten, permute, reshape, slice, sliceAssign, squeeze, stack, unsqueeze } from './shape.js';
 import { logSoftmax, softmax } from './softmax.js';
 import { topkIndices, topkValues } from './topk.js';
@@ -58,8 +59,8 @@ export const OPS = {
   cast, castCached,
   // linear algebra and the fused ops of a transformer
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
-  // generation: penalties and n-gram bans on the logits, a token per row of them
-  penalizeLogits, banRepeatedNgrams, sampleLogits,
+  // generation: penalties and n-gram bans on the logits, a token per row of them, a round of speculative sampling
+  penalizeLogits, banRepeatedNgrams, sampleLogits, speculativeSample,
   // int8 and int4 weights, inference only (int8.ts, int4.ts)
   linearInt8, embeddingInt8, linearInt4,
 } satisfies Record<string, AnyOp>;

@@ -133,6 +133,9 @@ export class AdamW {
     // one tensor twice would be updated twice a step, its moments in two places (PyTorch refuses it too)
     const twice = params.findIndex((p, i) => params.indexOf(p) !== i);
     if (twice >= 0) throw new Error(`AdamW: params[${twice}] ${params[twice]!.describe()} is params[${params.indexOf(params[twice]!)}] again; pass each parameter once`);
+    // backward keeps no .grad on a computed tensor: it would never be trained (PyTorch refuses it too)
+    const computed = params.findIndex((p) => p.gradFn);
+    if (computed >= 0) throw new Error(`AdamW: params[${computed}] ${params[computed]!.describe()} was computed by '${params[computed]!.gradFn!.opName}' (not a leaf): it never gets a .grad of its own; pass the leaf it was computed from`);
     checkOptionKeys('AdamW', opts, ['lr', 'betas', 'eps', 'weightDecay']);
     ({ lr: this.lr, betas: this.betas, eps: this.eps, weightDecay: this.weightDecay } = checkHyper('AdamW', {
       lr: opts.lr ?? 1e-3,

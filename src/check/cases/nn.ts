@@ -15,6 +15,7 @@ import { dropoutMaskRef } from '../reference/philox.js';
 import { banRepeatedNgramsRef } from '../reference/ngram.js';
 import { penalizeRef } from '../reference/penalty.js';
 import { sampleCandidates, sampleRef, sampleWalk } from '../reference/sample.js';
+import { decisionsOf, nearBoundary, roundRows, shareMiddle, speculativeSampleRef } from '../reference/speculative.js';
 import { EXACT, F16_EPS, F16_TINY, floatInput, halfGradTol, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
 
 /** Multiply-adds a drawn matmul does at most (its reference runs again for every finite difference). */
@@ -384,6 +385,51 @@ const sampleLogits = {
 };
 
 /**
+ * speculativeSample over k = 0 to 4 drafts: the target's rows spread or on a grid (ties), now and
+ * then a -Inf or a NaN (no distribution); the draft's rows its own or the target's nudged (drafts
+ * the target likes); each draft id drawn from the draft's row or any id (one the target may not
+ * keep at all); temperature, top-k, top-p and min-p. As sampleLogits' case: topP and minP clear of
+ * the cuts, u[k] the middle of a share of what the round draws from, and the accept numbers redrawn while one sits on a boundary (nearBoundary).
+ */
+const speculativeSample = {
+  draw(r: Random): Sample<[Tensor, Tensor, Tensor, SamplingOptions?]> {
+    const V = vocabulary(r);
+    const k = r.int(0, 4);
+    const target = bool(r) ? grid(r, [k + 1, V], -3, 3, 0.5) : logits(r, [k + 1, V]);
+    const nudged = bool(r);
+    const draft = nudged ? target.data.slice(0, k * V).map((x) => Math.fround(x + float(r, -0.3, 0.3))) : logits(r, [k, V]).data;
+    const x = ref([2 * k + 1, V], [...target.data, ...draft]);
+    if (r.int(0, 3) === 0) x.data[r.int(0, x.data.length - 1)] = pick(r, [-Infinity, -Infinity, NaN]);
+    const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]), minP: pick(r, [0, 0, float(r, 0.01, 1)]) };
+    const rows = Array.from({ length: 2 * k + 1 }, (_, i) => x.data.subarray(i * V, (i + 1) * V));
+    const clear = (cuts: number[], v: number) => cuts.every((c) => Math.abs(c - v) > 1e-4);
+    for (let tries = 0; !rows.every((row) => clear(sampleWalk(row, 0, opts).beforeTopP, opts.topP)); tries++) {
+      opts.topP = tries < 5 ? float(r, 0.05, 0.95) : 1;
+    }
+    const ids = ref([k], rows.slice(k + 1).map((row) => (bool(r) ? Math.max(0, sampleWalk(row, float(r, 0, 1), opts).token) : r.int(0, V - 1))));
+    let sorted = roundRows(x, opts);
+    for (let tries = 0; sorted.some((row) => row?.nearMinP); tries++) {
+      opts.minP = tries < 5 ? float(r, 0.01, 1) : 0; // clear of every weight
+      sorted = roundRows(x, opts);
+    }
+    const u = ref([k + 1], []);
+    for (let tries = 0; tries < 20; tries++) {
+      u.data = Float64Array.from({ length: k + 1 }, () => Math.fround(float(r, 0, 1)));
+      const from = decisionsOf(sorted, ids, u)?.from;
+      u.data[k] = from ? Math.fround(shareMiddle(from, r.int(0, V - 1))) : 0.5;
+      if (!nearBoundary(sorted, ids, u, opts.topP)) break;
+    }
+    return {
+      inputs: [floatInput(x, false), intInput(ids), floatInput(u, false)],
+      args: ([t, i, w]) => [t!, i!, w!, opts],
+      reference: ([t, i, w]) => speculativeSampleRef(t!, i!, w!, opts),
+      dtype: 'int32',
+      tol: EXACT,
+    };
+  },
+};
+
+/**
  * penalizeLogits on logits with -Inf among them (now and then a NaN or +Inf, which stay as they
  * are), each id generated 0 to 3 times or not at all in a row (a row with no history: the logits
  * as they were), in the prompt or not, each penalty off or on (repetition below and above 1).
@@ -448,5 +494,6 @@ export const NN_CASES = {
   penalizeLogits,
   banRepeatedNgrams,
   sampleLogits,
+  speculativeSample,
 } satisfies { [K in OpName]?: OpCase<K> };
 

@@ -113,14 +113,15 @@ export function rowMaxFinite(m: string, bad: string, term: string, badIf: 'nan_o
   let ${bad} = wg_max(${bad}_lane, lane) > 0.0;`;
 }
 
-/** Terms of a lane's sum added apart before they join its running total (blockedSum). */
+/** Terms of a lane's sum added apart before they join its running total (blockedSum), and blocks of them per superblock. */
 const SUM_BLOCK = 64;
 
 /**
  * WGSL adding `term` (of the element index `j`) for j = from, from + step, ... below `to` into the
- * f32 `acc`, in blocks of SUM_BLOCK terms summed apart: rounding then grows with SUM_BLOCK +
- * terms / SUM_BLOCK additions, not with the terms (a lane per row sums a row of 50,257 or 100,000
- * logits alone: one float32 chain put 3e-5 into their log-sum-exp).
+ * f32 `acc`, in blocks of SUM_BLOCK terms summed apart, SUM_BLOCK blocks to a superblock summed
+ * apart: rounding then grows with 2 SUM_BLOCK + terms / SUM_BLOCK² additions, not with the terms
+ * (a lane per row sums a row of 50,257 or 100,000 logits alone: one float32 chain put 3e-5 into
+ * their log-sum-exp; 64 lanes summing 2^24 values of one sign in blocks alone were 3.9e-5 off).
  */
 export function blockedSum(acc: string, term: string, from = 'lane', to = 'n', step = 'ROW_LANES'): string {
   return blockedSums([[acc, term]], '', from, to, step);
@@ -128,11 +129,17 @@ export function blockedSum(acc: string, term: string, from = 'lane', to = 'n', s
 
 /** blockedSum of several sums in one pass over the row, `prelude` (WGSL statements) computing what their terms share at each j. */
 export function blockedSums(sums: readonly (readonly [acc: string, term: string])[], prelude = '', from = 'lane', to = 'n', step = 'ROW_LANES'): string {
+  const each = (f: (i: number) => string) => sums.map((_, i) => f(i)).join(' ');
   const block = (i: number) => `block${i || ''}`;
-  return /* wgsl */ `for (var j0 = ${from}; j0 < ${to}; j0 += ${step} * ${SUM_BLOCK}u) {
-    ${sums.map((_, i) => `var ${block(i)} = 0.0;`).join(' ')}
-    for (var j = j0; j < min(${to}, j0 + ${step} * ${SUM_BLOCK}u); j += ${step}) { ${prelude}${sums.map(([, term], i) => `${block(i)} += ${term};`).join(' ')} }
-    ${sums.map(([acc], i) => `${acc} += ${block(i)};`).join(' ')}
+  const superblock = (i: number) => `superblock${i || ''}`;
+  return /* wgsl */ `for (var j00 = ${from}; j00 < ${to}; j00 += ${step} * ${SUM_BLOCK * SUM_BLOCK}u) {
+    ${each((i) => `var ${superblock(i)} = 0.0;`)}
+    for (var j0 = j00; j0 < min(${to}, j00 + ${step} * ${SUM_BLOCK * SUM_BLOCK}u); j0 += ${step} * ${SUM_BLOCK}u) {
+      ${each((i) => `var ${block(i)} = 0.0;`)}
+      for (var j = j0; j < min(${to}, j0 + ${step} * ${SUM_BLOCK}u); j += ${step}) { ${prelude}${sums.map(([, term], i) => `${block(i)} += ${term};`).join(' ')} }
+      ${each((i) => `${superblock(i)} += ${block(i)};`)}
+    }
+    ${sums.map(([acc], i) => `${acc} += ${superblock(i)};`).join(' ')}
   }`;
 }
 

@@ -44,36 +44,29 @@
 // lavapipe unrolled the tree around its barriers at every inlined call, and the first draw of a
 // fresh machine compiled for 15 s at 256 lanes, 6 s at 32 (now 1.8 and 1.7 s; later draws within
 // noise of before).
-import { F32_MAX, Kernel, variants } from '../kernel.js';
+import { F32_MAX, gridRows, Kernel, variants } from '../kernel.js';
 import { lanesByLength, profile } from '../profile.js';
 import { ORDERED_WGSL } from './elementwise.js';
 import { launchRowChunks } from './row.js';
 
 /**
- * sample_rows at WG lanes a row; `greedy`: the first id of the row's largest logit, nothing drawn.
- * Greedy at one lane a row takes 64 rows a workgroup (no barriers, no workgroup memory).
+ * sample_rows at WG lanes a row. `greedy`: the first id of the row's largest logit, nothing drawn;
+ * greedy at one lane a row takes 64 rows a workgroup (no barriers, no workgroup memory). `cut`:
+ * no draw either, the row's candidates as a record (cut_record) for speculative_rule.
  */
-function sampleKernel(WG: number, greedy: boolean): Kernel {
+function sampleKernel(WG: number, mode: SampleMode): Kernel {
+  const greedy = mode === 'greedy';
   const rows = rowsPerWorkgroup(WG, greedy);
   return new Kernel({
-    name: `${greedy ? 'greedy' : 'sample'}_rows_${WG}`,
-    read: { logits: 'f32', u: 'f32' },
-    write: { tokens: 'i32' },
+    name: `${mode === 'draw' ? 'sample' : mode}_rows_${WG}`,
+    read: mode === 'cut' ? { logits: 'f32' } : { logits: 'f32', u: 'f32' },
+    write: mode === 'cut' ? { cuts: 'vec4u' } : { tokens: 'i32' },
     params: { rows: 'u32', V: 'u32', scale: 'f32', min_gap: 'f32', top_k: 'u32', top_p: 'f32', min_p: 'f32', index_steps: 'u32', half: 'u32', shift: 'u32', row_shift: 'u32' },
     body: /* wgsl */ `
-${ORDERED_WGSL}
+${KEY_WGSL}
 const WG = ${WG}u;
 ${WG === 1 ? '' : `var<workgroup> red_range: array<vec3u, ${WG}>;`}
-var<private> base: u32;
 var<private> lane: u32;
-
-// -0 and +0 are one logit to the host's sort: give them one key
-fn key_at(i: u32) -> u32 {
-  let bits = bitcast<u32>(logits[base + i]);
-  return ordered_key(select(bits, 0u, (bits & 0x7fffffffu) == 0u));
-}
-const INF_KEY = 0xff800000u; // ordered_key(+Inf); NaNs' is larger
-const NEG_INF_KEY = 0x007fffffu; // ordered_key(-Inf), the smallest key
 
 /** (smallest, largest) key of two ranges, with the first id holding the largest. */
 fn joined(a: vec3u, b: vec3u) -> vec3u {
@@ -87,7 +80,8 @@ fn row_range() -> vec3u {
   for (var i = lane; i < p.V; i += WG) { let k = key_at(i); r = vec3u(min(r.x, k), select(r.yz, vec2u(k, i), k > r.y)); }
   ${WG === 1 ? "return r; // a lane's range is its row's" : TREE_WGSL}
 }
-${greedy ? '' : DRAW_WGSL}
+${greedy ? '' : CANDIDATES_WGSL}
+${mode === 'draw' ? DRAW_WGSL : mode === 'cut' ? CUT_RECORD_WGSL : ''}
 @compute @workgroup_size(${WG}, ${rows})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   lane = lid.x;
@@ -96,15 +90,48 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   base = p.shift + row * p.V;
   let range = row_range();
   // a NaN or +Inf logit, or only -Inf: no distribution (uniform, so the draw's barriers are skipped by all)
-  if (range.y >= INF_KEY || range.y == NEG_INF_KEY) {
-    if (lane == 0u) { tokens[row + p.row_shift] = -1; }
+  if (no_distribution(range.y)) {
+    if (lane == 0u) { ${mode === 'cut' ? 'cuts[row + p.row_shift] = vec4u(0u, 0u, range.y, 0u);' : 'tokens[row + p.row_shift] = -1;'} }
     return;
   }
-  let id = ${greedy ? 'range.z' : 'draw(row, range.x, range.y)'};
-  if (lane == 0u) { tokens[row + p.row_shift] = i32(id); }
+  let out = ${mode === 'cut' ? 'cut_record(range)' : greedy ? 'i32(range.z)' : 'i32(draw(row, range.x, range.y))'};
+  if (lane == 0u) { ${mode === 'cut' ? 'cuts' : 'tokens'}[row + p.row_shift] = out; }
 }`,
   });
 }
+
+/** What sampleKernel writes: a token drawn, the argmax, or the candidates' record (speculative_rule reads them). */
+type SampleMode = 'draw' | 'greedy' | 'cut';
+
+/**
+ * A row's logits as ordered keys, and a candidate's weight: shared by sample_rows and the kernels
+ * that read its records (speculative.ts). Needs the binding `logits`, params scale and min_gap;
+ * `base` is the row's first logit, `top` and `top_key` its largest logit and that one's key.
+ */
+export const KEY_WGSL = /* wgsl */ `${ORDERED_WGSL}
+var<private> base: u32;
+var<private> top: f32;
+var<private> top_key: u32;
+
+// -0 and +0 are one logit to the host's sort: give them one key
+fn key_at(i: u32) -> u32 {
+  let bits = bitcast<u32>(logits[base + i]);
+  return ordered_key(select(bits, 0u, (bits & 0x7fffffffu) == 0u));
+}
+const INF_KEY = 0xff800000u; // ordered_key(+Inf); NaNs' is larger
+const NEG_INF_KEY = 0x007fffffu; // ordered_key(-Inf), the smallest key
+/** Whether a row whose largest key is largest has no distribution: a NaN or +Inf logit, or only -Inf ones. */
+fn no_distribution(largest: u32) -> bool { return largest >= INF_KEY || largest == NEG_INF_KEY; }
+
+fn weight_of_key(k: u32) -> f32 {
+  if (k == top_key) { return 1.0; }
+  if (k == NEG_INF_KEY) { return 0.0; }
+  // (logit - top) / temperature without overflow: eighths subtract exactly and stay above
+  // -F32_MAX / 4, as a driver may fold exp's scaling by log2(e) into the product (lavapipe does),
+  // so no gap is clamped; at min_gap or below the weight is exp(-128) or less, 0 in f32
+  let gap = bitcast<f32>(from_ordered_key(k)) * 0.125 - top * 0.125;
+  return exp(max(gap, p.min_gap) * p.scale);
+}`;
 
 // row_range's tree over the lanes' ranges (more than one lane a row).
 const TREE_WGSL = /* wgsl */ `red_range[lane] = r;
@@ -115,11 +142,9 @@ const TREE_WGSL = /* wgsl */ `red_range[lane] = r;
   }
   return workgroupUniformLoad(&red_range[0]);`;
 
-// The draw past the row's range: the stages of the header, from the bisections' sums.
-const DRAW_WGSL = /* wgsl */ `
+// The candidates past the row's range: the stages of the header, from the bisections' sums.
+const CANDIDATES_WGSL = /* wgsl */ `
 var<workgroup> red: array<vec2f, WG>;
-var<private> top: f32; // the row's largest logit
-var<private> top_key: u32; // and its key
 
 /** (sum of v.x, sum of v.y) over the workgroup; every lane must call it. */
 fn wg_sum(v: vec2f) -> vec2f {
@@ -132,15 +157,6 @@ fn wg_sum(v: vec2f) -> vec2f {
   return workgroupUniformLoad(&red[0]);
 }
 
-fn weight_of_key(k: u32) -> f32 {
-  if (k == top_key) { return 1.0; }
-  if (k == NEG_INF_KEY) { return 0.0; }
-  // (logit - top) / temperature without overflow: eighths subtract exactly and stay above
-  // -F32_MAX / 4, as a driver may fold exp's scaling by log2(e) into the product (lavapipe does),
-  // so no gap is clamped; at min_gap or below the weight is exp(-128) or less, 0 in f32
-  let gap = bitcast<f32>(from_ordered_key(k)) * 0.125 - top * 0.125;
-  return exp(max(gap, p.min_gap) * p.scale);
-}
 // A cut of the sorted order: the candidates with key > key, then the first \`ties\` (in id order)
 // of those with key == key; ties ALL: every one of them, uncounted.
 struct Cut { key: u32, ties: f32 }
@@ -219,8 +235,8 @@ fn nth_with_key(k: u32, j: f32) -> u32 {
   return lo;
 }
 
-/** The id that u draws from row's candidates, whose keys lie in [lo, hi] (hi: the largest logit's). */
-fn draw(row: u32, lo: u32, hi: u32) -> u32 {
+/** The candidates of the row whose keys lie in [lo, hi] (hi: the largest logit's), after top-k, top-p and min-p; sets top and top_key. */
+fn candidates(lo: u32, hi: u32) -> Cut {
   top_key = hi;
   top = bitcast<f32>(from_ordered_key(top_key));
   var cut = Cut(lo, ALL); // every candidate
@@ -239,6 +255,15 @@ fn draw(row: u32, lo: u32, hi: u32) -> u32 {
     let t = min_p_key(cut.key, hi);
     if (t > cut.key) { cut = Cut(t, ALL); }
   }
+  return cut;
+}
+`;
+
+// The draw from the candidates: the first at which the running weight exceeds u times their weight.
+const DRAW_WGSL = /* wgsl */ `
+/** The id that u draws from row's candidates, whose keys lie in [lo, hi] (hi: the largest logit's). */
+fn draw(row: u32, lo: u32, hi: u32) -> u32 {
+  let cut = candidates(lo, hi);
   // the draw: the first candidate at which the running weight exceeds r, kept below the total (u < 1
   // puts it there; float32 rounding might not), so that the key found holds a candidate
   let total = inside_from(lo, cut).y;
@@ -250,10 +275,25 @@ fn draw(row: u32, lo: u32, hi: u32) -> u32 {
 }
 `;
 
+// The candidates as a record: (cut key, the last id of its ties that it holds (all of them: past
+// every id), top key, bits of their total weight). Id j is a candidate when key(j) > cut key, or
+// key(j) == cut key and j <= the last id; its probability weight_of_key(key(j)) / total. Greedy
+// (scale 0): the argmax alone.
+const CUT_RECORD_WGSL = /* wgsl */ `
+fn cut_record(range: vec3u) -> vec4u {
+  if (p.scale == 0.0) { return vec4u(range.y, range.z, range.y, bitcast<u32>(1.0)); }
+  let cut = candidates(range.x, range.y);
+  let total = inside_from(range.x, cut).y;
+  // found for ALL too (then unused): a branch around its barriers would not pass WGSL's uniformity analysis
+  let last = select(nth_with_key(cut.key, max(cut.ties, 1.0) - 1.0), 0xffffffffu, cut.ties == ALL);
+  return vec4u(cut.key, last, range.y, bitcast<u32>(total));
+}
+`;
+
 /** Rows a workgroup takes: greedy at one lane a row 64 (no barriers: row.ts's CPU layout), else one (a draw's barriers are its row's). */
 const rowsPerWorkgroup = (lanes: number, greedy: boolean) => (greedy && lanes === 1 ? 64 : 1);
 
-const kernels = { sample: variants((WG: number) => sampleKernel(WG, false)), greedy: variants((WG: number) => sampleKernel(WG, true)) };
+const kernels = { draw: variants((WG: number) => sampleKernel(WG, 'draw')), greedy: variants((WG: number) => sampleKernel(WG, 'greedy')), cut: variants((WG: number) => sampleKernel(WG, 'cut')) };
 
 /** Options of a draw: 1 / temperature (> 0; 0 = greedy), top-k (V = off), top-p (1 = off) and min-p (0 = off). */
 export interface SampleParams {
@@ -263,15 +303,26 @@ export interface SampleParams {
   minP: number;
 }
 
-/** tokens[r] = the candidate of logits row r that u[r] picks (see the header). */
-export function launchSample(logits: GPUBuffer, u: GPUBuffer, tokens: GPUBuffer, rows: number, V: number, s: SampleParams): void {
-  const greedy = s.invTemperature === 0;
+/** The lanes a row and the params of sample_rows (and of the kernels reading its records) for rows of V logits. */
+export function sampleParams(V: number, s: SampleParams, greedy = s.invTemperature === 0): { lanes: number; params: Record<string, number> } {
   const lanes = lanesByLength(greedy ? profile().greedyLanes : profile().drawLanes, V);
   const scale = 8 * s.invTemperature; // the eighths of the gaps to (logit - top) / temperature
   const minGap = Math.max(-128 / scale, -F32_MAX / 4); // finite, also where 1 / temperature rounds to 0 in f32
-  const params = { rows, V, scale, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, min_p: s.minP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 };
+  return { lanes, params: { V, scale, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, min_p: s.minP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 } };
+}
+
+/** tokens[r] = the candidate of logits row r that u[r] picks (see the header). */
+export function launchSample(logits: GPUBuffer, u: GPUBuffer, tokens: GPUBuffer, rows: number, V: number, s: SampleParams): void {
+  const greedy = s.invTemperature === 0;
+  const { lanes, params } = sampleParams(V, s);
   const buffers = [[logits, 'rows'], [u, 'row'], [tokens, 'row']] as const;
-  const kernel = kernels[greedy ? 'greedy' : 'sample'](lanes);
+  const kernel = kernels[greedy ? 'greedy' : 'draw'](lanes);
   // rowGrid lays out 64 / lanes rows a workgroup: 64 lanes for a workgroup a row
-  launchRowChunks('sampleLogits', () => ({ kernel, lanes: 64 / rowsPerWorkgroup(lanes, greedy) }), buffers, V, params);
+  launchRowChunks('sampleLogits', () => ({ kernel, lanes: 64 / rowsPerWorkgroup(lanes, greedy) }), buffers, V, { rows, ...params });
+}
+
+/** cuts[r] (vec4u) = the record of logits row r's candidates (cut_record; greedy: its argmax), a workgroup a row; the logits bound whole. */
+export function launchCandidates(logits: GPUBuffer, cuts: GPUBuffer, rows: number, V: number, s: SampleParams): void {
+  const { lanes, params } = sampleParams(V, s, false); // a draw's lanes: the record's bisections are a draw's
+  kernels.cut(lanes).launch([logits, cuts], { rows, ...params, shift: 0, row_shift: 0 }, gridRows(rows));
 }
