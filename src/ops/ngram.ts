@@ -5,7 +5,7 @@
 // so generation keeps it on the GPU and reads back no logits. Math in src/kernels/wgsl/penalty.ts. Not
 // differentiable.
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
-import { launchBanRepeatedNgrams } from '../kernels/wgsl/penalty.js';
+import { launchBanRepeatedNgrams } from '../kernels/wgsl/ngram.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { describeValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
