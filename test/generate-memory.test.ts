@@ -6,8 +6,9 @@
 // whose cache one binding cannot hold in the dtype it computes in, naming it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInferenceFits, generationExtent } from '../src/cli/device-fit.js';
+import { generateBeams } from '../src/gpt/beam-search.js';
 import { generateBatch } from '../src/gpt/generate.js';
-import { memoryPlan } from '../src/gpt/memory-plan.js';
+import { memoryPlan, type SamplingPlan } from '../src/gpt/memory-plan.js';
 import { quantizeModel } from '../src/gpt/quantize.js';
 import { pooledSize } from '../src/device/pool.js';
 import { autocast, CastCache, type ComputeDtype } from '../src/nn/autocast.js';
@@ -109,12 +110,67 @@ describe("a generation's penalties and logprobs, against the bytes the device ho
       };
       const plain = await peakOf({});
       const both = await peakOf({ presencePenalty: 0.5, repetitionPenalty: 1.2, logitBias: { 7: 2 }, logprobs: { topN: 20, take: () => undefined } });
-      const planOf = (sampling?: { penalties: boolean; logitBias?: boolean; logprobsTopN?: number }) =>
+      const planOf = (sampling?: SamplingPlan) =>
         memoryPlan({ ...wide, blockSize: generationExtent(wide.blockSize, 1, 1).positions }, B, { training: false, kvCache: true, bindingLimit: profile().bindingLimit, sampling }).bytes;
       const plan = planOf({ penalties: true, logitBias: true, logprobsTopN: 20 });
       expect(planOf().sampling).toBe(0);
       expect(both, `peak ${both} B, planned ${plan.total - plan.weights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights);
       expect(Math.abs(both - plain - plan.sampling) / plan.sampling, `measured ${both - plain} B more, planned ${plan.sampling} B`).toBeLessThan(0.02);
+    } finally {
+      m.dispose();
+    }
+  });
+});
+
+describe("a beam search's work, against the bytes the device holds", () => {
+  // its beams are the batch: N rows of cache, a step's [N, V] log_softmax and its sum with the beams' scores (of the logits'
+  // float32 copy, which a greedy generation makes too), the top 2N; between steps each layer's cache gathered by the beams kept
+  const N = 8;
+  const beamPlan = (cfg: GPTConfig, P: number, steps: number, dtype: ComputeDtype, sampling?: SamplingPlan) =>
+    memoryPlan({ ...cfg, blockSize: generationExtent(cfg.blockSize, P, steps).positions }, N, { training: false, kvCache: true, dtype, bindingLimit: profile().bindingLimit, sampling }).bytes;
+  /** The most bytes live, past the weights (and their float16 copies, made before), while `run` runs in `dtype`. */
+  const peakOf = async (m: GPT, dtype: ComputeDtype, run: () => Promise<unknown>) => {
+    const casts = dtype === 'float16' ? new CastCache([...m.parameters()]) : undefined;
+    try {
+      await device().sync();
+      const before = device().memory().liveBytes;
+      device().resetPeakMemory();
+      await autocast(dtype, run, casts);
+      await device().sync();
+      return device().memory().peakBytes - before;
+    } finally {
+      casts?.dispose();
+    }
+  };
+
+  it.for([['float32'], ['float16']] as const)('counts a step\'s [beams, V] tensors (%s): the peak within the plan, their bytes within 5%% of what the device measures a beam search to add to a greedy generation of as many rows', async ([dtype], ctx) => {
+    if (dtype === 'float16' && !profile().f16) ctx.skip();
+    // a vocabulary far wider than the model, and a prompt of one token: a step's [N, V] tensors are the peak
+    const wide: GPTConfig = { vocabSize: 8192, blockSize: 32, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: false };
+    const m = new GPT(wide, { seed: 3 });
+    try {
+      const [P, steps] = [1, 3];
+      const beams = await peakOf(m, dtype, () => generateBeams(m, [5], { numBeams: N, maxNewTokens: steps, earlyStopping: 'never' }));
+      const greedy = await peakOf(m, dtype, async () => {
+        for await (const step of generateBatch(m, Array.from({ length: N }, () => [5]), { maxNewTokens: steps, temperature: 0 })) void step;
+      });
+      const plan = beamPlan(wide, P, steps, dtype, { beams: true });
+      expect(beamPlan(wide, P, steps, dtype).sampling).toBe(0);
+      expect(beams, `peak ${beams} B, planned ${plan.total - plan.weights - plan.halfWeights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights - plan.halfWeights);
+      expect(Math.abs(beams - greedy - plan.sampling) / plan.sampling, `measured ${beams - greedy} B more, planned ${plan.sampling} B`).toBeLessThan(0.05);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('gathers each layer\'s cache by the beams kept (a narrow vocabulary, a wide model, the caches grown to the block): the peak within the plan', async () => {
+    const narrow: GPTConfig = { vocabSize: 65, blockSize: 64, nLayer: 3, nHead: 4, nEmbd: 128, dropout: 0, bias: false };
+    const m = new GPT(narrow, { seed: 3 });
+    try {
+      const [P, steps] = [8, 24];
+      const peak = await peakOf(m, 'float32', () => generateBeams(m, Array.from({ length: P }, (_, i) => (i * 7) % 65), { numBeams: N, maxNewTokens: steps, earlyStopping: 'never' }));
+      const plan = beamPlan(narrow, P, steps, 'float32', { beams: true });
+      expect(peak, `peak ${peak} B, planned ${plan.total - plan.weights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights);
     } finally {
       m.dispose();
     }
