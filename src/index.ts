@@ -14,7 +14,7 @@ export {
   expand, sumTo, sum, mean, max, min, argmax, argmin, topk, topkValues, topkIndices, var, std,
   reshape, squeeze, unsqueeze, flatten, clone, permute, transpose, slice, split, chunk, concat, cat, stack, sliceAssign, cast,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
-  penalizeLogits, sampleLogits, speculativeSample, quantizeInt8, linearInt8, embeddingInt8, linearInt4,
+  penalizeLogits, banRepeatedNgrams, sampleLogits, speculativeSample, quantizeInt8, linearInt8, embeddingInt8, linearInt4,
   defineOp, gradcheck,
   type Axes, type DistillOptions, type DType, type MatmulOptions, type OpContext, type OpName, type OpSpec, type PenaltyOptions, type SamplingOptions, type Shape,
   type TensorOrScalar, type VarianceOptions, type GradcheckInput, type GradcheckOptions, type GradcheckResult,

@@ -2,9 +2,12 @@
 // vectorized _beam_search (transformers v4.50+), step for step as it does it: N running beams from
 // the start (scores 0, -1e9, ...), N·V continuations, top 2N, a finished set of N slots held at
 // -1e9 until filled, the running beams the top N after -1e9 on those that finished, the early-stop
-// flags, over GPT-2's float64 logits (test/hf-reference.ts) of each beam's last-blockSize window.
-// Also: numBeams 1 is greedy `generate`; GPU memory back where it was.
+// flags, over GPT-2's float64 logits (test/hf-reference.ts) of each beam's last-blockSize window;
+// with noRepeatNgramSize, HF's NoRepeatNGramLogitsProcessor's rule (src/check/reference/ngram.ts)
+// on each beam's logprobs, over its whole sequence. Also: numBeams 1 is greedy `generate`; GPU
+// memory back where it was.
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { bannedNgramIds } from '../src/check/reference/ngram.js';
 import { generate } from '../src/gpt/generate.js';
 import { generateBeams, type BeamSearchOptions } from '../src/gpt/beam-search.js';
 import type { GPT } from '../src/gpt/model.js';
@@ -43,7 +46,7 @@ const topIndices = (xs: number[], k: number) => xs.map((x, i) => [x, i] as const
 
 /** HF's _beam_search for one prompt, in float64: the numReturnSequences best (new tokens, score), and how many candidates finished on the EOS. */
 function referenceBeams(prompt: number[], o: BeamSearchOptions, weightsAt: (step: number) => GPT2Params = () => params): { best: { tokens: number[]; score: number }[]; endedOnEos: number } {
-  const { numBeams: N, maxNewTokens, lengthPenalty: lp = 1, earlyStopping = false, numReturnSequences = 1, eosTokenId } = o;
+  const { numBeams: N, maxNewTokens, lengthPenalty: lp = 1, earlyStopping = false, numReturnSequences = 1, eosTokenId, noRepeatNgramSize: n = 0 } = o;
   const K = 2 * N;
   let running = Array.from({ length: N }, () => [...prompt]);
   let runningScores = Array.from({ length: N }, (_, j): number => (j ? NEG : 0));
@@ -52,7 +55,10 @@ function referenceBeams(prompt: number[], o: BeamSearchOptions, weightsAt: (step
   let endedOnEos = 0;
   for (let curLen = prompt.length; ; ) {
     const flat: number[] = [];
-    running.forEach((seq, j) => logprobs(weightsAt(curLen - prompt.length), seq).forEach((l) => flat.push(l + runningScores[j]!)));
+    running.forEach((seq, j) => {
+      const banned = n ? bannedNgramIds(seq, n) : new Set<number>();
+      logprobs(weightsAt(curLen - prompt.length), seq).forEach((l, v) => flat.push((banned.has(v) ? -Infinity : l) + runningScores[j]!));
+    });
     const top = topIndices(flat, K).map((i) => ({ seq: [...running[Math.floor(i / V)]!, i % V], score: flat[i]! }));
     const hits = top.map((c) => c.seq.length >= prompt.length + maxNewTokens || c.seq.at(-1) === eosTokenId);
     // e. the next running beams
@@ -133,6 +139,17 @@ describe('generateBeams', () => {
     expect(endedOnEos, 'beams that ended on the EOS').toBeGreaterThan(0);
   });
 
+  // a prompt that repeats itself: its n-grams count, as HF's input_ids; each case's bans change the result
+  it.each<[Omit<BeamSearchOptions, 'maxNewTokens'>, number[]]>([
+    [{ numBeams: 4, noRepeatNgramSize: 2 }, PROMPT],
+    [{ numBeams: 3, noRepeatNgramSize: 1, numReturnSequences: 3 }, [7, 7, 7]],
+    [{ numBeams: 2, noRepeatNgramSize: 3, numReturnSequences: 2 }, [22, 40, 40, 22, 40]],
+  ])("is HF's float64 beam search with noRepeatNgramSize: %o, prompt %o", async (o, prompt) => {
+    await expectReference(prompt, { ...o, maxNewTokens: 12 });
+    const without = referenceBeams(prompt, { ...o, maxNewTokens: 12, noRepeatNgramSize: 0 }).best;
+    expect(without.map((h) => h.tokens), 'the bans change the beams').not.toEqual(referenceBeams(prompt, { ...o, maxNewTokens: 12 }).best.map((h) => h.tokens));
+  });
+
   it('slides the window past the block size, as generate does', async () => {
     const long = Array.from({ length: blockSize - 2 }, (_, i) => (i * 37 + 3) % V);
     await expectReference(long, { numBeams: 2, maxNewTokens: 5, numReturnSequences: 2 });
@@ -202,6 +219,7 @@ describe('generateBeams', () => {
     await generateBeams(model, PROMPT, { numBeams: 2, maxNewTokens: 2 }); // warm the pools
     const before = device().memory().liveBytes;
     await generateBeams(model, PROMPT, { numBeams: 4, maxNewTokens: 14, eosTokenId: 3 }); // past the block size too
+    await generateBeams(model, PROMPT, { numBeams: 4, maxNewTokens: 14, noRepeatNgramSize: 2 });
     expect(device().memory().liveBytes).toBe(before);
   });
 });

@@ -1,6 +1,7 @@
 // `gpt bench-generate` (prefill and decoding tokens/s per batch size) and `gpt sample --num-samples`
 // (its samples generated as one batch) and `gpt sample --num-beams` (beam search): what they print,
-// and their usage errors. The samples are checked against the library's single-prompt generate,
+// and their usage errors; --stop (each sample cut before it, and ended there) and
+// --no-repeat-ngram-size (passed on to generate and generateBeams). The samples are checked against the library's single-prompt generate,
 // seeded as the help says (seed + n - 1); the beams against generateBeams (which
 // test/beam-search.test.ts checks against a float64 reference).
 import { writeFileSync } from 'node:fs';
@@ -236,6 +237,62 @@ describe('a model whose outputs are not finite', () => {
     expectOneLine(two, 1, /^gpt sample: the model's logits are not finite at sample 1, generated token 1 \(position 5\)/);
     const beams = await gpt('sample', '--init-from', overflowing, '--max-new-tokens', '5', '--start', 'to be', '--num-beams', '2');
     expectOneLine(beams, 1, /^gpt sample: the model's logits are not finite at generated token 1 \(position 5\): a NaN/);
+  });
+});
+
+/** What generate gives the prompt 'to ' (seed `seed`, `maxNewTokens` 12), as text. */
+async function generated(opts: { temperature: number; seed?: number; noRepeatNgramSize?: number }): Promise<string> {
+  const ids: number[] = [];
+  for await (const id of generate(model, tokenizer.encode('to '), { maxNewTokens: 12, topK: 200, ...opts })) ids.push(id);
+  return tokenizer.decode(ids);
+}
+
+describe('gpt sample --stop', () => {
+  it('streams the text up to the stop string, ending the sample there (a real process: the bytes as the shell sees them)', async () => {
+    const text = await generated({ temperature: 0 });
+    const stop = text.slice(4, 6);
+    const upTo = text.indexOf(stop);
+    const r = await runGpt(['sample', '--out-dir', dir, '--start', 'to ', '--max-new-tokens', '12', '--temperature', '0', '--stop', stop], 60_000, 'launcher');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe(`to ${text.slice(0, upTo)}\n`);
+    expect(r.err).toMatch(new RegExp(`^--- ${upTo + stop.length} tokens in `)); // a character a token: it stopped where the stop string ended
+  });
+
+  it('with --num-samples, each sample stops on its own', async () => {
+    const texts = await Promise.all([0, 1, 2].map((n) => generated({ temperature: 1, seed: 40 + n })));
+    // a stop string that ends the samples at different places (or not at all)
+    const candidates = texts.flatMap((t) => [...t].flatMap((_, k) => [t.slice(k, k + 1), t.slice(k, k + 2)])).filter((c) => c && c.trim() === c);
+    const stop = candidates.find((c) => new Set(texts.map((t) => t.indexOf(c))).size === 3)!;
+    expect(stop, 'a stop string that tells the samples apart').toBeDefined();
+    const r = await gpt('sample', '--out-dir', dir, '--start', 'to ', '--num-samples', '3', '--max-new-tokens', '12', '--temperature', '1', '--seed', '40', '--stop', stop);
+    expect(r.code, r.err).toBe(0);
+    // (the in-process runner joins each write to stdout with a newline)
+    const samples = r.out.split(/^--- sample \d of 3\nto \n/m).slice(1).map((s) => s.replace(/\n\n?$/, ''));
+    const ends = texts.map((t) => (t.includes(stop) ? t.indexOf(stop) : t.length));
+    expect(samples).toEqual(texts.map((t, n) => t.slice(0, ends[n])));
+    const drawn = texts.map((t, n) => (t.includes(stop) ? ends[n]! + stop.length : 12)).reduce((a, b) => a + b);
+    expect(r.err).toMatch(new RegExp(`--- ${drawn} tokens in `));
+  });
+});
+
+describe('gpt sample --no-repeat-ngram-size', () => {
+  it("samples as generate does with noRepeatNgramSize, and beam search as generateBeams does", async () => {
+    const want = await generated({ temperature: 0, noRepeatNgramSize: 2 });
+    expect(want, 'the bans change the text').not.toBe(await generated({ temperature: 0 }));
+    const r = await gpt('sample', '--out-dir', dir, '--start', 'to ', '--num-samples', '2', '--max-new-tokens', '12', '--temperature', '0', '--no-repeat-ngram-size', '2');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.split(/^--- sample \d of 2\nto \n/m).slice(1).map((s) => s.replace(/\n\n?$/, ''))).toEqual([want, want]);
+    const beams = await gpt('sample', '--out-dir', dir, '--start', 'to ', '--num-beams', '2', '--max-new-tokens', '8', '--no-repeat-ngram-size', '1');
+    expect(beams.code, beams.err).toBe(0);
+    const [best] = await generateBeams(model, tokenizer.encode('to '), { numBeams: 2, maxNewTokens: 8, noRepeatNgramSize: 1 });
+    expect(beams.out.replace(/\n/g, '')).toBe(`to ${tokenizer.decode(best!.tokens)}`.replace(/\n/g, ''));
+  });
+
+  it.each([
+    [['--no-repeat-ngram-size', '2', '--draft', dir], /^gpt sample: flag --draft decodes without n-gram bans: --no-repeat-ngram-size 2 cannot be applied with it/],
+    [['--num-beams', '2', '--stop', 'x'], /^gpt sample: flag --num-beams 2 runs beam search, which draws nothing: --stop is a setting of sampling/],
+  ])('refuses %j in one line', async (args, message) => {
+    expectOneLine(await gpt('sample', '--out-dir', dir, ...args), 2, message);
   });
 });
 

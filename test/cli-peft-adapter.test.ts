@@ -2,9 +2,10 @@
 // adapters alone, and `--adapter DIR` merges them into the base for `gpt sample`, `gpt eval`,
 // `gpt train --init-from`, `gpt serve --api` and `gpt bench-generate`: the same text and losses as
 // the LoRA run's own checkpoint (whose adapters are merged on load). What cannot apply is a one-line error.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseSafetensors } from '../src/io/safetensors.js';
 import { readPeftAdapter } from '../src/node/peft-adapter-dir.js';
 import { corpusText, expectOneLine, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
@@ -149,7 +150,67 @@ describe('gpt export --adapters and --adapter DIR', () => {
     expect(bench.out).toMatch(/^1 +[\d.]+ +[\d.]+ +[\d.]+$/m);
   });
 
+  it('export --adapter and quantize --adapter merge it as sample --adapter does: the weights are W + (alpha/r)·B·A recomputed in float64 from the files; the same text and losses', async () => {
+    const [plainHf, mergedHf, mergedPt, q8, q8Ref] = ['base-hf', 'merged-hf', 'merged-pt/ckpt.pt', 'q8', 'q8-ref'].map((d) => join(dir, d));
+    expect((await gpt('export', '--init-from', base, '--to', plainHf)).code).toBe(0);
+    const merged = await gpt('export', '--init-from', base, '--adapter', adapter, '--to', mergedHf);
+    expect(merged.code, merged.err).toBe(0);
+    expect(merged.out).toMatch(/^wrote .*merged-hf \(config\.json, model\.safetensors.*\), the adapter .*adapter merged$/m);
+    // peft's merge of a GPT-2 Conv1D (fan_in_fan_out): weight[in, out] += (lora_alpha/r) · (B[out, r] · A[r, in])ᵀ
+    const tensorsOf = (file: string) => parseSafetensors(readFileSync(file)).tensors;
+    const [plain, got, lora] = [tensorsOf(join(plainHf, 'model.safetensors')), tensorsOf(join(mergedHf, 'model.safetensors')), tensorsOf(join(adapter, 'adapter_model.safetensors'))];
+    const { r, lora_alpha: alpha } = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')) as { r: number; lora_alpha: number };
+    let [adapted, moved] = [0, 0];
+    for (const [name, w] of Object.entries(plain)) {
+      const expected = Float64Array.from(w.data as Float32Array);
+      const layer = /(h\.\d+\.(?:attn|mlp)\.c_\w+)\.weight$/.exec(name)?.[1];
+      const [A, B] = ['A', 'B'].map((ab) => layer && lora[`base_model.model.transformer.${layer}.lora_${ab}.weight`]);
+      if (A && B) {
+        adapted++;
+        const [nIn, nOut] = w.shape as [number, number];
+        for (let i = 0; i < nIn; i++) {
+          for (let o = 0; o < nOut; o++) {
+            let ba = 0;
+            for (let k = 0; k < r; k++) ba += B.data[o * r + k]! * A.data[k * nIn + i]!;
+            expected[i * nOut + o]! += (alpha / r) * ba;
+          }
+        }
+      }
+      const actual = got[name]!.data as Float32Array;
+      const worst = Math.max(...expected.map((e, i) => Math.abs(e - actual[i]!)));
+      moved = Math.max(moved, ...actual.map((x, i) => Math.abs(x - w.data[i]!)));
+      expect(worst, name).toBeLessThan(1e-5);
+    }
+    expect(adapted).toBe(2); // c_attn and mlp.c_proj of the one block
+    expect(moved, 'the adapter moves its layers by more than the tolerance').toBeGreaterThan(1e-3);
+
+    // the merged export, read back, samples the text of sample --adapter; nanoGPT's ckpt.pt too
+    const greedy = ['--max-new-tokens', '12', '--start', 'the ', '--temperature', '0'];
+    const sampled = await gpt('sample', '--init-from', base, '--adapter', adapter, ...greedy);
+    expect((await gpt('sample', '--init-from', mergedHf, ...greedy)).out).toBe(sampled.out);
+    const pt = await gpt('export', '--init-from', base, '--adapter', adapter, '--to', mergedPt);
+    expect(pt.code, pt.err).toBe(0);
+    expect(pt.out).toMatch(/no AdamW moments \(the adapter .*adapter merged\)/);
+    expect((await gpt('sample', '--init-from', mergedPt, ...greedy)).out).toBe(sampled.out);
+
+    // quantize --adapter: the int8 model of the merged weights, as quantizing the merged export gives it
+    const q = await gpt('quantize', '--bits', '8', '--init-from', base, '--adapter', adapter, '--out-dir', q8);
+    expect(q.code, q.err).toBe(0);
+    expect((await gpt('quantize', '--bits', '8', '--init-from', mergedHf, '--out-dir', q8Ref)).code).toBe(0);
+    const int8Of = (d: string) => Object.fromEntries(Object.entries(parseSafetensors(readFileSync(join(d, readdirSync(d).find((f) => f.endsWith('.safetensors'))!))).tensors).map(([n, t]) => [n, Array.from(t.data)]));
+    const [quantized, reference] = [int8Of(q8), int8Of(q8Ref)];
+    for (const [name, values] of Object.entries(reference)) {
+      // GPT-2's layout holds a bias in every layer, which a model without them reads back as zeros
+      expect(quantized[name] ?? values.map(() => 0), name).toEqual(values);
+    }
+    expect(Object.keys(quantized).filter((name) => !(name in reference))).toEqual([]);
+    const evaluate = (from: string) => gpt('eval', '--init-from', from, '--data', corpus, '--eval-iters', '2');
+    expect(losses((await evaluate(q8)).out)).toBe(losses((await evaluate(q8Ref)).out));
+  });
+
   it('what cannot apply is one line', async () => {
+    // --adapters writes the run's own LoRA adapters, trained on its base alone: a --adapter merged would make them another model's
+    expectOneLine(await gpt('export', '--adapters', '--adapter', adapter, '--out-dir', lora, '--to', join(dir, 'both')), 2, /^gpt export: flag --adapter merges a peft adapter into the model exported, and --adapters writes the run's LoRA adapters alone, trained on its base without it: give one of them \(gpt export --adapter DIR --to DIR2 writes the merged model\)$/);
     expectOneLine(await gpt('export', '--adapters', '--out-dir', base, '--to', join(dir, 'none')), 2, /flag --adapters writes a LoRA run's adapters, and .*base has none/);
     expectOneLine(await gpt('export', '--base-model', 'gpt2', '--out-dir', lora, '--to', join(dir, 'x')), 2, /flag --base-model names the base model of the adapters --adapters writes: give --adapters too$/);
     expectOneLine(await gpt('export', '--adapters', '--out-dir', lora, '--to', join(dir, 'x.pt')), 2, /flag --adapters writes peft's adapter directory, and --to .*x\.pt names a \.pt file: give a directory$/);

@@ -38,7 +38,28 @@ describe('gpt sample --draft', () => {
     expect(drafted.code, drafted.err).toBe(0);
     expect(drafted.out).toBe(plain.out);
     expect(drafted.err).toMatch(/^note: --draft .*short: the prompt \(13 tokens\) is longer than the draft's block size \(8\): nothing is drafted, the target samples alone$/m);
-    expect(drafted.err).toMatch(/--- draft: 0 of 0 drafted tokens/);
+    expect(drafted.err).toMatch(/^--- draft: nothing drafted: the prompt \(13 tokens\) is longer than the draft's block size \(8\)$/m);
+    expect(drafted.err).not.toMatch(/0 of 0/);
+  });
+
+  // the target checks k drafted tokens in one forward of the context and them: a context at its block leaves none room
+  it("a prompt that fills the target's block, or --max-new-tokens 1: no draft runs, and the note and the closing line say why", async () => {
+    const fills = 'to be, or not to'; // 16 characters: the block of both models
+    const cases: [string[], string][] = [
+      [['--start', fills, '--max-new-tokens', '3'], "the prompt \\(16 tokens\\) fills the block size \\(16\\) of the model sampled: no drafted token fits beside it"],
+      [['--start', `${fills} be`, '--max-new-tokens', '3'], "the prompt \\(19 tokens\\) fills the block size \\(16\\) of the model sampled: no drafted token fits beside it"],
+      [['--start', 'to ', '--max-new-tokens', '1'], "--max-new-tokens 1: a round's last token is the model's own, so drafting needs 2 or more"],
+    ];
+    for (const [args, why] of cases) {
+      const run = ['sample', '--init-from', targetDir, '--temperature', '0', ...args];
+      const plain = await gpt(...run);
+      const drafted = await gpt(...run, '--draft', draftDir);
+      expect(drafted.code, drafted.err).toBe(0);
+      expect(drafted.out).toBe(plain.out);
+      expect(drafted.err).toMatch(new RegExp(`^note: --draft \\S+draft: ${why}: nothing is drafted, the target samples alone$`, 'm'));
+      expect(drafted.err).toMatch(new RegExp(`^--- draft: nothing drafted: ${why}$`, 'm'));
+      expect(drafted.err).not.toMatch(/0 of 0/);
+    }
   });
 
   it('greedy text is that of gpt sample without a draft; the acceptance rate is printed to stderr', async () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { listen, startServer, type ServeOptions, type StaticServer } from '../src/cli/serve.js';
 import { acceptedHosts, isLoopback } from '../src/cli/host-check.js';
+import { completionsApi } from '../src/cli/serve-api.js';
 import { checkpointSafetensors, CHECKPOINT_FORMAT } from '../src/gpt/checkpoint.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { writeCheckpointTensors } from '../src/node/checkpoint-dir.js';
@@ -394,6 +395,31 @@ describe('gpt serve, a --root without the page', () => {
     const dirIndex = join(base, 'index-a-directory');
     mkdirSync(join(dirIndex, 'index.html'), { recursive: true });
     expectOneLine(await gpt('serve', '--root', dirIndex, '--port', '0'), 2, /^gpt serve: flag --root: \S+ holds no index\.html file \(it is a directory\), so the page would be 404 Not Found; --root takes/);
+  });
+});
+
+describe('gpt serve, no page with --api', () => {
+  it('serves the API alone: the page\'s paths are a 404 naming how to build it, the API is answered', async () => {
+    const missing = join(tempDir('cli-serve-api-alone'), 'web-dist');
+    const api = completionsApi({ modelId: 'm' }); // never loaded: it answers 503, its own error
+    const server = await startServer({ root: missing, port: 0, api });
+    try {
+      const noPage = `no page is served: ${missing} does not exist (\`npm run build:web\` builds the page into web-dist/)`;
+      expect(server.noPage).toBe(noPage);
+      for (const path of ['', 'index.html', 'main.js']) {
+        const res = await fetch(`${server.url}${path}`);
+        expect([res.status, await res.text()], path).toEqual([404, `not found: ${noPage} (the API is under /v1/)\n`]);
+      }
+      const models = await fetch(`${server.url}v1/models`);
+      expect([models.status, ((await models.json()) as { error: { code: string } }).error.code]).toEqual([503, 'model_loading']);
+    } finally {
+      await server.close();
+      await api.close();
+    }
+    // with the page served, none is said to be missing
+    const page = await startServer({ root, port: 0, api: completionsApi({ modelId: 'm' }) });
+    expect(page.noPage).toBeNull();
+    await page.close();
   });
 });
 

@@ -61,6 +61,7 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
     'repetition-penalty': positive, // 1: off
     'presence-penalty': (v) => v >= -2 && v <= 2, // OpenAI's range; 0: off
     'frequency-penalty': (v) => v >= -2 && v <= 2,
+    'no-repeat-ngram-size': int(0), // 0: off
     seed: int(0),
     'draft-tokens': int(1),
     'num-beams': int(1),

@@ -1,8 +1,11 @@
 // The float64 reference decode that seeded generation is checked against: GPT-2's float64 logits
 // (test/hf-reference.ts) of each context, optionally changed (logit bias, penalties), drawn from by the float64
-// walk (src/check/reference/sample.ts) with generation's seeded uniform numbers.
+// walk (src/check/reference/sample.ts) with generation's seeded uniform numbers; and the tokens of
+// generate and generateBatch gathered into arrays, for the tests that compare them with it.
 import { expect } from 'vitest';
 import { sampleWalk } from '../src/check/reference/sample.js';
+import { generate, generateBatch, type BatchGenerateOptions, type GenerateOptions } from '../src/gpt/generate.js';
+import type { GPT } from '../src/gpt/model.js';
 import { Generator } from '../src/tensor/generator.js';
 import { gpt2Logits, SMALL, type GPT2Params } from './hf-reference.js';
 
@@ -42,3 +45,20 @@ export function expectFloat64Walk(params: GPT2Params, got: number[], prompt: num
   expect(compared, 'draws not near a boundary').toBeGreaterThan(got.length / 3);
   expect(new Set(got).size, 'the tokens vary').toBeGreaterThan(got.length / 4);
 }
+
+/** generate's tokens continuing `prompt`. */
+export async function generatedTokens(model: GPT, prompt: number[], opts: GenerateOptions): Promise<number[]> {
+  const out: number[] = [];
+  for await (const t of generate(model, prompt, opts)) out.push(t);
+  return out;
+}
+
+/** generateBatch's tokens, each sequence's in order. */
+export async function batchTokens(model: GPT, prompts: number[][], opts: BatchGenerateOptions): Promise<number[][]> {
+  const out: number[][] = prompts.map(() => []);
+  for await (const step of generateBatch(model, prompts, opts)) step.forEach((t, i) => t !== null && out[i]!.push(t));
+  return out;
+}
+
+/** A prompt of `n` ids of SMALL's vocabulary, the same for the same `seed`. */
+export const promptIds = (n: number, seed: number) => Array.from({ length: n }, (_, i) => (seed * 97 + i * 31 + ((i * i) % 7)) % SMALL.V);

@@ -5,12 +5,12 @@
 // independent of the others, rows leaving the batch, the KV cache and no cache alike.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { penalizedLogit, penalizeRef } from '../src/check/reference/penalty.js';
-import { generate, generateBatch, type BatchGenerateOptions, type GenerateOptions } from '../src/gpt/generate.js';
+import type { BatchGenerateOptions, GenerateOptions } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { device, penalizeLogits, scope, tensor } from '../src/index.js';
 import { worstElement } from '../src/check/compare.js';
 import { ref } from '../src/check/reference/array.js';
-import { expectFloat64Walk, type WalkSettings } from './float64-walk.js';
+import { batchTokens, expectFloat64Walk, generatedTokens, promptIds, type WalkSettings } from './float64-walk.js';
 import { loadGPT2, seededValues, setupDevice } from './helpers.js';
 import { randomGPT2, SMALL } from './hf-reference.js';
 
@@ -58,19 +58,9 @@ const penalized = (o: GenerateOptions): WalkSettings['adjust'] => (logits, promp
   return logits.map((x, v) => penalizedLogit(x, count.get(v) ?? 0, inPrompt.has(v), o));
 };
 
-async function tokens(prompt: number[], opts: GenerateOptions): Promise<number[]> {
-  const out: number[] = [];
-  for await (const t of generate(model, prompt, opts)) out.push(t);
-  return out;
-}
-
-async function batch(prompts: number[][], opts: BatchGenerateOptions): Promise<number[][]> {
-  const out: number[][] = prompts.map(() => []);
-  for await (const step of generateBatch(model, prompts, opts)) step.forEach((t, i) => t !== null && out[i]!.push(t));
-  return out;
-}
-
-const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => (seed * 97 + i * 31 + ((i * i) % 7)) % SMALL.V);
+const tokens = (prompt: number[], opts: GenerateOptions) => generatedTokens(model, prompt, opts);
+const batch = (prompts: number[][], opts: BatchGenerateOptions) => batchTokens(model, prompts, opts);
+const ids = promptIds;
 const PENALTIES = { repetitionPenalty: 1.8, presencePenalty: 0.6, frequencyPenalty: 0.9 };
 
 describe('generate with penalties', () => {

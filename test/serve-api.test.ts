@@ -3,14 +3,14 @@
 // and settings, streamed against not, stop sequences against the text without them, usage against
 // the character counts (a character model: one token a character), each refusal's one-line
 // message; a client that leaves stops its generation, and GPU live bytes stay flat.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { opensAdapter } from '../src/cli/main.js';
 import { sample } from '../src/cli/sample.js';
-import { startServer, type StaticServer } from '../src/cli/serve.js';
+import { startServer, WEB_DIST, type StaticServer } from '../src/cli/serve.js';
 import { completionsApi, MAX_BODY_BYTES, openCompletionsApi, type CompletionsApi } from '../src/cli/serve-api.js';
 import { generateBatch } from '../src/gpt/generate.js';
 import { GPT } from '../src/gpt/model.js';
@@ -904,6 +904,27 @@ describe('gpt serve --api (the command)', () => {
     expect([done.code, done.timedOut], done.err).toEqual([0, false]);
     expect(done.out, 'requests logged').toMatch(/^401 POST \/v1\/completions$/m);
     expect(done.out + done.err).not.toContain(KEY);
+  });
+
+  // the page is built into web-dist/ by `npm run build:web`: the API is served alone only where it has not been
+  it.skipIf(existsSync(WEB_DIST))('without the page built (no web-dist/) serves the API alone, the page a 404 saying how to build it', async () => {
+    const srv = await spawnGpt(['serve', '--api', '--checkpoint', ckpt, '--port', '0', '--quiet'], 120_000);
+    try {
+      const out = await srv.printed(/open \S+/, 110_000);
+      const url = out.match(/open (\S+)/)![1]!;
+      const noPage = `no page is served: ${WEB_DIST} does not exist (\`npm run build:web\` builds the page into web-dist/)`;
+      expect(out).toContain(`${noPage}: the API alone is served, and ${ckpt} at /checkpoint.safetensors, on `);
+      const got = await postTo(url, { prompt: 'to be', seed: 7, ...SETTINGS });
+      expect((got.body as Completion).choices[0]!.text).toBe((await complete({ prompt: 'to be', seed: 7, ...SETTINGS })).choices[0]!.text);
+      for (const path of ['', 'index.html']) {
+        const page = await fetch(`${url}${path}`);
+        expect([page.status, await page.text()]).toEqual([404, `not found: ${noPage} (the API is under /v1/)\n`]);
+      }
+    } finally {
+      srv.child.kill('SIGINT');
+    }
+    const done = await srv.done;
+    expect([done.code, done.timedOut], done.err).toEqual([0, false]);
   });
 
   it('refuses --api without --checkpoint, and --dtype without --api, in one line; --help tells of the API', async () => {

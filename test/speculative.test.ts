@@ -205,6 +205,7 @@ describe('generateSpeculative', () => {
     expect(await refused({}, { maxNewTokens: 2 })).toBe("generateSpeculative: argument 'draft' must be a GPT, got an object (Object)");
     expect(await refused(draft, { maxNewTokens: 2, draftTokens: 0 })).toBe('generateSpeculative: draftTokens must be an integer >= 1, got number 0');
     expect(await refused(draft, { maxNewTokens: 2, draftTokens: 2.5 })).toMatch(/^generateSpeculative: draftTokens must be an integer >= 1, got number 2\.5$/);
+    expect(await refused(draft, { maxNewTokens: 2, noRepeatNgramSize: 2 })).toBe('generateSpeculative: noRepeatNgramSize is not applied in speculative decoding; give 0 (off), or use generate without a draft');
     expect(await refused(draft, { maxNewTokens: 2, repetitionPenalty: 1.2 })).toMatch(/^generateSpeculative: penalties \(repetitionPenalty, presencePenalty, frequencyPenalty\) are not applied in speculative decoding/);
     expect(await refused(draft, { maxNewTokens: 2, repetitionPenalty: 1, presencePenalty: 0 })).toBe('not refused'); // off values
     expect(await refused(draft, { maxNewTokens: 2, onRound: 3 })).toMatch(/^generateSpeculative: onRound must be a function .*, got number 3$/);

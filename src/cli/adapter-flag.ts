@@ -1,5 +1,5 @@
-// --adapter DIR of `gpt sample`, `gpt eval`, `gpt train --init-from PATH`, `gpt serve --api` and
-// `gpt bench-generate`: a peft LoRA adapter directory (src/gpt/hf/peft.ts; a hub id is fetched into
+// --adapter DIR of `gpt sample`, `gpt eval`, `gpt train --init-from PATH`, `gpt serve --api`,
+// `gpt bench-generate`, `gpt export` and `gpt quantize`: a peft LoRA adapter directory (src/gpt/hf/peft.ts; a hub id is fetched into
 // the hub's cache first, hub-flags.ts, and names its snapshot directory here), read and checked against
 // the checkpoint's header before the device opens, then merged into the model as it loads
 // (W += (alpha/r)·B·A), as the adapters of our own LoRA runs are.
@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { attachPeftAdapter, PEFT_FILES, peftAdapterProblem, type PeftAdapter } from '../gpt/hf/peft.js';
 import type { GPT } from '../gpt/model.js';
 import { isMaskName } from '../nn/prune.js';
-import type { CheckpointHead } from '../node/checkpoint-head.js';
+import type { LoadOptions, UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
+import { loadHeadModel, type CheckpointHead } from '../node/checkpoint-head.js';
 import { readPeftAdapter } from '../node/peft-adapter-dir.js';
 import { checkpointFileIn } from './path-flags.js';
 import { UsageError } from './usage-error.js';
@@ -38,4 +39,19 @@ export function mergeAdapter(model: GPT, toMerge: AdapterToMerge | undefined): v
   if (!toMerge) return;
   attachPeftAdapter(model, toMerge.adapter, toMerge.dir);
   model.mergeLoRA();
+}
+
+/**
+ * The model of the checkpoint `head` describes, loaded for use rather than to resume (loadHeadModel's
+ * latest save, its own LoRA adapters merged), `toMerge` (if any) merged after them; freed where that fails.
+ */
+export async function loadMerged(head: CheckpointHead, opts: LoadOptions & { moments: false }, toMerge: AdapterToMerge | undefined): Promise<UploadedCheckpoint> {
+  const loaded = await loadHeadModel(head, opts, true);
+  try {
+    mergeAdapter(loaded.model, toMerge); // a pruned model's refused from its header (readAdapterFlag)
+  } catch (e) {
+    loaded.model.dispose();
+    throw e;
+  }
+  return loaded;
 }

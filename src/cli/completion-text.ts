@@ -1,9 +1,9 @@
-// The text of one completion of `gpt serve --api` as its tokens arrive: decoded in whole characters
-// (TextStream), the end-of-text token's text left out (vLLM's skip_special_tokens: with ignore_eos,
-// drawn mid-text, it adds none), ended by that token or by the first stop sequence its text holds (cut
-// before it: OpenAI's `stop` is not part of the text returned), and released for streaming only up
-// to where a stop sequence could still begin, so that the first half of one split over two tokens
-// is never sent.
+// The text of one completion of `gpt serve --api`, or of one sample of `gpt sample`, as its tokens
+// arrive: decoded in whole characters (TextStream), the end-of-text token's text left out where
+// given (vLLM's skip_special_tokens: with ignore_eos, drawn mid-text, it adds none), ended by that
+// token or by the first stop sequence its text holds (cut before it: OpenAI's `stop` is not part of
+// the text returned), and released for streaming only up to where a stop sequence could still
+// begin, so that the first half of one split over two tokens is never sent.
 import { TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 
 export type FinishReason = 'stop' | 'length';

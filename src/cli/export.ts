@@ -3,7 +3,8 @@
 // tokenizer.json (src/gpt/hf), which transformers' GPT2LMHeadModel.from_pretrained reads; or, --to
 // a .pt file, as nanoGPT's ckpt.pt (src/gpt/nanogpt-save.ts) with AdamW's moments where the
 // checkpoint has them, which nanoGPT's sample.py and train.py --init_from=resume read; or, with
-// --adapters, a LoRA run's adapters alone as peft's adapter directory (src/gpt/hf/peft.ts).
+// --adapters, a LoRA run's adapters alone as peft's adapter directory (src/gpt/hf/peft.ts). With
+// --adapter DIR, a peft adapter is merged into the model exported, as `gpt sample --adapter` merges it.
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { initDevice } from '../device/device.js';
@@ -23,7 +24,8 @@ import { savePeftAdapter } from '../node/peft-adapter-dir.js';
 import { pathExists } from '../node/regular-files.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
-import { CHECKPOINT_OR_KEYWORD, replacesSourceProblem, RUN_CHECKPOINT } from './path-flags.js';
+import { ADAPTER_DOC, loadMerged, readAdapterFlag, type AdapterToMerge } from './adapter-flag.js';
+import { ADAPTER_OR_HUB, CHECKPOINT_OR_KEYWORD, replacesSourceProblem, RUN_CHECKPOINT } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { withDirectoryLock } from './run-lock.js';
 import { checkpointPath, INIT_FROM_DOC, OUT_DIR_DOC } from './sample.js';
@@ -32,15 +34,16 @@ import { checkpointPath, INIT_FROM_DOC, OUT_DIR_DOC } from './sample.js';
 const TORCH_EXTENSION = '.pt';
 const isTorchPath = (path: string) => extname(path) === TORCH_EXTENSION;
 
-const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '', adapters: false, baseModel: '', overwrite: false };
+const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', adapter: '', to: '', adapters: false, baseModel: '', overwrite: false };
 type ExportFlags = typeof EXPORT_DEFAULTS;
 const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   defaults: EXPORT_DEFAULTS,
-  paths: { outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? { use: 'new file', createsDirectory: true } : 'new directory') },
+  paths: { outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, adapter: ADAPTER_OR_HUB, to: (value) => (isTorchPath(value) ? { use: 'new file', createsDirectory: true } : 'new directory') },
   ranges: {},
   docs: {
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
+    adapter: `${ADAPTER_DOC}: the merged model is written (not with --adapters)`,
     overwrite: 'replace the model --to already holds (a .pt file there, or a directory with config.json or model.safetensors; with --adapters, adapter_config.json or adapter_model.safetensors)',
     adapters: "write only a LoRA run's adapters, as peft's adapter directory (adapter_config.json + adapter_model.safetensors), which PeftModel.from_pretrained and gpt sample|eval|train --adapter load onto the base model",
     baseModel: "with --adapters: adapter_config.json's base_model_name_or_path (the base's hub id or path, which peft's AutoPeftModelForCausalLM loads; a hub id's @revision goes to its revision field); none when left out",
@@ -51,9 +54,11 @@ const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
 export const EXPORT_HELP = `usage: gpt export --to DIR [flags]
        gpt export --to DIR/ckpt.pt [flags]
        gpt export --adapters --to DIR [--base-model gpt2] [flags]
+       gpt export --adapter ADAPTER --to DIR [flags]
 Writes a checkpoint as a Hugging Face GPT-2 directory (config.json + model.safetensors [+ tokenizer.json]),
 or, --to a .pt file, as nanoGPT's ckpt.pt (torch.save's format) with the run's AdamW state where the
-checkpoint has it, for nanoGPT's sample.py and train.py --init_from=resume.
+checkpoint has it, for nanoGPT's sample.py and train.py --init_from=resume; with --adapter, a peft
+LoRA adapter merged into the model first.
 ${flagHelp(EXPORT_FLAGS)}`;
 
 export async function exportModel(args: string[]): Promise<number> {
@@ -61,6 +66,9 @@ export async function exportModel(args: string[]): Promise<number> {
   noPositional(positional);
   if (!f.to) throw new UsageError("--to DIR is required: the directory to write (or --to DIR/ckpt.pt: nanoGPT's checkpoint)");
   if (!f.adapters && f.baseModel) throw new UsageError('flag --base-model names the base model of the adapters --adapters writes: give --adapters too');
+  if (f.adapters && f.adapter) {
+    throw new UsageError("flag --adapter merges a peft adapter into the model exported, and --adapters writes the run's LoRA adapters alone, trained on its base without it: give one of them (gpt export --adapter DIR --to DIR2 writes the merged model)");
+  }
   if (f.adapters && isTorchPath(f.to)) throw new UsageError(`flag --adapters writes peft's adapter directory, and --to ${f.to} names a .pt file: give a directory`);
   await fetchHubCheckpoints(EXPORT_FLAGS, f, given); // once the flags alone are not refused
   const source = checkpointPath(f);
@@ -80,7 +88,8 @@ async function exportLocked(f: ExportFlags, source: string): Promise<number> {
   const held = await modelAt(f.to, f.adapters);
   if (held && !f.overwrite) throw new UsageError(`--to ${f.to} already holds ${held}: choose another --to, or replace it with --overwrite`);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
-  if (isTorchPath(f.to)) return exportNanoGpt(ckpt, f.to);
+  const adapter = await readAdapterFlag(f.adapter, ckpt); // refused before the device opens
+  if (isTorchPath(f.to)) return exportNanoGpt(ckpt, f.to, adapter);
   if (f.adapters && ckpt.meta.mergedAdapter) {
     throw new UsageError(`flag --adapters: ${source}'s LoRA adapters were trained on its base with the adapter ${ckpt.meta.mergedAdapter} merged, and peft would load them onto the base alone: export the merged model instead (gpt export --to DIR without --adapters)`);
   }
@@ -88,24 +97,24 @@ async function exportLocked(f: ExportFlags, source: string): Promise<number> {
   const problem = hfLayoutProblem(ckpt.meta.model);
   if (problem) throw new UsageError(problem); // before the device opens, as the other refusals
   await initDevice();
-  const { model, tokenizer } = await loadHeadModel(ckpt, { moments: false, masks: false }, true); // a pruned model's weights as they are: GPT-2's layout has no masks
+  const { model, tokenizer } = await loadMerged(ckpt, { moments: false, masks: false }, adapter); // a pruned model's weights as they are: GPT-2's layout has no masks
   try {
     await saveHFModel(f.to, model, tokenizer); // Ctrl-C: the half-written weights go too (withDirectoryLock), and the directory made for them
   } finally {
     model.dispose();
   }
-  console.log(`wrote ${f.to} (config.json, model.safetensors${tokenizer.kind === 'char' ? '; the char tokenizer travels in the weights metadata' : ', tokenizer.json'})`);
+  console.log(`wrote ${f.to} (config.json, model.safetensors${tokenizer.kind === 'char' ? '; the char tokenizer travels in the weights metadata' : ', tokenizer.json'})${adapter ? `, the adapter ${adapter.dir} merged` : ''}`);
   return 0;
 }
 
 /**
- * The checkpoint `head` describes as nanoGPT's ckpt.pt at `to`: a LoRA model merged (its adapters'
- * moments are no moments of the merged weights: AdamW starts fresh), a pruned one as it is (its
+ * The checkpoint `head` describes as nanoGPT's ckpt.pt at `to`: a LoRA model, or one `adapter` is
+ * merged into, merged (its moments are no moments of the merged weights: AdamW starts fresh), a pruned one as it is (its
  * pruned weights are zero; nanoGPT keeps no masks), float32 whatever the run computed in.
  */
-async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> {
+async function exportNanoGpt(head: CheckpointHead, to: string, adapter: AdapterToMerge | undefined): Promise<number> {
   const { meta } = head;
-  const merged = !!meta.model.lora;
+  const merged = !!meta.model.lora || !!adapter;
   const problem = nanoGptLayoutProblem({ ...meta.model, lora: undefined }); // adapters are merged on load
   if (problem) throw new UsageError(`--to ${to}: ${problem}`);
   let metaPkl: Uint8Array | null;
@@ -115,7 +124,7 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
     throw new UsageError(`--to ${to}: ${(e as Error).message}`);
   }
   await initDevice();
-  const { model, moments } = await loadHeadModel(head, { moments: !merged, masks: false }, true);
+  const { model, moments } = merged ? await loadMerged(head, { moments: false, masks: false }, adapter) : await loadHeadModel(head, { masks: false }, true);
   try {
     const train = meta.train;
     const iterNum = meta.trainer?.step ?? 0;
@@ -134,7 +143,7 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
       dataset: datasetName(meta.data, metaPkl !== null),
     });
     await saveNanoGptFile(to, torchSavePieces(root, to), metaPkl);
-    const optimizer = moments ? `AdamW's moments at iteration ${iterNum}` : `no AdamW moments${merged ? ' (LoRA adapters merged)' : ''}: train.py --init_from=resume starts them fresh at iteration ${iterNum}`;
+    const optimizer = moments ? `AdamW's moments at iteration ${iterNum}` : `no AdamW moments${adapter ? ` (the adapter ${adapter.dir} merged)` : merged ? ' (LoRA adapters merged)' : ''}: train.py --init_from=resume starts them fresh at iteration ${iterNum}`;
     console.log(`wrote ${to} (nanoGPT's checkpoint, ${optimizer})${metaPkl ? `; meta.pkl beside it, which nanoGPT's sample.py reads as data/${datasetName(meta.data, true)}/meta.pkl` : ''}`);
   } finally {
     model.dispose();

@@ -8,8 +8,8 @@ import type { SamplingPlan } from '../gpt/memory-plan.js';
 import { deviceRoom, type GPT, type GPTConfig } from '../gpt/model.js';
 import type { TrainDtype } from '../gpt/trainer.js';
 import { CastCache, type ComputeDtype } from '../nn/autocast.js';
-import { loadHeadModel, type CheckpointHead } from '../node/checkpoint-head.js';
-import { mergeAdapter, type AdapterToMerge } from './adapter-flag.js';
+import type { CheckpointHead } from '../node/checkpoint-head.js';
+import { loadMerged, type AdapterToMerge } from './adapter-flag.js';
 import { checkInferenceFits } from './device-fit.js';
 import { dtypeFlag } from './train-flags.js';
 
@@ -44,13 +44,7 @@ export async function checkOnDevice(config: GPTConfig, run: InferenceBatch): Pro
  */
 export async function openModel(head: CheckpointHead, run: InferenceBatch, adapter?: AdapterToMerge): Promise<{ model: GPT; ckpt: Checkpoint; dtype: ComputeDtype }> {
   const dtype = await checkOnDevice(head.meta.model, run);
-  const { model, ckpt } = await loadHeadModel(head, { dropout: 0, moments: false, masks: false }, true); // a run training there may save meanwhile: its latest weights
-  try {
-    mergeAdapter(model, adapter); // a pruned model's refused from its header (readAdapterFlag)
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
+  const { model, ckpt } = await loadMerged(head, { dropout: 0, moments: false, masks: false }, adapter); // a run training there may save meanwhile: its latest weights
   return { model, ckpt, dtype };
 }
 

@@ -2,7 +2,8 @@
 // inference (src/gpt/quantize.ts): the token embedding (the tied LM head) and every Linear's weight
 // int8 with per-row float32 scales, about 4x smaller. `--bits 4 [--group-size G]`: every Linear's
 // weight int4 with a float32 scale per G inputs, the token embedding int8. `gpt sample`, `gpt
-// eval`, `gpt serve` and the page read it like any checkpoint; training it is refused.
+// eval`, `gpt serve` and the page read it like any checkpoint; training it is refused. With
+// --adapter DIR, a peft adapter is merged into the float32 model first, as `gpt sample --adapter` merges it.
 import { initDevice } from '../device/device.js';
 import { CHECKPOINT_KEY } from '../gpt/checkpoint.js';
 import { safetensorsSize } from '../io/safetensors.js';
@@ -13,21 +14,23 @@ import { maskedCount } from '../nn/prune.js';
 import { hfModelProblem } from '../node/checkpoint-kind.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
-import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
+import { readCheckpointHead } from '../node/checkpoint-head.js';
+import { ADAPTER_DOC, loadMerged, readAdapterFlag } from './adapter-flag.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
-import { CHECKPOINT_OR_HUB, replacesSourceProblem } from './path-flags.js';
+import { ADAPTER_OR_HUB, CHECKPOINT_OR_HUB, replacesSourceProblem } from './path-flags.js';
 import { withDirectoryLock } from './run-lock.js';
 
-const QUANTIZE_DEFAULTS = { bits: 8, groupSize: INT4_GROUP_SIZE, initFrom: '', outDir: '', overwrite: false };
+const QUANTIZE_DEFAULTS = { bits: 8, groupSize: INT4_GROUP_SIZE, initFrom: '', adapter: '', outDir: '', overwrite: false };
 const QUANTIZE_FLAGS: FlagSpec<typeof QUANTIZE_DEFAULTS> = {
   defaults: QUANTIZE_DEFAULTS,
-  paths: { initFrom: CHECKPOINT_OR_HUB, outDir: 'new directory' },
+  paths: { initFrom: CHECKPOINT_OR_HUB, adapter: ADAPTER_OR_HUB, outDir: 'new directory' },
   ranges: { bits: { int: true, min: 4, max: 8 }, groupSize: { int: true, min: 8 } },
   docs: {
     bits: 'bits per weight: 8 (int8, symmetric, a float32 scale per output channel) or 4 (int4 linear layers, a float32 scale per --group-size inputs; the token embedding int8)',
     groupSize: 'with --bits 4: inputs per int4 scale, a multiple of 8 dividing every linear layer\'s input width',
     initFrom: 'the float32 checkpoint to quantize (any kind `gpt sample` reads)',
+    adapter: `${ADAPTER_DOC}, before quantizing`,
     outDir: 'the directory to write the quantized checkpoint to',
     overwrite: 'replace a checkpoint already in --out-dir',
   },
@@ -37,6 +40,7 @@ export const QUANTIZE_HELP = `usage: gpt quantize --bits 8|4 --init-from DIR --o
 Writes an int8 copy of a checkpoint for inference (sample, eval, serve): the token embedding and every
 linear layer's weight as int8 with a float32 scale per row, about 4x smaller; it cannot be trained.
 With --bits 4 the linear layers' weights are int4 with a float32 scale per --group-size inputs.
+With --adapter, a peft LoRA adapter is merged into the model first.
 ${flagHelp(QUANTIZE_FLAGS)}`;
 
 export async function quantize(args: string[]): Promise<number> {
@@ -51,6 +55,7 @@ export async function quantize(args: string[]): Promise<number> {
   if (replaces) throw new UsageError(replaces);
   const ckpt = await readCheckpointHead(f.initFrom); // its weights uploaded as read, once the device is open
   if (ckpt.meta.model.quantization) throw new UsageError(`${f.initFrom} is already quantized (${ckpt.meta.model.quantization})`);
+  const adapter = await readAdapterFlag(f.adapter, ckpt); // refused before the device opens
   const settings = f.bits === 4 ? { bits: 4 as const, groupSize: f.groupSize } : { bits: 8 as const };
   const groups = f.bits === 4 && groupSizeProblem({ ...ckpt.meta.model, quantization: 'int4', groupSize: f.groupSize }, () => '--group-size');
   if (groups) throw new UsageError(groups);
@@ -62,7 +67,7 @@ export async function quantize(args: string[]): Promise<number> {
       throw new UsageError(`${f.outDir} already holds ${held.words}: pick another --out-dir, or replace it with --overwrite`);
     }
     await initDevice();
-    const { model, tokenizer, ckpt: loaded } = await loadHeadModel(ckpt, { dropout: 0, moments: false, masks: false }, true); // the masks read (for their count), not kept
+    const { model, tokenizer, ckpt: loaded } = await loadMerged(ckpt, { dropout: 0, moments: false, masks: false }, adapter); // the masks read (for their count), not kept
     const masks = maskedCount(loaded.weights); // the int8 checkpoint holds no masks: it records their count
     const floatWeights = model.stateDict();
     const quantized = await quantizeModel(model, settings).finally(() => model.dispose());
@@ -75,7 +80,7 @@ export async function quantize(args: string[]): Promise<number> {
       // (its size from the model's weights' shapes, as checkpointSafetensors would lay them out: they were never all on the host)
       const weights = [...floatWeights].map(([name, { shape }]) => ({ name, dtype: 'F32' as const, shape: [...shape] }));
       const float32 = safetensorsSize(weights, { [CHECKPOINT_KEY]: JSON.stringify({ ...ckpt.meta, train: undefined, trainer: undefined }) });
-      console.log(`float32 ${formatBytes(float32)} -> ${quantized.config.quantization} ${formatBytes(written)} (${(float32 / written).toFixed(2)}x smaller): ${f.outDir}`);
+      console.log(`float32 ${formatBytes(float32)} -> ${quantized.config.quantization} ${formatBytes(written)} (${(float32 / written).toFixed(2)}x smaller): ${f.outDir}${adapter ? ` (the adapter ${adapter.dir} merged)` : ''}`);
     } finally {
       quantized.dispose();
     }

@@ -12,12 +12,13 @@ export interface BeamFlags {
   lengthPenalty: number;
   earlyStopping: string;
   numReturnSequences: number;
+  noRepeatNgramSize: number;
   kvCache: boolean;
 }
 
 /** What goes with beam search only, and what is sampling's only. */
 const BEAM_ONLY = ['lengthPenalty', 'earlyStopping', 'numReturnSequences'] as const;
-const SAMPLING_ONLY = ['temperature', 'topK', 'topP', 'minP', 'logitBias', 'repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'seed', 'numSamples', 'draft', 'draftTokens'] as const;
+const SAMPLING_ONLY = ['temperature', 'topK', 'topP', 'minP', 'logitBias', 'repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'seed', 'numSamples', 'draft', 'draftTokens', 'stop'] as const;
 
 /** One-line refusals of flags that do not go together with --num-beams (or without it); `given`: the flags set on the command line or in a config file. */
 export function checkBeamFlags(f: BeamFlags, given: ReadonlySet<string>): void {
@@ -46,7 +47,7 @@ export async function printBeams(model: GPT, tokenizer: Tokenizer, prompt: Array
   const eosTokenId = tokenizer instanceof Gpt2Tokenizer ? tokenizer.specialId(END_OF_TEXT) : undefined;
   const t0 = performance.now();
   const best: BeamHypothesis[] = await generateBeams(model, prompt, {
-    numBeams: f.numBeams, maxNewTokens: f.maxNewTokens, lengthPenalty: f.lengthPenalty, earlyStopping: earlyStoppingOf(f.earlyStopping), numReturnSequences: f.numReturnSequences, eosTokenId,
+    numBeams: f.numBeams, maxNewTokens: f.maxNewTokens, lengthPenalty: f.lengthPenalty, earlyStopping: earlyStoppingOf(f.earlyStopping), numReturnSequences: f.numReturnSequences, eosTokenId, noRepeatNgramSize: f.noRepeatNgramSize,
   });
   const secs = (performance.now() - t0) / 1000;
   best.forEach(({ tokens, score }, i) => {

@@ -17,8 +17,28 @@ export interface DraftTally {
   accepted: number;
 }
 
-/** The draft checkpoint at `path` on the device, once its tokenizer is the target's (`target`: the target's header) and it fits. */
-export async function openDraft(path: string, target: CheckpointHead, run: { dtype: TrainDtype; kvCache: boolean; promptTokens: number; maxNewTokens: number; numSamples: number }): Promise<GPT> {
+/** A draft model opened, and why it drafts nothing for this generation (null where it drafts). */
+export interface OpenedDraft {
+  model: GPT;
+  idle: string | null;
+}
+
+/**
+ * Why generateSpeculative drafts nothing for a prompt of `promptTokens` and `maxNewTokens` new
+ * tokens, with blocks `bt` (the target's) and `bd` (the draft's): a round's target forward reads the
+ * context (its window: the last bt tokens) and the drafts, the draft's the context and all but the
+ * last, and its last token is the target's own; null where a round drafts.
+ */
+function idleDraftReason(promptTokens: number, maxNewTokens: number, bt: number, bd: number): string | null {
+  const context = Math.min(promptTokens, bt);
+  if (context >= bt) return `the prompt (${promptTokens} tokens) fills the block size (${bt}) of the model sampled: no drafted token fits beside it`;
+  if (context > bd) return `the prompt (${context} tokens) is longer than the draft's block size (${bd})`;
+  if (maxNewTokens < 2) return `--max-new-tokens ${maxNewTokens}: a round's last token is the model's own, so drafting needs 2 or more`;
+  return null;
+}
+
+/** The draft checkpoint at `path` on the device, once its tokenizer is the target's (`target`: the target's header) and it fits; a note says why where it will draft nothing. */
+export async function openDraft(path: string, target: CheckpointHead, run: { dtype: TrainDtype; kvCache: boolean; promptTokens: number; maxNewTokens: number; numSamples: number }): Promise<OpenedDraft> {
   const { numSamples } = run;
   if (numSamples !== 1) throw new UsageError(`flag --draft decodes one sample at a time: --num-samples must be 1 with it, got ${numSamples}`);
   const head = await readCheckpointHead(path);
@@ -30,11 +50,11 @@ export async function openDraft(path: string, target: CheckpointHead, run: { dty
     const [d, t] = [describe(head), describe(target)];
     throw new UsageError(`flag --draft ${path}: the draft's tokenizer (${d}) is not the target's (${t}${d === t ? ', other tokens' : ''}): a draft must share the target's tokenizer`);
   }
-  // generateSpeculative drafts while the context fits the draft's block (the target's window)
-  const [bd, context] = [head.meta.model.blockSize, Math.min(run.promptTokens, target.meta.model.blockSize)];
-  if (context > bd) printNote(`--draft ${path}: the prompt (${context} tokens) is longer than the draft's block size (${bd}): nothing is drafted, the target samples alone`);
+  const bd = head.meta.model.blockSize;
+  const idle = idleDraftReason(run.promptTokens, run.maxNewTokens, target.meta.model.blockSize, bd);
+  if (idle) printNote(`--draft ${path}: ${idle}: nothing is drafted, the target samples alone`);
   const reach = generationExtent(bd, run.promptTokens, run.maxNewTokens);
-  return (await openModel(head, { dtype: run.dtype, kvCache: run.kvCache, ...reach, batch: 1, flag: '--draft' })).model;
+  return { model: (await openModel(head, { dtype: run.dtype, kvCache: run.kvCache, ...reach, batch: 1, flag: '--draft' })).model, idle };
 }
 
 /** generateSpeculative's tokens as generateBatch's steps of one sequence; each round is counted in `tally`. */
@@ -46,6 +66,6 @@ export async function* draftedSteps(target: GPT, draft: GPT, prompt: ArrayLike<n
   for await (const id of generateSpeculative(target, draft, prompt, { ...opts, onRound })) yield [id];
 }
 
-/** The closing line on the draft's tokens: how many the target kept. */
-export const acceptanceLine = ({ drafted, accepted }: DraftTally): string =>
-  `--- draft: ${accepted} of ${drafted} drafted tokens accepted (${drafted ? ((100 * accepted) / drafted).toFixed(1) : '0.0'}%)\n`;
+/** The closing line on the draft's tokens: how many the target kept, or, where it drafted nothing, why (`idle`: OpenedDraft's). */
+export const acceptanceLine = ({ drafted, accepted }: DraftTally, idle: string | null): string =>
+  idle ? `--- draft: nothing drafted: ${idle}\n` : `--- draft: ${accepted} of ${drafted} drafted tokens accepted (${drafted ? ((100 * accepted) / drafted).toFixed(1) : '0.0'}%)\n`;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { generateBatch, LogitsNotFiniteError } from '../gpt/generate.js';
 import { logitBiasProblem } from '../gpt/logit-bias.js';
 import { samplingPlan } from '../gpt/memory-plan.js';
-import { describeLeftOut, encodePrompt, TextStream, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
+import { describeLeftOut, encodePrompt, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
 import { evaluateModel } from '../gpt/evaluate.js';
 import { TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS } from '../gpt/trainer.js';
 import { autocast } from '../nn/autocast.js';
@@ -13,6 +13,7 @@ import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED } from '..
 import { readCheckpointHead } from '../node/checkpoint-head.js';
 import { ADAPTER_DOC, readAdapterFlag } from './adapter-flag.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
+import { CompletionText } from './completion-text.js';
 import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { generationExtent } from './device-fit.js';
@@ -73,6 +74,8 @@ const SAMPLE_DEFAULTS = {
   repetitionPenalty: 1,
   presencePenalty: 0,
   frequencyPenalty: 0,
+  noRepeatNgramSize: 0,
+  stop: '',
   seed: 1337,
   kvCache: true,
   dtype: TRAIN_DEFAULTS.dtype,
@@ -97,6 +100,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     repetitionPenalty: POSITIVE,
     presencePenalty: { min: -2, max: 2 }, // OpenAI's range
     frequencyPenalty: { min: -2, max: 2 },
+    noRepeatNgramSize: NON_NEGATIVE_INT,
     seed: SEED,
     draftTokens: POSITIVE_INT,
     numBeams: POSITIVE_INT,
@@ -120,6 +124,8 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     repetitionPenalty: "divide a logit > 0 by it, multiply one <= 0, for each token in the prompt or generated (Hugging Face's, vLLM's repetition_penalty); 1 = off",
     presencePenalty: "subtract it from the logit of each token generated so far (OpenAI's presence_penalty, as vLLM applies it); 0 = off",
     frequencyPenalty: "subtract it times how often each token was generated so far (OpenAI's frequency_penalty); 0 = off",
+    noRepeatNgramSize: "never draw a token that would repeat an n-gram of this many tokens of the prompt and the text so far (Hugging Face's no_repeat_ngram_size; with --num-beams too); 0 = off",
+    stop: "end a sample where its text holds TEXT, printed up to it (OpenAI's stop; one string, taken whole, commas and all); each of --num-samples ends on its own",
     seed: 'seed of sample 1 (sample n uses seed + n - 1)',
     kvCache: 'reuse keys/values of earlier positions',
     dtype: DTYPE_DOC,
@@ -144,6 +150,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const penalty = (['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'] as const).find((k) => f[k] !== SAMPLE_DEFAULTS[k]);
   if (f.draft && f.logitBias) throw new UsageError(`flag --draft decodes without a logit bias: --logit-bias ${f.logitBias} cannot be applied with it (sample without --draft)`);
   if (f.draft && penalty) throw new UsageError(`flag --draft decodes without penalties: ${flagName(penalty)} ${f[penalty]} cannot be applied with it (leave the penalties at 1, 0, 0, or sample without --draft)`);
+  if (f.draft && f.noRepeatNgramSize) throw new UsageError(`flag --draft decodes without n-gram bans: --no-repeat-ngram-size ${f.noRepeatNgramSize} cannot be applied with it (give 0, or sample without --draft)`);
   checkBeamFlags(f, given);
   if (given.has('draftTokens') && !f.draft) throw new UsageError(`flag --draft-tokens ${f.draftTokens} counts a draft model's tokens: give the draft with --draft DIR`);
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
@@ -158,10 +165,11 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
   const prompt = known.ids;
   const reach = generationExtent(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
-  const draft = f.draft ? await openDraft(f.draft, head, { ...f, promptTokens: prompt.length }) : null;
+  const opened = f.draft ? await openDraft(f.draft, head, { ...f, promptTokens: prompt.length }) : null;
+  const draft = opened?.model;
   // checked with what a step makes beside its logits: beam search's work, or the penalties' and logit bias' tensors
   const batch = f.numBeams > 1 ? { batch: f.numBeams, flag: '--num-beams', sampling: { beams: true } } : { batch: f.numSamples, flag: '--num-samples', sampling: samplingPlan({ ...f, logitBias }) };
-  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, ...batch, ...reach, kvCache: f.kvCache }, adapter, draft ?? undefined).catch((e: unknown) => {
+  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, ...batch, ...reach, kvCache: f.kvCache }, adapter, draft).catch((e: unknown) => {
     draft?.dispose();
     throw e;
   });
@@ -181,17 +189,24 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     const streaming = f.numSamples === 1; // one sample streams; several are printed whole, in order, when done
     // meanwhile a line on stderr every 10 s says how far they are (nanoGPT's sample.py prints each as it ends)
     const progress = streaming ? null : new Progress(f.maxNewTokens, undefined, (line) => console.error(line), false);
-    const stream = new TextStream(tokenizer);
+    // each sample's text, ended by --stop where it holds it (cut before it; streamed up to where it could begin)
+    const texts = samples.map(() => new CompletionText(tokenizer, f.stop ? [f.stop] : []));
     if (streaming) process.stdout.write(shown);
     const t0 = performance.now();
     const options = { maxNewTokens: f.maxNewTokens, temperature: f.temperature, topK: f.topK > 0 ? f.topK : undefined, topP: f.topP < 1 ? f.topP : undefined, minP: f.minP, logitBias, seed: f.seed, kvCache: f.kvCache,
-      repetitionPenalty: f.repetitionPenalty, presencePenalty: f.presencePenalty, frequencyPenalty: f.frequencyPenalty };
+      repetitionPenalty: f.repetitionPenalty, presencePenalty: f.presencePenalty, frequencyPenalty: f.frequencyPenalty, noRepeatNgramSize: f.noRepeatNgramSize };
+    const stopAfter = (s: number, id: number) => texts[s]!.take(id);
     await autocast(dtype, async () => {
-      const steps = draft ? draftedSteps(model, draft, prompt, { ...options, draftTokens: f.draftTokens }, tally) : generateBatch(model, samples.map(() => prompt), options);
+      const steps = draft ? draftedSteps(model, draft, prompt, { ...options, draftTokens: f.draftTokens }, tally) : generateBatch(model, samples.map(() => prompt), { ...options, stopAfter });
       for await (const step of steps) {
-        step.forEach((id, s) => id !== null && samples[s]!.push(id));
-        if (streaming && step[0] !== null) process.stdout.write(stream.push(step[0]!));
+        step.forEach((id, s) => {
+          if (id === null) return;
+          samples[s]!.push(id);
+          if (draft) stopAfter(s, id); // generateBatch tells stopAfter itself
+        });
+        if (streaming) process.stdout.write(texts[0]!.release());
         progress?.report(samples[0]!.length, `generating ${f.numSamples} samples, tokens each`);
+        if (draft && texts[0]!.finish) break; // one sample: its stop string ends the draft's generation
       }
     }, casts).catch((e: unknown) => {
       // the sample as this command numbers them, not the batch's sequence
@@ -200,17 +215,18 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     });
     const secs = (performance.now() - t0) / 1000;
     const total = samples.reduce((n, ids) => n + ids.length, 0);
-    if (streaming) process.stdout.write(stream.flush());
+    for (const text of texts) text.end();
+    if (streaming) process.stdout.write(texts[0]!.release());
     else {
-      samples.forEach((ids, s) => {
+      texts.forEach((text, s) => {
         process.stdout.write(`${s ? '\n' : ''}--- sample ${s + 1} of ${samples.length}\n${shown}`);
-        process.stdout.write(tokenizer.decode(ids));
+        process.stdout.write(text.all);
       });
     }
     process.stdout.write('\n'); // the text ends its line, as a file or a shell prompt after it wants
     const batched = samples.length > 1 ? `, ${samples.length} samples in one batch` : '';
     stats.write(`--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${batched}, ${dtype})\n`);
-    if (draft) stats.write(acceptanceLine(tally));
+    if (opened) stats.write(acceptanceLine(tally, opened.idle));
   } finally {
     draft?.dispose();
     dispose(); // also when generation fails

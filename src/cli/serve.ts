@@ -15,7 +15,8 @@
 // With --api, the checkpoint's model also generates, on this machine's GPU, through OpenAI's
 // completions API under /v1/ (src/cli/serve-api.ts). With --adapter too, it generates with a peft
 // adapter merged in, and the checkpoint is not served: the page would load the base without it.
-// The server listens first, so that a port in use is said at once, then loads (fetches a hub id,
+// Without the page (web-dist/ not built), --api serves the API alone; the page's paths are 404s
+// saying how to build it. The server listens first, so that a port in use is said at once, then loads (fetches a hub id,
 // checks the checkpoint, loads --api's model): meanwhile a request is answered 503 with Retry-After,
 // not refused, and `open URL` is printed once everything is served.
 import { randomUUID } from 'node:crypto';
@@ -70,7 +71,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 export interface ServeOptions {
-  /** Directory served (default web-dist/). */
+  /** Directory served (default web-dist/); missing, it is refused, unless `api` is given, which is then served alone. */
   root?: string;
   host?: string;
   /** 0 picks a free port. */
@@ -90,6 +91,8 @@ export interface StaticServer {
   bound: string;
   /** Whether only this machine can reach it (the address bound is a loopback one). */
   local: boolean;
+  /** Why no page is served (its root is missing: an API serves alone), or null where it is. */
+  noPage: string | null;
   server: Server;
   close(): Promise<void>;
 }
@@ -134,9 +137,12 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
 
 /** The server of `opts` listening (a port in use is an error now), answering 503 but to its API until ready() has checked the checkpoint. */
 export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promise<LoadingServer> {
+  // the API needs no page: without one it is served alone, the page's paths a 404 saying how to build it
   const root = await realpath(opts.root ?? WEB_DIST).catch(() => {
+    if (opts.api) return null;
     throw new UsageError(`flag --root: nothing to serve, ${opts.root ?? `web-dist/ (its default, ${WEB_DIST})`} does not exist; run \`npm run build:web\` first, or pass --root DIR, a directory to serve`);
   });
+  const noPage = root === null ? `no page is served: ${opts.root ?? WEB_DIST} does not exist (\`npm run build:web\` builds the page into web-dist/)` : null;
   let ready = false;
   let checkpoint: string | undefined;
   let checkpointIsDir = false;
@@ -213,6 +219,10 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
       }
       file = checkpoint;
     } else {
+      if (root === null) {
+        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`not found: ${noPage} (the API is under ${API_PATH})\n`);
+        return 404;
+      }
       file = resolveRequestPath(root, rawPath);
       if (!file) {
         res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('bad path\n');
@@ -270,6 +280,7 @@ export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promi
     url: `http://${isUnspecified(address) ? '127.0.0.1' : isIP(shown) ? bracket(address) : shown}:${port}/`,
     bound: `${bracket(address)}:${port}`,
     local: isLoopback(address),
+    noPage,
     server,
     close: async () => {
       await new Promise<void>((done) => {
@@ -364,7 +375,7 @@ async function noPageProblem(root: string): Promise<string | null> {
 
 export const SERVE_HELP = `usage: gpt serve [flags]
 Serves the browser demo (web-dist/, built by \`npm run build:web\`) and prints its URL; with --api
---checkpoint PATH, also OpenAI's completions API on the GPU, e.g.
+--checkpoint PATH, also OpenAI's completions API on the GPU (alone where the page is not built), e.g.
   curl http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' -d '{"prompt": "ROMEO:", "max_tokens": 50}'
 ${flagHelp(SERVE_FLAGS)}`;
 
@@ -424,11 +435,12 @@ export async function serve(args: string[]): Promise<number> {
     void api?.lost.then(stop);
   });
   const served = f.checkpoint && !f.adapter;
-  console.log(`serving ${f.root || 'web-dist/'}${served ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
+  if (srv.noPage) console.log(`${srv.noPage}: the API alone is served${served ? `, and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''}, on ${srv.bound}`);
+  else console.log(`serving ${f.root || 'web-dist/'}${served ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
   if (f.adapter) console.log(`${CHECKPOINT_URL} is not served: the page would load ${f.checkpoint} without the adapter ${f.adapter}, which the API merges`);
   if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}${parent ? `: ${parent} with the adapter merged` : ''}; one generation at a time, up to ${f.maxQueue} waiting${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
   const generate = api && (apiKey === undefined ? ` and generate on this GPU (--api-key KEY, or ${API_KEY_ENV}, asks for a key)` : '');
-  if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${served ? ' and download the checkpoint' : ''}${generate || ''}`);
+  if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can ${srv.noPage ? 'reach it' : 'load the page'}${served ? ' and download the checkpoint' : ''}${generate || ''}`);
   console.log(`open ${srv.url}  (Ctrl-C to stop)`);
   const lost = await ended;
   await srv.close();

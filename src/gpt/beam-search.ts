@@ -14,7 +14,10 @@
 //   a positive lengthPenalty, else the tokens generated so far (false's heuristic); and at maxNewTokens.
 // The result is the numReturnSequences best finished, best first, with their scores
 // (sequences_scores). On the GPU: the beams are rows of the KV cache, each step reads back 2N
-// (score, index) pairs, never the logits, and the cache rows are gathered by the beams kept. Past
+// (score, index) pairs, never the logits, and the cache rows are gathered by the beams kept.
+// noRepeatNgramSize bans, as HF's logits processor there, on each beam's log_softmax before its
+// running score is added, from the beams' tokens (the prompt's, all of it, then theirs) kept on the
+// GPU and gathered by the beams kept, as the cache's rows (token-history.ts). Past
 // the block size the windows slide as in `generate`: each beam's last blockSize tokens re-encoded,
 // as they are where the weights or the compute dtype changed while a step was read back.
 import { noGrad } from '../autograd/mode.js';
@@ -25,6 +28,8 @@ import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { keep, scope } from '../tensor/scope.js';
 import { checkArgs, isToken, LogitsNotFiniteError, sameSources, sourcesOf } from './generate.js';
 import type { GPT } from './model.js';
+import { checkNoRepeatNgramSize } from './penalties.js';
+import { TokenHistory } from './token-history.js';
 
 /** How beam search runs: Hugging Face's generate() options of the same names (num_beams, length_penalty, early_stopping, num_return_sequences, eos_token_id). */
 export interface BeamSearchOptions {
@@ -44,6 +49,8 @@ export interface BeamSearchOptions {
   numReturnSequences?: number;
   /** A token id that finishes a beam (it is the last of its tokens). */
   eosTokenId?: number;
+  /** No n-gram of this many tokens twice in a beam, the prompt included (Hugging Face's no_repeat_ngram_size; 0 = off). */
+  noRepeatNgramSize?: number;
 }
 
 /** The most beams a vocabulary of `vocabSize` allows: the first step's 2·numBeams candidates come from the prompt's one beam. */
@@ -65,7 +72,7 @@ interface Beam {
 export async function generateBeams(model: GPT, prompt: ArrayLike<number>, opts: BeamSearchOptions): Promise<BeamHypothesis[]> {
   const op = 'generateBeams';
   checkBeamArgs(model, prompt, opts);
-  const { numBeams: N, maxNewTokens, lengthPenalty = 1, earlyStopping = false, numReturnSequences = 1, eosTokenId } = opts;
+  const { numBeams: N, maxNewTokens, lengthPenalty = 1, earlyStopping = false, numReturnSequences = 1, eosTokenId, noRepeatNgramSize = 0 } = opts;
   const { blockSize, vocabSize: V } = model.config;
   // a context is the last blockSize tokens: a longer prompt's earlier ones are never read
   const promptTail = Array.prototype.slice.call(prompt, -blockSize) as number[];
@@ -78,6 +85,7 @@ export async function generateBeams(model: GPT, prompt: ArrayLike<number>, opts:
     for (const c of caches ?? []) disposeCache(c);
     caches = null;
   };
+  const bans = noRepeatNgramSize ? { history: new TokenHistory([prompt]), n: noRepeatNgramSize } : null;
   enterEval(model);
   try {
     for (let generated = 1; ; generated++) {
@@ -92,7 +100,7 @@ export async function generateBeams(model: GPT, prompt: ArrayLike<number>, opts:
         input = beams.map(contextOf); // of one length: each beam has made as many tokens
         if (fits) [caches, cachedFrom] = [model.h.items.map(() => ({ qkv: null, capacity: blockSize })), sourcesOf(model, op)];
       }
-      const { scores, ids } = await topContinuations(model, input, beams, caches, 2 * N);
+      const { scores, ids } = await topContinuations(model, input, beams, caches, 2 * N, bans);
       if (scores.some(Number.isNaN)) throw new LogitsNotFiniteError(op, null, generated, prompt.length + generated - 1);
       const last = generated === maxNewTokens; // every candidate finishes (max_length)
       const running: Beam[] = [];
@@ -114,8 +122,15 @@ export async function generateBeams(model: GPT, prompt: ArrayLike<number>, opts:
       // the cache's rows follow the beams kept (the first step's one row becomes N); it goes on while the windows fit
       if (caches && !fits) dropCaches();
       if (caches && !rows.every((r, j) => r === j)) for (const c of caches) keepCacheRows(c, rows, 0);
+      if (bans) {
+        scope(() => {
+          bans.history.keepRows(rows);
+          bans.history.append(running.map((b) => b.tokens.at(-1)!));
+        });
+      }
     }
   } finally {
+    bans?.history.dispose();
     dropCaches();
     leaveEval(model);
   }
@@ -132,16 +147,19 @@ function addFinished(finished: BeamHypothesis[], n: number, hypothesis: BeamHypo
 
 /**
  * One step on the GPU: the model's logits for `input` (a row per beam), their log_softmax in
- * float32 plus each beam's summed logprobs, and the top `k` of all rows together: their scores and
- * their indices into [beams, V], read back (2k numbers).
+ * float32 (with `bans`: n-grams of the beams' tokens banned) plus each beam's summed logprobs, and
+ * the top `k` of all rows together: their scores and their indices into [beams, V], read back (2k numbers).
  */
-async function topContinuations(model: GPT, input: number[][], beams: Beam[], caches: KVCache[] | null, k: number): Promise<{ scores: Float32Array; ids: Int32Array }> {
+async function topContinuations(
+  model: GPT, input: number[][], beams: Beam[], caches: KVCache[] | null, k: number, bans: { history: TokenHistory; n: number } | null,
+): Promise<{ scores: Float32Array; ids: Int32Array }> {
   const [values, indices] = noGrad(() =>
     scope(() => {
       const idx = tensor(Int32Array.from(input.flat()), [input.length, input[0]!.length]);
       const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true }).logits; // [R, 1, V]
       const raw = logits.dtype === 'float32' ? logits : cast(logits, 'float32'); // float16 under autocast: scored in float32, as HF's
-      const lp = logSoftmax(raw.reshape([input.length, -1]), -1).add(tensor(Float32Array.from(beams, (b) => b.sum), [input.length, 1])); // [R, V]
+      const logprobs = logSoftmax(raw.reshape([input.length, -1]), -1); // [R, V]
+      const lp = (bans ? bans.history.ban(logprobs, bans.n) : logprobs).add(tensor(Float32Array.from(beams, (b) => b.sum), [input.length, 1])); // [R, V]
       return topk(lp.reshape([1, -1]), k).map(keep) as [Tensor, Tensor]; // [1, k] each
     }),
   );
@@ -158,7 +176,7 @@ async function topContinuations(model: GPT, input: number[][], beams: Beam[], ca
 function checkBeamArgs(model: GPT, prompt: ArrayLike<number>, opts: BeamSearchOptions): void {
   const op = 'generateBeams';
   checkArgs(model, [prompt], { maxNewTokens: 1 }, op); // the model and the prompt
-  checkOptionKeys(op, opts, ['numBeams', 'maxNewTokens', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'eosTokenId']);
+  checkOptionKeys(op, opts, ['numBeams', 'maxNewTokens', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'eosTokenId', 'noRepeatNgramSize']);
   const { numBeams, maxNewTokens, lengthPenalty, earlyStopping, numReturnSequences, eosTokenId } = opts;
   const V = model.config.vocabSize;
   const half = maxBeams(V);
@@ -169,5 +187,6 @@ function checkBeamArgs(model: GPT, prompt: ArrayLike<number>, opts: BeamSearchOp
   if (numReturnSequences !== undefined && !(Number.isInteger(numReturnSequences) && numReturnSequences >= 1 && numReturnSequences <= numBeams)) {
     throw new RangeError(`${op}: numReturnSequences must be an integer in [1, numBeams ${numBeams}], got ${describeValue(numReturnSequences)}`);
   }
+  checkNoRepeatNgramSize(op, opts.noRepeatNgramSize);
   if (eosTokenId !== undefined && !isToken(eosTokenId, V)) throw new RangeError(`${op}: eosTokenId must be a token id in [0, ${V}), got ${describeValue(eosTokenId)}`);
 }

@@ -14,7 +14,8 @@
 // keys and values stale: the windows are re-encoded, a step recorded ahead on the old ones redone
 // with its uniform numbers, so the tokens are those of generation without the cache. Penalties,
 // where asked, go on the last position's logits from token counts kept on the GPU (penalties.ts),
-// after a logit bias, where asked (logit-bias.ts: vLLM's order).
+// after a logit bias, where asked (logit-bias.ts: vLLM's order); then n-gram bans, from the tokens
+// kept on the GPU (token-history.ts), before temperature and the filters (Hugging Face's order).
 // generateBatch's `logprobs` has each step also take, from its raw logits (before bias and penalties), the
 // drawn tokens' log-probabilities and the top N's, read back with the ids (never the logits).
 import { noGrad } from '../autograd/mode.js';
@@ -22,24 +23,24 @@ import { computeDtype } from '../nn/autocast.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
-import { add, arange, cast, checkPenaltyOptions, checkSamplingOptions, eq, hasPenalties, logSoftmax, sampleLogits, SAMPLING_KEYS, sum, tensor, topk, where, type PenaltyOptions, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { add, arange, cast, checkPenaltyOptions, checkSamplingOptions, eq, hasPenalties, logSoftmax, sampleLogits, SAMPLING_KEYS, sum, tensor, topk, where, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { hasLogitBias, logitBiasProblem, logitBiasRow, type LogitBias } from './logit-bias.js';
 import { GPT } from './model.js';
-import { GenerationPenalties } from './penalties.js';
+import { checkNoRepeatNgramSize, GenerationPenalties, type TokenRules } from './penalties.js';
 
 /** The largest float32 below 1. */
 const BELOW_ONE = 1 - 2 ** -24;
 
 /**
- * How many tokens to generate and how: sampling settings, a logit bias and penalties (on the model's
- * logits, in that order, before temperature, top-k, top-p and min-p, as vLLM applies them; greedy
- * decoding sees them too; see PenaltyOptions and src/gpt/penalties.ts for which tokens count), seed,
- * KV cache, stop token.
+ * How many tokens to generate and how: sampling settings, a logit bias, penalties and n-gram bans (on
+ * the model's logits, in that order, before temperature, top-k, top-p and min-p, as vLLM and Hugging
+ * Face apply them; greedy decoding sees them too; see PenaltyOptions and src/gpt/penalties.ts for
+ * which tokens count), seed, KV cache, stop token.
  */
-export interface GenerateOptions extends SamplingOptions, PenaltyOptions {
+export interface GenerateOptions extends SamplingOptions, TokenRules {
   /** Token id -> bias in [-100, 100] added to its logit (OpenAI's logit_bias; at most 300 entries; src/gpt/logit-bias.ts). */
   logitBias?: LogitBias;
   /** Tokens to generate at most (per sequence). */
@@ -114,10 +115,11 @@ interface Sequence {
 async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
   const single = op === 'generate';
-  const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, logprobs, logitBias } = opts;
+  const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, noRepeatNgramSize, logprobs, logitBias } = opts;
   const sampling = { temperature, topK, topP, minP };
   const bias = hasLogitBias(logitBias) ? keep(scope(() => logitBiasRow(logitBias, model.config.vocabSize))) : null; // [1, V], uploaded once
-  const penalties = hasPenalties(opts) ? new GenerationPenalties(prompts, model.config.vocabSize, { repetitionPenalty, presencePenalty, frequencyPenalty }) : null;
+  const rules: TokenRules = { repetitionPenalty, presencePenalty, frequencyPenalty, noRepeatNgramSize };
+  const penalties = hasPenalties(opts) || noRepeatNgramSize ? new GenerationPenalties(prompts, model.config.vocabSize, rules) : null;
   const columns = logprobs ? keep(scope(() => arange(model.config.vocabSize).reshape([1, -1]))) : null; // with logprobs: the column ids 0..V-1, uploaded once
   const seed = opts.seed ?? 0;
   const rngOf = (i: number) => (typeof seed === 'number' ? new Generator(seed, i) : new Generator(seed[i]!));
@@ -221,7 +223,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
           abandon(ahead);
         }
         const r = current.rows[undrawn]!;
-        throw new LogitsNotFiniteError(op, single ? null : r, seqs[r]!.made + 1, prompts[r]!.length + seqs[r]!.made);
+        throw new LogitsNotFiniteError(op, single ? null : r, seqs[r]!.made + 1, prompts[r]!.length + seqs[r]!.made, noRepeatNgramSize);
       }
       current.ids.dispose();
       const step: (number | null)[] = seqs.map(() => null);
@@ -326,6 +328,8 @@ export class LogitsNotFiniteError extends Error {
     /** Which of its generated tokens (from 1) was to be drawn, and its position in the sequence (from 0, the prompt's first token). */
     readonly token: number,
     readonly position: number,
+    /** The noRepeatNgramSize it generated with (0 or absent: none), whose bans may have left no token. */
+    readonly ngramSize = 0,
   ) {
     super();
     this.name = 'LogitsNotFiniteError';
@@ -334,7 +338,8 @@ export class LogitsNotFiniteError extends Error {
 
   /** The message without the op, the sequence named as `sequence` says (null: none). */
   describe(sequence: string | null): string {
-    return `the model's logits are not finite at ${sequence === null ? '' : `${sequence}, `}generated token ${this.token} (position ${this.position}): a NaN or +Inf, or every one -Inf, so there is no distribution to draw from (${notFiniteCause(this.dtype, 'generate')}); no token was drawn there`;
+    const banned = this.ngramSize ? `noRepeatNgramSize ${this.ngramSize} banned every token left (-Inf), or ` : '';
+    return `the model's logits are not finite at ${sequence === null ? '' : `${sequence}, `}generated token ${this.token} (position ${this.position}): a NaN or +Inf, or every one -Inf, so there is no distribution to draw from (${banned}${notFiniteCause(this.dtype, 'generate')}); no token was drawn there`;
   }
 }
 
@@ -356,7 +361,7 @@ export function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opt
     if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   }
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, minP?, seed?, stopToken? } are required`);
-  const penaltyKeys = ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'];
+  const penaltyKeys = ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'noRepeatNgramSize'];
   checkOptionKeys(op, opts, ['maxNewTokens', ...SAMPLING_KEYS, 'logitBias', ...penaltyKeys, 'seed', 'kvCache', 'stopToken', ...(single ? [] : ['stopAfter', 'logprobs'])]);
   const { maxNewTokens, seed, stopToken, stopAfter, kvCache, logprobs } = opts;
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${describeValue(maxNewTokens)}`);
@@ -374,6 +379,7 @@ export function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opt
   const biasProblem = opts.logitBias === undefined ? null : logitBiasProblem(opts.logitBias, vocabSize, 'logitBias');
   if (biasProblem) throw new RangeError(`${op}: ${biasProblem}`);
   checkPenaltyOptions(op, opts);
+  checkNoRepeatNgramSize(op, opts.noRepeatNgramSize);
 }
 
 const isTypedArray = (x: unknown): x is ArrayLike<number> => ArrayBuffer.isView(x) && !(x instanceof DataView);

@@ -158,7 +158,7 @@ function unseen(caches: KVCache[] | null, tokens: readonly number[], ids: readon
   return pieces.length === 1 ? pieces[0]! : concat(pieces, 1);
 }
 
-const PENALTY_KEYS = ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'];
+const PENALTY_KEYS = ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'noRepeatNgramSize'];
 
 /** One-line errors for bad models, prompt or options, before any work is queued. */
 function checkSpeculativeArgs(target: GPT, draft: GPT, prompt: ArrayLike<number>, opts: SpeculativeOptions): void {
@@ -167,6 +167,7 @@ function checkSpeculativeArgs(target: GPT, draft: GPT, prompt: ArrayLike<number>
   checkArgs(target, [prompt], opts ? (rest as GenerateOptions) : opts, OP);
   // the rule would need them on both models' rows, with the drafts counted: not written
   if (hasPenalties(opts)) throw new RangeError(`${OP}: penalties (repetitionPenalty, presencePenalty, frequencyPenalty) are not applied in speculative decoding; give them at their off values (1, 0, 0), or use generate without a draft`);
+  if (opts.noRepeatNgramSize) throw new RangeError(`${OP}: noRepeatNgramSize is not applied in speculative decoding; give 0 (off), or use generate without a draft`);
   if (hasLogitBias(opts.logitBias)) throw new RangeError(`${OP}: logitBias is not applied in speculative decoding; leave it out (or {}), or use generate without a draft`);
   if (!(draft instanceof GPT)) throw new TypeError(`${OP}: argument 'draft' must be a GPT, got ${describeValue(draft)}`);
   const [vt, vd] = [target.config.vocabSize, draft.config.vocabSize];

@@ -247,7 +247,7 @@ export const {
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where, clamp,
   expand, sumTo, sum, mean, max, min, argmax, argmin, topkValues, topkIndices, std, reshape, squeeze, unsqueeze, flatten, clone, permute, slice, concat, stack, cast, castCached,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
-  penalizeLogits, sampleLogits, speculativeSample,
+  penalizeLogits, banRepeatedNgrams, sampleLogits, speculativeSample,
   linearInt8, embeddingInt8, linearInt4,
 } = ops;
 export { checkSamplingOptions, MIN_TEMPERATURE, SAMPLING_KEYS, type SamplingOptions } from './sample.js';

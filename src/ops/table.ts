@@ -30,6 +30,7 @@ import { linearCrossEntropy } from './linear-cross-entropy.js';
 import { maskInPlace } from './mask.js';
 import { matmul } from './matmul.js';
 import { argmax, argmin, max, mean, min, sum } from './reduce.js';
+import { banRepeatedNgrams } from './ngram.js';
 import { countTokens, penalizeLogits } from './penalty.js';
 import { sampleLogits } from './sample.js';
 import { speculativeSample } from './speculative.js';
@@ -58,8 +59,8 @@ export const OPS = {
   cast, castCached,
   // linear algebra and the fused ops of a transformer
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
-  // generation: penalties on the logits, a token per row of them, a round of speculative sampling
-  penalizeLogits, sampleLogits, speculativeSample,
+  // generation: penalties and n-gram bans on the logits, a token per row of them, a round of speculative sampling
+  penalizeLogits, banRepeatedNgrams, sampleLogits, speculativeSample,
   // int8 and int4 weights, inference only (int8.ts, int4.ts)
   linearInt8, embeddingInt8, linearInt4,
 } satisfies Record<string, AnyOp>;

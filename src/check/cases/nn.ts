@@ -12,6 +12,7 @@ import { dropoutRef, embeddingRef, sliceRef } from '../reference/indexing.js';
 import { matmulRef } from '../reference/matmul.js';
 import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layerNormRef, linearRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
+import { banRepeatedNgramsRef } from '../reference/ngram.js';
 import { penalizeRef } from '../reference/penalty.js';
 import { sampleCandidates, sampleRef, sampleWalk } from '../reference/sample.js';
 import { decisionsOf, nearBoundary, roundRows, shareMiddle, speculativeSampleRef } from '../reference/speculative.js';
@@ -454,6 +455,29 @@ const penalizeLogits = {
   },
 };
 
+/**
+ * banRepeatedNgrams over histories of a few distinct ids (so n-grams repeat), n from 1 to 4, each
+ * row left-padded with -1 (some shorter than n), on logits with -Inf among them.
+ */
+const banRepeatedNgrams = {
+  draw(r: Random): Sample<[Tensor, Tensor, number]> {
+    const [R, V, T, n] = [r.int(1, 5), vocabulary(r), r.int(1, 12), r.int(1, 4)];
+    const x = logits(r, [R, V]);
+    if (bool(r)) x.data[r.int(0, x.data.length - 1)] = -Infinity;
+    const alphabet = r.int(1, Math.min(V, 4));
+    const history = ref([R, T], Array.from({ length: R }, () => {
+      const pad = r.int(0, T);
+      return Array.from({ length: T }, (_, j) => (j < pad ? -1 : r.int(0, alphabet - 1)));
+    }).flat());
+    return {
+      inputs: [floatInput(x, false), intInput(history)],
+      args: ([t, h]) => [t!, h!, n],
+      reference: ([t, h]) => banRepeatedNgramsRef(t!, h!, n),
+      tol: EXACT,
+    };
+  },
+};
+
 export const NN_CASES = {
   matmul,
   linear,
@@ -468,6 +492,7 @@ export const NN_CASES = {
   causalAttention,
   biasGelu,
   penalizeLogits,
+  banRepeatedNgrams,
   sampleLogits,
   speculativeSample,
 } satisfies { [K in OpName]?: OpCase<K> };
