@@ -3,7 +3,8 @@
 // made whole at the prefill or grown step by step, and the peak while caches move (grown into
 // larger ones, or cut down as finished sequences' rows are dropped), in float32 and in float16 (with
 // the weights' float16 copies). And the refusal, before the device allocates anything, of a batch
-// whose cache one binding cannot hold in the dtype it computes in, naming it.
+// whose cache one binding cannot hold in the dtype it computes in, naming it. What sampling and beam
+// search make beside a step's logits (memoryPlan's sampling), against what the device measures them to add.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInferenceFits, generationExtent } from '../src/cli/device-fit.js';
 import { generateBeams } from '../src/gpt/beam-search.js';
@@ -12,6 +13,9 @@ import { memoryPlan, type SamplingPlan } from '../src/gpt/memory-plan.js';
 import { quantizeModel } from '../src/gpt/quantize.js';
 import { pooledSize } from '../src/device/pool.js';
 import { autocast, CastCache, type ComputeDtype } from '../src/nn/autocast.js';
+import { keepCacheRows } from '../src/nn/transformer.js';
+import { zeros } from '../src/ops/index.js';
+import { keep } from '../src/tensor/scope.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { device } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
@@ -93,8 +97,8 @@ describe("a cached generation's KV caches, against the bytes the device holds", 
   });
 });
 
-describe("a generation's penalties and logprobs, against the bytes the device holds", () => {
-  it('counts their [batch, V] tensors (penalties: 2 kept and a penalized copy a step; a logit bias: a biased copy a step; logprobs: 3 a step and the top N): the peak within the plan, their bytes within 2% of what the device measures them to add', async () => {
+describe("a generation's penalties, n-gram bans and logprobs, against the bytes the device holds", () => {
+  it('counts their [batch, V] tensors (penalties: 2 kept and a penalized copy a step; a logit bias: a biased copy a step; n-gram bans: the tokens kept and a banned copy a step; logprobs: 3 a step and the top N): the peak within the plan, their bytes within 2% of what the device measures them to add', async () => {
     // a vocabulary far wider than the model, and one position: the step's sampling is the peak (the plan without it was 25% short)
     const wide: GPTConfig = { vocabSize: 4096, blockSize: 32, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: false };
     const m = new GPT(wide, { seed: 3 });
@@ -109,10 +113,10 @@ describe("a generation's penalties and logprobs, against the bytes the device ho
         return device().memory().peakBytes - before;
       };
       const plain = await peakOf({});
-      const both = await peakOf({ presencePenalty: 0.5, repetitionPenalty: 1.2, logitBias: { 7: 2 }, logprobs: { topN: 20, take: () => undefined } });
+      const both = await peakOf({ presencePenalty: 0.5, repetitionPenalty: 1.2, noRepeatNgramSize: 2, logitBias: { 7: 2 }, logprobs: { topN: 20, take: () => undefined } });
       const planOf = (sampling?: SamplingPlan) =>
         memoryPlan({ ...wide, blockSize: generationExtent(wide.blockSize, 1, 1).positions }, B, { training: false, kvCache: true, bindingLimit: profile().bindingLimit, sampling }).bytes;
-      const plan = planOf({ penalties: true, logitBias: true, logprobsTopN: 20 });
+      const plan = planOf({ penalties: true, logitBias: true, noRepeatNgram: true, logprobsTopN: 20 });
       expect(planOf().sampling).toBe(0);
       expect(both, `peak ${both} B, planned ${plan.total - plan.weights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights);
       expect(Math.abs(both - plain - plan.sampling) / plan.sampling, `measured ${both - plain} B more, planned ${plan.sampling} B`).toBeLessThan(0.02);
@@ -160,6 +164,26 @@ describe("a beam search's work, against the bytes the device holds", () => {
       expect(Math.abs(beams - greedy - plan.sampling) / plan.sampling, `measured ${beams - greedy} B more, planned ${plan.sampling} B`).toBeLessThan(0.05);
     } finally {
       m.dispose();
+    }
+  });
+
+  it('gathers a layer\'s cache by the beams kept in one copy beside it (was three: the rows\' slices, their concat, the slots\' slice)', async () => {
+    const [R, slots, W] = [8, 64, 384];
+    for (const rows of [[0, 0, 1, 1, 2, 2, 3, 3], [1, 2, 3, 4, 5, 6, 7, 0], [3, 3, 3, 3, 3, 3, 3, 3]]) {
+      const cache = { qkv: keep(zeros([R, slots, W])), length: 40, capacity: slots };
+      try {
+        await device().sync();
+        const before = device().memory().liveBytes;
+        device().resetPeakMemory();
+        keepCacheRows(cache, rows, 0);
+        await device().sync();
+        // the copy, and the rows' ids (int32: a small buffer)
+        const extra = device().memory().peakBytes - before;
+        expect(extra, `rows ${rows}: ${extra} B past the cache`).toBeGreaterThanOrEqual(R * slots * W * 4);
+        expect(extra, `rows ${rows}: ${extra} B past the cache`).toBeLessThan(R * slots * W * 4 + 4096);
+      } finally {
+        cache.qkv!.dispose();
+      }
     }
   });
 

@@ -167,8 +167,8 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const reach = generationExtent(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
   const opened = f.draft ? await openDraft(f.draft, head, { ...f, promptTokens: prompt.length }) : null;
   const draft = opened?.model;
-  // checked with what a step makes beside its logits: beam search's work, or the penalties' and logit bias' tensors
-  const batch = f.numBeams > 1 ? { batch: f.numBeams, flag: '--num-beams', sampling: { beams: true } } : { batch: f.numSamples, flag: '--num-samples', sampling: samplingPlan({ ...f, logitBias }) };
+  // checked with what a step makes beside its logits: beam search's work, the penalties', logit bias' and n-gram bans' tensors
+  const batch = f.numBeams > 1 ? { batch: f.numBeams, flag: '--num-beams', sampling: { beams: true, noRepeatNgram: f.noRepeatNgramSize > 0 } } : { batch: f.numSamples, flag: '--num-samples', sampling: samplingPlan({ ...f, logitBias }) };
   const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, ...batch, ...reach, kvCache: f.kvCache }, adapter, draft).catch((e: unknown) => {
     draft?.dispose();
     throw e;
