@@ -3,14 +3,19 @@
 // made whole at the prefill or grown step by step, and the peak while caches move (grown into
 // larger ones, or cut down as finished sequences' rows are dropped), in float32 and in float16 (with
 // the weights' float16 copies). And the refusal, before the device allocates anything, of a batch
-// whose cache one binding cannot hold in the dtype it computes in, naming it.
+// whose cache one binding cannot hold in the dtype it computes in, naming it. What sampling and beam
+// search make beside a step's logits (memoryPlan's sampling), against what the device measures them to add.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInferenceFits, generationExtent } from '../src/cli/device-fit.js';
+import { generateBeams } from '../src/gpt/beam-search.js';
 import { generateBatch } from '../src/gpt/generate.js';
-import { memoryPlan } from '../src/gpt/memory-plan.js';
+import { memoryPlan, type SamplingPlan } from '../src/gpt/memory-plan.js';
 import { quantizeModel } from '../src/gpt/quantize.js';
 import { pooledSize } from '../src/device/pool.js';
 import { autocast, CastCache, type ComputeDtype } from '../src/nn/autocast.js';
+import { keepCacheRows } from '../src/nn/transformer.js';
+import { zeros } from '../src/ops/index.js';
+import { keep } from '../src/tensor/scope.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { device } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
@@ -92,8 +97,8 @@ describe("a cached generation's KV caches, against the bytes the device holds", 
   });
 });
 
-describe("a generation's penalties and logprobs, against the bytes the device holds", () => {
-  it('counts their [batch, V] tensors (penalties: 2 kept and a penalized copy a step; a logit bias: a biased copy a step; logprobs: 3 a step and the top N): the peak within the plan, their bytes within 2% of what the device measures them to add', async () => {
+describe("a generation's penalties, n-gram bans and logprobs, against the bytes the device holds", () => {
+  it('counts their [batch, V] tensors (penalties: 2 kept and a penalized copy a step; a logit bias: a biased copy a step; n-gram bans: the tokens kept and a banned copy a step; logprobs: 3 a step and the top N): the peak within the plan, their bytes within 2% of what the device measures them to add', async () => {
     // a vocabulary far wider than the model, and one position: the step's sampling is the peak (the plan without it was 25% short)
     const wide: GPTConfig = { vocabSize: 4096, blockSize: 32, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: false };
     const m = new GPT(wide, { seed: 3 });
@@ -108,13 +113,88 @@ describe("a generation's penalties and logprobs, against the bytes the device ho
         return device().memory().peakBytes - before;
       };
       const plain = await peakOf({});
-      const both = await peakOf({ presencePenalty: 0.5, repetitionPenalty: 1.2, logitBias: { 7: 2 }, logprobs: { topN: 20, take: () => undefined } });
-      const planOf = (sampling?: { penalties: boolean; logitBias?: boolean; logprobsTopN?: number }) =>
+      const both = await peakOf({ presencePenalty: 0.5, repetitionPenalty: 1.2, noRepeatNgramSize: 2, logitBias: { 7: 2 }, logprobs: { topN: 20, take: () => undefined } });
+      const planOf = (sampling?: SamplingPlan) =>
         memoryPlan({ ...wide, blockSize: generationExtent(wide.blockSize, 1, 1).positions }, B, { training: false, kvCache: true, bindingLimit: profile().bindingLimit, sampling }).bytes;
-      const plan = planOf({ penalties: true, logitBias: true, logprobsTopN: 20 });
+      const plan = planOf({ penalties: true, logitBias: true, noRepeatNgram: true, logprobsTopN: 20 });
       expect(planOf().sampling).toBe(0);
       expect(both, `peak ${both} B, planned ${plan.total - plan.weights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights);
       expect(Math.abs(both - plain - plan.sampling) / plan.sampling, `measured ${both - plain} B more, planned ${plan.sampling} B`).toBeLessThan(0.02);
+    } finally {
+      m.dispose();
+    }
+  });
+});
+
+describe("a beam search's work, against the bytes the device holds", () => {
+  // its beams are the batch: N rows of cache, a step's [N, V] log_softmax and its sum with the beams' scores (of the logits'
+  // float32 copy, which a greedy generation makes too), the top 2N; between steps each layer's cache gathered by the beams kept
+  const N = 8;
+  const beamPlan = (cfg: GPTConfig, P: number, steps: number, dtype: ComputeDtype, sampling?: SamplingPlan) =>
+    memoryPlan({ ...cfg, blockSize: generationExtent(cfg.blockSize, P, steps).positions }, N, { training: false, kvCache: true, dtype, bindingLimit: profile().bindingLimit, sampling }).bytes;
+  /** The most bytes live, past the weights (and their float16 copies, made before), while `run` runs in `dtype`. */
+  const peakOf = async (m: GPT, dtype: ComputeDtype, run: () => Promise<unknown>) => {
+    const casts = dtype === 'float16' ? new CastCache([...m.parameters()]) : undefined;
+    try {
+      await device().sync();
+      const before = device().memory().liveBytes;
+      device().resetPeakMemory();
+      await autocast(dtype, run, casts);
+      await device().sync();
+      return device().memory().peakBytes - before;
+    } finally {
+      casts?.dispose();
+    }
+  };
+
+  it.for([['float32'], ['float16']] as const)('counts a step\'s [beams, V] tensors (%s): the peak within the plan, their bytes within 5%% of what the device measures a beam search to add to a greedy generation of as many rows', async ([dtype], ctx) => {
+    if (dtype === 'float16' && !profile().f16) ctx.skip();
+    // a vocabulary far wider than the model, and a prompt of one token: a step's [N, V] tensors are the peak
+    const wide: GPTConfig = { vocabSize: 8192, blockSize: 32, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: false };
+    const m = new GPT(wide, { seed: 3 });
+    try {
+      const [P, steps] = [1, 3];
+      const beams = await peakOf(m, dtype, () => generateBeams(m, [5], { numBeams: N, maxNewTokens: steps, earlyStopping: 'never' }));
+      const greedy = await peakOf(m, dtype, async () => {
+        for await (const step of generateBatch(m, Array.from({ length: N }, () => [5]), { maxNewTokens: steps, temperature: 0 })) void step;
+      });
+      const plan = beamPlan(wide, P, steps, dtype, { beams: true });
+      expect(beamPlan(wide, P, steps, dtype).sampling).toBe(0);
+      expect(beams, `peak ${beams} B, planned ${plan.total - plan.weights - plan.halfWeights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights - plan.halfWeights);
+      expect(Math.abs(beams - greedy - plan.sampling) / plan.sampling, `measured ${beams - greedy} B more, planned ${plan.sampling} B`).toBeLessThan(0.05);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('gathers a layer\'s cache by the beams kept in one copy beside it (was three: the rows\' slices, their concat, the slots\' slice)', async () => {
+    const [R, slots, W] = [8, 64, 384];
+    for (const rows of [[0, 0, 1, 1, 2, 2, 3, 3], [1, 2, 3, 4, 5, 6, 7, 0], [3, 3, 3, 3, 3, 3, 3, 3]]) {
+      const cache = { qkv: keep(zeros([R, slots, W])), length: 40, capacity: slots };
+      try {
+        await device().sync();
+        const before = device().memory().liveBytes;
+        device().resetPeakMemory();
+        keepCacheRows(cache, rows, 0);
+        await device().sync();
+        // the copy, and the rows' ids (int32: a small buffer)
+        const extra = device().memory().peakBytes - before;
+        expect(extra, `rows ${rows}: ${extra} B past the cache`).toBeGreaterThanOrEqual(R * slots * W * 4);
+        expect(extra, `rows ${rows}: ${extra} B past the cache`).toBeLessThan(R * slots * W * 4 + 4096);
+      } finally {
+        cache.qkv!.dispose();
+      }
+    }
+  });
+
+  it('gathers each layer\'s cache by the beams kept (a narrow vocabulary, a wide model, the caches grown to the block): the peak within the plan', async () => {
+    const narrow: GPTConfig = { vocabSize: 65, blockSize: 64, nLayer: 3, nHead: 4, nEmbd: 128, dropout: 0, bias: false };
+    const m = new GPT(narrow, { seed: 3 });
+    try {
+      const [P, steps] = [8, 24];
+      const peak = await peakOf(m, 'float32', () => generateBeams(m, Array.from({ length: P }, (_, i) => (i * 7) % 65), { numBeams: N, maxNewTokens: steps, earlyStopping: 'never' }));
+      const plan = beamPlan(narrow, P, steps, 'float32', { beams: true });
+      expect(peak, `peak ${peak} B, planned ${plan.total - plan.weights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights);
     } finally {
       m.dispose();
     }

@@ -45,10 +45,10 @@ export const generationExtent = (blockSize: number, promptTokens: number, newTok
 
 /**
  * Throws unless `batch` sequences of `positions` fit the adapter for inference in `dtype` (float32
- * when absent), a generation's KV caches too where `kvCache` (its forwards of `forwardPositions`); a refusal that a batch of one would
+ * when absent), a generation's KV caches too where `kvCache` (its forwards of `forwardPositions`, its `sampling`'s tensors); a refusal that a batch of one would
  * not get names `flag`, which set the batch.
  */
-export function checkInferenceFits(m: GPTConfig, batch: number, positions: number, flag: string, room: AdapterRoom, opts: Pick<PlanOptions, 'kvCache' | 'dtype' | 'forwardPositions'> = {}): void {
+export function checkInferenceFits(m: GPTConfig, batch: number, positions: number, flag: string, room: AdapterRoom, opts: Pick<PlanOptions, 'kvCache' | 'dtype' | 'forwardPositions' | 'sampling'> = {}): void {
   checkModelSize(m, room); // the whole model (its position embedding at the block), whatever the batch
   const refusal = (b: number): Error | null => {
     try {

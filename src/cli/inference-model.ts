@@ -4,6 +4,7 @@
 // float16 copies, cast once rather than at every token.
 import { initDevice } from '../device/device.js';
 import type { Checkpoint } from '../gpt/checkpoint.js';
+import type { SamplingPlan } from '../gpt/memory-plan.js';
 import { deviceRoom, type GPT, type GPTConfig } from '../gpt/model.js';
 import type { TrainDtype } from '../gpt/trainer.js';
 import { CastCache, type ComputeDtype } from '../nn/autocast.js';
@@ -14,7 +15,8 @@ import { dtypeFlag } from './train-flags.js';
 
 /**
  * The batch an inference command runs: `batch` sequences of `positions` (the block when absent), in
- * forwards of `forwardPositions` (generationExtent's), with a generation's KV caches where `kvCache`; `flag` set the batch.
+ * forwards of `forwardPositions` (generationExtent's), with a generation's KV caches where `kvCache`
+ * and its `sampling`'s tensors (penalties, logit bias, beam search's); `flag` set the batch.
  */
 export interface InferenceBatch {
   dtype: TrainDtype;
@@ -23,13 +25,14 @@ export interface InferenceBatch {
   positions?: number;
   forwardPositions?: number;
   kvCache?: boolean;
+  sampling?: SamplingPlan;
 }
 
 /** Opens the device and returns --dtype resolved on it, once `config` at `run`'s batch fits the adapter in that dtype. */
 export async function checkOnDevice(config: GPTConfig, run: InferenceBatch): Promise<ComputeDtype> {
   await initDevice();
   const dtype = dtypeFlag(run.dtype);
-  checkInferenceFits(config, run.batch, run.positions ?? config.blockSize, run.flag, deviceRoom(), { kvCache: run.kvCache, forwardPositions: run.forwardPositions, dtype });
+  checkInferenceFits(config, run.batch, run.positions ?? config.blockSize, run.flag, deviceRoom(), { kvCache: run.kvCache, forwardPositions: run.forwardPositions, sampling: run.sampling, dtype });
   return dtype;
 }
 

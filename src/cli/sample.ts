@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateBatch, LogitsNotFiniteError } from '../gpt/generate.js';
 import { logitBiasProblem } from '../gpt/logit-bias.js';
+import { samplingPlan } from '../gpt/memory-plan.js';
 import { describeLeftOut, encodePrompt, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
 import { evaluateModel } from '../gpt/evaluate.js';
 import { TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS } from '../gpt/trainer.js';
@@ -166,7 +167,8 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const reach = generationExtent(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
   const opened = f.draft ? await openDraft(f.draft, head, { ...f, promptTokens: prompt.length }) : null;
   const draft = opened?.model;
-  const batch = f.numBeams > 1 ? { batch: f.numBeams, flag: '--num-beams' } : { batch: f.numSamples, flag: '--num-samples' };
+  // checked with what a step makes beside its logits: beam search's work, the penalties', logit bias' and n-gram bans' tensors
+  const batch = f.numBeams > 1 ? { batch: f.numBeams, flag: '--num-beams', sampling: { beams: true, noRepeatNgram: f.noRepeatNgramSize > 0 } } : { batch: f.numSamples, flag: '--num-samples', sampling: samplingPlan({ ...f, logitBias }) };
   const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, ...batch, ...reach, kvCache: f.kvCache }, adapter, draft).catch((e: unknown) => {
     draft?.dispose();
     throw e;

@@ -25,9 +25,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { device } from '../device/device.js';
 import type { DeviceLostError } from '../device/lost.js';
 import { generateBatch, LogitsNotFiniteError, type DrawnLogprobs } from '../gpt/generate.js';
-import { hasLogitBias } from '../gpt/logit-bias.js';
+import { samplingPlan } from '../gpt/memory-plan.js';
 import { deviceRoom } from '../gpt/model.js';
-import { hasPenalties } from '../ops/index.js';
 import { scoreSequences, ScoresNotFiniteError } from '../gpt/score.js';
 import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { TrainDtype } from '../gpt/trainer.js';
@@ -138,8 +137,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
     try {
       // generateBatch decodes with KV caches
       // with its penalties', logit bias' and logprobs' tensors, [batch, V] each
-      const sampling = { penalties: hasPenalties(r), logitBias: hasLogitBias(r.logitBias), ...(r.logprobs !== null && { logprobsTopN: r.logprobs }) };
-      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, ...deviceRoom(), kvCache: true, forwardPositions, dtype, sampling });
+      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, ...deviceRoom(), kvCache: true, forwardPositions, dtype, sampling: samplingPlan(r, r.logprobs) });
     } catch (e) {
       const asked = r.bestOf > r.n ? 'best_of' : 'n';
       throw new ApiError(400, `${asked} ${r.bestOf} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, asked);

@@ -31,15 +31,20 @@
 // A cached generation (generate.ts) holds each layer's KV cache, its packed q|k|v rows ([B, slots,
 // 3·A] in the compute dtype, which the attention binds whole) at up to the block's slots (a plan for
 // generation is made at the positions it reaches, as its block). While a layer's cache moves (into a
-// larger one, or cut down to the rows of the sequences still going) two more copies of it are live,
-// 6·B·T·C values at most: fewer than a forward's activations over the block, counted beside the
+// larger one, or gathered to the rows of the sequences still going or the beams kept, then its slots cut
+// from the left padding) at most two more copies of it are live, 6·B·T·C values at most: fewer than a forward's activations over the block, counted beside the
 // caches, which a decoding step of one position a row does not hold. Its forwards (the prefill, a
 // re-encode) run at most its context, half the cache's slots where within the block: their MLP
 // activations and qkv are checked against the limits at that length (forwardPositions).
 // A generation's sampling may hold more, a float32 row of V a sequence per tensor: penalties
 // (src/gpt/penalties.ts) keep two through it (the counts, the prompt's ids) and make a penalized copy
 // of a step's logits; a logit bias keeps its [1, V] row and makes a biased copy of them (logit-bias.ts); logprobs make a step's log_softmax, the drawn id's mask and the masked values
-// (generate.ts' drawnLogprobs), then the top N's values and ids. Counted beside the logits.
+// (generate.ts' drawnLogprobs), then the top N's values and ids; n-gram bans (token-history.ts) keep each
+// sequence's tokens [B, positions] int32 (a copy beside it as a token is appended) and make a banned copy
+// of a step's logits. Beam search (beam-search.ts, its
+// beams the batch) makes a step's log_softmax and its sum with the beams' scores (of the logits' float32
+// copy, as sampling's), then the top 2N's values and ids. Counted beside the logits.
+// Its gather of each layer's cache by the beams kept is a cache's move, as above.
 // How the LM head's products run (in blocks, in chunks of rows) depends on the adapter's launch
 // limits: the plan needs an open device.
 import { pooledSize } from '../device/pool.js';
@@ -50,6 +55,8 @@ import { castGroupSize } from '../kernels/wgsl/cast-group.js';
 import { int4ProductDequantizes } from '../kernels/wgsl/int4.js';
 import { int8ProductDequantizes } from '../kernels/wgsl/matmul.js';
 import { checkInteger } from '../tensor/check.js';
+import { hasPenalties, type PenaltyOptions } from '../ops/index.js';
+import { hasLogitBias, type LogitBias } from './logit-bias.js';
 import { isTargeted } from './lora.js';
 import { blockConfig, blockLinearShapes, configParameterShapes, modelSizeProblem, weightBuffers, type GPTConfig } from './model.js';
 import { bufferFitProblem, formatBytes, type PlannedBuffer } from './buffer-fit.js';
@@ -71,7 +78,7 @@ export interface MemoryPlan {
    * (a float16 run's; a float32 one's summed into it: accumulating micro-batches, shared layers).
    * `kvCache`, a cached generation's (PlanOptions.kvCache): every layer's cache at the block's slots.
    * `teacher`, a distillation teacher's forward at its peak.
-   * `sampling`, a generation's penalties and logprobs (PlanOptions.sampling): what they keep and what a step makes.
+   * `sampling`, a generation's penalties, logit bias, logprobs or beam search (PlanOptions.sampling): what they keep and what a step makes.
    * `total` is the expected peak: the rest, and the larger of the teacher's forward and, beside its
    * weights and logits, the largest of activations + logits, backwardEnd and activations + inFlight.
    */
@@ -112,9 +119,30 @@ export interface PlanOptions {
    * that); its MLP activations and qkv are checked at that length (the peak is still counted over the block).
    */
   forwardPositions?: number;
-  /** A generation's sampling beyond top-k/top-p: `penalties` (presence, frequency or repetition), a `logitBias`, and logprobs' top `logprobsTopN` (absent: none asked). */
-  sampling?: { penalties: boolean; logitBias?: boolean; logprobsTopN?: number };
+  /** A generation's work beyond drawing a token (samplingPlan's), or a beam search's. */
+  sampling?: SamplingPlan;
 }
+
+/**
+ * What a generation makes beside its logits: `penalties` (presence, frequency or repetition), a
+ * `logitBias`, n-gram bans (`noRepeatNgram`), logprobs' top `logprobsTopN` (absent: none asked), or
+ * `beams`, a beam search's (the batch its beams).
+ */
+export interface SamplingPlan {
+  penalties?: boolean;
+  logitBias?: boolean;
+  noRepeatNgram?: boolean;
+  logprobsTopN?: number;
+  beams?: boolean;
+}
+
+/** The SamplingPlan of a generation with these options (generateBatch's), logprobs' top N where asked (null: none). */
+export const samplingPlan = (opts: PenaltyOptions & { logitBias?: LogitBias; noRepeatNgramSize?: number }, logprobsTopN: number | null = null): SamplingPlan => ({
+  penalties: hasPenalties(opts),
+  logitBias: hasLogitBias(opts.logitBias),
+  noRepeatNgram: !!opts.noRepeatNgramSize,
+  ...(logprobsTopN !== null && { logprobsTopN }),
+});
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
 export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions): MemoryPlan {
@@ -268,11 +296,16 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   // student's step (a float16 teacher's logits past a binding go through float32 copies, freed by then)
   const teacherKept = teacher ? teacher.bytes.weights + teacher.bytes.halfWeights + teacher.bytes.masks + pooled(BT * V * A) : 0;
   // a float32 [B, V] a tensor: penalties keep two and make one a step, a logit bias its [1, V] row and one a step,
-  // logprobs make three, and the top N's values and ids
+  // n-gram bans keep the tokens [B, T] int32 (two as one is appended) and make one a step;
+  // logprobs make three, and the top N's values and ids; beam search two and the beams' scores [B, 1], then
+  // the top 2B's values and ids
   const rowsOfV = pooled(B * V * F32);
-  const { penalties = false, logitBias = false, logprobsTopN } = training ? {} : (opts.sampling ?? {});
-  const samplingKept = (penalties ? 2 * rowsOfV : 0) + (logitBias ? pooled(V * F32) : 0);
-  const samplingStep = (penalties ? rowsOfV : 0) + (logitBias ? rowsOfV : 0) + (logprobsTopN === undefined ? 0 : 3 * rowsOfV + pooled(B * F32) + (logprobsTopN ? 2 * pooled(B * logprobsTopN * F32) : 0));
+  const { penalties = false, logitBias = false, noRepeatNgram = false, logprobsTopN, beams = false } = training ? {} : (opts.sampling ?? {});
+  const samplingKept = (penalties ? 2 * rowsOfV : 0) + (logitBias ? pooled(V * F32) : 0) + (noRepeatNgram ? 2 * pooled(BT * F32) : 0);
+  const topOf = (n: number) => 2 * pooled(n * F32); // topk's values and int32 ids
+  const logprobs = logprobsTopN === undefined ? 0 : 3 * rowsOfV + pooled(B * F32) + (logprobsTopN ? topOf(B * logprobsTopN) : 0);
+  const beamStep = beams ? 2 * rowsOfV + pooled(B * F32) + topOf(2 * B) : 0;
+  const samplingStep = (penalties ? rowsOfV : 0) + (logitBias ? rowsOfV : 0) + (noRepeatNgram ? rowsOfV : 0) + logprobs + beamStep;
   const held = weights + halfWeights + gradients + optimizer + masks + kvCache + samplingKept;
   const total = held + Math.max(teacher?.bytes.total ?? 0, teacherKept + Math.max(activations + logits + samplingStep, backwardEnd, activations + inFlight));
   // the most positions one forward runs: the buffers below hold a forward's
@@ -316,7 +349,7 @@ export function describePlan(plan: MemoryPlan): string {
   const parts: [string, number][] = [
     ['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer],
     ['pruning masks', masks], ['teacher', teacher], [plan.recompute ? 'activations (recompute)' : 'activations', activations], ['logits', logits], ['KV cache', kvCache],
-    ['penalties and logprobs', sampling],
+    ['sampling (penalties, logit bias, logprobs, beams)', sampling],
   ];
   const list = parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ');
   const end = backwardEnd ? `, or at the backward's end ${formatBytes(backwardEnd)} (the embedding's gradients)` : '';

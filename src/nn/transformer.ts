@@ -2,7 +2,7 @@
 // block with residuals. Shapes use the legend B (batch), T (time), C (channels), NH (heads),
 // HS (head size, C / NH unless set), A = NH * HS (the attention's inner width: C unless heads were
 // pruned away), F (the MLP's hidden width, 4C unless set).
-import { biasGelu, causalAttention, concat, slice, sliceAssign, type Tensor, zeros } from '../ops/index.js';
+import { biasGelu, causalAttention, embedding, slice, sliceAssign, tensor, type Tensor, zeros } from '../ops/index.js';
 import { checkBoolean, checkInteger, describeValue } from '../tensor/check.js';
 import type { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
@@ -108,17 +108,12 @@ export function keepCacheRows(cache: KVCache, rows: readonly number[], fromSlot:
   const { qkv } = cache;
   if (!qkv) return;
   const length = cachedLength(cache);
-  // runs of consecutive rows are one slice each
-  const runs: [number, number][] = [];
-  for (const r of rows) {
-    const last = runs.at(-1);
-    if (last && last[1] === r) last[1]++;
-    else runs.push([r, r + 1]);
-  }
+  const [B, slots, W] = qkv.shape as [number, number, number];
+  // one gather of the rows (a row a table entry): the cache and one copy live while it runs, not slices and their concat
   cache.qkv = keep(
     scope(() => {
-      const picked = runs.length === 1 ? slice(qkv, 0, ...runs[0]!) : concat(runs.map(([a, b]) => slice(qkv, 0, a, b)), 0);
-      return slice(picked, 1, fromSlot, qkv.shape[1]!);
+      const picked = embedding(qkv.reshape([B, slots * W]), tensor(Int32Array.from(rows), [rows.length])).reshape([rows.length, slots, W]);
+      return fromSlot ? slice(picked, 1, fromSlot, slots) : picked;
     }),
   );
   cache.length = length - fromSlot;
