@@ -254,6 +254,24 @@ describe('gpt train and its --out-dir', () => {
     expect(saved.out).toMatch(new RegExp(`^done: 15 steps \\(step ${before} to ${before + 15}\\) in \\S+, best val loss [\\d.]+$`, 'm'));
   });
 
+  // the fine-tune's step 0 evaluation is the base model's and is no checkpoint to keep (documented):
+  // its saved best may be worse than the base, which the closing line then says
+  it("a fine-tune whose best val loss is worse than the base model's (its step 0) says so in its closing line", async () => {
+    const out = fresh();
+    const r = await gpt('train', '--init-from', fixture, '--max-iters', '4', '--eval-interval', '2', '--learning-rate', '3', '--min-lr', '3', '--warmup-iters', '0', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    const base = Number(/^step 0: train loss [\d.]+, val loss ([\d.]+)$/m.exec(r.out)![1]);
+    const best = (await loadCheckpoint(out)).meta.val!;
+    expect(best).toBeGreaterThan(base);
+    const line = /^done: .*$/m.exec(r.out)![0];
+    expect(line).toBe(line.replace(/; worse .*/, '') + `; worse than the base model's val loss ${base.toFixed(4)} (${fixture} at step 0): the checkpoint in ${out} is worse than the model it fine-tuned (a lower --learning-rate may fine-tune better)`);
+    expect(line).toMatch(new RegExp(`^done: 4 steps in \\S+, best val loss ${best.toFixed(4)}; worse than`));
+    // a fine-tune that beat its base says nothing of it
+    const better = await gpt('train', '--init-from', fixture, '--max-iters', '2', '--eval-interval', '2', '--out-dir', fresh());
+    const [first, saved] = [...better.out.matchAll(/^step \d+: train loss [\d.]+, val loss ([\d.]+)$/gm)].map((m) => Number(m[1]));
+    expect(better.out.includes('worse than the base')).toBe(saved! > first!);
+  });
+
   it('a lock left by a dead process is taken over with a note; a live one refuses the run', async () => {
     const out = copy();
     const dead = spawnSync(process.execPath, ['-e', '']).pid!;

@@ -72,6 +72,28 @@ for (const { lanes, vec4, title } of LAYOUTS) {
         );
       });
 
+      // 3000 ± 0.01 (mean / std ~ 5e5): the f32 mean's error δ (>= ulp(3000) / 2) shifts each row's y
+      // by δ rstd (PyTorch's f32 path too: not tested here) and, in a plain Σd², scales it by
+      // 1 - δ² / 2σ² (2.4e-3 measured on lavapipe, 8e-9 after); the corrected two-pass Σd² - (Σd)² / C takes the scale's
+      // error out. y's spread (its float64 population std, which the shift leaves alone) against
+      // sqrt(var / (var + eps)) from float64: relative 1e-5.
+      it('scales rows around a large offset with a small spread by their float64 variance', () =>
+        scope(async () => {
+          const [R, C, eps] = [4, 768, 1e-9];
+          const x = ref([R, C], seededValues(R * C, 11, -0.01, 0.01).map((v) => Math.fround(3000 + v)));
+          const w = ref([C], new Array<number>(C).fill(1));
+          const y = [...(await run(x, w, null, eps).toArray())];
+          const spread = (row: number[]) => {
+            const mean = row.reduce((a, b) => a + b, 0) / C;
+            return row.reduce((a, b) => a + (b - mean) ** 2, 0) / C;
+          };
+          for (let r = 0; r < R; r++) {
+            const xVar = spread([...x.data.slice(r * C, (r + 1) * C)]);
+            const want = Math.sqrt(xVar / (xVar + eps));
+            expect(Math.abs(Math.sqrt(spread(y.slice(r * C, (r + 1) * C))) - want) / want).toBeLessThan(1e-5);
+          }
+        }));
+
       it('handles wide rows (C = 1000, 4099)', () =>
         scope(async () => {
           for (const C of [1000, 4099]) {

@@ -1,10 +1,10 @@
 // var and std beyond the op table's drawn calls (test/ops.test.ts, which draws corrections below the
 // count N of reduced elements): values PyTorch 1.13 gives where N - correction <= 0 (+inf, NaN) and
 // their gradients, std's zero gradient at a constant row, no elements, 0-d tensors, float16 inputs
-// whose squares overflow float16, and the errors.
+// whose squares overflow float16, a large mean over a small spread against float64, and the errors.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ops, scope, std, tensor, zeros, type Tensor } from '../src/index.js';
-import { toHalf } from '../src/check/index.js';
+import { seededValues, toHalf } from '../src/check/index.js';
 import { setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -74,6 +74,32 @@ describe('var and std', () => {
       expect(v.dtype).toBe('float16');
       expect(await v.item()).toBe(20000); // 180000 / 9, exact in float16
       expect(await x.std().item()).toBe(toHalf(Math.sqrt(20000)));
+    }));
+
+  // 3000 ± 0.01 (mean / std ~ 5e5): the f32 mean is off by δ >= ulp(3000) / 2 = 1.2e-4, which a
+  // plain two-pass sum of squares turns into n δ² (relative error δ² / σ²: 1e-3 to 4e-3 measured on
+  // lavapipe) and the gradient into δ / σ (2e-2 to 3.5e-2); the corrected two-pass (Chan, Golub,
+  // LeVeque) takes them back out (8e-8 and 6e-8 measured). Bounds: relative 1e-5 for var and std,
+  // 1e-5 of the largest element for the gradient.
+  it('of a large mean over a small spread match float64 (the corrected two-pass sum)', () =>
+    scope(async () => {
+      const [rows, n] = [3, 1000];
+      const x = Array.from(seededValues(rows * n, 7, -0.01, 0.01), (v) => Math.fround(3000 + v));
+      const t = tensor(x, [rows, n]).requiresGrad_();
+      const [v, s] = [variance(t, 1), std(t, 1)];
+      v.sum().backward();
+      const [gotVar, gotStd, gotGrad] = [await values(v), await values(s), await values(t.grad!)];
+      for (let r = 0; r < rows; r++) {
+        const row = x.slice(r * n, (r + 1) * n);
+        const mean = row.reduce((a, b) => a + b, 0) / n;
+        const want = row.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
+        expect(Math.abs(gotVar[r]! - want) / want).toBeLessThan(1e-5);
+        expect(Math.abs(gotStd[r]! - Math.sqrt(want)) / Math.sqrt(want)).toBeLessThan(1e-5);
+        const grad = row.map((b) => (2 * (b - mean)) / (n - 1));
+        const largest = Math.max(...grad.map(Math.abs));
+        const worst = Math.max(...grad.map((g, i) => Math.abs(gotGrad[r * n + i]! - g)));
+        expect(worst / largest).toBeLessThan(1e-5);
+      }
     }));
 
   it('refuse bad options, axes and inputs with one line naming the op', () =>

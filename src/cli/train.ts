@@ -259,6 +259,10 @@ async function trainRun(
   // it): measured again, neither logged nor saved again; unless on other data: then both anew
   const resumedAt = resume && !mismatch ? trainer.step : -1;
   let savedAt = resume ? trainer.step : null; // the step of the checkpoint this run continues or wrote
+  // a fine-tune's step 0 evaluation is the base model's: never saved (its checkpoint is elsewhere), but
+  // a figure the closing line compares the run's best with (nanoGPT's best_val_loss starts from it)
+  const fineTuning = ckpt !== null && !resume && !continued;
+  let baseVal: number | undefined;
   const progress = new Progress(cfg.maxIters);
   const [t0, firstStep] = [performance.now(), trainer.step];
   // a step line's speed is over the steps since the last line or evaluation: no mfu from one that
@@ -284,6 +288,7 @@ async function trainRun(
     const again = l.step === resumedAt;
     if (!again) await log.eval(l);
     progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
+    if (fineTuning && l.step === 0) baseVal = l.val!;
     if (l.step > 0 && !again && (l.val! < bestVal || flags.alwaysSave)) {
       bestVal = Math.min(bestVal, l.val!);
       await save(l.val!);
@@ -331,7 +336,8 @@ async function trainRun(
   const unsaved = savedAt !== null && savedAt < trainer.step ? `; the checkpoint in ${flags.outDir} is still step ${savedAt}'s: the evaluations after it did not beat the run's best val loss ${bestVal.toFixed(4)} (--always-save saves at every evaluation)` : '';
   // a resumed run's time is its own steps', not the run's since step 0
   const steps = `${trainer.step - firstStep} steps${resume ? ` (step ${firstStep} to ${trainer.step})` : ''}`;
-  console.log(`done: ${steps} in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}${unsaved}`);
+  const worse = baseVal !== undefined && savedAt !== null && bestVal > baseVal ? `; worse than the base model's val loss ${baseVal.toFixed(4)} (${flags.initFrom} at step 0): the checkpoint in ${flags.outDir} is worse than the model it fine-tuned (a lower --learning-rate may fine-tune better)` : '';
+  console.log(`done: ${steps} in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}${unsaved}${worse}`);
 }
 
 /**

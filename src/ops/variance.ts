@@ -3,7 +3,10 @@
 // and std its square root. A divisor of 0 gives what dividing by it gives: NaN for no deviation
 // (or a NaN one: an input's NaN or inf), +inf otherwise, and PyTorch's gradients; these are selected, never computed with (a kernel may
 // assume no infinities: issue #13's rule). No elements give NaN. Computed in float32 (float16 inputs widened: squares
-// overflow float16 past 256) and rounded once.
+// overflow float16 past 256) and rounded once, by the corrected two-pass sum (Chan, Golub, LeVeque):
+// Σd² - (Σd)² / N, d = x - mean. The f32 mean is off by δ (at least half an ulp of the mean), which
+// the plain Σd² turns into N δ²: at 3000 ± 0.01 relative errors up to 4e-3; - (Σd)² / N takes it
+// back out (8e-8), and the gradient's d - Σd / N its δ / std (3.5e-2 -> 6e-8; lavapipe, 3 x 1000).
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { full, zeros } from '../tensor/create.js';
 import { checkNumber, checkOptionKeys } from '../tensor/check.js';
@@ -48,12 +51,14 @@ function varianceLike(name: 'var' | 'std') {
       const mean = reduceInto(name, 'sum', x, axes, kept, 1 / n);
       const dev = sub(x, mean);
       const squares = mul(dev, dev);
+      const meanDev = reduceInto(name, 'sum', dev, axes, kept, 1 / n); // the f32 mean's error, to within rounding
+      const sumSquares = correctedSum(name, squares, meanDev, n, axes, kept);
       const divisor = n - correction;
-      const variance = divisor > 0 ? reduceInto(name, 'sum', squares, axes, kept, 1 / divisor) : dividedByZero(name, squares, axes, kept);
-      dispose(dev, squares, ...(x === a ? [] : [x]));
+      const variance = divisor > 0 ? div(sumSquares, divisor) : dividedByZero(sumSquares);
+      dispose(dev, squares, sumSquares, ...(x === a ? [] : [x]));
       const result = name === 'var' || divisor <= 0 ? variance : sqrt(variance); // std's NaN or inf is its variance's
-      ctx.save(a, mean, ...(name === 'std' ? [result] : [])); // std's gradient divides by it
-      dispose(mean, ...(result === variance ? [] : [variance]));
+      ctx.save(a, mean, meanDev, ...(name === 'std' ? [result] : [])); // std's gradient divides by it
+      dispose(mean, meanDev, ...(result === variance ? [] : [variance]));
       const out = narrowed(result, a.dtype);
       if (keepdim) return out;
       const squeezed = reshape(out, reducedShape(a.shape, axes, false));
@@ -62,9 +67,10 @@ function varianceLike(name: 'var' | 'std') {
     },
     shape: ([a, axes, , keepdim]) => ({ shape: reducedShape(a.shape, axes, keepdim), dtype: a.dtype }),
     backward(ctx, g, [a, axes, correction]) {
-      // d var = 2 (x - mean) / divisor g; d std = d var / (2 std), 0 where std is 0 (PyTorch's subgradient)
+      // d var = 2 d / divisor g, d = x - mean - meanDev (the forward's Σd² - (Σd)² / N differentiated);
+      // d std = d var / (2 std), 0 where std is 0 (PyTorch's subgradient)
       if (a.size === 0) return [zeros(a.shape, a.dtype)];
-      const [input, mean, std] = ctx.saved as [Tensor, Tensor, Tensor?];
+      const [input, mean, meanDev, std] = ctx.saved as [Tensor, Tensor, Tensor, Tensor?];
       const divisor = count(a.shape, axes) - correction;
       const g32 = widened(g);
       const gk = reshape(g32, mean.shape);
@@ -82,10 +88,9 @@ function varianceLike(name: 'var' | 'std') {
         coef = where(flat, 0, slope);
         made.push(stdTimesDivisor, flat, slope);
       }
-      const x = widened(input);
-      const dev = sub(x, mean);
+      const dev = deviations(input, mean, meanDev);
       const grad = mul(dev, coef);
-      dispose(...made, coef, dev, ...(x === input ? [] : [x]));
+      dispose(...made, coef, dev);
       return [narrowed(grad, a.dtype)];
     },
   });
@@ -97,12 +102,32 @@ function varianceLike(name: 'var' | 'std') {
   });
 }
 
-/** The variance's sum of squares divided by 0, as IEEE division gives it: +inf where it is positive, NaN where it is 0 or NaN. */
-function dividedByZero(name: string, squares: Tensor, axes: number[], kept: number[]): Tensor {
+/** Σd² - N meanDev² (= Σd² - (Σd)² / N), at least 0 (rounding may take a constant row's below); NaN stays NaN. */
+function correctedSum(name: string, squares: Tensor, meanDev: Tensor, n: number, axes: number[], kept: number[]): Tensor {
   const sum = reduceInto(name, 'sum', squares, axes, kept, 1);
+  const offset2 = mul(meanDev, meanDev);
+  const scaled = mul(offset2, n);
+  const corrected = sub(sum, scaled);
+  const negative = lt(corrected, 0); // compared by bits: false for NaN
+  const out = where(negative, 0, corrected);
+  dispose(sum, offset2, scaled, corrected, negative);
+  return out;
+}
+
+/** x - mean - meanDev: the deviations from the mean the f32 mean misses by meanDev (float32). */
+function deviations(input: Tensor, mean: Tensor, meanDev: Tensor): Tensor {
+  const x = widened(input);
+  const fromMean = sub(x, mean);
+  const out = sub(fromMean, meanDev);
+  dispose(fromMean, ...(x === input ? [] : [x]));
+  return out;
+}
+
+/** The variance's sum of squares divided by 0, as IEEE division gives it: +inf where it is positive, NaN where it is 0 or NaN. */
+function dividedByZero(sum: Tensor): Tensor {
   const positive = gt(sum, 0); // compared by bits: false for NaN (an input's NaN or inf)
   const out = where(positive, Infinity, NaN);
-  dispose(sum, positive);
+  positive.dispose();
   return out;
 }
 
@@ -113,7 +138,7 @@ function dividedByZero(name: string, squares: Tensor, axes: number[], kept: numb
 function gradientOverZero(name: string, input: Tensor, mean: Tensor, g: Tensor): Tensor {
   if (name === 'std') return full(input.shape, NaN, 'float32');
   const x = widened(input);
-  const dev = sub(x, mean);
+  const dev = sub(x, mean); // by its sign alone: no meanDev, which an inf's NaN deviation would spread over the row
   // compared by bits: a 0 or NaN is neither above nor below 0
   const [devUp, devDown, gUp, gDown] = [gt(dev, 0), lt(dev, 0), gt(g, 0), lt(g, 0)];
   const [devSigned, gSigned, sameSign] = [ne(devUp, devDown), ne(gUp, gDown), eq(devUp, gUp)];

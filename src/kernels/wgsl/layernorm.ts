@@ -1,6 +1,9 @@
 // LayerNorm over the last axis. Layout: x is rows x C row-major; w, b are [C].
 //   forward (a row per workgroup or per lane: see row.ts): mean, rstd = 1/sqrt(var + eps) (two passes over the
-//     row), y = (x - mean) * rstd * w + b; mean and rstd are written per row for the backward.
+//     row), y = (x - mean) * rstd * w + b; mean and rstd are written per row for the backward. var is
+//     the corrected two-pass (Σd² - (Σd)² / C) / C, d = x - mean (Chan, Golub, LeVeque): the f32 mean's
+//     error δ (>= half an ulp) would put δ² into a plain Σd² / C (rows of 3000 ± 0.01 on lavapipe: y's
+//     spread off by up to 2.4e-3, now 8e-9). y keeps that δ as a shift, δ rstd (PyTorch's f32 path too).
 //   backward dx (laid out as the forward), with xhat = (x - mean) rstd and g = dy * w:
 //     dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 //   backward dw, db: dw = sum_rows dy * xhat, db = sum_rows dy, in two steps, both in a fixed order
@@ -15,7 +18,7 @@
 import { device } from '../../device/device.js';
 import { floatSuffix, Kernel, narrow, variants, vec4Of, type FloatType } from '../kernel.js';
 import { columnGrid, columnPlan, columnSums, type ColumnLayout } from './column-sums.js';
-import { blockedSum, rowGrid, rowKernel, rowMain, rowWidth, type RowWidth } from './row.js';
+import { blockedSum, blockedSums, rowGrid, rowKernel, rowMain, rowWidth, type RowWidth } from './row.js';
 
 
 /**
@@ -49,9 +52,11 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes, width) => {
   var s = 0.0;
   ${blockedSum('s', total(load('x')))}
   let mu = wg_sum(s, lane) / f32(p.C);
-  var v = 0.0;
-  ${blockedSum('v', total(`(${load('x')} - mu) * (${load('x')} - mu)`))}
-  let r = inverseSqrt(wg_sum(v, lane) / f32(p.C) + p.eps);
+  var sd = 0.0;
+  var sd2 = 0.0;
+  ${blockedSums([['sd', total('d')], ['sd2', total('d * d')]], `let d = ${load('x')} - mu; `)}
+  let dsum = wg_sum(sd, lane);
+  let r = inverseSqrt(max(wg_sum(sd2, lane) - dsum * dsum / f32(p.C), 0.0) / f32(p.C) + p.eps);
   for (var j = lane; j < n; j += ROW_LANES) {
     let bias = select(${zero}, ${load('b', 'j')}, p.has_bias == 1u);
     y[base + j] = ${store(`(${load('x')} - mu) * r * ${load('w', 'j')} + bias`)};
