@@ -29,7 +29,7 @@ import { keep, scope } from '../tensor/scope.js';
 import { checkArgs, isToken, LogitsNotFiniteError, sameSources, sourcesOf } from './generate.js';
 import type { GPT } from './model.js';
 import { checkNoRepeatNgramSize } from './penalties.js';
-import { TokenHistory } from './token-history.js';
+import { checkHistoryFits, TokenHistory } from './token-history.js';
 
 /** How beam search runs: Hugging Face's generate() options of the same names (num_beams, length_penalty, early_stopping, num_return_sequences, eos_token_id). */
 export interface BeamSearchOptions {
@@ -188,5 +188,6 @@ function checkBeamArgs(model: GPT, prompt: ArrayLike<number>, opts: BeamSearchOp
     throw new RangeError(`${op}: numReturnSequences must be an integer in [1, numBeams ${numBeams}], got ${describeValue(numReturnSequences)}`);
   }
   checkNoRepeatNgramSize(op, opts.noRepeatNgramSize);
+  if (opts.noRepeatNgramSize) checkHistoryFits(op, numBeams, prompt.length, maxNewTokens); // the beams' histories, at their longest
   if (eosTokenId !== undefined && !isToken(eosTokenId, V)) throw new RangeError(`${op}: eosTokenId must be a token id in [0, ${V}), got ${describeValue(eosTokenId)}`);
 }
