@@ -45,6 +45,16 @@ describe('banRepeatedNgrams', () => {
     expect([...bannedNgramIds([5, 6, 5], 1)].sort()).toEqual([5, 6]);
   });
 
+  it('bans nothing where n passes the history, n past 2^32 too (a u32 in the kernel)', async () => {
+    const x = Float32Array.from({ length: 8 }, (_, i) => i / 8);
+    const history = [5, 6, 5, 6, 5];
+    for (const n of [6, 2 ** 32, 2 ** 32 + 1, 2 ** 32 + 2, Number.MAX_SAFE_INTEGER]) {
+      const want = Array.from(banRepeatedNgramsRef(ref([1, 8], x), ref([1, 5], history), n).data);
+      expect(want, 'nothing banned').toEqual(Array.from(x));
+      expect(Array.from(await scope(() => banRepeatedNgrams(tensor(x, [1, 8]), tensor(Int32Array.from(history), [1, 5]), n).toArray())), `n ${n}`).toEqual(want);
+    }
+  });
+
   it('refuses a bad n or shapes with one line naming the op', () =>
     scope(() => {
       const [x, h] = [tensor([1, 2], [1, 2]), tensor(Int32Array.from([0]), [1, 1])];
