@@ -2,7 +2,7 @@
 // (NoRepeatNGramLogitsProcessor, from fairseq) on the GPU: an id that would complete an n-gram a
 // row's history already holds gets logit -Inf. The history is each row's tokens so far (for
 // generation: the prompt's, then those generated, as HF's input_ids), right-aligned, -1 before them,
-// so generation keeps it on the GPU and reads back no logits. Math in src/kernels/wgsl/penalty.ts. Not
+// so generation keeps it on the GPU and reads back no logits. Math in src/kernels/wgsl/ngram.ts. Not
 // differentiable.
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { launchBanRepeatedNgrams } from '../kernels/wgsl/ngram.js';
