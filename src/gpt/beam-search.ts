@@ -101,7 +101,8 @@ export async function generateBeams(model: GPT, prompt: ArrayLike<number>, opts:
         if (fits) [caches, cachedFrom] = [model.h.items.map(() => ({ qkv: null, capacity: blockSize })), sourcesOf(model, op)];
       }
       const { scores, ids } = await topContinuations(model, input, beams, caches, 2 * N, bans);
-      if (scores.some(Number.isNaN)) throw new LogitsNotFiniteError(op, null, generated, prompt.length + generated - 1);
+      // NaN: the model's logits; the best -Inf: noRepeatNgramSize banned every continuation of every beam (as generate's draw, no token is left)
+      if (scores.some(Number.isNaN) || scores[0] === -Infinity) throw new LogitsNotFiniteError(op, null, generated, prompt.length + generated - 1, noRepeatNgramSize);
       const last = generated === maxNewTokens; // every candidate finishes (max_length)
       const running: Beam[] = [];
       const rows: number[] = []; // the beam each running one continues: the cache rows to keep
