@@ -123,6 +123,7 @@ describe('generate with noRepeatNgramSize', () => {
       await expect(batch([prompt.slice(0, 500), [1]], { maxNewTokens: 20, noRepeatNgramSize: 2 })).rejects.toThrow(/^generateBatch: noRepeatNgramSize keeps 2 sequences' tokens on the GPU, 2 × 519 int32 /);
       await expect(generateBeams(model, prompt.slice(0, 500), { numBeams: 2, maxNewTokens: 20, noRepeatNgramSize: 2 })).rejects.toThrow(/^generateBeams: noRepeatNgramSize keeps 2 sequences' tokens on the GPU, 2 × 519 int32 /);
       expect(await tokens(prompt, { maxNewTokens: 25, temperature: 1, noRepeatNgramSize: 2 }), '1024 tokens fit').toHaveLength(25);
+      expect(await tokens(ids(2000, 3), { maxNewTokens: 0, noRepeatNgramSize: 2 }), 'none drawn, none banned').toEqual([]);
     } finally {
       setProfile(null);
     }

@@ -381,7 +381,7 @@ export function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opt
   if (biasProblem) throw new RangeError(`${op}: ${biasProblem}`);
   checkPenaltyOptions(op, opts);
   checkNoRepeatNgramSize(op, opts.noRepeatNgramSize);
-  if (opts.noRepeatNgramSize) checkHistoryFits(op, prompts.length, Math.max(...prompts.map((p) => p.length)), maxNewTokens);
+  if (opts.noRepeatNgramSize && maxNewTokens > 0) checkHistoryFits(op, prompts.length, Math.max(...prompts.map((p) => p.length)), maxNewTokens);
 }
 
 const isTypedArray = (x: unknown): x is ArrayLike<number> => ArrayBuffer.isView(x) && !(x instanceof DataView);
