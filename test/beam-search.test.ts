@@ -215,6 +215,17 @@ describe('generateBeams', () => {
     }
   });
 
+  it('where noRepeatNgramSize bans every continuation of every beam: one line saying so, as generate, not sequences of banned tokens scored -Infinity', async () => {
+    const prompt = Array.from({ length: SMALL.V - 2 }, (_, i) => i); // every id but 258 and 259
+    const before = device().memory().liveBytes;
+    await expect(generateBeams(model, prompt, { numBeams: 1, maxNewTokens: 3, noRepeatNgramSize: 1 })).rejects.toThrow(
+      /^generateBeams: the model's logits are not finite at generated token 3 \(position 260\): .*\(noRepeatNgramSize 1 banned every token left \(-Inf\), or its weights/,
+    );
+    expect(device().memory().liveBytes).toBe(before);
+    const [best] = await generateBeams(model, prompt, { numBeams: 1, maxNewTokens: 2, noRepeatNgramSize: 1 });
+    expect([...best!.tokens].sort(), 'the two ids left').toEqual([258, 259]);
+  });
+
   it('leaves the GPU memory as it found it', async () => {
     await generateBeams(model, PROMPT, { numBeams: 2, maxNewTokens: 2 }); // warm the pools
     const before = device().memory().liveBytes;

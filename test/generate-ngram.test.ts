@@ -10,7 +10,9 @@ import { ref } from '../src/check/reference/array.js';
 import { bannedNgramIds, banRepeatedNgramsRef } from '../src/check/reference/ngram.js';
 import { generate, type BatchGenerateOptions, type GenerateOptions } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
+import { generateBeams } from '../src/gpt/beam-search.js';
 import { banRepeatedNgrams, device, scope, tensor } from '../src/index.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { batchTokens, expectFloat64Walk, generatedTokens, promptIds, type WalkSettings } from './float64-walk.js';
 import { fcParams, loadGPT2, setupDevice } from './helpers.js';
 import { randomGPT2, SMALL } from './hf-reference.js';
@@ -41,6 +43,16 @@ describe('banRepeatedNgrams', () => {
     expect([...bannedNgramIds([1, 2, 1, 2], 3)]).toEqual([1]);
     expect([...bannedNgramIds([1, 1], 4)]).toEqual([]);
     expect([...bannedNgramIds([5, 6, 5], 1)].sort()).toEqual([5, 6]);
+  });
+
+  it('bans nothing where n passes the history, n past 2^32 too (a u32 in the kernel)', async () => {
+    const x = Float32Array.from({ length: 8 }, (_, i) => i / 8);
+    const history = [5, 6, 5, 6, 5];
+    for (const n of [6, 2 ** 32, 2 ** 32 + 1, 2 ** 32 + 2, Number.MAX_SAFE_INTEGER]) {
+      const want = Array.from(banRepeatedNgramsRef(ref([1, 8], x), ref([1, 5], history), n).data);
+      expect(want, 'nothing banned').toEqual(Array.from(x));
+      expect(Array.from(await scope(() => banRepeatedNgrams(tensor(x, [1, 8]), tensor(Int32Array.from(history), [1, 5]), n).toArray())), `n ${n}`).toEqual(want);
+    }
   });
 
   it('refuses a bad n or shapes with one line naming the op', () =>
@@ -96,6 +108,25 @@ describe('generate with noRepeatNgramSize', () => {
     })();
     await expect(run).rejects.toThrow(/^generate: the model's logits are not finite at generated token 2 \(position \d+\): .* \(noRepeatNgramSize 1 banned every token left \(-Inf\), or its weights hold NaN/);
     expect(got).toEqual([100]);
+  });
+
+  it('refuses, before any token, tokens that would outgrow one binding (the history is bound whole), in one line naming the option', async () => {
+    const prompt = ids(1000, 3); // 1000 tokens, kept whole (HF's input_ids): 4000 bytes
+    setProfile({ bindingLimit: 4096 });
+    try {
+      const got: number[] = [];
+      const run = async () => {
+        for await (const t of generate(model, prompt, { maxNewTokens: 100, temperature: 1, noRepeatNgramSize: 2 })) got.push(t);
+      };
+      await expect(run()).rejects.toThrow(/^generate: noRepeatNgramSize keeps 1 sequence's tokens on the GPU, 1 × 1099 int32 \(its prompt's 1000, then up to 99 generated\), 4396 bytes, but they must fit one binding: at most 4096 bytes on this adapter; give a shorter prompt or fewer new tokens$/);
+      expect(got, 'refused before the first token').toEqual([]);
+      await expect(batch([prompt.slice(0, 500), [1]], { maxNewTokens: 20, noRepeatNgramSize: 2 })).rejects.toThrow(/^generateBatch: noRepeatNgramSize keeps 2 sequences' tokens on the GPU, 2 × 519 int32 /);
+      await expect(generateBeams(model, prompt.slice(0, 500), { numBeams: 2, maxNewTokens: 20, noRepeatNgramSize: 2 })).rejects.toThrow(/^generateBeams: noRepeatNgramSize keeps 2 sequences' tokens on the GPU, 2 × 519 int32 /);
+      expect(await tokens(prompt, { maxNewTokens: 25, temperature: 1, noRepeatNgramSize: 2 }), '1024 tokens fit').toHaveLength(25);
+      expect(await tokens(ids(2000, 3), { maxNewTokens: 0, noRepeatNgramSize: 2 }), 'none drawn, none banned').toEqual([]);
+    } finally {
+      setProfile(null);
+    }
   });
 
   it('refuses a bad noRepeatNgramSize with one line naming the option', async () => {

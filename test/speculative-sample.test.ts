@@ -128,4 +128,14 @@ describe('speculativeSample', () => {
     expect(outside).toEqual(Array.from(speculativeSampleRef(clean, ref([2], [-1, 1]), ref([3], [0.5, 0.5, 0.5]), {}).data));
     expect(outside[0]).toBe(0);
   });
+
+  it('at a temperature whose 1 / temperature is below float32 (1e300): p and q nearly uniform, as sampleLogits draws, not the argmax', async () => {
+    const logits = ref([3, 4], [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]);
+    const round = { logits, ids: ref([1], [0]), u: ref([2], [0.5, 0.1]) };
+    for (const temperature of [1e300, 1e39]) {
+      const want = Array.from(speculativeSampleRef(round.logits, round.ids, round.u, { temperature }).data);
+      expect(want, 'uniform p = q: the draft kept, then id 0').toEqual([1, 0]);
+      expect(await onGpu({ ...round, opts: { temperature } }), `temperature ${temperature}`).toEqual(want);
+    }
+  });
 });

@@ -14,6 +14,7 @@ import { ref } from '../src/check/reference/array.js';
 import { sampleWalk } from '../src/check/reference/sample.js';
 import { nearBoundary, roundRows, samplingProbabilities, speculativeSampleRef } from '../src/check/reference/speculative.js';
 import { device, GPT as GPTClass, noGrad, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { Generator } from '../src/tensor/generator.js';
 import { loadGPT2, seededValues, setupDevice } from './helpers.js';
 import { randomGPT2, SMALL } from './hf-reference.js';
@@ -49,6 +50,21 @@ describe('generateSpeculative', () => {
       const { tokens, rounds } = await speculative(draft, { maxNewTokens, temperature: 0, draftTokens: 3, kvCache });
       expect(tokens, `kvCache ${kvCache}`).toEqual(want);
       expect(rounds.some(([d, a]) => a < d)).toBe(true); // the draft is another model: some of its tokens are rejected
+    }
+  });
+
+  it("draftTokens past what a round's rows of logits fit in one binding: rounds of fewer drafts, greedy generate's tokens; none fit: generate", async () => {
+    const maxNewTokens = 8;
+    const want = await collect(generate(target, prompt, { maxNewTokens, temperature: 0 }));
+    setProfile({ bindingLimit: 8192 }); // 7 rows of V = 260 logits: k = 3 at most (2k + 1 rows a round)
+    try {
+      const { tokens, rounds } = await speculative(draft, { maxNewTokens, temperature: 0, draftTokens: 6 });
+      expect(tokens).toEqual(want);
+      expect(Math.max(...rounds.map(([d]) => d))).toBe(3);
+      setProfile({ bindingLimit: 2048 }); // one row fits, not the 3 of a round of one draft: plain generate
+      expect((await speculative(draft, { maxNewTokens, temperature: 0, draftTokens: 6 })).tokens).toEqual(want);
+    } finally {
+      setProfile(null);
     }
   });
 

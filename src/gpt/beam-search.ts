@@ -29,7 +29,7 @@ import { keep, scope } from '../tensor/scope.js';
 import { checkArgs, isToken, LogitsNotFiniteError, sameSources, sourcesOf } from './generate.js';
 import type { GPT } from './model.js';
 import { checkNoRepeatNgramSize } from './penalties.js';
-import { TokenHistory } from './token-history.js';
+import { checkHistoryFits, TokenHistory } from './token-history.js';
 
 /** How beam search runs: Hugging Face's generate() options of the same names (num_beams, length_penalty, early_stopping, num_return_sequences, eos_token_id). */
 export interface BeamSearchOptions {
@@ -101,7 +101,8 @@ export async function generateBeams(model: GPT, prompt: ArrayLike<number>, opts:
         if (fits) [caches, cachedFrom] = [model.h.items.map(() => ({ qkv: null, capacity: blockSize })), sourcesOf(model, op)];
       }
       const { scores, ids } = await topContinuations(model, input, beams, caches, 2 * N, bans);
-      if (scores.some(Number.isNaN)) throw new LogitsNotFiniteError(op, null, generated, prompt.length + generated - 1);
+      // NaN: the model's logits; the best -Inf: noRepeatNgramSize banned every continuation of every beam (as generate's draw, no token is left)
+      if (scores.some(Number.isNaN) || scores[0] === -Infinity) throw new LogitsNotFiniteError(op, null, generated, prompt.length + generated - 1, noRepeatNgramSize);
       const last = generated === maxNewTokens; // every candidate finishes (max_length)
       const running: Beam[] = [];
       const rows: number[] = []; // the beam each running one continues: the cache rows to keep
@@ -188,5 +189,6 @@ function checkBeamArgs(model: GPT, prompt: ArrayLike<number>, opts: BeamSearchOp
     throw new RangeError(`${op}: numReturnSequences must be an integer in [1, numBeams ${numBeams}], got ${describeValue(numReturnSequences)}`);
   }
   checkNoRepeatNgramSize(op, opts.noRepeatNgramSize);
+  if (opts.noRepeatNgramSize) checkHistoryFits(op, numBeams, prompt.length, maxNewTokens); // the beams' histories, at their longest
   if (eosTokenId !== undefined && !isToken(eosTokenId, V)) throw new RangeError(`${op}: eosTokenId must be a token id in [0, ${V}), got ${describeValue(eosTokenId)}`);
 }

@@ -30,6 +30,7 @@ import { keep, scope } from '../tensor/scope.js';
 import { hasLogitBias, logitBiasProblem, logitBiasRow, type LogitBias } from './logit-bias.js';
 import { GPT } from './model.js';
 import { checkNoRepeatNgramSize, GenerationPenalties, type TokenRules } from './penalties.js';
+import { checkHistoryFits } from './token-history.js';
 
 /** The largest float32 below 1. */
 const BELOW_ONE = 1 - 2 ** -24;
@@ -380,6 +381,7 @@ export function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opt
   if (biasProblem) throw new RangeError(`${op}: ${biasProblem}`);
   checkPenaltyOptions(op, opts);
   checkNoRepeatNgramSize(op, opts.noRepeatNgramSize);
+  if (opts.noRepeatNgramSize && maxNewTokens > 0) checkHistoryFits(op, prompts.length, Math.max(...prompts.map((p) => p.length)), maxNewTokens);
 }
 
 const isTypedArray = (x: unknown): x is ArrayLike<number> => ArrayBuffer.isView(x) && !(x instanceof DataView);

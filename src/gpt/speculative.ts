@@ -10,10 +10,12 @@
 // of logits: the round reads back the k draws and [accepted, token], k + 2 int32s. Learned absolute
 // positions: once the context with k drafts would pass either model's block size, k shrinks, and
 // once no draft fits, the rest is plain `generate` of the target (its window sliding as generate's).
+// k is also kept to what the rule binds whole, a round's 2k + 1 rows of logits in one binding.
 // Weights changed while a generation is paused, or the compute dtype, empty both caches: the next
 // round re-encodes the context, as generate does.
 import { noGrad } from '../autograd/mode.js';
 import { device } from '../device/device.js';
+import { profile } from '../kernels/profile.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
 import { cast, clamp, concat, hasPenalties, sampleLogits, SAMPLING_KEYS, slice, speculativeSample, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
@@ -56,6 +58,7 @@ export async function* generateSpeculative(target: GPT, draft: GPT, prompt: Arra
   const sources = () => [...sourcesOf(target, OP), ...sourcesOf(draft, OP)];
   let cachedFrom = sources(); // what the caches' keys and values come from
   let made = 0;
+  const bound = Math.floor((Math.floor(profile().bindingLimit / (4 * target.config.vocabSize)) - 1) / 2); // the most drafts whose round fits one binding
   try {
     while (made < maxNewTokens) {
       for (const m of [target, draft]) {
@@ -67,7 +70,7 @@ export async function* generateSpeculative(target: GPT, draft: GPT, prompt: Arra
       cachedFrom = now;
       const n = tokens.length;
       // the target reads n + k positions, the draft n + k - 1
-      const room = Math.min(bt - n, bd - n + 1);
+      const room = Math.min(bt - n, bd - n + 1, bound);
       if (room < 1) {
         const rest = { maxNewTokens: maxNewTokens - made, temperature, topK, topP, minP, stopToken, kvCache: useCache, seed: rng.nextSeed() };
         yield* generate(target, tokens, rest);

@@ -4,8 +4,24 @@
 // appended a column at a time (each row of a batch generates one a step), from ids on the GPU or
 // the host, and the rows follow the batch (rows dropped as sequences stop, beams reordered), as the
 // KV cache's rows do; nothing is read back.
+import { profile } from '../kernels/profile.js';
 import { banRepeatedNgrams, concat, reshape, slice, tensor, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
+
+/**
+ * Throws an error naming `op` unless the histories of `rows` sequences, the longest prompt
+ * `promptLength` tokens, fit one binding until their last token is drawn (maxNewTokens - 1 appended):
+ * the ban binds them whole, and would fail only partway through the generation.
+ */
+export function checkHistoryFits(op: string, rows: number, promptLength: number, maxNewTokens: number): void {
+  const T = promptLength + Math.max(0, maxNewTokens - 1);
+  const [bytes, limit] = [4 * rows * T, profile().bindingLimit];
+  if (bytes <= limit) return;
+  const [whose, prompt, fewer] = rows === 1 ? ["1 sequence's", "its prompt's", ''] : [`${rows} sequences'`, "the longest prompt's", 'fewer sequences, '];
+  throw new RangeError(
+    `${op}: noRepeatNgramSize keeps ${whose} tokens on the GPU, ${rows} × ${T} int32 (${prompt} ${promptLength}, then up to ${maxNewTokens - 1} generated), ${bytes} bytes, but they must fit one binding: at most ${limit} bytes on this adapter; give ${fewer}a shorter prompt or fewer new tokens`,
+  );
+}
 
 export class TokenHistory {
   /** [R, T] int32: the rows' tokens, right-aligned after -1s. */

@@ -2,7 +2,7 @@
 // (NoRepeatNGramLogitsProcessor, from fairseq) on the GPU: an id that would complete an n-gram a
 // row's history already holds gets logit -Inf. The history is each row's tokens so far (for
 // generation: the prompt's, then those generated, as HF's input_ids), right-aligned, -1 before them,
-// so generation keeps it on the GPU and reads back no logits. Math in src/kernels/wgsl/penalty.ts. Not
+// so generation keeps it on the GPU and reads back no logits. Math in src/kernels/wgsl/ngram.ts. Not
 // differentiable.
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { launchBanRepeatedNgrams } from '../kernels/wgsl/ngram.js';
@@ -16,8 +16,10 @@ const banOp = defineOp({
   dtypes: { logits: ['float32'], history: ['int32'] },
   forward(_ctx: OpContext, logits: Tensor, history: Tensor, n: number) {
     const [R, V] = logits.shape as [number, number];
+    const T = history.shape[1]!;
     const out = Tensor.empty(logits.shape, 'float32', 'banRepeatedNgrams');
-    if (logits.size > 0) launchBanRepeatedNgrams(logits.buffer(), history.buffer(), out.buffer(), R, V, history.shape[1]!, n);
+    // any n past T bans nothing: T + 1 stands for it, where n itself (2^32 and up) would wrap as the kernel's u32
+    if (logits.size > 0) launchBanRepeatedNgrams(logits.buffer(), history.buffer(), out.buffer(), R, V, T, Math.min(n, T + 1));
     return out;
   },
   shape([logits, history]) {

@@ -306,7 +306,9 @@ export interface SampleParams {
 /** The lanes a row and the params of sample_rows (and of the kernels reading its records) for rows of V logits. */
 export function sampleParams(V: number, s: SampleParams, greedy = s.invTemperature === 0): { lanes: number; params: Record<string, number> } {
   const lanes = lanesByLength(greedy ? profile().greedyLanes : profile().drawLanes, V);
-  const scale = 8 * s.invTemperature; // the eighths of the gaps to (logit - top) / temperature
+  // the eighths of the gaps to (logit - top) / temperature; kept at float32's least normal number where
+  // 1 / temperature is smaller (temperature past ~7e38): 0 would read as greedy to cut_record, a denormal may be flushed to it
+  const scale = s.invTemperature === 0 ? 0 : Math.max(8 * s.invTemperature, 2 ** -126);
   const minGap = Math.max(-128 / scale, -F32_MAX / 4); // finite, also where 1 / temperature rounds to 0 in f32
   return { lanes, params: { V, scale, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, min_p: s.minP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 } };
 }
