@@ -911,7 +911,10 @@ describe('gpt serve --api (the command)', () => {
     const srv = await spawnGpt(['serve', '--api', '--checkpoint', ckpt, '--port', '0', '--quiet'], 120_000);
     try {
       const out = await srv.printed(/open \S+/, 110_000);
-      const url = out.match(/open (\S+)/)![1]!;
+      const opened = out.match(/open (\S+)/)![1]!; // the API's list of models: the root is a 404
+      expect(opened).toMatch(/\/v1\/models$/);
+      expect((await fetch(opened)).status).toBe(200);
+      const url = opened.slice(0, -'v1/models'.length);
       const noPage = `no page is served: ${WEB_DIST} does not exist (\`npm run build:web\` builds the page into web-dist/)`;
       expect(out).toContain(`${noPage}: the API alone is served, and ${ckpt} at /checkpoint.safetensors, on `);
       const got = await postTo(url, { prompt: 'to be', seed: 7, ...SETTINGS });

@@ -441,7 +441,8 @@ export async function serve(args: string[]): Promise<number> {
   if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}${parent ? `: ${parent} with the adapter merged` : ''}; one generation at a time, up to ${f.maxQueue} waiting${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
   const generate = api && (apiKey === undefined ? ` and generate on this GPU (--api-key KEY, or ${API_KEY_ENV}, asks for a key)` : '');
   if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can ${srv.noPage ? 'reach it' : 'load the page'}${served ? ' and download the checkpoint' : ''}${generate || ''}`);
-  console.log(`open ${srv.url}  (Ctrl-C to stop)`);
+  // without a page, the URL to open is the API's list of models (the root is a 404)
+  console.log(`open ${srv.noPage ? `${srv.url}v1/models` : srv.url}  (Ctrl-C to stop)`);
   const lost = await ended;
   await srv.close();
   await api?.close();
