@@ -290,6 +290,7 @@ describe('gpt sample --no-repeat-ngram-size', () => {
 
   it.each([
     [['--no-repeat-ngram-size', '2', '--draft', dir], /^gpt sample: flag --draft decodes without n-gram bans: --no-repeat-ngram-size 2 cannot be applied with it/],
+    [['--logit-bias', '3:5', '--draft', dir], /^gpt sample: flag --draft decodes without a logit bias: --logit-bias 3:5 cannot be applied with it \(sample without --draft\)$/],
     [['--num-beams', '2', '--stop', 'x'], /^gpt sample: flag --num-beams 2 runs beam search, which draws nothing: --stop is a setting of sampling/],
   ])('refuses %j in one line', async (args, message) => {
     expectOneLine(await gpt('sample', '--out-dir', dir, ...args), 2, message);

@@ -9,7 +9,25 @@ import type { TrainDtype } from '../gpt/trainer.js';
 import { readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { generationExtent } from './device-fit.js';
 import { openModel } from './inference-model.js';
-import { printNote, UsageError } from './flags.js';
+import { flagName, printNote, UsageError } from './flags.js';
+
+/** What speculative decoding decodes without: the flags that set it, and how to leave it off. */
+const NOT_WITH_DRAFT = [
+  { keys: ['logitBias'], what: 'a logit bias', off: '' },
+  { keys: ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'], what: 'penalties', off: 'leave the penalties at 1, 0, 0, or ' },
+  { keys: ['noRepeatNgramSize'], what: 'n-gram bans', off: 'give 0, or ' },
+] as const;
+
+type DraftlessFlags = Record<(typeof NOT_WITH_DRAFT)[number]['keys'][number], string | number>;
+
+/** With --draft, a one-line refusal of a flag set off its default (`defaults`) that speculative decoding cannot apply. */
+export function checkDraftFlags(f: DraftlessFlags & { draft: string }, defaults: DraftlessFlags): void {
+  if (!f.draft) return;
+  for (const { keys, what, off } of NOT_WITH_DRAFT) {
+    const set = keys.find((k) => f[k] !== defaults[k]);
+    if (set) throw new UsageError(`flag --draft decodes without ${what}: ${flagName(set)} ${f[set]} cannot be applied with it (${off}sample without --draft)`);
+  }
+}
 
 /** How many tokens the draft proposed and how many of them the target kept. */
 export interface DraftTally {

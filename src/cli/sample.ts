@@ -18,10 +18,10 @@ import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { generationExtent } from './device-fit.js';
 import { resolveSettings, settingName } from './config-file.js';
-import { checkPathSettings, DECIMAL, flagHelp, flagName, printNote, UsageError, type FlagSpec } from './flags.js';
+import { checkPathSettings, DECIMAL, flagHelp, printNote, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { openGenerator, openModel } from './inference-model.js';
-import { acceptanceLine, draftedSteps, openDraft } from './sample-draft.js';
+import { acceptanceLine, checkDraftFlags, draftedSteps, openDraft } from './sample-draft.js';
 import { checkBeamFlags, checkNumBeams, printBeams } from './sample-beams.js';
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
 import { ADAPTER_OR_HUB, CHECKPOINT_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, RUN_CHECKPOINT, runCheckpoint, TEXT_SOURCE } from './path-flags.js';
@@ -147,10 +147,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const { values: f, given } = await commandSettings(args, SAMPLE_FLAGS, ({ start }) => {
     if (start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
   });
-  const penalty = (['repetitionPenalty', 'presencePenalty', 'frequencyPenalty'] as const).find((k) => f[k] !== SAMPLE_DEFAULTS[k]);
-  if (f.draft && f.logitBias) throw new UsageError(`flag --draft decodes without a logit bias: --logit-bias ${f.logitBias} cannot be applied with it (sample without --draft)`);
-  if (f.draft && penalty) throw new UsageError(`flag --draft decodes without penalties: ${flagName(penalty)} ${f[penalty]} cannot be applied with it (leave the penalties at 1, 0, 0, or sample without --draft)`);
-  if (f.draft && f.noRepeatNgramSize) throw new UsageError(`flag --draft decodes without n-gram bans: --no-repeat-ngram-size ${f.noRepeatNgramSize} cannot be applied with it (give 0, or sample without --draft)`);
+  checkDraftFlags(f, SAMPLE_DEFAULTS);
   checkBeamFlags(f, given);
   if (given.has('draftTokens') && !f.draft) throw new UsageError(`flag --draft-tokens ${f.draftTokens} counts a draft model's tokens: give the draft with --draft DIR`);
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
