@@ -36,6 +36,15 @@ import { checkHistoryFits } from './token-history.js';
 const BELOW_ONE = 1 - 2 ** -24;
 
 /**
+ * The next uniform number of `rng` as the GPU draws with it: in float32, where u within 2^-25 of 1
+ * would round to 1 (BELOW_ONE), past every candidate's share (the draw would take the least likely).
+ */
+export const uniformBelowOne = (rng: Generator): number => Math.min(rng.nextFloat(), BELOW_ONE);
+
+/** The options every generation takes: the tokens, sampling, logit bias, penalties and n-gram bans, seed, KV cache, stop token. */
+export const GENERATE_KEYS = ['maxNewTokens', ...SAMPLING_KEYS, 'logitBias', 'repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'noRepeatNgramSize', 'seed', 'kvCache', 'stopToken'];
+
+/**
  * How many tokens to generate and how: sampling settings, a logit bias, penalties and n-gram bans (on
  * the model's logits, in that order, before temperature, top-k, top-p and min-p, as vLLM and Hugging
  * Face apply them; greedy decoding sees them too; see PenaltyOptions and src/gpt/penalties.ts for
@@ -139,12 +148,11 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
     caches = null;
   };
   /** Records one step of `rows` on `input` (their token ids, or the last step's draws on the GPU) and starts reading its draws back; `us`: its uniform numbers, if drawn already. */
-  const record = (input: number[][] | Tensor, us = rows.map((r) => Math.min(seqs[r]!.rng.nextFloat(), BELOW_ONE))): Step => {
+  const record = (input: number[][] | Tensor, us = rows.map((r) => uniformBelowOne(seqs[r]!.rng))): Step => {
     // eval mode was set at the start: training mode now means model.train() while paused (dropout would change the tokens)
     if (model.training) throw new Error(`${op}: the model was put in training mode (model.train()) while this generation was paused; it decodes in eval mode: switch after the generation ends, or return() it first`);
     const padded = starts.some((s) => s > 0);
-    // each sequence's seeded stream decides (us); the GPU draws with it, in float32, where u within
-    // 2^-25 of 1 would round to 1 (BELOW_ONE): past every candidate's share, the draw would take the least likely
+    // each sequence's seeded stream decides (us, uniformBelowOne's)
     let scored: Tensor[] = [];
     const ids = keep(
       noGrad(() =>
@@ -362,8 +370,7 @@ export function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opt
     if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   }
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, minP?, seed?, stopToken? } are required`);
-  const penaltyKeys = ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'noRepeatNgramSize'];
-  checkOptionKeys(op, opts, ['maxNewTokens', ...SAMPLING_KEYS, 'logitBias', ...penaltyKeys, 'seed', 'kvCache', 'stopToken', ...(single ? [] : ['stopAfter', 'logprobs'])]);
+  checkOptionKeys(op, opts, [...GENERATE_KEYS, ...(single ? [] : ['stopAfter', 'logprobs'])]);
   const { maxNewTokens, seed, stopToken, stopAfter, kvCache, logprobs } = opts;
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${describeValue(maxNewTokens)}`);
   if (kvCache !== undefined && typeof kvCache !== 'boolean') throw new TypeError(`${op}: kvCache must be true or false, got ${describeValue(kvCache)}`); // 'false' would turn it on

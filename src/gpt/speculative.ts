@@ -18,11 +18,11 @@ import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
-import { cast, clamp, concat, hasPenalties, sampleLogits, SAMPLING_KEYS, slice, speculativeSample, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { cast, clamp, concat, hasPenalties, sampleLogits, slice, speculativeSample, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
-import { checkArgs, generate, LogitsNotFiniteError, sameSources, sourcesOf, type GenerateOptions } from './generate.js';
+import { checkArgs, generate, GENERATE_KEYS, LogitsNotFiniteError, sameSources, sourcesOf, uniformBelowOne, type GenerateOptions } from './generate.js';
 import { hasLogitBias } from './logit-bias.js';
 import { GPT } from './model.js';
 
@@ -77,9 +77,9 @@ export async function* generateSpeculative(target: GPT, draft: GPT, prompt: Arra
         return;
       }
       const k = Math.min(draftTokens, room, maxNewTokens - made - 1); // a round emits up to k + 1
-      const drafts = Array.from({ length: k }, () => Math.min(rng.nextFloat(), BELOW_ONE));
-      const accept = Array.from({ length: k }, () => Math.min(rng.nextFloat(), BELOW_ONE));
-      const u = Math.min(rng.nextFloat(), BELOW_ONE);
+      const drafts = Array.from({ length: k }, () => uniformBelowOne(rng));
+      const accept = Array.from({ length: k }, () => uniformBelowOne(rng));
+      const u = uniformBelowOne(rng);
       const { drafted, accepted, next } = await readRound(target, draft, tc, dc, tokens, drafts, [...accept, u], sampling);
       const notFinite = (model: string, i: number) => new LogitsNotFiniteError(model, null, made + i + 1, n + i);
       if (drafted.includes(-1)) throw notFinite(DRAFT, drafted.indexOf(-1)); // sampleLogits' -1: logits with no distribution
@@ -101,9 +101,6 @@ export async function* generateSpeculative(target: GPT, draft: GPT, prompt: Arra
     leaveEval(target);
   }
 }
-
-/** The largest float32 below 1: a uniform number the GPU draws with (at 1 the draw would pass every candidate). */
-const BELOW_ONE = 1 - 2 ** -24;
 
 /** What a round reads back: the draft's k draws, and the rule's [accepted, next] (speculativeSample). */
 interface Round {
@@ -161,11 +158,9 @@ function unseen(caches: KVCache[] | null, tokens: readonly number[], ids: readon
   return pieces.length === 1 ? pieces[0]! : concat(pieces, 1);
 }
 
-const PENALTY_KEYS = ['repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'noRepeatNgramSize'];
-
 /** One-line errors for bad models, prompt or options, before any work is queued. */
 function checkSpeculativeArgs(target: GPT, draft: GPT, prompt: ArrayLike<number>, opts: SpeculativeOptions): void {
-  if (typeof opts === 'object' && opts !== null) checkOptionKeys(OP, opts, ['maxNewTokens', ...SAMPLING_KEYS, 'logitBias', ...PENALTY_KEYS, 'seed', 'kvCache', 'stopToken', 'draftTokens', 'onRound']);
+  if (typeof opts === 'object' && opts !== null) checkOptionKeys(OP, opts, [...GENERATE_KEYS, 'draftTokens', 'onRound']);
   const { draftTokens, onRound, ...rest } = opts ?? {};
   checkArgs(target, [prompt], opts ? (rest as GenerateOptions) : opts, OP);
   // the rule would need them on both models' rows, with the drafts counted: not written
