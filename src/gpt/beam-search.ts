@@ -23,10 +23,10 @@
 import { noGrad } from '../autograd/mode.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
-import { cast, logSoftmax, tensor, topk, type Tensor } from '../ops/index.js';
+import { logSoftmax, tensor, topk, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { keep, scope } from '../tensor/scope.js';
-import { checkArgs, isToken, LogitsNotFiniteError, sameSources, sourcesOf } from './generate.js';
+import { checkArgs, float32Logits, isToken, LogitsNotFiniteError, sameSources, sourcesOf } from './generate.js';
 import type { GPT } from './model.js';
 import { checkNoRepeatNgramSize } from './penalties.js';
 import { checkHistoryFits, TokenHistory } from './token-history.js';
@@ -158,7 +158,7 @@ async function topContinuations(
     scope(() => {
       const idx = tensor(Int32Array.from(input.flat()), [input.length, input[0]!.length]);
       const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true }).logits; // [R, 1, V]
-      const raw = logits.dtype === 'float32' ? logits : cast(logits, 'float32'); // float16 under autocast: scored in float32, as HF's
+      const raw = float32Logits(logits);
       const logprobs = logSoftmax(raw.reshape([input.length, -1]), -1); // [R, V]
       const lp = (bans ? bans.history.ban(logprobs, bans.n) : logprobs).add(tensor(Float32Array.from(beams, (b) => b.sum), [input.length, 1])); // [R, V]
       return topk(lp.reshape([1, -1]), k).map(keep) as [Tensor, Tensor]; // [1, k] each

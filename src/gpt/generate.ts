@@ -39,6 +39,9 @@ const BELOW_ONE = 1 - 2 ** -24;
  * The next uniform number of `rng` as the GPU draws with it: in float32, where u within 2^-25 of 1
  * would round to 1 (BELOW_ONE), past every candidate's share (the draw would take the least likely).
  */
+/** Logits as generation draws and scores from them: float32 (under autocast('float16') they are float16; HF's generate casts them too). */
+export const float32Logits = (logits: Tensor): Tensor => (logits.dtype === 'float32' ? logits : cast(logits, 'float32'));
+
 export const uniformBelowOne = (rng: Generator): number => Math.min(rng.nextFloat(), BELOW_ONE);
 
 /** The options every generation takes: the tokens, sampling, logit bias, penalties and n-gram bans, seed, KV cache, stop token. */
@@ -159,8 +162,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
         scope(() => {
           const idx = Array.isArray(input) ? tensor(Int32Array.from(input.flat()), [input.length, input[0]!.length]) : input;
           const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true, starts: padded ? starts : undefined }).logits; // [R, 1, V]
-          // under autocast('float16') the logits are float16: drawn from in float32, as HF's generate casts them
-          const raw = logits.dtype === 'float32' ? logits : cast(logits, 'float32');
+          const raw = float32Logits(logits);
           const biased = bias ? add(raw, bias) : raw; // [R, 1, V]
           const drawFrom = penalties ? penalties.penalize(biased, rows, seqs, Array.isArray(input) ? undefined : input) : biased; // [R, 1, V]
           const drawnIds = sampleLogits(drawFrom, tensor(us, [us.length, 1]), sampling); // [R, 1]: one id a row is read back, not the logits

@@ -15,10 +15,10 @@ import { noGrad } from '../autograd/mode.js';
 import { profile } from '../kernels/profile.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { computeDtype } from '../nn/autocast.js';
-import { cast, embedding, logSoftmax, tensor, topk, type Tensor } from '../ops/index.js';
+import { embedding, logSoftmax, tensor, topk, type Tensor } from '../ops/index.js';
 import { describeValue } from '../tensor/check.js';
 import { keep, scope } from '../tensor/scope.js';
-import { isToken, notFiniteCause } from './generate.js';
+import { float32Logits, isToken, notFiniteCause } from './generate.js';
 import type { GPT } from './model.js';
 
 /** The most tokens one forward takes by default (a window of blockSize at least): bounds the activations. */
@@ -184,7 +184,7 @@ function scoreRows(model: GPT, x: Tensor, targets: number[], topN: number): [Ten
   const V = model.config.vocabSize;
   const R = targets.length;
   const logits = model.logitsOf(x); // [R, V]
-  const lp = logSoftmax(logits.dtype === 'float32' ? logits : cast(logits, 'float32'), -1); // [R, V]
+  const lp = logSoftmax(float32Logits(logits), -1); // [R, V]
   // the target's logprob: row r's element targets[r], gathered from lp as a table of [R * V] rows of one
   const picked = embedding(lp.reshape([R * V, 1]), tensor(Int32Array.from(targets, (t, r) => r * V + t), [R])); // [R, 1]
   if (topN === 0) return [picked];

@@ -18,11 +18,11 @@ import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
-import { cast, clamp, concat, hasPenalties, sampleLogits, slice, speculativeSample, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { clamp, concat, hasPenalties, sampleLogits, slice, speculativeSample, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
-import { checkArgs, generate, GENERATE_KEYS, LogitsNotFiniteError, sameSources, sourcesOf, uniformBelowOne, type GenerateOptions } from './generate.js';
+import { checkArgs, float32Logits, generate, GENERATE_KEYS, LogitsNotFiniteError, sameSources, sourcesOf, uniformBelowOne, type GenerateOptions } from './generate.js';
 import { hasLogitBias } from './logit-bias.js';
 import { GPT } from './model.js';
 
@@ -123,7 +123,7 @@ async function readRound(target: GPT, draft: GPT, tc: KVCache[] | null, dc: KVCa
       const fed: Tensor[] = []; // the draws the forwards read: a -1 (no distribution) as 0, not an id out of range (a fault that fails every read)
       const draftRows: Tensor[] = [];
       for (let i = 0; i < k; i++) {
-        const logits = float32(draft.forward(unseen(dc, tokens, fed), { caches: dc ?? undefined, lastOnly: true }).logits); // [1, 1, V]
+        const logits = float32Logits(draft.forward(unseen(dc, tokens, fed), { caches: dc ?? undefined, lastOnly: true }).logits); // [1, 1, V]
         draws.push(sampleLogits(logits, tensor([drafts[i]!], [1, 1]), sampling)); // [1, 1]
         fed.push(clamp(draws[i]!, 0));
         draftRows.push(logits);
@@ -131,7 +131,7 @@ async function readRound(target: GPT, draft: GPT, tc: KVCache[] | null, dc: KVCa
       const idx = unseen(tc, tokens, fed); // [1, T]
       const T = idx.shape[1]!;
       const V = target.config.vocabSize;
-      const targetRows = slice(float32(target.forward(idx, { caches: tc ?? undefined }).logits), 1, T - k - 1, T); // [1, k + 1, V]
+      const targetRows = slice(float32Logits(target.forward(idx, { caches: tc ?? undefined }).logits), 1, T - k - 1, T); // [1, k + 1, V]
       const drafted = k ? concat(draws, 1).reshape([k]) : tensor(new Int32Array(0), [0], 'int32');
       const rows = concat([targetRows, ...draftRows], 1).reshape([2 * k + 1, V]);
       const outcome = speculativeSample(rows, drafted, tensor(rule, [k + 1]), sampling); // [2]
@@ -146,9 +146,6 @@ async function readRound(target: GPT, draft: GPT, tc: KVCache[] | null, dc: KVCa
     read.dispose();
   }
 }
-
-/** Under autocast('float16') the logits are float16: drawn from in float32, as generate casts them. */
-const float32 = (logits: Tensor): Tensor => (logits.dtype === 'float32' ? logits : cast(logits, 'float32'));
 
 /** The positions of `tokens` then the draws `ids` (int32 [1, 1] each) that the caches do not hold (all of them without caches): int32 [1, T]. */
 function unseen(caches: KVCache[] | null, tokens: readonly number[], ids: readonly Tensor[]): Tensor {
