@@ -164,6 +164,8 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       }));
     });
     const ranked = r.bestOf > r.n;
+    /** Prompt p's choices: its best_of candidates (n, without best_of). */
+    const ofPrompt = (p: number) => choices.slice(p * r.bestOf, (p + 1) * r.bestOf);
     /** A drawn token of choice `c`, with its logprob: summed for best_of, kept where asked for. */
     const took = (c: (typeof choices)[number], id: number, lp: DrawnLogprobs) => {
       c.drawn.logprob += lp.logprob;
@@ -175,8 +177,10 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       const prompts = r.echo && r.logprobs !== null ? await autocast(dtype, () => scoreSequences(model, ids, r.logprobs!, { tokensPerForward, cancelled: gone }), casts) : [];
       if (!prompts) return CLIENT_GONE; // its scoring stopped, the client gone
       prompts.forEach((scores, p) => {
-        for (const c of choices.slice(p * r.bestOf, (p + 1) * r.bestOf)) c.logprobs!.precede(c.cut);
-        for (const c of choices.slice(p * r.bestOf, (p + 1) * r.bestOf)) ids[p]!.forEach((id, j) => c.logprobs!.add(id, j ? scoredAt(scores, j - 1, r.logprobs!) : null, true));
+        for (const c of ofPrompt(p)) {
+          c.logprobs!.precede(c.cut);
+          ids[p]!.forEach((id, j) => c.logprobs!.add(id, j ? scoredAt(scores, j - 1, r.logprobs!) : null, true));
+        }
       });
     } catch (e) {
       if (e instanceof ScoresNotFiniteError) fail(res, new ApiError(500, `scoring failed: ${e.describe(`choices[${e.sequence * r.n}]`)}`));
@@ -260,7 +264,7 @@ export function completionsApi({ modelId, parent, apiKey, maxQueue = MAX_QUEUE, 
       res.end('data: [DONE]\n\n');
       return 200;
     }
-    const returned = ranked ? r.prompts.flatMap((_, p) => best(choices.slice(p * r.bestOf, (p + 1) * r.bestOf), r.n)) : choices;
+    const returned = ranked ? r.prompts.flatMap((_, p) => best(ofPrompt(p), r.n)) : choices;
     const answer = returned.map(({ prompt, text, logprobs }, index) => {
       const all = (r.echo ? prompt : '') + text.all;
       return { text: all, index, logprobs: logprobs?.chunk(all, true).logprobs ?? null, finish_reason: text.finish };
